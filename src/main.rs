@@ -1,1 +1,434 @@
-fn main() {}
+//! The `wxprint` command: the daemon (`serve`) and the technician's and POS developer's
+//! tools, which speak the same socket protocol as a POS.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tracing::info;
+
+use wxprint::config::{self, Backend, Settings, Transport};
+use wxprint::jobs::{Jobs, JobsConfig};
+use wxprint::journal::Journal;
+use wxprint::payment::PaymentBackend;
+use wxprint::payment::sandbox::Sandbox;
+use wxprint::printer::{FilePrinter, Printer, PrinterHandle};
+use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
+use wxprint::{receipt, render, server};
+
+/// Socket of a daemon started from a checkout without config (`serve --sandbox`).
+const LOCAL_SOCKET: &str = "./wxprint.sock";
+/// Socket of the installed daemon.
+const SYSTEM_SOCKET: &str = "/run/wxprint/wxprint.sock";
+
+#[derive(Parser)]
+#[command(name = "wxprint", version, about = "WeChat Pay Native QR receipts on ESC/POS printers")]
+struct Cli {
+    /// Config file (default /etc/wxprint/wxprint.toml; WXPRINT_CONFIG also names it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Daemon socket for client commands (default: the config's daemon.socket, else
+    /// ./wxprint.sock if it exists, else /run/wxprint/wxprint.sock).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Print the daemon's messages as raw JSON lines.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve {
+        /// Sandbox payments (no WeChat Pay call). Without a config file: socket
+        /// ./wxprint.sock, journal in ./state/, receipts as files under ./receipts/.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Check out through the daemon and print its events as they come.
+    Checkout {
+        #[arg(long)]
+        out_trade_no: String,
+        /// Amount in fen (3200 = ￥32.00).
+        #[arg(long)]
+        total: i64,
+        #[arg(long)]
+        description: String,
+        /// Stop after the receipt is printed instead of waiting for the payment.
+        #[arg(long)]
+        no_follow: bool,
+    },
+    /// Show an order's full record.
+    Status { out_trade_no: String },
+    /// Cancel an order; waits until WeChat Pay has closed it (or it turns out paid).
+    Cancel { out_trade_no: String },
+    /// Print a payable order's receipt again (same QR).
+    Reprint { out_trade_no: String },
+    /// Print every event of every order.
+    Watch,
+    /// Show the printer's live status.
+    Printer,
+    /// Pay a sandbox order, as a customer scanning the QR would.
+    SandboxPay { out_trade_no: String },
+    /// Print a test page (through the daemon when it runs, else straight to the printer).
+    TestPrint,
+    /// Preview an ESC/POS byte stream as a PNG image.
+    Render {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Paper width in dots (576 for 80 mm, 384 for 58 mm).
+        #[arg(long, default_value_t = 576)]
+        width: usize,
+    },
+    /// Validate the configuration and print the effective settings.
+    CheckConfig {
+        /// Also make one signed call to WeChat Pay to prove the credentials.
+        #[arg(long)]
+        online: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wxprint: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    // One thread is plenty for a register, and keeps memory and wake-ups low. Blocking
+    // printer I/O has its own thread.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config_path = cli.config.clone().or_else(config::config_path_from_env);
+    match cli.command {
+        Command::Serve { sandbox } => serve(config_path.as_deref(), sandbox),
+        Command::Render {
+            input,
+            output,
+            width,
+        } => {
+            let bytes = std::fs::read(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let bitmap = render::render(&bytes, width)
+                .with_context(|| format!("cannot render {}", input.display()))?;
+            std::fs::write(&output, bitmap.to_png())
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!(
+                "{} → {} ({}×{} dots)",
+                input.display(),
+                output.display(),
+                bitmap.width,
+                bitmap.height
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { online } => check_config(config_path.as_deref(), online),
+        command => {
+            let socket = socket_path(cli.socket.as_deref(), config_path.as_deref());
+            client(command, &socket, cli.json, config_path.as_deref())
+        }
+    }
+}
+
+/// Settings for `serve` and `test-print`: the given file, else the system file, else (with
+/// `--sandbox`) the embedded sandbox defaults.
+fn load_settings(path: Option<&Path>, sandbox: bool) -> Result<Settings> {
+    let default = config::default_config_path();
+    let path = match path {
+        Some(p) => Some(p.to_owned()),
+        None if default.exists() && !sandbox => Some(default),
+        None if sandbox => None,
+        None => bail!(
+            "no config file at {}; pass --config FILE, or run `wxprint serve --sandbox` to try wxprint without one",
+            default.display()
+        ),
+    };
+    let mut settings = Settings::load(path.as_deref(), sandbox)?;
+    if sandbox {
+        settings.wechatpay.backend = Backend::Sandbox;
+    }
+    Ok(settings)
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn open_printer(settings: &Settings) -> Result<Box<dyn Printer>> {
+    match settings.printer.transport {
+        Transport::File => Ok(Box::new(FilePrinter::new(&settings.printer.device))),
+        other => bail!(
+            "printer.transport = {other:?} is not supported by this build yet; use transport = \"file\" (receipts as files) for now"
+        ),
+    }
+}
+
+fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
+    init_logging();
+    let settings = load_settings(config_path, sandbox)?;
+    let state_dir = &settings.daemon.state_dir;
+    let backend: Arc<dyn PaymentBackend> = match settings.wechatpay.backend {
+        Backend::Sandbox => Arc::new(
+            Sandbox::open(state_dir).with_context(|| format!("sandbox store in {}", state_dir.display()))?,
+        ),
+        Backend::WechatPay => bail!(
+            "wechatpay.backend = \"wechatpay\" is not available in this build yet; use `serve --sandbox` or backend = \"sandbox\""
+        ),
+    };
+    let printer = PrinterHandle::spawn(open_printer(&settings)?);
+    let journal = Journal::open(state_dir)?;
+    let journal_path = journal.path().to_owned();
+
+    let rt = runtime()?;
+    rt.block_on(async {
+        let jobs = Jobs::start(JobsConfig::from_settings(&settings), backend.clone(), printer.clone(), journal)?;
+        let listener = server::bind(&settings.daemon.socket)?;
+        info!(
+            socket = %settings.daemon.socket.display(),
+            journal = %journal_path.display(),
+            printer = printer.describe(),
+            backend = backend.name(),
+            resumed = jobs.active_count(),
+            "wxprint {} ready",
+            env!("CARGO_PKG_VERSION")
+        );
+        if backend.as_sandbox().is_some() {
+            info!("sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`");
+        }
+        server::run(listener, jobs, shutdown_signal()).await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (systemd) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+}
+
+fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
+    let path = path.map(Path::to_owned).unwrap_or_else(config::default_config_path);
+    let settings = match Settings::load(Some(&path), false) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("# effective settings from {}", path.display());
+    print!("{settings}");
+    if online {
+        match settings.wechatpay.backend {
+            Backend::Sandbox => println!("# online check: sandbox backend, nothing to check"),
+            Backend::WechatPay => {
+                eprintln!("online check: the WeChat Pay backend is not available in this build yet");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--socket`, else the config file's `daemon.socket`, else `./wxprint.sock` if it exists,
+/// else the system socket.
+fn socket_path(flag: Option<&Path>, config_path: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_owned();
+    }
+    let file = config_path
+        .map(Path::to_owned)
+        .or_else(|| Some(config::default_config_path()).filter(|p| p.exists()));
+    if let Some(file) = file {
+        if let Ok(settings) = Settings::load(Some(&file), false) {
+            return settings.daemon.socket;
+        }
+    }
+    if Path::new(LOCAL_SOCKET).exists() {
+        return PathBuf::from(LOCAL_SOCKET);
+    }
+    PathBuf::from(SYSTEM_SOCKET)
+}
+
+/// When a client command is done with the daemon's answers.
+fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
+    let code = |c: u8| Some(ExitCode::from(c));
+    match (op, event) {
+        (Op::Watch, _) => None,
+        (_, Event::Error { print: None, .. }) => code(2),
+        (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
+        (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) { 3 } else { 0 }),
+        (_, Event::Closed { .. }) => code(if matches!(op, Op::Cancel { .. }) { 0 } else { 3 }),
+        (_, Event::Failed { .. }) => code(4),
+        (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
+        (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
+        _ => code(0),
+    }
+}
+
+fn client(command: Command, socket: &Path, json: bool, config_path: Option<&Path>) -> Result<ExitCode> {
+    let op = match command {
+        Command::Checkout {
+            out_trade_no,
+            total,
+            description,
+            no_follow,
+        } => Op::Checkout(Checkout {
+            order: Order {
+                out_trade_no,
+                description,
+                amount: OrderAmount {
+                    total,
+                    currency: "CNY".into(),
+                },
+                attach: None,
+                time_expire: None,
+                goods_tag: None,
+            },
+            receipt: None,
+            follow: !no_follow,
+        }),
+        Command::Status { out_trade_no } => Op::Status { out_trade_no },
+        Command::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
+        Command::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
+        Command::SandboxPay { out_trade_no } => Op::SandboxPay { out_trade_no },
+        Command::Watch => Op::Watch,
+        Command::Printer => Op::Printer,
+        Command::TestPrint => Op::TestPrint,
+        Command::Serve { .. } | Command::Render { .. } | Command::CheckConfig { .. } => {
+            unreachable!("handled before")
+        }
+    };
+    let request = Request {
+        id: Some(format!("cli-{}", std::process::id())),
+        op,
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        let stream = match UnixStream::connect(socket).await {
+            Ok(s) => s,
+            Err(e) if matches!(request.op, Op::TestPrint) => {
+                println!("daemon not reachable at {} ({e}); printing straight to the printer", socket.display());
+                return test_print_direct(config_path);
+            }
+            Err(e) => return Err(connect_error(socket, e)),
+        };
+        let (read, mut write) = stream.into_split();
+        write.write_all(format!("{}\n", request.to_json()).as_bytes()).await?;
+        let mut lines = BufReader::new(read).lines();
+        while let Some(line) = lines.next_line().await? {
+            let message: Message = serde_json::from_str(&line)
+                .with_context(|| format!("unexpected message from the daemon: {line}"))?;
+            if json {
+                println!("{line}");
+            } else {
+                println!("{}", describe(&message.event));
+            }
+            if let Some(code) = finished(&request.op, &message.event) {
+                return Ok(code);
+            }
+        }
+        bail!("the daemon closed the connection before answering (is it shutting down?)")
+    })
+}
+
+fn connect_error(socket: &Path, e: std::io::Error) -> anyhow::Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "your user may not use the socket: add it to the socket's group (wxprint-pos) and log in again"
+        }
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            "is the daemon running? (`wxprint serve --sandbox`, or `systemctl status wxprint`)"
+        }
+        _ => "check --socket and the daemon",
+    };
+    anyhow::anyhow!("cannot connect to {}: {e}; {hint}", socket.display())
+}
+
+fn test_print_direct(config_path: Option<&Path>) -> Result<ExitCode> {
+    let settings = load_settings(config_path, config_path.is_none())?;
+    let mut printer = open_printer(&settings)?;
+    let layout = wxprint::jobs::layout_for(&settings.printer);
+    let info = vec![
+        format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+        format!("printer: {}", printer.describe()),
+        format!("profile: {}", settings.printer.profile),
+    ];
+    let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
+    println!("printed{}", location.map(|l| format!(" {l}")).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of human-readable output per event.
+fn describe(event: &Event) -> String {
+    let yuan = |fen: i64| format!("￥{}.{:02}", fen / 100, fen % 100);
+    match event {
+        Event::Accepted {
+            out_trade_no,
+            state,
+            resumed,
+        } => format!(
+            "accepted   {out_trade_no} ({}){}",
+            state.as_str(),
+            if *resumed { ", resumed" } else { "" }
+        ),
+        Event::CodeUrl { code_url, .. } => format!("code_url   {code_url}"),
+        Event::Printed { location, .. } => {
+            format!("printed    {}", location.as_deref().unwrap_or(""))
+        }
+        Event::Cancelling { out_trade_no, .. } => {
+            format!("cancelling {out_trade_no} (closed as soon as WeChat Pay allows)")
+        }
+        Event::Paid {
+            transaction_id,
+            success_time,
+            amount,
+            ..
+        } => format!(
+            "paid       {} transaction {transaction_id} at {success_time}",
+            yuan(amount.total)
+        ),
+        Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
+        Event::Failed { error, .. } => format!(
+            "failed     {}{}: {}",
+            serde_json::to_value(error.code).unwrap_or_default().as_str().unwrap_or(""),
+            error.wechatpay_code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+            error.message
+        ),
+        Event::Error { error, .. } => format!(
+            "error      {}: {}",
+            serde_json::to_value(error.code).unwrap_or_default().as_str().unwrap_or(""),
+            error.message
+        ),
+        Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Printer(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Pong { version, protocol } => format!("pong       wxprint {version}, protocol {protocol}"),
+    }
+}

@@ -1,0 +1,1106 @@
+//! The job state machine: one checkout becomes one order, one receipt and one outcome.
+//!
+//! ```text
+//!   checkout ──▶ ordering ──place──▶ awaiting_payment ⇄ user_paying ──query: SUCCESS──▶ paid
+//!                   │                    │    (print the QR once)
+//!                   │                    ├──time_expire──▶ close ──▶ closed{expired}
+//!                   │                    └──cancel──▶ cancelling ──close when allowed──▶ closed{cancelled}
+//!                   └──refused by WeChat Pay──▶ failed
+//! ```
+//!
+//! Every job with an open outcome has one task ([`drive`]) that places the order, prints
+//! the receipt and then polls the payment backend until the order is paid or closed. The
+//! rules that protect money live here, not in the backends:
+//!
+//! - every state change is committed to the [`Journal`] *before* its event is sent, and
+//!   unfinished jobs are resumed on start, so a paid order is reported even across a crash;
+//! - a placement is retried only with the identical order, and only while nothing has been
+//!   printed (WeChat Pay answers a re-placement with a new `code_url` and kills the old one);
+//! - an order is never closed younger than `close_min_age`; a cancel inside that window
+//!   keeps polling (the customer may be paying) and closes as soon as it is allowed;
+//! - after a close, the order is queried once more: a payment that raced the close wins.
+//!
+//! Events go to subscribers: the connection that asked (filtered on its order) and
+//! `watch`ers (everything). The state and the subscriber list share one lock, so a
+//! subscriber gets a consistent snapshot and then every later event, none twice.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+use crate::clock;
+use crate::config::PollSchedule;
+use crate::journal::{JobRecord, Journal, JournalError};
+use crate::payment::{PaymentBackend, PaymentError, Payment, PlaceOrder, TradeState};
+use crate::printer::PrinterHandle;
+use crate::protocol::{
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
+    PrintState, PrinterStatus, ReceiptSpec, StatusAmount,
+};
+use crate::receipt::{self, Layout};
+
+/// What the state machine needs from the settings.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `time_expire = now + order_ttl` when the POS gives none.
+    pub order_ttl: Duration,
+    /// WeChat Pay's rule: never close a younger order.
+    pub close_min_age: Duration,
+    pub poll: PollSchedule,
+    /// `[receipt]` defaults; a checkout's `receipt` overrides them.
+    pub receipt_title: String,
+    pub receipt_footer: String,
+    pub layout: Layout,
+}
+
+/// The longest pause between two attempts at a failing backend call.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Handle on the job manager; cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: JobsConfig,
+    backend: Arc<dyn PaymentBackend>,
+    printer: PrinterHandle,
+    state: Mutex<State>,
+    /// Tells job tasks to stop at their next safe point (never mid-print).
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+struct State {
+    journal: Journal,
+    /// Jobs whose outcome is open, each driven by a task.
+    active: HashMap<String, Active>,
+    subscribers: Vec<Subscriber>,
+    next_subscriber: u64,
+    shutting_down: bool,
+}
+
+struct Active {
+    record: JobRecord,
+    /// Wakes the job's task early: a cancel, a sandbox payment.
+    wake: Arc<Notify>,
+}
+
+struct Subscriber {
+    id: u64,
+    /// `Some(no)`: only that order's events; `None`: everything (`watch`).
+    filter: Option<String>,
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+/// A stream of events; unsubscribes when dropped.
+pub struct Subscription {
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Event>,
+    shared: Weak<Shared>,
+}
+
+impl Subscription {
+    /// The next event, or `None` once the daemon has stopped.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.lock().subscribers.retain(|s| s.id != self.id);
+        }
+    }
+}
+
+/// The answer to a request that follows a job: what already happened, then what comes.
+pub struct Follow {
+    /// Events to send at once, in order.
+    pub initial: Vec<Event>,
+    /// Later events of the job; `None` when the job is already over.
+    pub subscription: Option<Subscription>,
+}
+
+/// Why the job manager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
+#[derive(Serialize, Deserialize)]
+struct StoredRequest {
+    order: Order,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptSpec>,
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(code, message)
+}
+
+fn shutting_down() -> ErrorBody {
+    err(
+        ErrorCode::ShuttingDown,
+        "wxprint is shutting down; retry once it is back (systemd restarts it)",
+    )
+}
+
+fn not_found(no: &str) -> ErrorBody {
+    err(
+        ErrorCode::OrderNotFound,
+        format!("no order {no:?} is known to this wxprint"),
+    )
+}
+
+fn journal_failed(e: &JournalError) -> ErrorBody {
+    err(
+        ErrorCode::Internal,
+        format!("the journal could not store the order, so nothing was placed: {e}"),
+    )
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current record of an active job.
+    fn record(&self, no: &str) -> Option<JobRecord> {
+        self.lock().active.get(no).map(|a| a.record.clone())
+    }
+
+    /// Apply `change` to an active job, commit it, then send the event it returns. The
+    /// journal write happens before anyone hears of the change.
+    fn transition(
+        &self,
+        no: &str,
+        change: impl FnOnce(&mut JobRecord) -> Option<Event>,
+    ) -> Option<JobRecord> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let active = state.active.get_mut(no)?;
+        let mut record = active.record.clone();
+        let event = change(&mut record);
+        record.updated_ms = clock::now_ms();
+        if let Err(e) = state.journal.update(&record) {
+            // The event still goes out: a POS must hear of a payment even when the disk
+            // is failing. The journal error is loud in the log.
+            error!(out_trade_no = no, error = %e, "journal write failed");
+        }
+        active.record = record.clone();
+        if record.state.is_final() {
+            state.active.remove(no);
+        }
+        if let Some(event) = event {
+            state.emit(&event);
+        }
+        Some(record)
+    }
+
+    async fn or_stop<F: Future>(&self, f: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            out = f => Some(out),
+        }
+    }
+
+    async fn sleep(&self, d: Duration, wake: &Notify) -> Option<()> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            _ = wake.notified() => Some(()),
+            _ = tokio::time::sleep(d) => Some(()),
+        }
+    }
+}
+
+impl State {
+    fn emit(&mut self, event: &Event) {
+        let no = event.out_trade_no();
+        self.subscribers.retain(|s| {
+            if s.filter.is_some() && s.filter.as_deref() != no {
+                return !s.tx.is_closed();
+            }
+            s.tx.send(event.clone()).is_ok()
+        });
+    }
+
+    fn subscribe(&mut self, filter: Option<String>, shared: &Arc<Shared>) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.next_subscriber += 1;
+        let id = self.next_subscriber;
+        self.subscribers.push(Subscriber { id, filter, tx });
+        Subscription {
+            id,
+            rx,
+            shared: Arc::downgrade(shared),
+        }
+    }
+}
+
+impl Jobs {
+    /// Start the manager and resume every unfinished job of `journal`.
+    pub fn start(
+        config: JobsConfig,
+        backend: Arc<dyn PaymentBackend>,
+        printer: PrinterHandle,
+        journal: Journal,
+    ) -> Result<Jobs, JobsError> {
+        let unfinished = journal.unfinished()?;
+        let shared = Arc::new(Shared {
+            config,
+            backend,
+            printer,
+            state: Mutex::new(State {
+                journal,
+                active: HashMap::new(),
+                subscribers: Vec::new(),
+                next_subscriber: 0,
+                shutting_down: false,
+            }),
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        let jobs = Jobs { shared };
+        for record in unfinished {
+            info!(
+                out_trade_no = %record.out_trade_no,
+                state = record.state.as_str(),
+                "resuming unfinished job"
+            );
+            let mut state = jobs.shared.lock();
+            jobs.activate(&mut state, record);
+        }
+        Ok(jobs)
+    }
+
+    /// The payment backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.shared.backend.name()
+    }
+
+    /// How many jobs have an open outcome.
+    pub fn active_count(&self) -> usize {
+        self.shared.lock().active.len()
+    }
+
+    fn activate(&self, state: &mut State, record: JobRecord) {
+        let wake = Arc::new(Notify::new());
+        let no = record.out_trade_no.clone();
+        state.active.insert(
+            no.clone(),
+            Active {
+                record,
+                wake: wake.clone(),
+            },
+        );
+        self.shared.tasks.spawn(drive(self.shared.clone(), no, wake));
+    }
+
+    /// `checkout`: start a job, or resume the identical one.
+    pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, ErrorBody> {
+        let stored = StoredRequest {
+            order: checkout.order.clone(),
+            receipt: checkout.receipt.clone(),
+        };
+        let request = serde_json::to_string(&stored).expect("plain data");
+        let no = checkout.order.out_trade_no.clone();
+        let now = clock::now_ms();
+        let (time_expire, expire_ms) = match &checkout.order.time_expire {
+            Some(t) => {
+                let ms = clock::parse_rfc3339(t).unwrap_or(now);
+                if ms <= now {
+                    let mut body = err(
+                        ErrorCode::InvalidRequest,
+                        format!("order.time_expire: {t:?} is already past"),
+                    );
+                    body.field = Some("order.time_expire".into());
+                    return Err(body);
+                }
+                (clock::rfc3339(ms), ms)
+            }
+            None => {
+                let ms = now + clock::ms(self.shared.config.order_ttl);
+                (clock::rfc3339(ms), ms)
+            }
+        };
+
+        let mut state = self.shared.lock();
+        if state.shutting_down {
+            return Err(shutting_down());
+        }
+        let known = match state.active.get(&no) {
+            Some(a) => Some(a.record.clone()),
+            None => state.journal.get(&no).map_err(|e| journal_failed(&e))?,
+        };
+        if let Some(record) = known {
+            if record.request != request {
+                return Err(err(
+                    ErrorCode::DuplicateOrder,
+                    format!(
+                        "order {no:?} was already checked out with different content; \
+                         use a new out_trade_no for a different order"
+                    ),
+                ));
+            }
+            debug!(out_trade_no = %no, "identical checkout: resuming the job");
+            let mut initial = vec![Event::Accepted {
+                out_trade_no: no.clone(),
+                state: record.state,
+                resumed: true,
+            }];
+            initial.extend(replay(&record));
+            let subscription = (!record.state.is_final())
+                .then(|| state.subscribe(Some(no.clone()), &self.shared));
+            return Ok(Follow {
+                initial,
+                subscription,
+            });
+        }
+
+        let record = JobRecord {
+            out_trade_no: no.clone(),
+            request,
+            state: JobState::Ordering,
+            print: PrintState::Pending,
+            description: checkout.order.description.clone(),
+            total: checkout.order.amount.total,
+            currency: checkout.order.amount.currency.clone(),
+            attach: checkout.order.attach.clone(),
+            goods_tag: checkout.order.goods_tag.clone(),
+            time_expire,
+            expire_ms,
+            code_url: None,
+            transaction_id: None,
+            success_time: None,
+            payer_total: None,
+            close_reason: None,
+            error: None,
+            created_ms: now,
+            updated_ms: now,
+        };
+        state
+            .journal
+            .insert(&record)
+            .map_err(|e| journal_failed(&e))?;
+        info!(out_trade_no = %no, total = record.total, "checkout accepted");
+        let subscription = state.subscribe(Some(no.clone()), &self.shared);
+        self.activate(&mut state, record);
+        Ok(Follow {
+            initial: vec![Event::Accepted {
+                out_trade_no: no,
+                state: JobState::Ordering,
+                resumed: false,
+            }],
+            subscription: Some(subscription),
+        })
+    }
+
+    /// `status`: the job's full record.
+    pub fn status(&self, no: &str) -> Result<Event, ErrorBody> {
+        let state = self.shared.lock();
+        let record = match state.active.get(no) {
+            Some(a) => a.record.clone(),
+            None => state
+                .journal
+                .get(no)
+                .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
+                .ok_or_else(|| not_found(no))?,
+        };
+        Ok(Event::Status(status_of(&record)))
+    }
+
+    /// `cancel`: stop selling; the order is closed as soon as WeChat Pay allows.
+    pub fn cancel(&self, no: &str) -> Result<Follow, ErrorBody> {
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
+        if state.shutting_down {
+            return Err(shutting_down());
+        }
+        let Some(active) = state.active.get_mut(no) else {
+            // Already over: answer with how it ended.
+            let record = state
+                .journal
+                .get(no)
+                .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
+                .ok_or_else(|| not_found(no))?;
+            return Ok(Follow {
+                initial: replay(&record).into_iter().filter(Event::is_final).collect(),
+                subscription: None,
+            });
+        };
+        let mut initial = Vec::new();
+        if active.record.state != JobState::Cancelling {
+            let mut record = active.record.clone();
+            record.state = JobState::Cancelling;
+            record.updated_ms = clock::now_ms();
+            state
+                .journal
+                .update(&record)
+                .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+            active.record = record;
+            active.wake.notify_one();
+            info!(out_trade_no = no, "cancel requested");
+            // Watchers and the checkout's own connection hear of it too.
+            state.emit(&Event::Cancelling {
+                out_trade_no: no.to_owned(),
+                state: JobState::Cancelling,
+            });
+        }
+        initial.push(Event::Cancelling {
+            out_trade_no: no.to_owned(),
+            state: JobState::Cancelling,
+        });
+        let subscription = state.subscribe(Some(no.to_owned()), &self.shared);
+        Ok(Follow {
+            initial,
+            subscription: Some(subscription),
+        })
+    }
+
+    /// `sandbox_pay`: pay the order at the sandbox backend, then let the job notice it.
+    pub fn sandbox_pay(&self, no: &str) -> Result<Follow, ErrorBody> {
+        let Some(sandbox) = self.shared.backend.as_sandbox() else {
+            return Err(err(
+                ErrorCode::SandboxOnly,
+                format!(
+                    "sandbox_pay works only with the sandbox backend; this daemon uses {:?}",
+                    self.shared.backend.name()
+                ),
+            ));
+        };
+        let (wake, subscription) = {
+            let mut state = self.shared.lock();
+            if state.shutting_down {
+                return Err(shutting_down());
+            }
+            match state.active.get(no) {
+                Some(a) => {
+                    let wake = a.wake.clone();
+                    (wake, state.subscribe(Some(no.to_owned()), &self.shared))
+                }
+                None => {
+                    let record = state
+                        .journal
+                        .get(no)
+                        .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
+                        .ok_or_else(|| not_found(no))?;
+                    return Err(err(
+                        ErrorCode::NotPayable,
+                        format!("order {no:?} is {} and can no longer be paid", record.state.as_str()),
+                    ));
+                }
+            }
+        };
+        sandbox.pay(no).map_err(|e| err(ErrorCode::NotPayable, e.to_string()))?;
+        info!(out_trade_no = no, "sandbox order paid");
+        wake.notify_one();
+        Ok(Follow {
+            initial: Vec::new(),
+            subscription: Some(subscription),
+        })
+    }
+
+    /// `watch`: every event of every job from now on.
+    pub fn watch(&self) -> Subscription {
+        self.shared.lock().subscribe(None, &self.shared)
+    }
+
+    /// `reprint`: print the receipt again with the same `code_url` (never a new order).
+    pub async fn reprint(&self, no: &str) -> Result<Event, ErrorBody> {
+        let record = {
+            let state = self.shared.lock();
+            if state.shutting_down {
+                return Err(shutting_down());
+            }
+            match state.active.get(no) {
+                Some(a) => a.record.clone(),
+                None => {
+                    let record = state
+                        .journal
+                        .get(no)
+                        .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
+                        .ok_or_else(|| not_found(no))?;
+                    return Err(err(
+                        ErrorCode::NotPayable,
+                        format!(
+                            "order {no:?} is {}; only a payable order is reprinted",
+                            record.state.as_str()
+                        ),
+                    ));
+                }
+            }
+        };
+        if !matches!(record.state, JobState::AwaitingPayment | JobState::UserPaying)
+            || record.code_url.is_none()
+        {
+            return Err(err(
+                ErrorCode::NotPayable,
+                format!(
+                    "order {no:?} is {}; only a payable order is reprinted",
+                    record.state.as_str()
+                ),
+            ));
+        }
+        match print_receipt(&self.shared, &record).await {
+            Ok(location) => {
+                let record = self
+                    .shared
+                    .transition(no, |r| {
+                        r.print = PrintState::Printed;
+                        None
+                    })
+                    .unwrap_or(record);
+                Ok(Event::Printed {
+                    out_trade_no: Some(no.to_owned()),
+                    state: Some(record.state),
+                    print: PrintState::Printed,
+                    location,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `printer`: the printer's live status.
+    pub async fn printer_status(&self) -> PrinterStatus {
+        self.shared.printer.status().await
+    }
+
+    /// `test_print`: a test page, no payment involved.
+    pub async fn test_print(&self) -> Result<Event, ErrorBody> {
+        if self.shared.lock().shutting_down {
+            return Err(shutting_down());
+        }
+        let config = &self.shared.config;
+        let info = vec![
+            format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+            format!("printer: {}", self.shared.printer.describe()),
+            format!(
+                "paper: {} dots, {} columns, QR {:?}",
+                config.layout.width_dots, config.layout.columns, config.layout.qr
+            ),
+            format!("payment backend: {}", self.shared.backend.name()),
+            format!("time: {}", clock::receipt_time(clock::now_ms())),
+        ];
+        let bytes = receipt::test_page(&info, &config.layout);
+        let location = self
+            .shared
+            .printer
+            .print("test-page", bytes)
+            .await
+            .map_err(|e| err(ErrorCode::Printer, e.to_string()))?;
+        Ok(Event::Printed {
+            out_trade_no: None,
+            state: None,
+            print: PrintState::Printed,
+            location,
+        })
+    }
+
+    /// Whether [`Jobs::shutdown`] has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.lock().shutting_down
+    }
+
+    /// Refuse new work, let every job reach a safe point (a receipt being written is
+    /// finished), then fold the journal's WAL. Unfinished jobs resume on the next start.
+    pub async fn shutdown(&self) {
+        self.shared.lock().shutting_down = true;
+        self.shared.stop.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+        let state = self.shared.lock();
+        if let Err(e) = state.journal.checkpoint() {
+            warn!(error = %e, "journal checkpoint failed (the WAL is kept and replayed on start)");
+        }
+        info!("jobs stopped; journal flushed");
+    }
+}
+
+/// The events a job has already reached, for a resumed checkout.
+fn replay(record: &JobRecord) -> Vec<Event> {
+    let no = || record.out_trade_no.clone();
+    let mut events = Vec::new();
+    if let Some(code_url) = &record.code_url {
+        events.push(Event::CodeUrl {
+            out_trade_no: no(),
+            state: record.state,
+            code_url: code_url.clone(),
+        });
+    }
+    match record.print {
+        PrintState::Printed => events.push(Event::Printed {
+            out_trade_no: Some(no()),
+            state: Some(record.state),
+            print: PrintState::Printed,
+            location: None,
+        }),
+        PrintState::Failed => events.push(Event::Error {
+            out_trade_no: Some(no()),
+            state: Some(record.state),
+            print: Some(PrintState::Failed),
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Printer, "the receipt could not be printed")),
+        }),
+        PrintState::Pending => {}
+    }
+    match record.state {
+        JobState::Cancelling => events.push(Event::Cancelling {
+            out_trade_no: no(),
+            state: record.state,
+        }),
+        JobState::Paid => events.push(paid_event(record)),
+        JobState::Closed => events.push(Event::Closed {
+            out_trade_no: no(),
+            state: record.state,
+            reason: record.close_reason.unwrap_or(CloseReason::Remote),
+        }),
+        JobState::Failed => events.push(Event::Failed {
+            out_trade_no: no(),
+            state: record.state,
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Internal, "failed")),
+        }),
+        JobState::Ordering | JobState::AwaitingPayment | JobState::UserPaying => {}
+    }
+    events
+}
+
+fn paid_event(record: &JobRecord) -> Event {
+    Event::Paid {
+        out_trade_no: record.out_trade_no.clone(),
+        state: JobState::Paid,
+        transaction_id: record.transaction_id.clone().unwrap_or_default(),
+        success_time: record.success_time.clone().unwrap_or_default(),
+        amount: PaidAmount {
+            total: record.total,
+            payer_total: record.payer_total.unwrap_or(record.total),
+            currency: record.currency.clone(),
+        },
+    }
+}
+
+fn status_of(r: &JobRecord) -> JobStatus {
+    JobStatus {
+        out_trade_no: r.out_trade_no.clone(),
+        state: r.state,
+        print: r.print,
+        code_url: r.code_url.clone(),
+        description: r.description.clone(),
+        amount: StatusAmount {
+            total: r.total,
+            currency: r.currency.clone(),
+        },
+        created_at: clock::rfc3339(r.created_ms),
+        updated_at: clock::rfc3339(r.updated_ms),
+        time_expire: r.time_expire.clone(),
+        transaction_id: r.transaction_id.clone(),
+        success_time: r.success_time.clone(),
+        payer_total: r.payer_total,
+        close_reason: r.close_reason,
+        error: r.error.clone(),
+    }
+}
+
+fn place_order(r: &JobRecord) -> PlaceOrder {
+    PlaceOrder {
+        out_trade_no: r.out_trade_no.clone(),
+        description: r.description.clone(),
+        total: r.total,
+        currency: r.currency.clone(),
+        attach: r.attach.clone(),
+        goods_tag: r.goods_tag.clone(),
+        time_expire: r.time_expire.clone(),
+    }
+}
+
+/// Exponential back-off with jitter: 1 s, 2 s, 4 s … up to [`MAX_BACKOFF`].
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_secs(1 << attempt.min(5)).min(MAX_BACKOFF);
+    base + Duration::from_millis(fastrand::u64(0..250))
+}
+
+/// Build the receipt of `record` and write it to the printer.
+async fn print_receipt(shared: &Shared, record: &JobRecord) -> Result<Option<String>, ErrorBody> {
+    let spec = serde_json::from_str::<StoredRequest>(&record.request)
+        .ok()
+        .and_then(|s| s.receipt)
+        .unwrap_or_default();
+    let config = &shared.config;
+    let lines = match spec.lines {
+        Some(lines) => lines
+            .into_iter()
+            .map(|l| receipt::Line {
+                name: l.name,
+                quantity: l.quantity,
+                amount: l.amount,
+            })
+            .collect(),
+        // No item lines: the order's description stands for the whole purchase.
+        None => vec![receipt::Line {
+            name: record.description.clone(),
+            quantity: 1,
+            amount: record.total,
+        }],
+    };
+    let receipt = receipt::Receipt {
+        title: spec.title.unwrap_or_else(|| config.receipt_title.clone()),
+        lines,
+        total: record.total,
+        code_url: record.code_url.clone().unwrap_or_default(),
+        footer: spec.footer.unwrap_or_else(|| config.receipt_footer.clone()),
+        out_trade_no: record.out_trade_no.clone(),
+        time: clock::receipt_time(record.created_ms),
+        sandbox: shared.backend.as_sandbox().is_some(),
+    };
+    let bytes = receipt::encode(&receipt, &config.layout);
+    shared
+        .printer
+        .print(&record.out_trade_no, bytes)
+        .await
+        .map_err(|e| err(ErrorCode::Printer, e.to_string()))
+}
+
+/// The task of one job: place, print, poll, close. Returns when the job is final or the
+/// daemon stops (the journal then holds where it was, and the next start resumes it).
+async fn drive(shared: Arc<Shared>, no: String, wake: Arc<Notify>) {
+    if run(&shared, &no, &wake).await.is_none() {
+        debug!(out_trade_no = %no, "job paused for shutdown");
+    }
+}
+
+async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+    place(shared, no, wake).await?;
+    print_once(shared, no).await;
+    poll(shared, no, wake).await
+}
+
+/// Place the order, retrying the identical request while the outcome is unknown.
+async fn place(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+    let mut attempt = 0;
+    loop {
+        let record = shared.record(no)?;
+        // Cancelled or expired before the order was known: the poll loop closes it
+        // (closing an order that was never created is harmless).
+        if record.state != JobState::Ordering || clock::now_ms() >= record.expire_ms {
+            return Some(());
+        }
+        let order = place_order(&record);
+        match shared.or_stop(shared.backend.place(&order)).await? {
+            Ok(placed) => {
+                info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
+                shared.transition(no, |r| {
+                    r.code_url = Some(placed.code_url.clone());
+                    if r.state != JobState::Ordering {
+                        return None; // cancelled meanwhile: no QR for this order
+                    }
+                    r.state = JobState::AwaitingPayment;
+                    Some(Event::CodeUrl {
+                        out_trade_no: r.out_trade_no.clone(),
+                        state: r.state,
+                        code_url: placed.code_url,
+                    })
+                });
+                return Some(());
+            }
+            Err(PaymentError::Rejected {
+                code,
+                message,
+                request_id,
+            }) => {
+                warn!(out_trade_no = no, %code, %message, ?request_id, "order refused");
+                let error = ErrorBody {
+                    code: ErrorCode::Wechatpay,
+                    message,
+                    wechatpay_code: Some(code),
+                    request_id,
+                    field: None,
+                };
+                shared.transition(no, |r| {
+                    r.state = JobState::Failed;
+                    r.error = Some(error.clone());
+                    Some(Event::Failed {
+                        out_trade_no: r.out_trade_no.clone(),
+                        state: JobState::Failed,
+                        error,
+                    })
+                });
+                return Some(());
+            }
+            Err(PaymentError::OrderPaid(_)) => {
+                // Placed and paid before we heard back: the poll loop will report it.
+                shared.transition(no, |r| {
+                    r.state = JobState::AwaitingPayment;
+                    None
+                });
+                return Some(());
+            }
+            Err(e) => {
+                warn!(out_trade_no = no, error = %e, attempt, "placing the order failed; retrying the identical request");
+                shared.sleep(backoff(attempt), wake).await?;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Print the receipt once, if the order is payable and not printed yet. Never interrupted
+/// by shutdown: a receipt being written is finished.
+async fn print_once(shared: &Shared, no: &str) {
+    let Some(record) = shared.record(no) else {
+        return;
+    };
+    if record.print != PrintState::Pending
+        || !matches!(record.state, JobState::AwaitingPayment | JobState::UserPaying)
+        || record.code_url.is_none()
+    {
+        return;
+    }
+    let result = print_receipt(shared, &record).await;
+    shared.transition(no, |r| match result {
+        Ok(location) => {
+            debug!(out_trade_no = no, ?location, "receipt printed");
+            r.print = PrintState::Printed;
+            Some(Event::Printed {
+                out_trade_no: Some(r.out_trade_no.clone()),
+                state: Some(r.state),
+                print: PrintState::Printed,
+                location,
+            })
+        }
+        Err(error) => {
+            warn!(out_trade_no = no, message = %error.message, "printing failed; the order stays payable");
+            r.print = PrintState::Failed;
+            r.error = Some(error.clone());
+            Some(Event::Error {
+                out_trade_no: Some(r.out_trade_no.clone()),
+                state: Some(r.state),
+                print: Some(PrintState::Failed),
+                error,
+            })
+        }
+    });
+}
+
+/// What a close attempt achieved.
+enum Closing {
+    /// The job is final (closed, or paid after all).
+    Settled,
+    /// Try again later.
+    Retry,
+}
+
+/// Poll until the order is paid or closed; close it on expiry or cancel, when allowed.
+async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+    let schedule = shared.config.poll;
+    let close_min_age = clock::ms(shared.config.close_min_age);
+    let started = Instant::now();
+    let mut failures = 0u32;
+    let mut rate_limited = false;
+    loop {
+        let record = shared.record(no)?;
+        let now = clock::now_ms();
+        let want_close = record.state == JobState::Cancelling || now >= record.expire_ms;
+        let close_at = record.created_ms + close_min_age;
+        if want_close && now >= close_at {
+            match shared.or_stop(close(shared, &record)).await? {
+                Closing::Settled => return Some(()),
+                Closing::Retry => {
+                    shared.sleep(backoff(failures), wake).await?;
+                    failures += 1;
+                    continue;
+                }
+            }
+        }
+
+        // Sleep until the next query, or until the close becomes due.
+        let mut wait = if record.state == JobState::UserPaying {
+            schedule.paying
+        } else if started.elapsed() < schedule.fast_window {
+            schedule.fast
+        } else {
+            schedule.slow
+        };
+        if rate_limited || failures > 0 {
+            wait = wait.max(backoff(failures));
+        }
+        let due = if want_close { close_at } else { record.expire_ms };
+        let until_due = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
+        let hit_deadline = until_due <= wait;
+        shared.sleep(wait.min(until_due), wake).await?;
+        if hit_deadline && clock::now_ms() >= due {
+            continue; // time to close: the top of the loop does it
+        }
+        if record.state == JobState::Ordering {
+            continue; // nothing placed: nothing to query
+        }
+
+        rate_limited = false;
+        match shared.or_stop(shared.backend.query(no)).await? {
+            Ok(TradeState::Paid(payment)) => {
+                finish_paid(shared, no, payment);
+                return Some(());
+            }
+            Ok(TradeState::Closed) => {
+                finish_closed(shared, no, None);
+                return Some(());
+            }
+            Ok(TradeState::UserPaying) => {
+                failures = 0;
+                shared.transition(no, |r| {
+                    if r.state == JobState::AwaitingPayment {
+                        r.state = JobState::UserPaying;
+                    }
+                    None
+                });
+            }
+            Ok(TradeState::NotPay) => {
+                failures = 0;
+                if record.state == JobState::UserPaying {
+                    shared.transition(no, |r| {
+                        if r.state == JobState::UserPaying {
+                            r.state = JobState::AwaitingPayment;
+                        }
+                        None
+                    });
+                }
+            }
+            Err(PaymentError::RateLimited) => {
+                warn!(out_trade_no = no, "rate limited by the payment backend; slowing down");
+                rate_limited = true;
+                failures += 1;
+            }
+            Err(e) => {
+                warn!(out_trade_no = no, error = %e, "query failed; will query again");
+                failures += 1;
+            }
+        }
+    }
+}
+
+/// Close the order, then query it once more: a payment that raced the close wins.
+async fn close(shared: &Shared, record: &JobRecord) -> Closing {
+    let no = record.out_trade_no.as_str();
+    let reason = if record.state == JobState::Cancelling {
+        CloseReason::Cancelled
+    } else {
+        CloseReason::Expired
+    };
+    let closed = match shared.backend.close(no).await {
+        Ok(()) => true,
+        // Never created (cancelled or expired before placement went through).
+        Err(PaymentError::OrderNotFound(_)) => true,
+        Err(e) => {
+            warn!(out_trade_no = no, error = %e, "close failed; querying the order");
+            false
+        }
+    };
+    match shared.backend.query(no).await {
+        Ok(TradeState::Paid(payment)) => {
+            finish_paid(shared, no, payment);
+            Closing::Settled
+        }
+        Ok(TradeState::Closed) => {
+            finish_closed(shared, no, Some(reason));
+            Closing::Settled
+        }
+        Err(PaymentError::OrderNotFound(_)) if closed => {
+            finish_closed(shared, no, Some(reason));
+            Closing::Settled
+        }
+        Ok(state) => {
+            warn!(out_trade_no = no, ?state, closed, "order still open after close; retrying");
+            Closing::Retry
+        }
+        Err(e) => {
+            warn!(out_trade_no = no, error = %e, "query after close failed; retrying");
+            Closing::Retry
+        }
+    }
+}
+
+fn finish_paid(shared: &Shared, no: &str, payment: Payment) {
+    if payment.total != 0 {
+        if let Some(r) = shared.record(no) {
+            if r.total != payment.total {
+                error!(out_trade_no = no, ordered = r.total, paid = payment.total, "paid amount differs from the order");
+            }
+        }
+    }
+    info!(out_trade_no = no, transaction_id = %payment.transaction_id, "paid");
+    shared.transition(no, |r| {
+        r.state = JobState::Paid;
+        r.transaction_id = Some(payment.transaction_id);
+        r.success_time = Some(payment.success_time);
+        r.payer_total = Some(payment.payer_total);
+        Some(paid_event(r))
+    });
+}
+
+fn finish_closed(shared: &Shared, no: &str, reason: Option<CloseReason>) {
+    shared.transition(no, |r| {
+        let reason = reason.unwrap_or(match r.state {
+            JobState::Cancelling => CloseReason::Cancelled,
+            _ if clock::now_ms() >= r.expire_ms => CloseReason::Expired,
+            _ => CloseReason::Remote,
+        });
+        info!(out_trade_no = no, reason = reason.as_str(), "closed");
+        r.state = JobState::Closed;
+        r.close_reason = Some(reason);
+        Some(Event::Closed {
+            out_trade_no: r.out_trade_no.clone(),
+            state: JobState::Closed,
+            reason,
+        })
+    });
+}
+
+impl JobsConfig {
+    /// The state machine's part of the settings.
+    pub fn from_settings(settings: &crate::config::Settings) -> JobsConfig {
+        JobsConfig {
+            order_ttl: settings.wechatpay.order_ttl,
+            close_min_age: settings.wechatpay.close_min_age,
+            poll: settings.wechatpay.poll,
+            receipt_title: settings.receipt.title.clone(),
+            receipt_footer: settings.receipt.footer.clone(),
+            layout: layout_for(&settings.printer),
+        }
+    }
+}
+
+/// Paper geometry and QR style for the configured printer. Named profiles come with the
+/// printers work; until then `58mm`-ish profiles get the 58 mm layout and all others 80 mm.
+pub fn layout_for(printer: &crate::config::PrinterSettings) -> Layout {
+    use crate::config::QrMode;
+    let mut layout = if printer.profile.contains("58") {
+        Layout::MM58
+    } else {
+        Layout::MM80
+    };
+    layout.qr = match printer.qr {
+        QrMode::Native => receipt::QrStyle::Native,
+        // `auto` picks native QR only where a profile vouches for it; no profile does yet.
+        QrMode::Auto | QrMode::Raster => receipt::QrStyle::Raster,
+    };
+    layout
+}

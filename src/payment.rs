@@ -1,0 +1,108 @@
+//! The payment side: the [`PaymentBackend`] trait the job state machine drives, and the
+//! offline [`sandbox`] backend. The WeChat Pay API v3 backend implements the same trait.
+//!
+//! A backend is told *what* to do (place / query / close one order); *when* to do it —
+//! retries, polling cadence, expiry, the five-minute close rule — is the `jobs` module's
+//! business, so that every backend gets the same, tested state machine.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub mod sandbox;
+
+/// A boxed future, so that backends can be used as `Arc<dyn PaymentBackend>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a Native order is placed with. The job keeps it unchanged for its whole life, so
+/// that a retried placement is byte-identical (WeChat Pay's re-entry rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceOrder {
+    pub out_trade_no: String,
+    pub description: String,
+    /// Fen.
+    pub total: i64,
+    pub currency: String,
+    pub attach: Option<String>,
+    pub goods_tag: Option<String>,
+    /// RFC 3339 with `+08:00`.
+    pub time_expire: String,
+}
+
+/// A placed order: the QR content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub code_url: String,
+}
+
+/// What a payment looks like once WeChat Pay reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub transaction_id: String,
+    pub success_time: String,
+    pub total: i64,
+    pub payer_total: i64,
+    pub currency: String,
+}
+
+/// `trade_state` of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TradeState {
+    /// NOTPAY: not paid yet (a failed attempt stays here too).
+    NotPay,
+    /// USERPAYING: the customer is confirming; poll faster.
+    UserPaying,
+    /// SUCCESS (or REFUND: it was paid).
+    Paid(Payment),
+    /// CLOSED, REVOKED or PAYERROR: final, unpaid.
+    Closed,
+}
+
+/// Why a backend call did not succeed. The job decides what to do from the variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// Network trouble, 5xx, an unverifiable answer: try again later, same request.
+    #[error("temporary payment backend failure: {message}")]
+    Transient {
+        message: String,
+        request_id: Option<String>,
+    },
+    /// HTTP 429: back off before the next call.
+    #[error("payment backend rate limit reached")]
+    RateLimited,
+    /// The backend refused the request for good (configuration or parameter error).
+    #[error("WeChat Pay refused the request: {code}: {message}")]
+    Rejected {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// ORDER_NOT_EXIST.
+    #[error("order {0} does not exist at the payment backend")]
+    OrderNotFound(String),
+    /// ORDER_PAID on close: query to learn the payment.
+    #[error("order {0} is already paid")]
+    OrderPaid(String),
+}
+
+/// The three calls the job state machine needs from a payment service.
+pub trait PaymentBackend: Send + Sync + 'static {
+    /// Short name for logs and `status`: `sandbox`, `wechatpay`.
+    fn name(&self) -> &'static str;
+
+    /// Place a Native order and return its `code_url`. Re-placing the identical order is
+    /// allowed and returns the current `code_url`.
+    fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>>;
+
+    /// The order's current trade state.
+    fn query<'a>(&'a self, out_trade_no: &'a str)
+    -> BoxFuture<'a, Result<TradeState, PaymentError>>;
+
+    /// Close an unpaid order. Closing a closed order succeeds; a paid one fails with
+    /// [`PaymentError::OrderPaid`].
+    fn close<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>>;
+
+    /// The sandbox backend, for `sandbox_pay`; `None` for real backends.
+    fn as_sandbox(&self) -> Option<&sandbox::Sandbox> {
+        None
+    }
+}
