@@ -39,7 +39,7 @@ use tracing::{debug, error, info, warn};
 use crate::clock;
 use crate::config::PollSchedule;
 use crate::journal::{JobRecord, Journal, JournalError};
-use crate::payment::{PaymentBackend, PaymentError, Payment, PlaceOrder, TradeState};
+use crate::payment::{Payment, PaymentBackend, PaymentError, PlaceOrder, TradeState};
 use crate::printer::PrinterHandle;
 use crate::protocol::{
     Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
@@ -308,7 +308,9 @@ impl Jobs {
                 wake: wake.clone(),
             },
         );
-        self.shared.tasks.spawn(drive(self.shared.clone(), no, wake));
+        self.shared
+            .tasks
+            .spawn(drive(self.shared.clone(), no, wake));
     }
 
     /// `checkout`: start a job, or resume the identical one.
@@ -364,8 +366,8 @@ impl Jobs {
                 resumed: true,
             }];
             initial.extend(replay(&record));
-            let subscription = (!record.state.is_final())
-                .then(|| state.subscribe(Some(no.clone()), &self.shared));
+            let subscription =
+                (!record.state.is_final()).then(|| state.subscribe(Some(no.clone()), &self.shared));
             return Ok(Follow {
                 initial,
                 subscription,
@@ -421,7 +423,7 @@ impl Jobs {
                 .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
                 .ok_or_else(|| not_found(no))?,
         };
-        Ok(Event::Status(status_of(&record)))
+        Ok(Event::Status(Box::new(status_of(&record))))
     }
 
     /// `cancel`: stop selling; the order is closed as soon as WeChat Pay allows.
@@ -439,7 +441,10 @@ impl Jobs {
                 .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
                 .ok_or_else(|| not_found(no))?;
             return Ok(Follow {
-                initial: replay(&record).into_iter().filter(Event::is_final).collect(),
+                initial: replay(&record)
+                    .into_iter()
+                    .filter(Event::is_final)
+                    .collect(),
                 subscription: None,
             });
         };
@@ -501,12 +506,17 @@ impl Jobs {
                         .ok_or_else(|| not_found(no))?;
                     return Err(err(
                         ErrorCode::NotPayable,
-                        format!("order {no:?} is {} and can no longer be paid", record.state.as_str()),
+                        format!(
+                            "order {no:?} is {} and can no longer be paid",
+                            record.state.as_str()
+                        ),
                     ));
                 }
             }
         };
-        sandbox.pay(no).map_err(|e| err(ErrorCode::NotPayable, e.to_string()))?;
+        sandbox
+            .pay(no)
+            .map_err(|e| err(ErrorCode::NotPayable, e.to_string()))?;
         info!(out_trade_no = no, "sandbox order paid");
         wake.notify_one();
         Ok(Follow {
@@ -545,8 +555,10 @@ impl Jobs {
                 }
             }
         };
-        if !matches!(record.state, JobState::AwaitingPayment | JobState::UserPaying)
-            || record.code_url.is_none()
+        if !matches!(
+            record.state,
+            JobState::AwaitingPayment | JobState::UserPaying
+        ) || record.code_url.is_none()
         {
             return Err(err(
                 ErrorCode::NotPayable,
@@ -870,7 +882,10 @@ async fn print_once(shared: &Shared, no: &str) {
         return;
     };
     if record.print != PrintState::Pending
-        || !matches!(record.state, JobState::AwaitingPayment | JobState::UserPaying)
+        || !matches!(
+            record.state,
+            JobState::AwaitingPayment | JobState::UserPaying
+        )
         || record.code_url.is_none()
     {
         return;
@@ -943,7 +958,11 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
         if rate_limited || failures > 0 {
             wait = wait.max(backoff(failures));
         }
-        let due = if want_close { close_at } else { record.expire_ms };
+        let due = if want_close {
+            close_at
+        } else {
+            record.expire_ms
+        };
         let until_due = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
         let hit_deadline = until_due <= wait;
         shared.sleep(wait.min(until_due), wake).await?;
@@ -985,7 +1004,10 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
                 }
             }
             Err(PaymentError::RateLimited) => {
-                warn!(out_trade_no = no, "rate limited by the payment backend; slowing down");
+                warn!(
+                    out_trade_no = no,
+                    "rate limited by the payment backend; slowing down"
+                );
                 rate_limited = true;
                 failures += 1;
             }
@@ -1028,7 +1050,12 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
             Closing::Settled
         }
         Ok(state) => {
-            warn!(out_trade_no = no, ?state, closed, "order still open after close; retrying");
+            warn!(
+                out_trade_no = no,
+                ?state,
+                closed,
+                "order still open after close; retrying"
+            );
             Closing::Retry
         }
         Err(e) => {
@@ -1039,12 +1066,16 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
 }
 
 fn finish_paid(shared: &Shared, no: &str, payment: Payment) {
-    if payment.total != 0 {
-        if let Some(r) = shared.record(no) {
-            if r.total != payment.total {
-                error!(out_trade_no = no, ordered = r.total, paid = payment.total, "paid amount differs from the order");
-            }
-        }
+    if let Some(r) = shared
+        .record(no)
+        .filter(|r| payment.total != 0 && r.total != payment.total)
+    {
+        error!(
+            out_trade_no = no,
+            ordered = r.total,
+            paid = payment.total,
+            "paid amount differs from the order"
+        );
     }
     info!(out_trade_no = no, transaction_id = %payment.transaction_id, "paid");
     shared.transition(no, |r| {

@@ -50,7 +50,9 @@ pub struct JobRecord {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot create state directory {path}: {source}; check `daemon.state_dir` and its permissions")]
+    #[error(
+        "cannot create state directory {path}: {source}; check `daemon.state_dir` and its permissions"
+    )]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
@@ -60,7 +62,9 @@ pub enum JournalError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("journal {path} has schema version {found}, newer than this wxprint understands ({SCHEMA_VERSION}); upgrade wxprint or move the file away")]
+    #[error(
+        "journal {path} has schema version {found}, newer than this wxprint understands ({SCHEMA_VERSION}); upgrade wxprint or move the file away"
+    )]
     TooNew { path: PathBuf, found: i64 },
     #[error("journal {path}: corrupt record {out_trade_no}: {what}")]
     Corrupt {
@@ -255,11 +259,15 @@ impl Journal {
             out_trade_no: r.out_trade_no.clone(),
             what,
         };
-        let state = JobState::parse(&r.state).ok_or_else(|| corrupt(format!("state {:?}", r.state)))?;
-        let print = PrintState::parse(&r.print).ok_or_else(|| corrupt(format!("print {:?}", r.print)))?;
+        let state =
+            JobState::parse(&r.state).ok_or_else(|| corrupt(format!("state {:?}", r.state)))?;
+        let print =
+            PrintState::parse(&r.print).ok_or_else(|| corrupt(format!("print {:?}", r.print)))?;
         let close_reason = match &r.close_reason {
             None => None,
-            Some(s) => Some(CloseReason::parse(s).ok_or_else(|| corrupt(format!("close_reason {s:?}")))?),
+            Some(s) => {
+                Some(CloseReason::parse(s).ok_or_else(|| corrupt(format!("close_reason {s:?}")))?)
+            }
         };
         let error = match &r.error {
             None => None,
@@ -404,7 +412,12 @@ mod tests {
         for r in [&second, &done, &first] {
             j.insert(r).unwrap();
         }
-        let nos: Vec<_> = j.unfinished().unwrap().into_iter().map(|r| r.out_trade_no).collect();
+        let nos: Vec<_> = j
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.out_trade_no)
+            .collect();
         assert_eq!(nos, ["T0000001", "T0000003"]);
     }
 

@@ -26,7 +26,11 @@ const LOCAL_SOCKET: &str = "./wxprint.sock";
 const SYSTEM_SOCKET: &str = "/run/wxprint/wxprint.sock";
 
 #[derive(Parser)]
-#[command(name = "wxprint", version, about = "WeChat Pay Native QR receipts on ESC/POS printers")]
+#[command(
+    name = "wxprint",
+    version,
+    about = "WeChat Pay Native QR receipts on ESC/POS printers"
+)]
 struct Cli {
     /// Config file (default /etc/wxprint/wxprint.toml; WXPRINT_CONFIG also names it).
     #[arg(long, global = true, value_name = "FILE")]
@@ -191,7 +195,8 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
     let state_dir = &settings.daemon.state_dir;
     let backend: Arc<dyn PaymentBackend> = match settings.wechatpay.backend {
         Backend::Sandbox => Arc::new(
-            Sandbox::open(state_dir).with_context(|| format!("sandbox store in {}", state_dir.display()))?,
+            Sandbox::open(state_dir)
+                .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
         ),
         Backend::WechatPay => bail!(
             "wechatpay.backend = \"wechatpay\" is not available in this build yet; use `serve --sandbox` or backend = \"sandbox\""
@@ -203,7 +208,12 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
 
     let rt = runtime()?;
     rt.block_on(async {
-        let jobs = Jobs::start(JobsConfig::from_settings(&settings), backend.clone(), printer.clone(), journal)?;
+        let jobs = Jobs::start(
+            JobsConfig::from_settings(&settings),
+            backend.clone(),
+            printer.clone(),
+            journal,
+        )?;
         let listener = server::bind(&settings.daemon.socket)?;
         info!(
             socket = %settings.daemon.socket.display(),
@@ -215,7 +225,9 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
             env!("CARGO_PKG_VERSION")
         );
         if backend.as_sandbox().is_some() {
-            info!("sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`");
+            info!(
+                "sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`"
+            );
         }
         server::run(listener, jobs, shutdown_signal()).await;
         anyhow::Ok(())
@@ -235,7 +247,9 @@ async fn shutdown_signal() {
 }
 
 fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
-    let path = path.map(Path::to_owned).unwrap_or_else(config::default_config_path);
+    let path = path
+        .map(Path::to_owned)
+        .unwrap_or_else(config::default_config_path);
     let settings = match Settings::load(Some(&path), false) {
         Ok(s) => s,
         Err(e) => {
@@ -249,7 +263,9 @@ fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         match settings.wechatpay.backend {
             Backend::Sandbox => println!("# online check: sandbox backend, nothing to check"),
             Backend::WechatPay => {
-                eprintln!("online check: the WeChat Pay backend is not available in this build yet");
+                eprintln!(
+                    "online check: the WeChat Pay backend is not available in this build yet"
+                );
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -266,10 +282,8 @@ fn socket_path(flag: Option<&Path>, config_path: Option<&Path>) -> PathBuf {
     let file = config_path
         .map(Path::to_owned)
         .or_else(|| Some(config::default_config_path()).filter(|p| p.exists()));
-    if let Some(file) = file {
-        if let Ok(settings) = Settings::load(Some(&file), false) {
-            return settings.daemon.socket;
-        }
+    if let Some(settings) = file.and_then(|f| Settings::load(Some(&f), false).ok()) {
+        return settings.daemon.socket;
     }
     if Path::new(LOCAL_SOCKET).exists() {
         return PathBuf::from(LOCAL_SOCKET);
@@ -284,8 +298,16 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
         (Op::Watch, _) => None,
         (_, Event::Error { print: None, .. }) => code(2),
         (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
-        (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) { 3 } else { 0 }),
-        (_, Event::Closed { .. }) => code(if matches!(op, Op::Cancel { .. }) { 0 } else { 3 }),
+        (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {
+            3
+        } else {
+            0
+        }),
+        (_, Event::Closed { .. }) => code(if matches!(op, Op::Cancel { .. }) {
+            0
+        } else {
+            3
+        }),
         (_, Event::Failed { .. }) => code(4),
         (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
         (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
@@ -293,14 +315,19 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
     }
 }
 
-fn client(command: Command, socket: &Path, json: bool, config_path: Option<&Path>) -> Result<ExitCode> {
+fn client(
+    command: Command,
+    socket: &Path,
+    json: bool,
+    config_path: Option<&Path>,
+) -> Result<ExitCode> {
     let op = match command {
         Command::Checkout {
             out_trade_no,
             total,
             description,
             no_follow,
-        } => Op::Checkout(Checkout {
+        } => Op::Checkout(Box::new(Checkout {
             order: Order {
                 out_trade_no,
                 description,
@@ -314,7 +341,7 @@ fn client(command: Command, socket: &Path, json: bool, config_path: Option<&Path
             },
             receipt: None,
             follow: !no_follow,
-        }),
+        })),
         Command::Status { out_trade_no } => Op::Status { out_trade_no },
         Command::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
         Command::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
@@ -335,13 +362,18 @@ fn client(command: Command, socket: &Path, json: bool, config_path: Option<&Path
         let stream = match UnixStream::connect(socket).await {
             Ok(s) => s,
             Err(e) if matches!(request.op, Op::TestPrint) => {
-                println!("daemon not reachable at {} ({e}); printing straight to the printer", socket.display());
+                println!(
+                    "daemon not reachable at {} ({e}); printing straight to the printer",
+                    socket.display()
+                );
                 return test_print_direct(config_path);
             }
             Err(e) => return Err(connect_error(socket, e)),
         };
         let (read, mut write) = stream.into_split();
-        write.write_all(format!("{}\n", request.to_json()).as_bytes()).await?;
+        write
+            .write_all(format!("{}\n", request.to_json()).as_bytes())
+            .await?;
         let mut lines = BufReader::new(read).lines();
         while let Some(line) = lines.next_line().await? {
             let message: Message = serde_json::from_str(&line)
@@ -382,7 +414,10 @@ fn test_print_direct(config_path: Option<&Path>) -> Result<ExitCode> {
         format!("profile: {}", settings.printer.profile),
     ];
     let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
-    println!("printed{}", location.map(|l| format!(" {l}")).unwrap_or_default());
+    println!(
+        "printed{}",
+        location.map(|l| format!(" {l}")).unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -418,17 +453,29 @@ fn describe(event: &Event) -> String {
         Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
         Event::Failed { error, .. } => format!(
             "failed     {}{}: {}",
-            serde_json::to_value(error.code).unwrap_or_default().as_str().unwrap_or(""),
-            error.wechatpay_code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+            serde_json::to_value(error.code)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or(""),
+            error
+                .wechatpay_code
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default(),
             error.message
         ),
         Event::Error { error, .. } => format!(
             "error      {}: {}",
-            serde_json::to_value(error.code).unwrap_or_default().as_str().unwrap_or(""),
+            serde_json::to_value(error.code)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or(""),
             error.message
         ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
         Event::Printer(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
-        Event::Pong { version, protocol } => format!("pong       wxprint {version}, protocol {protocol}"),
+        Event::Pong { version, protocol } => {
+            format!("pong       wxprint {version}, protocol {protocol}")
+        }
     }
 }

@@ -94,8 +94,10 @@ pub trait PaymentBackend: Send + Sync + 'static {
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>>;
 
     /// The order's current trade state.
-    fn query<'a>(&'a self, out_trade_no: &'a str)
-    -> BoxFuture<'a, Result<TradeState, PaymentError>>;
+    fn query<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> BoxFuture<'a, Result<TradeState, PaymentError>>;
 
     /// Close an unpaid order. Closing a closed order succeeds; a paid one fails with
     /// [`PaymentError::OrderPaid`].

@@ -204,8 +204,16 @@ mod tests {
     async fn file_printer_writes_one_file_per_job() {
         let dir = tempfile::tempdir().unwrap();
         let handle = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.path().join("r"))));
-        let a = handle.print("T0000001", b"\x1b@one".to_vec()).await.unwrap().unwrap();
-        let b = handle.print("T0000001", b"\x1b@two".to_vec()).await.unwrap().unwrap();
+        let a = handle
+            .print("T0000001", b"\x1b@one".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
+        let b = handle
+            .print("T0000001", b"\x1b@two".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
         assert_ne!(a, b);
         assert!(a.ends_with(".bin") && a.contains("T0000001"));
         assert_eq!(std::fs::read(&a).unwrap(), b"\x1b@one");

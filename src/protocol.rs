@@ -39,7 +39,7 @@ pub struct Request {
 /// Every operation of protocol v1.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Checkout(Checkout),
+    Checkout(Box<Checkout>),
     Status { out_trade_no: String },
     Cancel { out_trade_no: String },
     Reprint { out_trade_no: String },
@@ -197,7 +197,12 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Option<String>, RequestErr
     let op = match map.remove("op") {
         Some(Value::String(op)) => op,
         Some(_) => return Err((id, RequestError::invalid("op", "must be a string"))),
-        None => return Err((id, RequestError::invalid("op", "missing; every request needs an \"op\""))),
+        None => {
+            return Err((
+                id,
+                RequestError::invalid("op", "missing; every request needs an \"op\""),
+            ));
+        }
     };
     let rest = Value::Object(map);
     let op = parse_op(&op, rest).map_err(|e| (id.clone(), e))?;
@@ -209,12 +214,20 @@ fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
         "checkout" => {
             let checkout: Checkout = fields(rest)?;
             checkout.validate()?;
-            Op::Checkout(checkout)
+            Op::Checkout(Box::new(checkout))
         }
-        "status" => Op::Status { out_trade_no: trade_no(rest)? },
-        "cancel" => Op::Cancel { out_trade_no: trade_no(rest)? },
-        "reprint" => Op::Reprint { out_trade_no: trade_no(rest)? },
-        "sandbox_pay" => Op::SandboxPay { out_trade_no: trade_no(rest)? },
+        "status" => Op::Status {
+            out_trade_no: trade_no(rest)?,
+        },
+        "cancel" => Op::Cancel {
+            out_trade_no: trade_no(rest)?,
+        },
+        "reprint" => Op::Reprint {
+            out_trade_no: trade_no(rest)?,
+        },
+        "sandbox_pay" => Op::SandboxPay {
+            out_trade_no: trade_no(rest)?,
+        },
         "watch" | "printer" | "test_print" | "ping" => {
             let NoArgs {} = fields(rest)?;
             match op {
@@ -253,7 +266,14 @@ fn fields<T: serde::de::DeserializeOwned>(rest: Value) -> Result<T, RequestError
             .next()
             .unwrap_or(&inner)
             .to_owned();
-        RequestError::invalid(if field == "." { "request".into() } else { field }, message)
+        RequestError::invalid(
+            if field == "." {
+                "request".into()
+            } else {
+                field
+            },
+            message,
+        )
     })
 }
 
@@ -295,13 +315,19 @@ fn validate_text(field: &str, text: &str, max: usize, required: bool) -> Result<
     if text.chars().count() > max {
         return Err(RequestError::invalid(
             field,
-            format!("is {} characters long; WeChat Pay allows at most {max}", text.chars().count()),
+            format!(
+                "is {} characters long; WeChat Pay allows at most {max}",
+                text.chars().count()
+            ),
         ));
     }
     if let Some(c) = text.chars().find(|c| c.len_utf8() == 4) {
         return Err(RequestError::invalid(
             field,
-            format!("contains {c:?} (U+{:04X}), which WeChat Pay refuses (4-byte UTF-8, e.g. emoji)", c as u32),
+            format!(
+                "contains {c:?} (U+{:04X}), which WeChat Pay refuses (4-byte UTF-8, e.g. emoji)",
+                c as u32
+            ),
         ));
     }
     if text.chars().any(|c| c.is_control()) {
@@ -314,7 +340,9 @@ fn validate_amount(field: &str, fen: i64) -> Result<(), RequestError> {
     if !(1..=MAX_AMOUNT).contains(&fen) {
         return Err(RequestError::invalid(
             field,
-            format!("{fen} is out of range; an amount is an integer number of fen from 1 to {MAX_AMOUNT}"),
+            format!(
+                "{fen} is out of range; an amount is an integer number of fen from 1 to {MAX_AMOUNT}"
+            ),
         ));
     }
     Ok(())
@@ -330,7 +358,10 @@ impl Checkout {
         if o.amount.currency != "CNY" {
             return Err(RequestError::invalid(
                 "order.amount.currency",
-                format!("{:?} is not supported; mainland WeChat Pay takes only \"CNY\"", o.amount.currency),
+                format!(
+                    "{:?} is not supported; mainland WeChat Pay takes only \"CNY\"",
+                    o.amount.currency
+                ),
             ));
         }
         if let Some(attach) = &o.attach {
@@ -340,14 +371,13 @@ impl Checkout {
             validate_text("order.goods_tag", tag, 32, false)?;
         }
         if let Some(t) = &o.time_expire {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(
-                |_| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
                     RequestError::invalid(
                         "order.time_expire",
                         format!("{t:?} is not an RFC 3339 time such as 2026-11-26T12:10:00+08:00"),
                     )
-                },
-            )?;
+                })?;
         }
         if let Some(r) = &self.receipt {
             if let Some(title) = &r.title {
@@ -692,7 +722,7 @@ pub enum Event {
         state: JobState,
         error: ErrorBody,
     },
-    Status(JobStatus),
+    Status(Box<JobStatus>),
     Printer(PrinterStatus),
     Pong {
         version: String,
@@ -794,7 +824,10 @@ mod tests {
     fn request_round_trips_through_to_json() {
         let req = parse_request(GOOD.as_bytes()).unwrap();
         assert_eq!(parse_request(req.to_json().as_bytes()).unwrap(), req);
-        let ping = Request { id: None, op: Op::Ping };
+        let ping = Request {
+            id: None,
+            op: Op::Ping,
+        };
         assert_eq!(ping.to_json(), r#"{"op":"ping"}"#);
     }
 
@@ -814,15 +847,21 @@ mod tests {
     fn names_the_field_at_fault() {
         let with = |order: &str| format!(r#"{{"op":"checkout","order":{order}}}"#);
         assert_eq!(
-            field_of(&with(r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":1},"colour":"red"}"#)),
+            field_of(&with(
+                r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":1},"colour":"red"}"#
+            )),
             "order.colour"
         );
         assert_eq!(
-            field_of(&with(r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":"12"}}"#)),
+            field_of(&with(
+                r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":"12"}}"#
+            )),
             "order.amount.total"
         );
         assert_eq!(
-            field_of(&with(r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":12.5}}"#)),
+            field_of(&with(
+                r#"{"out_trade_no":"T1234567","description":"x","amount":{"total":12.5}}"#
+            )),
             "order.amount.total"
         );
         assert_eq!(
@@ -841,16 +880,31 @@ mod tests {
             )
         };
         for total in ["0", "-5", "10000000001", "99999999999999999999"] {
-            assert_eq!(field_of(&with("T1234567", "x", total)), "order.amount.total", "{total}");
+            assert_eq!(
+                field_of(&with("T1234567", "x", total)),
+                "order.amount.total",
+                "{total}"
+            );
         }
         assert!(parse_request(with("T1234567", "x", "10000000000").as_bytes()).is_ok());
-        for no in ["T123", "T1234567890123456789012345678901234", "T12 3456", "T123456#"] {
+        for no in [
+            "T123",
+            "T1234567890123456789012345678901234",
+            "T12 3456",
+            "T123456#",
+        ] {
             assert_eq!(field_of(&with(no, "x", "1")), "order.out_trade_no", "{no}");
         }
         assert!(parse_request(with("a_b-c|d*e", "x", "1").as_bytes()).is_ok());
-        assert_eq!(field_of(&with("T1234567", &"x".repeat(128), "1")), "order.description");
+        assert_eq!(
+            field_of(&with("T1234567", &"x".repeat(128), "1")),
+            "order.description"
+        );
         assert!(parse_request(with("T1234567", &"拿".repeat(127), "1").as_bytes()).is_ok());
-        assert_eq!(field_of(&with("T1234567", "coffee ☕🍰", "1")), "order.description");
+        assert_eq!(
+            field_of(&with("T1234567", "coffee ☕🍰", "1")),
+            "order.description"
+        );
         assert_eq!(field_of(&with("T1234567", "", "1")), "order.description");
     }
 
@@ -868,7 +922,10 @@ mod tests {
             m.to_line(),
             "{\"id\":\"r1\",\"event\":\"accepted\",\"out_trade_no\":\"T1\",\"state\":\"ordering\",\"resumed\":false}\n"
         );
-        let e = Message::new(None, Event::error(ErrorBody::new(ErrorCode::UnknownOp, "x")));
+        let e = Message::new(
+            None,
+            Event::error(ErrorBody::new(ErrorCode::UnknownOp, "x")),
+        );
         assert_eq!(
             e.to_line(),
             "{\"event\":\"error\",\"error\":{\"code\":\"unknown_op\",\"message\":\"x\"}}\n"

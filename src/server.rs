@@ -30,9 +30,13 @@ pub const SOCKET_MODE: u32 = 0o660;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("another wxprint is already listening on {0}; stop it first (systemctl stop wxprint) or choose another daemon.socket")]
+    #[error(
+        "another wxprint is already listening on {0}; stop it first (systemctl stop wxprint) or choose another daemon.socket"
+    )]
     InUse(PathBuf),
-    #[error("{0} exists and is not a socket; refusing to replace it — move it away or choose another daemon.socket")]
+    #[error(
+        "{0} exists and is not a socket; refusing to replace it — move it away or choose another daemon.socket"
+    )]
     NotASocket(PathBuf),
     #[error("cannot listen on {path}: {source}; check that its directory exists and is writable")]
     Bind {
@@ -117,7 +121,10 @@ enum LineError {
 
 /// Read one `\n`-terminated line into `buf` (without the newline), refusing lines longer
 /// than [`MAX_LINE`] bytes including the newline. `Ok(false)` at end of stream.
-async fn read_line(reader: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>) -> Result<bool, LineError> {
+async fn read_line(
+    reader: &mut BufReader<OwnedReadHalf>,
+    buf: &mut Vec<u8>,
+) -> Result<bool, LineError> {
     buf.clear();
     loop {
         let available = reader.fill_buf().await.map_err(LineError::Io)?;
@@ -163,7 +170,13 @@ impl Until {
             Until::Printed => {
                 event.is_final()
                     || matches!(event, Event::Printed { .. })
-                    || matches!(event, Event::Error { print: Some(PrintState::Failed), .. })
+                    || matches!(
+                        event,
+                        Event::Error {
+                            print: Some(PrintState::Failed),
+                            ..
+                        }
+                    )
             }
             Until::Forever => false,
         }
@@ -183,7 +196,9 @@ struct Connection {
 
 async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
     match stream.peer_cred() {
-        Ok(cred) => info!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "client connected"),
+        Ok(cred) => {
+            info!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "client connected")
+        }
         Err(e) => info!(error = %e, "client connected (no peer credentials)"),
     }
     let (read, mut write) = stream.into_split();
@@ -276,7 +291,10 @@ impl Connection {
             return self.send_error(
                 id,
                 None,
-                ErrorBody::new(ErrorCode::ShuttingDown, "wxprint is shutting down; retry once it is back"),
+                ErrorBody::new(
+                    ErrorCode::ShuttingDown,
+                    "wxprint is shutting down; retry once it is back",
+                ),
             );
         }
         match request.op {
@@ -289,7 +307,11 @@ impl Connection {
             ),
             Op::Checkout(checkout) => {
                 let no = checkout.order.out_trade_no.clone();
-                let until = if checkout.follow { Until::Final } else { Until::Printed };
+                let until = if checkout.follow {
+                    Until::Final
+                } else {
+                    Until::Printed
+                };
                 match self.jobs.checkout(&checkout) {
                     Ok(follow) => self.forward(id, follow, until),
                     Err(e) => self.send_error(id, Some(&no), e),

@@ -31,7 +31,10 @@ async fn checkout_prints_the_code_url_and_reports_the_payment() {
     let code = pos.expect("code_url").await;
     assert_eq!(code["state"], "awaiting_payment");
     let code_url = code["code_url"].as_str().unwrap().to_owned();
-    assert!(code_url.starts_with("weixin://wxpay/bizpayurl?pr="), "{code_url}");
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
+        "{code_url}"
+    );
     let printed = pos.expect("printed").await;
     assert_eq!(printed["print"], "printed");
     assert_eq!(printed["id"], "co-T20261126001");
@@ -41,7 +44,11 @@ async fn checkout_prints_the_code_url_and_reports_the_payment() {
     let bytes = std::fs::read(&receipts[0]).unwrap();
     assert_eq!(decode_qr(&bytes, 576), vec![code_url.clone()]);
     let sandbox = daemon.sandbox.as_ref().unwrap();
-    assert_eq!(sandbox.current_code_url("T20261126001").unwrap(), code_url, "the printed QR is live");
+    assert_eq!(
+        sandbox.current_code_url("T20261126001").unwrap(),
+        code_url,
+        "the printed QR is live"
+    );
 
     let mut cashier = daemon.connect().await;
     cashier
@@ -49,14 +56,19 @@ async fn checkout_prints_the_code_url_and_reports_the_payment() {
         .await;
     let paid = cashier.expect("paid").await;
     assert_eq!(paid["id"], "pay");
-    assert_eq!(paid["amount"], json!({"total": 3200, "payer_total": 3200, "currency": "CNY"}));
+    assert_eq!(
+        paid["amount"],
+        json!({"total": 3200, "payer_total": 3200, "currency": "CNY"})
+    );
     let waited = pos.expect("paid").await;
     assert_eq!(waited["id"], "co-T20261126001");
     assert_eq!(waited["state"], "paid");
     assert_eq!(waited["transaction_id"], paid["transaction_id"]);
     assert!(waited["success_time"].as_str().unwrap().ends_with("+08:00"));
 
-    let status = pos.call(json!({"op": "status", "out_trade_no": "T20261126001"})).await;
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T20261126001"}))
+        .await;
     assert_eq!(status["event"], "status");
     assert_eq!(status["state"], "paid");
     assert_eq!(status["print"], "printed");
@@ -87,7 +99,12 @@ async fn identical_checkout_resumes_and_different_content_is_refused() {
     retry.silent_for(Duration::from_millis(200)).await;
     assert_eq!(daemon.receipts().len(), 1, "no reprint");
     assert_eq!(
-        daemon.sandbox.as_ref().unwrap().current_code_url("T0000000001").unwrap(),
+        daemon
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .current_code_url("T0000000001")
+            .unwrap(),
         code_url.as_str().unwrap(),
         "no second order: the printed code_url is still the live one"
     );
@@ -108,7 +125,8 @@ async fn identical_checkout_resumes_and_different_content_is_refused() {
 
     // Both followers hear the payment.
     let mut pay = daemon.connect().await;
-    pay.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000001"})).await;
+    pay.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000001"}))
+        .await;
     pay.expect("paid").await;
     first.expect("paid").await;
     retry.expect("code_url").await;
@@ -137,7 +155,8 @@ async fn no_follow_checkout_ends_after_printing() {
     pos.expect("accepted").await;
     pos.expect("code_url").await;
     pos.expect("printed").await;
-    pos.send(json!({"op": "sandbox_pay", "id": "p", "out_trade_no": "T0000000002"})).await;
+    pos.send(json!({"op": "sandbox_pay", "id": "p", "out_trade_no": "T0000000002"}))
+        .await;
     let paid = pos.expect("paid").await;
     assert_eq!(paid["id"], "p", "only the sandbox_pay request reports it");
     pos.silent_for(Duration::from_millis(200)).await;
@@ -156,7 +175,9 @@ async fn cancel_closes_the_order() {
     pos.expect("printed").await;
 
     let mut cashier = daemon.connect().await;
-    cashier.send(json!({"op": "cancel", "id": "c", "out_trade_no": "T0000000003"})).await;
+    cashier
+        .send(json!({"op": "cancel", "id": "c", "out_trade_no": "T0000000003"}))
+        .await;
     let cancelling = cashier.expect("cancelling").await;
     assert_eq!(cancelling["state"], "cancelling");
     let closed = cashier.expect("closed").await;
@@ -166,11 +187,24 @@ async fn cancel_closes_the_order() {
     assert_eq!(pos.expect("closed").await["reason"], "cancelled");
 
     // The order is closed at the payment service too: it can no longer be paid.
-    let (code, _) = cashier.call_error(json!({"op": "sandbox_pay", "out_trade_no": "T0000000003"})).await;
+    let (code, _) = cashier
+        .call_error(json!({"op": "sandbox_pay", "out_trade_no": "T0000000003"}))
+        .await;
     assert_eq!(code, "not_payable");
-    assert_eq!(cashier.call_error(json!({"op": "reprint", "out_trade_no": "T0000000003"})).await.0, "not_payable");
+    assert_eq!(
+        cashier
+            .call_error(json!({"op": "reprint", "out_trade_no": "T0000000003"}))
+            .await
+            .0,
+        "not_payable"
+    );
     // Cancelling a closed order answers how it ended.
-    assert_eq!(cashier.call(json!({"op": "cancel", "out_trade_no": "T0000000003"})).await["event"], "closed");
+    assert_eq!(
+        cashier
+            .call(json!({"op": "cancel", "out_trade_no": "T0000000003"}))
+            .await["event"],
+        "closed"
+    );
     daemon.shutdown().await;
 }
 
@@ -180,7 +214,14 @@ async fn payment_during_the_close_wait_is_reported_as_paid() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
     config.close_min_age = Duration::from_secs(600);
-    let daemon = Daemon::start_with(dir.path(), Options { config, ..Options::default() }).await;
+    let daemon = Daemon::start_with(
+        dir.path(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000004", 100)).await;
     pos.expect("accepted").await;
@@ -188,12 +229,20 @@ async fn payment_during_the_close_wait_is_reported_as_paid() {
     pos.expect("printed").await;
 
     let mut cashier = daemon.connect().await;
-    cashier.send(json!({"op": "cancel", "out_trade_no": "T0000000004"})).await;
+    cashier
+        .send(json!({"op": "cancel", "out_trade_no": "T0000000004"}))
+        .await;
     cashier.expect("cancelling").await;
     cashier.silent_for(Duration::from_millis(300)).await; // the order is too young to close
-    let status = pos.call(json!({"op": "status", "out_trade_no": "T0000000004"})).await;
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T0000000004"}))
+        .await;
     // (the checkout's own stream got `cancelling` first)
-    let status = if status["event"] == "cancelling" { pos.recv().await } else { status };
+    let status = if status["event"] == "cancelling" {
+        pos.recv().await
+    } else {
+        status
+    };
     assert_eq!(status["state"], "cancelling");
 
     // The customer had already scanned: the payment is reported, not lost.
@@ -209,7 +258,14 @@ async fn unpaid_order_is_closed_at_expiry() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
     config.order_ttl = Duration::from_millis(400);
-    let daemon = Daemon::start_with(dir.path(), Options { config, ..Options::default() }).await;
+    let daemon = Daemon::start_with(
+        dir.path(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000005", 100)).await;
     pos.expect("accepted").await;
@@ -217,7 +273,10 @@ async fn unpaid_order_is_closed_at_expiry() {
     pos.expect("printed").await;
     let closed = pos.expect("closed").await;
     assert_eq!(closed["reason"], "expired");
-    assert!(daemon.sandbox.as_ref().unwrap().pay("T0000000005").is_err(), "closed at WeChat Pay too");
+    assert!(
+        daemon.sandbox.as_ref().unwrap().pay("T0000000005").is_err(),
+        "closed at WeChat Pay too"
+    );
     daemon.shutdown().await;
 }
 
@@ -233,8 +292,14 @@ async fn restart_mid_payment_still_reports_paid() {
     let code_url = pos.expect("code_url").await["code_url"].clone();
     pos.expect("printed").await;
     daemon.shutdown().await;
-    assert!(!dir.path().join("wxprint.sock").exists(), "socket removed on shutdown");
-    assert!(pos.recv_or_eof().await.is_none(), "connections closed on shutdown");
+    assert!(
+        !dir.path().join("wxprint.sock").exists(),
+        "socket removed on shutdown"
+    );
+    assert!(
+        pos.recv_or_eof().await.is_none(),
+        "connections closed on shutdown"
+    );
 
     let daemon = Daemon::start(dir.path()).await;
     let mut pos = daemon.connect().await;
@@ -246,7 +311,11 @@ async fn restart_mid_payment_still_reports_paid() {
     daemon.sandbox.as_ref().unwrap().pay("T0000000006").unwrap();
     let paid = pos.expect("paid").await;
     assert_eq!(paid["amount"]["total"], 880);
-    assert_eq!(daemon.receipts().len(), 1, "printed once across the restart");
+    assert_eq!(
+        daemon.receipts().len(),
+        1,
+        "printed once across the restart"
+    );
     daemon.shutdown().await;
 }
 
@@ -257,7 +326,14 @@ async fn order_expired_while_down_is_closed_on_start() {
     let mut config = fast_config();
     config.order_ttl = Duration::from_millis(300);
     config.poll.fast = Duration::from_secs(60);
-    let daemon = Daemon::start_with(dir.path(), Options { config, ..Options::default() }).await;
+    let daemon = Daemon::start_with(
+        dir.path(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
     let mut pos = daemon.connect().await;
     let mut request = checkout("T0000000007", 100);
     request["follow"] = json!(false);
@@ -296,7 +372,8 @@ async fn watchers_see_every_event() {
         assert_eq!(m["out_trade_no"], "T0000000008");
         assert_eq!(m["id"], "w");
     }
-    pos.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000008"})).await;
+    pos.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000008"}))
+        .await;
     assert_eq!(watcher.expect("paid").await["out_trade_no"], "T0000000008");
     daemon.shutdown().await;
 }
@@ -311,31 +388,50 @@ async fn reprint_test_print_and_printer_status() {
     request["follow"] = json!(false);
     pos.send(request).await;
     pos.expect("accepted").await;
-    let code_url = pos.expect("code_url").await["code_url"].as_str().unwrap().to_owned();
+    let code_url = pos.expect("code_url").await["code_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     pos.expect("printed").await;
 
-    let reprinted = pos.call(json!({"op": "reprint", "id": "r", "out_trade_no": "T0000000009"})).await;
+    let reprinted = pos
+        .call(json!({"op": "reprint", "id": "r", "out_trade_no": "T0000000009"}))
+        .await;
     assert_eq!(reprinted["event"], "printed");
     assert_eq!(reprinted["id"], "r");
     let receipts = daemon.receipts();
     assert_eq!(receipts.len(), 2);
     for r in &receipts {
-        assert_eq!(decode_qr(&std::fs::read(r).unwrap(), 576), vec![code_url.clone()]);
+        assert_eq!(
+            decode_qr(&std::fs::read(r).unwrap(), 576),
+            vec![code_url.clone()]
+        );
     }
 
     let test = pos.call(json!({"op": "test_print"})).await;
     assert_eq!(test["event"], "printed");
     assert!(test.get("out_trade_no").is_none());
     let page = std::fs::read(test["location"].as_str().unwrap()).unwrap();
-    assert_eq!(decode_qr(&page, 576).len(), 1, "the test page carries a sample QR");
+    assert_eq!(
+        decode_qr(&page, 576).len(),
+        1,
+        "the test page carries a sample QR"
+    );
 
     let printer = pos.call(json!({"op": "printer"})).await;
     assert_eq!(printer["event"], "printer");
-    assert_eq!(printer["online"], serde_json::Value::Null, "the file transport cannot tell");
+    assert_eq!(
+        printer["online"],
+        serde_json::Value::Null,
+        "the file transport cannot tell"
+    );
     assert_eq!(printer["paper"], "ok");
 
     let pong = pos.call(json!({"op": "ping", "id": "p"})).await;
-    assert_eq!(pong, json!({"id": "p", "event": "pong", "version": env!("CARGO_PKG_VERSION"), "protocol": 1}));
+    assert_eq!(
+        pong,
+        json!({"id": "p", "event": "pong", "version": env!("CARGO_PKG_VERSION"), "protocol": 1})
+    );
     daemon.shutdown().await;
 }
 
@@ -363,41 +459,131 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
         (json!({"op": "ping", "id": 7}), "id"),
         (json!({"op": "ping", "verbose": true}), "verbose"),
         (json!({"op": "status"}), "out_trade_no"),
-        (json!({"op": "status", "out_trade_no": "abc"}), "out_trade_no"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 0}})), "order.amount.total"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": -1}})), "order.amount.total"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1.5}})), "order.amount.total"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": "100"}})), "order.amount.total"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 10_000_000_001i64}})), "order.amount.total"),
-        (order(json!({"out_trade_no": "T1", "description": "x", "amount": {"total": 1}})), "order.out_trade_no"),
-        (order(json!({"out_trade_no": "T0000000011/../x", "description": "x", "amount": {"total": 1}})), "order.out_trade_no"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x".repeat(128), "amount": {"total": 1}})), "order.description"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "Latte 😀", "amount": {"total": 1}})), "order.description"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1, "currency": "USD"}})), "order.amount.currency"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1}, "tip": 1})), "order.tip"),
-        (order(json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1}, "time_expire": "soon"})), "order.time_expire"),
+        (
+            json!({"op": "status", "out_trade_no": "abc"}),
+            "out_trade_no",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 0}}),
+            ),
+            "order.amount.total",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": -1}}),
+            ),
+            "order.amount.total",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1.5}}),
+            ),
+            "order.amount.total",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": "100"}}),
+            ),
+            "order.amount.total",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 10_000_000_001i64}}),
+            ),
+            "order.amount.total",
+        ),
+        (
+            order(json!({"out_trade_no": "T1", "description": "x", "amount": {"total": 1}})),
+            "order.out_trade_no",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011/../x", "description": "x", "amount": {"total": 1}}),
+            ),
+            "order.out_trade_no",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x".repeat(128), "amount": {"total": 1}}),
+            ),
+            "order.description",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "Latte 😀", "amount": {"total": 1}}),
+            ),
+            "order.description",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1, "currency": "USD"}}),
+            ),
+            "order.amount.currency",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1}, "tip": 1}),
+            ),
+            "order.tip",
+        ),
+        (
+            order(
+                json!({"out_trade_no": "T0000000011", "description": "x", "amount": {"total": 1}, "time_expire": "soon"}),
+            ),
+            "order.time_expire",
+        ),
     ];
     for (request, field) in cases {
         let (code, m) = pos.call_error(request.clone()).await;
         assert_eq!(code, "invalid_request", "{request} → {m}");
         assert_eq!(m["error"]["field"], field, "{request} → {m}");
-        assert!(m["error"]["message"].as_str().unwrap().contains(field.rsplit('.').next().unwrap()), "{m}");
+        assert!(
+            m["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field.rsplit('.').next().unwrap()),
+            "{m}"
+        );
     }
     let (code, m) = pos.call_error(json!({"op": "refund", "id": "u"})).await;
     assert_eq!(code, "unknown_op");
     assert_eq!(m["id"], "u");
-    let (code, m) = pos.call_error(json!({"op": "status", "out_trade_no": "T9999999999"})).await;
+    let (code, m) = pos
+        .call_error(json!({"op": "status", "out_trade_no": "T9999999999"}))
+        .await;
     assert_eq!(code, "order_not_found");
     assert_eq!(m["out_trade_no"], "T9999999999");
-    assert_eq!(pos.call_error(json!({"op": "cancel", "out_trade_no": "T9999999999"})).await.0, "order_not_found");
-    assert_eq!(pos.call_error(json!({"op": "sandbox_pay", "out_trade_no": "T9999999999"})).await.0, "order_not_found");
-    assert_eq!(pos.call_error(json!({"op": "reprint", "out_trade_no": "T9999999999"})).await.0, "order_not_found");
+    assert_eq!(
+        pos.call_error(json!({"op": "cancel", "out_trade_no": "T9999999999"}))
+            .await
+            .0,
+        "order_not_found"
+    );
+    assert_eq!(
+        pos.call_error(json!({"op": "sandbox_pay", "out_trade_no": "T9999999999"}))
+            .await
+            .0,
+        "order_not_found"
+    );
+    assert_eq!(
+        pos.call_error(json!({"op": "reprint", "out_trade_no": "T9999999999"}))
+            .await
+            .0,
+        "order_not_found"
+    );
     // Nothing was stored for the refused checkouts.
-    assert_eq!(pos.call_error(json!({"op": "status", "out_trade_no": "T0000000011"})).await.0, "order_not_found");
+    assert_eq!(
+        pos.call_error(json!({"op": "status", "out_trade_no": "T0000000011"}))
+            .await
+            .0,
+        "order_not_found"
+    );
 
     // Still usable, and the other job is untouched.
     assert_eq!(pos.call(json!({"op": "ping"})).await["event"], "pong");
-    pos.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000010"})).await;
+    pos.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000010"}))
+        .await;
     pos.expect("paid").await;
     busy.expect("paid").await;
 
@@ -462,9 +648,13 @@ async fn refused_order_fails_with_wechatpay_code() {
     assert_eq!(failed["error"]["wechatpay_code"], "MCH_NOT_EXISTS");
     assert_eq!(failed["error"]["request_id"], "08F8B1C2-0001");
     assert!(daemon.receipts().is_empty(), "no QR without an order");
-    let (code, _) = pos.call_error(json!({"op": "sandbox_pay", "out_trade_no": "T0000000012"})).await;
+    let (code, _) = pos
+        .call_error(json!({"op": "sandbox_pay", "out_trade_no": "T0000000012"}))
+        .await;
     assert_eq!(code, "sandbox_only");
-    let status = pos.call(json!({"op": "status", "out_trade_no": "T0000000012"})).await;
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T0000000012"}))
+        .await;
     assert_eq!(status["error"]["wechatpay_code"], "MCH_NOT_EXISTS");
     daemon.shutdown().await;
 }
@@ -510,10 +700,14 @@ async fn printer_fault_keeps_the_order_payable() {
     assert_eq!(fault["error"]["code"], "printer");
     assert_eq!(fault["print"], "failed");
     assert_eq!(fault["state"], "awaiting_payment");
-    assert_eq!(pos.call_error(json!({"op": "test_print"})).await.0, "printer");
+    assert_eq!(
+        pos.call_error(json!({"op": "test_print"})).await.0,
+        "printer"
+    );
     // The stream goes on: the order is still paid and reported.
     let mut pay = daemon.connect().await;
-    pay.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000013"})).await;
+    pay.send(json!({"op": "sandbox_pay", "out_trade_no": "T0000000013"}))
+        .await;
     pay.expect("paid").await;
     pos.expect("paid").await;
     daemon.shutdown().await;
@@ -585,7 +779,10 @@ async fn shutdown_finishes_the_receipt_in_progress() {
     }
     let (code, _) = other.call_error(json!({"op": "ping"})).await;
     assert_eq!(code, "shutting_down");
-    assert_eq!(other.call_error(checkout("T0000000015", 100)).await.0, "shutting_down");
+    assert_eq!(
+        other.call_error(checkout("T0000000015", 100)).await.0,
+        "shutting_down"
+    );
 
     release.send(()).unwrap();
     assert_eq!(pos.expect("printed").await["print"], "printed");
@@ -596,7 +793,9 @@ async fn shutdown_finishes_the_receipt_in_progress() {
     // The journal knows the receipt was printed: a restart does not print it again.
     let daemon = Daemon::start(dir.path()).await;
     let mut pos = daemon.connect().await;
-    let status = pos.call(json!({"op": "status", "out_trade_no": "T0000000014"})).await;
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T0000000014"}))
+        .await;
     assert_eq!(status["print"], "printed");
     assert_eq!(status["state"], "awaiting_payment");
     assert!(daemon.receipts().is_empty());
@@ -608,7 +807,11 @@ async fn shutdown_finishes_the_receipt_in_progress() {
 async fn socket_file_rules() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path()).await;
-    let mode = std::fs::metadata(&daemon.socket).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&daemon.socket)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o660);
     let e = wxprint::server::bind(&daemon.socket).unwrap_err();
     assert!(matches!(e, wxprint::server::ServerError::InUse(_)), "{e}");
@@ -627,7 +830,10 @@ async fn socket_file_rules() {
     let file = dir.path().join("not-a-socket");
     std::fs::write(&file, b"keep me").unwrap();
     let e = wxprint::server::bind(&file).unwrap_err();
-    assert!(matches!(e, wxprint::server::ServerError::NotASocket(_)), "{e}");
+    assert!(
+        matches!(e, wxprint::server::ServerError::NotASocket(_)),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
 
@@ -647,7 +853,8 @@ async fn many_clients_at_once() {
             pos.expect("code_url").await;
             pos.expect("printed").await;
             let mut pay = Client::connect(&socket).await;
-            pay.send(json!({"op": "sandbox_pay", "out_trade_no": no})).await;
+            pay.send(json!({"op": "sandbox_pay", "out_trade_no": no}))
+                .await;
             pay.expect("paid").await;
             assert_eq!(pos.expect("paid").await["amount"]["total"], 100 + i);
         }));

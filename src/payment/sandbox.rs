@@ -109,7 +109,9 @@ impl Sandbox {
         }
         let now = clock::now_ms();
         // WeChat Pay's transaction ids are 28 digits starting with 42000.
-        let digits: String = (0..23).map(|_| char::from(b'0' + fastrand::u8(0..10))).collect();
+        let digits: String = (0..23)
+            .map(|_| char::from(b'0' + fastrand::u8(0..10)))
+            .collect();
         let payment = Payment {
             transaction_id: format!("42000{digits}"),
             success_time: clock::rfc3339(now),
@@ -332,7 +334,10 @@ mod tests {
             block(s.close("T1000001")).unwrap_err(),
             PaymentError::OrderPaid("T1000001".into())
         );
-        assert!(matches!(s.pay("T1000001"), Err(SandboxError::NotPayable { .. })));
+        assert!(matches!(
+            s.pay("T1000001"),
+            Err(SandboxError::NotPayable { .. })
+        ));
     }
 
     #[test]
@@ -342,12 +347,18 @@ mod tests {
         block(s.close("T2000002")).unwrap();
         block(s.close("T2000002")).unwrap();
         assert_eq!(block(s.query("T2000002")).unwrap(), TradeState::Closed);
-        assert!(matches!(s.pay("T2000002"), Err(SandboxError::NotPayable { .. })));
+        assert!(matches!(
+            s.pay("T2000002"),
+            Err(SandboxError::NotPayable { .. })
+        ));
         assert_eq!(
             block(s.query("T9999999")).unwrap_err(),
             PaymentError::OrderNotFound("T9999999".into())
         );
-        assert_eq!(s.pay("T9999999"), Err(SandboxError::NotFound("T9999999".into())));
+        assert_eq!(
+            s.pay("T9999999"),
+            Err(SandboxError::NotFound("T9999999".into()))
+        );
     }
 
     #[test]

@@ -89,7 +89,13 @@ impl Daemon {
             .printer
             .unwrap_or_else(|| Box::new(FilePrinter::new(dir.join("receipts"))));
         let journal = Journal::open(&state).unwrap();
-        let jobs = Jobs::start(options.config, backend, PrinterHandle::spawn(printer), journal).unwrap();
+        let jobs = Jobs::start(
+            options.config,
+            backend,
+            PrinterHandle::spawn(printer),
+            journal,
+        )
+        .unwrap();
         let listener = server::bind(&socket).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, jobs, async {
@@ -120,13 +126,19 @@ impl Daemon {
     pub async fn shutdown(mut self) {
         self.begin_shutdown();
         let task = self.task.take().unwrap();
-        tokio::time::timeout(TIMEOUT, task).await.expect("daemon stops").unwrap();
+        tokio::time::timeout(TIMEOUT, task)
+            .await
+            .expect("daemon stops")
+            .unwrap();
     }
 
     /// Wait until a shutdown begun with [`Daemon::begin_shutdown`] has finished.
     pub async fn stopped(mut self) {
         let task = self.task.take().unwrap();
-        tokio::time::timeout(TIMEOUT, task).await.expect("daemon stops").unwrap();
+        tokio::time::timeout(TIMEOUT, task)
+            .await
+            .expect("daemon stops")
+            .unwrap();
     }
 
     /// The receipt files written so far, oldest first.
@@ -148,7 +160,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(socket: &Path) -> Client {
-        let stream = UnixStream::connect(socket).await.expect("connect to the daemon");
+        let stream = UnixStream::connect(socket)
+            .await
+            .expect("connect to the daemon");
         let (read, write) = stream.into_split();
         Client {
             lines: BufReader::new(read).lines(),
@@ -228,9 +242,14 @@ pub fn checkout(no: &str, total: i64) -> Value {
 /// Decode every QR code in an ESC/POS byte stream, through our renderer.
 pub fn decode_qr(bytes: &[u8], width: usize) -> Vec<String> {
     let bitmap = wxprint::render::render(bytes, width).expect("renderable");
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(bitmap.width, bitmap.height, |x, y| {
-        if bitmap.dots[y * bitmap.width + x] { 0 } else { 255 }
-    });
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(bitmap.width, bitmap.height, |x, y| {
+            if bitmap.dots[y * bitmap.width + x] {
+                0
+            } else {
+                255
+            }
+        });
     img.detect_grids()
         .into_iter()
         .map(|g| g.decode().expect("a decodable QR").1)
