@@ -130,8 +130,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let bytes = std::fs::read(&input)
                 .with_context(|| format!("cannot read {}", input.display()))?;
-            let bitmap = render::render(&bytes, width)
-                .with_context(|| format!("cannot render {}", input.display()))?;
+            // Render what is there even if the stream is cut short, and say so.
+            let (bitmap, problem) = render::render_lossy(&bytes, width);
+            if let Some(problem) = problem {
+                eprintln!("warning: {}: {problem}", input.display());
+            }
             std::fs::write(&output, bitmap.to_png())
                 .with_context(|| format!("cannot write {}", output.display()))?;
             println!(
@@ -176,6 +179,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -253,7 +257,7 @@ fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     let settings = match Settings::load(Some(&path), false) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            eprintln!("{e}");
             return Ok(ExitCode::FAILURE);
         }
     };

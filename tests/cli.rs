@@ -1,0 +1,234 @@
+//! The user steps of the README, with the real `wxprint` binary: `serve --sandbox` in an
+//! empty directory, `checkout`, `sandbox-pay`, `render`, then SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+
+fn wxprint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(WXPRINT)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WXPRINT_CONFIG")
+        .output()
+        .expect("run wxprint")
+}
+
+fn wait_for(path: &Path, what: &str) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what} did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the daemon even when an assertion fails.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn decode_png_qr(png_bytes: &[u8]) -> Vec<String> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * info.line_size + x]);
+    img.detect_grids()
+        .into_iter()
+        .map(|g| g.decode().unwrap().1)
+        .collect()
+}
+
+#[test]
+fn readme_sandbox_walkthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut daemon = Daemon(
+        Command::new(WXPRINT)
+            .args(["serve", "--sandbox"])
+            .current_dir(dir)
+            .env_remove("WXPRINT_CONFIG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&dir.join("wxprint.sock"), "the socket");
+    assert!(
+        dir.join("state/journal.sqlite").exists(),
+        "journal under ./state"
+    );
+
+    // Step 2: a checkout prints its events as they arrive.
+    let mut checkout = Command::new(WXPRINT)
+        .args([
+            "checkout",
+            "--out-trade-no",
+            "T20261126001",
+            "--total",
+            "3200",
+        ])
+        .args(["--description", "Latte x2"])
+        .current_dir(dir)
+        .env_remove("WXPRINT_CONFIG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(checkout.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("printed"))
+    {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "checkout ended early: {seen:?}"
+        );
+        seen.push(line.trim_end().to_owned());
+    }
+    assert!(
+        seen[0].starts_with("accepted") && seen[0].contains("T20261126001"),
+        "{seen:?}"
+    );
+    let code_url = seen[1].strip_prefix("code_url").unwrap().trim().to_owned();
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
+        "{seen:?}"
+    );
+
+    // Step 3: sandbox-pay; the waiting checkout prints `paid` and exits 0.
+    let pay = wxprint(dir, &["sandbox-pay", "T20261126001"]);
+    assert!(pay.status.success(), "{pay:?}");
+    assert!(String::from_utf8_lossy(&pay.stdout).starts_with("paid"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        rest.starts_with("paid       ￥32.00 transaction 42000"),
+        "{rest}"
+    );
+    assert!(checkout.wait().unwrap().success());
+
+    // Step 4: render the receipt; the QR in the PNG is the code_url.
+    let receipts: Vec<_> = std::fs::read_dir(dir.join("receipts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(receipts.len(), 1);
+    let bin = receipts[0].to_str().unwrap();
+    let render = wxprint(dir, &["render", bin, "-o", "receipt.png"]);
+    assert!(render.status.success(), "{render:?}");
+    let png = std::fs::read(dir.join("receipt.png")).unwrap();
+    assert_eq!(decode_png_qr(&png), vec![code_url.clone()]);
+
+    // The other shell commands speak the same protocol.
+    let status = wxprint(dir, &["--json", "status", "T20261126001"]);
+    assert!(status.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["state"], "paid");
+    assert_eq!(status["code_url"], code_url.as_str());
+    let unknown = wxprint(dir, &["status", "T20261126999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stdout).contains("order_not_found"));
+
+    // SIGTERM: a clean stop that removes the socket.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!dir.join("wxprint.sock").exists());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut daemon.0.stderr.take().unwrap(), &mut log).unwrap();
+    for needle in [
+        "wxprint.sock",
+        "state/journal.sqlite",
+        "file ./receipts",
+        "sandbox",
+    ] {
+        assert!(
+            log.contains(needle),
+            "the log says where {needle} is:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn check_config_reports_effective_settings_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for example in ["config/wxprint.toml", "config/sandbox.toml"] {
+        let out = wxprint(
+            dir.path(),
+            &[
+                "check-config",
+                "--config",
+                root.join(example).to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{example}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for key in [
+            "[daemon]",
+            "socket =",
+            "order_ttl =",
+            "[printer]",
+            "baud_rate =",
+            "[receipt]",
+        ] {
+            assert!(text.contains(key), "{example} lacks {key}:\n{text}");
+        }
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[printer]\nbaud_rate = 12345\n[wechatpay]\nbackend = \"sandbox\"\n",
+    )
+    .unwrap();
+    let out = wxprint(
+        dir.path(),
+        &["check-config", "--config", bad.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("printer.baud_rate") && err.contains("12345"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_second_daemon_on_the_same_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Daemon(
+        Command::new(WXPRINT)
+            .args(["serve", "--sandbox"])
+            .current_dir(dir.path())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&dir.path().join("wxprint.sock"), "the socket");
+    let second = wxprint(dir.path(), &["serve", "--sandbox"]);
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already listening"),
+        "{second:?}"
+    );
+}
