@@ -165,6 +165,17 @@ fn not_found(no: &str) -> ErrorBody {
     )
 }
 
+fn not_payable(record: &JobRecord) -> ErrorBody {
+    err(
+        ErrorCode::NotPayable,
+        format!(
+            "order {:?} is {}; only an order awaiting payment can be paid or reprinted",
+            record.out_trade_no,
+            record.state.as_str()
+        ),
+    )
+}
+
 fn journal_failed(e: &JournalError) -> ErrorBody {
     err(
         ErrorCode::Internal,
@@ -229,6 +240,15 @@ impl Shared {
 }
 
 impl State {
+    /// The stored record of a job that is not active (its outcome is known), or
+    /// `order_not_found`.
+    fn stored(&self, no: &str) -> Result<JobRecord, ErrorBody> {
+        self.journal
+            .get(no)
+            .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
+            .ok_or_else(|| not_found(no))
+    }
+
     fn emit(&mut self, event: &Event) {
         let no = event.out_trade_no();
         self.subscribers.retain(|s| {
@@ -417,11 +437,7 @@ impl Jobs {
         let state = self.shared.lock();
         let record = match state.active.get(no) {
             Some(a) => a.record.clone(),
-            None => state
-                .journal
-                .get(no)
-                .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
-                .ok_or_else(|| not_found(no))?,
+            None => state.stored(no)?,
         };
         Ok(Event::Status(Box::new(status_of(&record))))
     }
@@ -435,11 +451,7 @@ impl Jobs {
         }
         let Some(active) = state.active.get_mut(no) else {
             // Already over: answer with how it ended.
-            let record = state
-                .journal
-                .get(no)
-                .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
-                .ok_or_else(|| not_found(no))?;
+            let record = state.stored(no)?;
             return Ok(Follow {
                 initial: replay(&record)
                     .into_iter()
@@ -498,20 +510,7 @@ impl Jobs {
                     let wake = a.wake.clone();
                     (wake, state.subscribe(Some(no.to_owned()), &self.shared))
                 }
-                None => {
-                    let record = state
-                        .journal
-                        .get(no)
-                        .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
-                        .ok_or_else(|| not_found(no))?;
-                    return Err(err(
-                        ErrorCode::NotPayable,
-                        format!(
-                            "order {no:?} is {} and can no longer be paid",
-                            record.state.as_str()
-                        ),
-                    ));
-                }
+                None => return Err(not_payable(&state.stored(no)?)),
             }
         };
         sandbox
@@ -539,20 +538,7 @@ impl Jobs {
             }
             match state.active.get(no) {
                 Some(a) => a.record.clone(),
-                None => {
-                    let record = state
-                        .journal
-                        .get(no)
-                        .map_err(|e| err(ErrorCode::Internal, e.to_string()))?
-                        .ok_or_else(|| not_found(no))?;
-                    return Err(err(
-                        ErrorCode::NotPayable,
-                        format!(
-                            "order {no:?} is {}; only a payable order is reprinted",
-                            record.state.as_str()
-                        ),
-                    ));
-                }
+                None => return Err(not_payable(&state.stored(no)?)),
             }
         };
         if !matches!(
@@ -560,13 +546,7 @@ impl Jobs {
             JobState::AwaitingPayment | JobState::UserPaying
         ) || record.code_url.is_none()
         {
-            return Err(err(
-                ErrorCode::NotPayable,
-                format!(
-                    "order {no:?} is {}; only a payable order is reprinted",
-                    record.state.as_str()
-                ),
-            ));
+            return Err(not_payable(&record));
         }
         match print_receipt(&self.shared, &record).await {
             Ok(location) => {
