@@ -18,7 +18,8 @@
 //!   printed (WeChat Pay answers a re-placement with a new `code_url` and kills the old one);
 //! - an order is never closed younger than `close_min_age`; a cancel inside that window
 //!   keeps polling (the customer may be paying) and closes as soon as it is allowed;
-//! - after a close, the order is queried once more: a payment that raced the close wins.
+//! - an order is queried before it is closed and once more after: a payment that raced
+//!   the close wins.
 //!
 //! Events go to subscribers: the connection that asked (filtered on its order) and
 //! `watch`ers (everything). The state and the subscriber list share one lock, so a
@@ -99,13 +100,17 @@ struct Subscriber {
     id: u64,
     /// `Some(no)`: only that order's events; `None`: everything (`watch`).
     filter: Option<String>,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::Sender<Event>,
 }
+
+/// Events a subscriber may have waiting before it counts as stalled and is dropped (a
+/// `watch` client that stopped reading must not grow the daemon's memory without limit).
+const SUBSCRIBER_QUEUE: usize = 1024;
 
 /// A stream of events; unsubscribes when dropped.
 pub struct Subscription {
     id: u64,
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::Receiver<Event>,
     shared: Weak<Shared>,
 }
 
@@ -130,6 +135,28 @@ pub struct Follow {
     pub initial: Vec<Event>,
     /// Later events of the job; `None` when the job is already over.
     pub subscription: Option<Subscription>,
+}
+
+/// A refused request: the error, and the state of the order it concerns, if it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub error: ErrorBody,
+    pub state: Option<JobState>,
+}
+
+impl From<ErrorBody> for Refused {
+    fn from(error: ErrorBody) -> Self {
+        Refused { error, state: None }
+    }
+}
+
+impl Refused {
+    fn about(record: &JobRecord, error: ErrorBody) -> Self {
+        Refused {
+            error,
+            state: Some(record.state),
+        }
+    }
 }
 
 /// Why the job manager could not start.
@@ -165,15 +192,44 @@ fn not_found(no: &str) -> ErrorBody {
     )
 }
 
+/// Whether the customer can still pay with the printed QR: placed, not over, not expired.
+fn payable(record: &JobRecord) -> bool {
+    matches!(
+        record.state,
+        JobState::AwaitingPayment | JobState::UserPaying
+    ) && record.code_url.is_some()
+        && clock::now_ms() < record.expire_ms
+}
+
 fn not_payable(record: &JobRecord) -> ErrorBody {
+    let why = if record.state.is_final() || record.state == JobState::Cancelling {
+        record.state.as_str()
+    } else if record.code_url.is_none() {
+        "not placed yet"
+    } else {
+        "past its time_expire"
+    };
     err(
         ErrorCode::NotPayable,
         format!(
-            "order {:?} is {}; only an order awaiting payment can be paid or reprinted",
-            record.out_trade_no,
-            record.state.as_str()
+            "order {:?} is {why}; only an order awaiting payment can be paid or reprinted",
+            record.out_trade_no
         ),
     )
+}
+
+/// The checkout content that makes a retry "identical", as canonical JSON. An empty
+/// `receipt` object is the same as none.
+fn canonical_request(checkout: &Checkout) -> String {
+    let receipt = checkout
+        .receipt
+        .clone()
+        .filter(|r| r != &ReceiptSpec::default());
+    let stored = StoredRequest {
+        order: checkout.order.clone(),
+        receipt,
+    };
+    serde_json::to_string(&stored).expect("plain data")
 }
 
 fn journal_failed(e: &JournalError) -> ErrorBody {
@@ -249,18 +305,43 @@ impl State {
             .ok_or_else(|| not_found(no))
     }
 
+    /// Send `event` to the subscribers of its order and to the watchers.
     fn emit(&mut self, event: &Event) {
+        self.deliver(event, false);
+    }
+
+    /// Send to `watch`ers only (an `accepted` concerns the requester and the watchers, not
+    /// other connections following the same order).
+    fn emit_to_watchers(&mut self, event: &Event) {
+        self.deliver(event, true);
+    }
+
+    fn deliver(&mut self, event: &Event, watchers_only: bool) {
         let no = event.out_trade_no();
         self.subscribers.retain(|s| {
-            if s.filter.is_some() && s.filter.as_deref() != no {
+            let wanted = match &s.filter {
+                None => true,
+                Some(filter) => !watchers_only && Some(filter.as_str()) == no,
+            };
+            if !wanted {
                 return !s.tx.is_closed();
             }
-            s.tx.send(event.clone()).is_ok()
+            match s.tx.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(
+                        subscriber = s.id,
+                        "event subscriber stopped reading; dropping it"
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
         });
     }
 
     fn subscribe(&mut self, filter: Option<String>, shared: &Arc<Shared>) -> Subscription {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         self.next_subscriber += 1;
         let id = self.next_subscriber;
         self.subscribers.push(Subscriber { id, filter, tx });
@@ -334,36 +415,13 @@ impl Jobs {
     }
 
     /// `checkout`: start a job, or resume the identical one.
-    pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, ErrorBody> {
-        let stored = StoredRequest {
-            order: checkout.order.clone(),
-            receipt: checkout.receipt.clone(),
-        };
-        let request = serde_json::to_string(&stored).expect("plain data");
+    pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, Refused> {
+        let request = canonical_request(checkout);
         let no = checkout.order.out_trade_no.clone();
-        let now = clock::now_ms();
-        let (time_expire, expire_ms) = match &checkout.order.time_expire {
-            Some(t) => {
-                let ms = clock::parse_rfc3339(t).unwrap_or(now);
-                if ms <= now {
-                    let mut body = err(
-                        ErrorCode::InvalidRequest,
-                        format!("order.time_expire: {t:?} is already past"),
-                    );
-                    body.field = Some("order.time_expire".into());
-                    return Err(body);
-                }
-                (clock::rfc3339(ms), ms)
-            }
-            None => {
-                let ms = now + clock::ms(self.shared.config.order_ttl);
-                (clock::rfc3339(ms), ms)
-            }
-        };
 
         let mut state = self.shared.lock();
         if state.shutting_down {
-            return Err(shutting_down());
+            return Err(shutting_down().into());
         }
         let known = match state.active.get(&no) {
             Some(a) => Some(a.record.clone()),
@@ -371,20 +429,23 @@ impl Jobs {
         };
         if let Some(record) = known {
             if record.request != request {
-                return Err(err(
+                let error = err(
                     ErrorCode::DuplicateOrder,
                     format!(
                         "order {no:?} was already checked out with different content; \
                          use a new out_trade_no for a different order"
                     ),
-                ));
+                );
+                return Err(Refused::about(&record, error));
             }
             debug!(out_trade_no = %no, "identical checkout: resuming the job");
-            let mut initial = vec![Event::Accepted {
+            let accepted = Event::Accepted {
                 out_trade_no: no.clone(),
                 state: record.state,
                 resumed: true,
-            }];
+            };
+            state.emit_to_watchers(&accepted); // watchers see the retry too
+            let mut initial = vec![accepted];
             initial.extend(replay(&record));
             let subscription =
                 (!record.state.is_final()).then(|| state.subscribe(Some(no.clone()), &self.shared));
@@ -394,6 +455,22 @@ impl Jobs {
             });
         }
 
+        // A new order. Its time_expire is fixed now, so that every placement is identical.
+        let now = clock::now_ms();
+        let expire_ms = match &checkout.order.time_expire {
+            Some(t) => match clock::parse_rfc3339(t) {
+                Some(ms) if ms > now => ms,
+                _ => {
+                    let mut error = err(
+                        ErrorCode::InvalidRequest,
+                        format!("order.time_expire: {t:?} is already past"),
+                    );
+                    error.field = Some("order.time_expire".into());
+                    return Err(error.into());
+                }
+            },
+            None => now + clock::ms(self.shared.config.order_ttl),
+        };
         let record = JobRecord {
             out_trade_no: no.clone(),
             request,
@@ -404,12 +481,14 @@ impl Jobs {
             currency: checkout.order.amount.currency.clone(),
             attach: checkout.order.attach.clone(),
             goods_tag: checkout.order.goods_tag.clone(),
-            time_expire,
+            time_expire: clock::rfc3339(expire_ms),
             expire_ms,
             code_url: None,
+            placed_ms: None,
             transaction_id: None,
             success_time: None,
             payer_total: None,
+            paid_total: None,
             close_reason: None,
             error: None,
             created_ms: now,
@@ -420,20 +499,22 @@ impl Jobs {
             .insert(&record)
             .map_err(|e| journal_failed(&e))?;
         info!(out_trade_no = %no, total = record.total, "checkout accepted");
-        let subscription = state.subscribe(Some(no.clone()), &self.shared);
+        let accepted = Event::Accepted {
+            out_trade_no: no.clone(),
+            state: JobState::Ordering,
+            resumed: false,
+        };
+        state.emit_to_watchers(&accepted);
+        let subscription = state.subscribe(Some(no), &self.shared);
         self.activate(&mut state, record);
         Ok(Follow {
-            initial: vec![Event::Accepted {
-                out_trade_no: no,
-                state: JobState::Ordering,
-                resumed: false,
-            }],
+            initial: vec![accepted],
             subscription: Some(subscription),
         })
     }
 
     /// `status`: the job's full record.
-    pub fn status(&self, no: &str) -> Result<Event, ErrorBody> {
+    pub fn status(&self, no: &str) -> Result<Event, Refused> {
         let state = self.shared.lock();
         let record = match state.active.get(no) {
             Some(a) => a.record.clone(),
@@ -443,11 +524,11 @@ impl Jobs {
     }
 
     /// `cancel`: stop selling; the order is closed as soon as WeChat Pay allows.
-    pub fn cancel(&self, no: &str) -> Result<Follow, ErrorBody> {
+    pub fn cancel(&self, no: &str) -> Result<Follow, Refused> {
         let mut guard = self.shared.lock();
         let state = &mut *guard;
         if state.shutting_down {
-            return Err(shutting_down());
+            return Err(shutting_down().into());
         }
         let Some(active) = state.active.get_mut(no) else {
             // Already over: answer with how it ended.
@@ -460,7 +541,10 @@ impl Jobs {
                 subscription: None,
             });
         };
-        let mut initial = Vec::new();
+        let cancelling = Event::Cancelling {
+            out_trade_no: no.to_owned(),
+            state: JobState::Cancelling,
+        };
         if active.record.state != JobState::Cancelling {
             let mut record = active.record.clone();
             record.state = JobState::Cancelling;
@@ -473,24 +557,17 @@ impl Jobs {
             active.wake.notify_one();
             info!(out_trade_no = no, "cancel requested");
             // Watchers and the checkout's own connection hear of it too.
-            state.emit(&Event::Cancelling {
-                out_trade_no: no.to_owned(),
-                state: JobState::Cancelling,
-            });
+            state.emit(&cancelling);
         }
-        initial.push(Event::Cancelling {
-            out_trade_no: no.to_owned(),
-            state: JobState::Cancelling,
-        });
         let subscription = state.subscribe(Some(no.to_owned()), &self.shared);
         Ok(Follow {
-            initial,
+            initial: vec![cancelling],
             subscription: Some(subscription),
         })
     }
 
     /// `sandbox_pay`: pay the order at the sandbox backend, then let the job notice it.
-    pub fn sandbox_pay(&self, no: &str) -> Result<Follow, ErrorBody> {
+    pub fn sandbox_pay(&self, no: &str) -> Result<Follow, Refused> {
         let Some(sandbox) = self.shared.backend.as_sandbox() else {
             return Err(err(
                 ErrorCode::SandboxOnly,
@@ -498,24 +575,28 @@ impl Jobs {
                     "sandbox_pay works only with the sandbox backend; this daemon uses {:?}",
                     self.shared.backend.name()
                 ),
-            ));
+            )
+            .into());
         };
-        let (wake, subscription) = {
+        let (record, wake, subscription) = {
             let mut state = self.shared.lock();
             if state.shutting_down {
-                return Err(shutting_down());
+                return Err(shutting_down().into());
             }
-            match state.active.get(no) {
-                Some(a) => {
-                    let wake = a.wake.clone();
-                    (wake, state.subscribe(Some(no.to_owned()), &self.shared))
-                }
-                None => return Err(not_payable(&state.stored(no)?)),
-            }
+            let Some(active) = state.active.get(no) else {
+                let record = state.stored(no)?;
+                return Err(Refused::about(&record, not_payable(&record)));
+            };
+            let (record, wake) = (active.record.clone(), active.wake.clone());
+            (
+                record,
+                wake,
+                state.subscribe(Some(no.to_owned()), &self.shared),
+            )
         };
         sandbox
             .pay(no)
-            .map_err(|e| err(ErrorCode::NotPayable, e.to_string()))?;
+            .map_err(|e| Refused::about(&record, err(ErrorCode::NotPayable, e.to_string())))?;
         info!(out_trade_no = no, "sandbox order paid");
         wake.notify_one();
         Ok(Follow {
@@ -530,42 +611,45 @@ impl Jobs {
     }
 
     /// `reprint`: print the receipt again with the same `code_url` (never a new order).
-    pub async fn reprint(&self, no: &str) -> Result<Event, ErrorBody> {
+    pub async fn reprint(&self, no: &str) -> Result<Event, Refused> {
         let record = {
             let state = self.shared.lock();
             if state.shutting_down {
-                return Err(shutting_down());
+                return Err(shutting_down().into());
             }
             match state.active.get(no) {
                 Some(a) => a.record.clone(),
-                None => return Err(not_payable(&state.stored(no)?)),
+                None => {
+                    let record = state.stored(no)?;
+                    return Err(Refused::about(&record, not_payable(&record)));
+                }
             }
         };
-        if !matches!(
-            record.state,
-            JobState::AwaitingPayment | JobState::UserPaying
-        ) || record.code_url.is_none()
-        {
-            return Err(not_payable(&record));
+        if !payable(&record) {
+            return Err(Refused::about(&record, not_payable(&record)));
         }
-        match print_receipt(&self.shared, &record).await {
-            Ok(location) => {
-                let record = self
-                    .shared
-                    .transition(no, |r| {
-                        r.print = PrintState::Printed;
-                        None
-                    })
-                    .unwrap_or(record);
-                Ok(Event::Printed {
-                    out_trade_no: Some(no.to_owned()),
-                    state: Some(record.state),
-                    print: PrintState::Printed,
-                    location,
-                })
-            }
-            Err(e) => Err(e),
-        }
+        let location = print_receipt(&self.shared, &record)
+            .await
+            .map_err(|e| Refused::about(&record, e))?;
+        let mut reply = None;
+        self.shared.transition(no, |r| {
+            r.print = PrintState::Printed;
+            let event = Event::Printed {
+                out_trade_no: Some(r.out_trade_no.clone()),
+                state: Some(r.state),
+                print: PrintState::Printed,
+                location,
+            };
+            reply = Some(event.clone());
+            Some(event)
+        });
+        // Paid or closed while printing: report the reprint all the same.
+        Ok(reply.unwrap_or(Event::Printed {
+            out_trade_no: Some(no.to_owned()),
+            state: Some(record.state),
+            print: PrintState::Printed,
+            location: None,
+        }))
     }
 
     /// `printer`: the printer's live status.
@@ -574,9 +658,9 @@ impl Jobs {
     }
 
     /// `test_print`: a test page, no payment involved.
-    pub async fn test_print(&self) -> Result<Event, ErrorBody> {
+    pub async fn test_print(&self) -> Result<Event, Refused> {
         if self.shared.lock().shutting_down {
-            return Err(shutting_down());
+            return Err(shutting_down().into());
         }
         let config = &self.shared.config;
         let info = vec![
@@ -595,7 +679,7 @@ impl Jobs {
             .printer
             .print("test-page", bytes)
             .await
-            .map_err(|e| err(ErrorCode::Printer, e.to_string()))?;
+            .map_err(|e| Refused::from(err(ErrorCode::Printer, e.to_string())))?;
         Ok(Event::Printed {
             out_trade_no: None,
             state: None,
@@ -628,7 +712,14 @@ impl Jobs {
 fn replay(record: &JobRecord) -> Vec<Event> {
     let no = || record.out_trade_no.clone();
     let mut events = Vec::new();
-    if let Some(code_url) = &record.code_url {
+    // A code_url is announced when the job goes to awaiting_payment; one that arrived after
+    // a cancel was never announced (nor printed) and must not be now.
+    let announced = record.print != PrintState::Pending
+        || matches!(
+            record.state,
+            JobState::AwaitingPayment | JobState::UserPaying
+        );
+    if let Some(code_url) = record.code_url.as_ref().filter(|_| announced) {
         events.push(Event::CodeUrl {
             out_trade_no: no(),
             state: record.state,
@@ -684,7 +775,7 @@ fn paid_event(record: &JobRecord) -> Event {
         transaction_id: record.transaction_id.clone().unwrap_or_default(),
         success_time: record.success_time.clone().unwrap_or_default(),
         amount: PaidAmount {
-            total: record.total,
+            total: record.paid_total.unwrap_or(record.total),
             payer_total: record.payer_total.unwrap_or(record.total),
             currency: record.currency.clone(),
         },
@@ -781,13 +872,16 @@ async fn drive(shared: Arc<Shared>, no: String, wake: Arc<Notify>) {
 }
 
 async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
-    place(shared, no, wake).await?;
+    // The order may exist at WeChat Pay from any attempt up to now (a placement whose
+    // answer was lost, or one made before a restart): its age counts from the latest.
+    let mut last_attempt_ms = clock::now_ms();
+    place(shared, no, wake, &mut last_attempt_ms).await?;
     print_once(shared, no).await;
-    poll(shared, no, wake).await
+    poll(shared, no, wake, last_attempt_ms).await
 }
 
 /// Place the order, retrying the identical request while the outcome is unknown.
-async fn place(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i64) -> Option<()> {
     let mut attempt = 0;
     loop {
         let record = shared.record(no)?;
@@ -797,11 +891,14 @@ async fn place(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
             return Some(());
         }
         let order = place_order(&record);
+        *last_attempt_ms = clock::now_ms();
         match shared.or_stop(shared.backend.place(&order)).await? {
             Ok(placed) => {
                 info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
+                let placed_ms = *last_attempt_ms;
                 shared.transition(no, |r| {
                     r.code_url = Some(placed.code_url.clone());
+                    r.placed_ms = Some(placed_ms);
                     if r.state != JobState::Ordering {
                         return None; // cancelled meanwhile: no QR for this order
                     }
@@ -812,6 +909,13 @@ async fn place(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
                         code_url: placed.code_url,
                     })
                 });
+                return Some(());
+            }
+            Err(PaymentError::Rejected { code, .. })
+                if matches!(code.as_str(), "ORDER_CLOSED" | "ORDERCLOSED") =>
+            {
+                // Closed at WeChat Pay before we could place it again: it cannot be paid.
+                finish_closed(shared, no, None);
                 return Some(());
             }
             Err(PaymentError::Rejected {
@@ -839,9 +943,11 @@ async fn place(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
                 return Some(());
             }
             Err(PaymentError::OrderPaid(_)) => {
-                // Placed and paid before we heard back: the poll loop will report it.
+                // Placed and paid before we heard back: the poll loop reports it.
                 shared.transition(no, |r| {
-                    r.state = JobState::AwaitingPayment;
+                    if r.state == JobState::Ordering {
+                        r.state = JobState::AwaitingPayment;
+                    }
                     None
                 });
                 return Some(());
@@ -861,13 +967,8 @@ async fn print_once(shared: &Shared, no: &str) {
     let Some(record) = shared.record(no) else {
         return;
     };
-    if record.print != PrintState::Pending
-        || !matches!(
-            record.state,
-            JobState::AwaitingPayment | JobState::UserPaying
-        )
-        || record.code_url.is_none()
-    {
+    // Never print a QR the customer cannot pay any more (e.g. resumed after time_expire).
+    if record.print != PrintState::Pending || !payable(&record) {
         return;
     }
     let result = print_receipt(shared, &record).await;
@@ -905,17 +1006,22 @@ enum Closing {
 }
 
 /// Poll until the order is paid or closed; close it on expiry or cancel, when allowed.
-async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) -> Option<()> {
     let schedule = shared.config.poll;
     let close_min_age = clock::ms(shared.config.close_min_age);
     let started = Instant::now();
     let mut failures = 0u32;
-    let mut rate_limited = false;
     loop {
         let record = shared.record(no)?;
         let now = clock::now_ms();
         let want_close = record.state == JobState::Cancelling || now >= record.expire_ms;
-        let close_at = record.created_ms + close_min_age;
+        // WeChat Pay's rule: never close an order younger than close_min_age, counted from
+        // the latest moment it may have been created.
+        let close_at = record
+            .placed_ms
+            .unwrap_or(last_attempt_ms)
+            .max(last_attempt_ms)
+            + close_min_age;
         if want_close && now >= close_at {
             match shared.or_stop(close(shared, &record)).await? {
                 Closing::Settled => return Some(()),
@@ -935,7 +1041,7 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
         } else {
             schedule.slow
         };
-        if rate_limited || failures > 0 {
+        if failures > 0 {
             wait = wait.max(backoff(failures));
         }
         let due = if want_close {
@@ -949,11 +1055,10 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
         if hit_deadline && clock::now_ms() >= due {
             continue; // time to close: the top of the loop does it
         }
-        if record.state == JobState::Ordering {
+        if record.state == JobState::Ordering && record.code_url.is_none() {
             continue; // nothing placed: nothing to query
         }
 
-        rate_limited = false;
         match shared.or_stop(shared.backend.query(no)).await? {
             Ok(TradeState::Paid(payment)) => {
                 finish_paid(shared, no, payment);
@@ -988,7 +1093,6 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
                     out_trade_no = no,
                     "rate limited by the payment backend; slowing down"
                 );
-                rate_limited = true;
                 failures += 1;
             }
             Err(e) => {
@@ -999,7 +1103,8 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
     }
 }
 
-/// Close the order, then query it once more: a payment that raced the close wins.
+/// Close the order: query first (it may be paid), close, then query once more — a payment
+/// that raced the close wins.
 async fn close(shared: &Shared, record: &JobRecord) -> Closing {
     let no = record.out_trade_no.as_str();
     let reason = if record.state == JobState::Cancelling {
@@ -1007,6 +1112,17 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
     } else {
         CloseReason::Expired
     };
+    match shared.backend.query(no).await {
+        Ok(TradeState::Paid(payment)) => {
+            finish_paid(shared, no, payment);
+            return Closing::Settled;
+        }
+        Ok(TradeState::Closed) => {
+            finish_closed(shared, no, Some(reason));
+            return Closing::Settled;
+        }
+        _ => {}
+    }
     let closed = match shared.backend.close(no).await {
         Ok(()) => true,
         // Never created (cancelled or expired before placement went through).
@@ -1046,23 +1162,21 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
 }
 
 fn finish_paid(shared: &Shared, no: &str, payment: Payment) {
-    if let Some(r) = shared
-        .record(no)
-        .filter(|r| payment.total != 0 && r.total != payment.total)
-    {
-        error!(
-            out_trade_no = no,
-            ordered = r.total,
-            paid = payment.total,
-            "paid amount differs from the order"
-        );
-    }
     info!(out_trade_no = no, transaction_id = %payment.transaction_id, "paid");
     shared.transition(no, |r| {
+        if payment.total != r.total {
+            error!(
+                out_trade_no = no,
+                ordered = r.total,
+                paid = payment.total,
+                "paid amount differs from the order; reporting what WeChat Pay says"
+            );
+        }
         r.state = JobState::Paid;
         r.transaction_id = Some(payment.transaction_id);
         r.success_time = Some(payment.success_time);
         r.payer_total = Some(payment.payer_total);
+        r.paid_total = Some(payment.total);
         Some(paid_event(r))
     });
 }

@@ -39,9 +39,14 @@ pub struct JobRecord {
     pub time_expire: String,
     pub expire_ms: i64,
     pub code_url: Option<String>,
+    /// When the order was last placed successfully: WeChat Pay's order age (for the
+    /// `close_min_age` rule) counts from here, not from the checkout.
+    pub placed_ms: Option<i64>,
     pub transaction_id: Option<String>,
     pub success_time: Option<String>,
     pub payer_total: Option<i64>,
+    /// The amount WeChat Pay reports as paid (normally `total`).
+    pub paid_total: Option<i64>,
     pub close_reason: Option<CloseReason>,
     pub error: Option<ErrorBody>,
     pub created_ms: i64,
@@ -87,8 +92,8 @@ impl std::fmt::Debug for Journal {
 }
 
 const COLUMNS: &str = "out_trade_no, request, state, print, description, total, currency, attach, \
-     goods_tag, time_expire, expire_ms, code_url, transaction_id, success_time, payer_total, \
-     close_reason, error, created_ms, updated_ms";
+     goods_tag, time_expire, expire_ms, code_url, placed_ms, transaction_id, success_time, \
+     payer_total, paid_total, close_reason, error, created_ms, updated_ms";
 
 impl Journal {
     /// Open or create the journal in `state_dir` (created if missing).
@@ -154,9 +159,11 @@ impl Journal {
                          time_expire    TEXT NOT NULL,
                          expire_ms      INTEGER NOT NULL,
                          code_url       TEXT,
+                         placed_ms      INTEGER,
                          transaction_id TEXT,
                          success_time   TEXT,
                          payer_total    INTEGER,
+                         paid_total     INTEGER,
                          close_reason   TEXT,
                          error          TEXT,
                          created_ms     INTEGER NOT NULL,
@@ -175,7 +182,7 @@ impl Journal {
     /// Store a new job. Fails if the number is already stored.
     pub fn insert(&mut self, job: &JobRecord) -> Result<(), JournalError> {
         let sql = format!(
-            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
         );
         self.write(&sql, job)
     }
@@ -183,7 +190,7 @@ impl Journal {
     /// Replace a job's record with `job`.
     pub fn update(&mut self, job: &JobRecord) -> Result<(), JournalError> {
         let sql = format!(
-            "INSERT OR REPLACE INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+            "INSERT OR REPLACE INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
         );
         self.write(&sql, job)
     }
@@ -207,9 +214,11 @@ impl Journal {
             j.time_expire,
             j.expire_ms,
             j.code_url,
+            j.placed_ms,
             j.transaction_id,
             j.success_time,
             j.payer_total,
+            j.paid_total,
             j.close_reason.map(CloseReason::as_str),
             error,
             j.created_ms,
@@ -286,9 +295,11 @@ impl Journal {
             time_expire: r.time_expire,
             expire_ms: r.expire_ms,
             code_url: r.code_url,
+            placed_ms: r.placed_ms,
             transaction_id: r.transaction_id,
             success_time: r.success_time,
             payer_total: r.payer_total,
+            paid_total: r.paid_total,
             close_reason,
             error,
             created_ms: r.created_ms,
@@ -311,9 +322,11 @@ struct RawRow {
     time_expire: String,
     expire_ms: i64,
     code_url: Option<String>,
+    placed_ms: Option<i64>,
     transaction_id: Option<String>,
     success_time: Option<String>,
     payer_total: Option<i64>,
+    paid_total: Option<i64>,
     close_reason: Option<String>,
     error: Option<String>,
     created_ms: i64,
@@ -334,13 +347,15 @@ fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         time_expire: r.get(9)?,
         expire_ms: r.get(10)?,
         code_url: r.get(11)?,
-        transaction_id: r.get(12)?,
-        success_time: r.get(13)?,
-        payer_total: r.get(14)?,
-        close_reason: r.get(15)?,
-        error: r.get(16)?,
-        created_ms: r.get(17)?,
-        updated_ms: r.get(18)?,
+        placed_ms: r.get(12)?,
+        transaction_id: r.get(13)?,
+        success_time: r.get(14)?,
+        payer_total: r.get(15)?,
+        paid_total: r.get(16)?,
+        close_reason: r.get(17)?,
+        error: r.get(18)?,
+        created_ms: r.get(19)?,
+        updated_ms: r.get(20)?,
     })
 }
 
@@ -363,9 +378,11 @@ mod tests {
             time_expire: "2026-11-26T12:10:00+08:00".into(),
             expire_ms: 1_795_666_200_000,
             code_url: None,
+            placed_ms: None,
             transaction_id: None,
             success_time: None,
             payer_total: None,
+            paid_total: None,
             close_reason: None,
             error: None,
             created_ms: 1_795_665_600_000,

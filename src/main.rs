@@ -167,9 +167,23 @@ fn load_settings(path: Option<&Path>, sandbox: bool) -> Result<Settings> {
             default.display()
         ),
     };
+    let under_systemd = std::env::var_os("INVOCATION_ID").is_some();
     let mut settings = Settings::load(path.as_deref(), sandbox)?;
     if sandbox {
         settings.wechatpay.backend = Backend::Sandbox;
+        if path.is_none() && under_systemd {
+            // A service has no useful working directory: use the directories systemd
+            // gives it (RuntimeDirectory=, StateDirectory=), else the system paths.
+            let dir = |var: &str, default: &str| -> PathBuf {
+                let given = std::env::var(var).ok();
+                let first = given.as_deref().and_then(|v| v.split(':').next());
+                PathBuf::from(first.filter(|d| !d.is_empty()).unwrap_or(default))
+            };
+            let state = dir("STATE_DIRECTORY", "/var/lib/wxprint");
+            settings.daemon.socket = dir("RUNTIME_DIRECTORY", "/run/wxprint").join("wxprint.sock");
+            settings.printer.device = state.join("receipts");
+            settings.daemon.state_dir = state;
+        }
     }
     Ok(settings)
 }
@@ -212,13 +226,14 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
 
     let rt = runtime()?;
     rt.block_on(async {
+        // The socket first: if another daemon runs, stop before touching its jobs.
+        let listener = server::bind(&settings.daemon.socket)?;
         let jobs = Jobs::start(
             JobsConfig::from_settings(&settings),
             backend.clone(),
             printer.clone(),
             journal,
         )?;
-        let listener = server::bind(&settings.daemon.socket)?;
         info!(
             socket = %settings.daemon.socket.display(),
             journal = %journal_path.display(),

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::jobs::{Follow, Jobs};
+use crate::jobs::{Follow, Jobs, Refused};
 use crate::protocol::{
     self, ErrorBody, ErrorCode, Event, MAX_LINE, Message, Op, PROTOCOL_VERSION, PrintState,
 };
@@ -61,10 +61,13 @@ pub fn bind(path: &Path) -> Result<UnixListener, ServerError> {
         }
         Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
             Ok(_) => return Err(ServerError::InUse(path.to_owned())),
-            Err(_) => {
+            // Nobody listens: a daemon died without removing its socket.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 info!(socket = %path.display(), "replacing stale socket file");
                 std::fs::remove_file(path).map_err(bind_err)?;
             }
+            // Anything else (a full backlog, no permission) may be a live daemon.
+            Err(e) => return Err(bind_err(e)),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(bind_err(e)),
@@ -183,15 +186,20 @@ impl Until {
     }
 }
 
+/// Messages queued for one client before the reader stops taking requests (back-pressure
+/// on a client that sends without reading).
+const CONNECTION_QUEUE: usize = 256;
+
+/// How long a closing connection may take to flush its last messages on shutdown.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One connection.
 struct Connection {
     jobs: Jobs,
-    tx: mpsc::UnboundedSender<Message>,
+    tx: mpsc::Sender<Message>,
     /// Forwarding tasks of this connection's requests.
     follows: TaskTracker,
     closing: CancellationToken,
-    /// Cancelled when the client closes its side: `watch` streams end then.
-    eof: CancellationToken,
 }
 
 async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
@@ -202,8 +210,8 @@ async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
         Err(e) => info!(error = %e, "client connected (no peer credentials)"),
     }
     let (read, mut write) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
-    let writer = tokio::spawn(async move {
+    let (tx, mut rx) = mpsc::channel::<Message>(CONNECTION_QUEUE);
+    let mut writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
             if write.write_all(message.to_line().as_bytes()).await.is_err() {
                 break;
@@ -216,7 +224,6 @@ async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
         tx,
         follows: TaskTracker::new(),
         closing: closing.clone(),
-        eof: CancellationToken::new(),
     };
 
     let mut reader = BufReader::new(read);
@@ -229,15 +236,23 @@ async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
         match read {
             Ok(false) => break,
             Ok(true) if line.trim_ascii().is_empty() => continue,
-            Ok(true) => conn.dispatch(&line).await,
+            Ok(true) => {
+                tokio::select! {
+                    _ = closing.cancelled() => break,
+                    _ = conn.dispatch(&line) => {}
+                }
+            }
             Err(LineError::TooLong) => {
-                conn.send(
-                    None,
-                    Event::error(ErrorBody::new(
-                        ErrorCode::LineTooLong,
-                        format!("a request line may be at most {MAX_LINE} bytes including the newline; closing the connection"),
-                    )),
+                let error = ErrorBody::new(
+                    ErrorCode::LineTooLong,
+                    format!(
+                        "a request line may be at most {MAX_LINE} bytes including the newline; closing the connection"
+                    ),
                 );
+                tokio::select! {
+                    _ = closing.cancelled() => {}
+                    _ = conn.send(None, Event::error(error)) => {}
+                }
                 break;
             }
             Err(LineError::Io(e)) => {
@@ -247,35 +262,41 @@ async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
         }
     }
     // The client closed its side (or we are stopping): let running streams finish, so a
-    // client that half-closes after its request still gets its events. A `watch` never
-    // finishes by itself, so it ends here.
-    conn.eof.cancel();
+    // client that half-closes after its request still gets its events. Streams end at the
+    // job's final event, or when writing to a client that has gone fails.
     conn.follows.close();
     tokio::select! {
         _ = conn.follows.wait() => {}
         _ = closing.cancelled() => {}
     }
-    let Connection { tx, .. } = conn;
-    drop(tx);
-    let _ = writer.await;
+    drop(conn);
+    // Flush what is queued; on shutdown, give a client that does not read a moment only.
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = async {
+            closing.cancelled().await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+        } => writer.abort(),
+    }
     debug!("client disconnected");
 }
 
 impl Connection {
-    fn send(&self, id: Option<String>, event: Event) {
-        let _ = self.tx.send(Message::new(id, event));
+    async fn send(&self, id: Option<String>, event: Event) {
+        let _ = self.tx.send(Message::new(id, event)).await;
     }
 
-    fn send_error(&self, id: Option<String>, no: Option<&str>, error: ErrorBody) {
+    async fn send_error(&self, id: Option<String>, no: Option<&str>, refused: Refused) {
         self.send(
             id,
             Event::Error {
                 out_trade_no: no.map(str::to_owned),
-                state: None,
+                state: refused.state,
                 print: None,
-                error,
+                error: refused.error,
             },
-        );
+        )
+        .await;
     }
 
     async fn dispatch(&self, line: &[u8]) {
@@ -283,28 +304,25 @@ impl Connection {
             Ok(request) => request,
             Err((id, e)) => {
                 debug!(error = %e, "bad request");
-                return self.send(id, Event::error(e.into()));
+                return self.send(id, Event::error(e.into())).await;
             }
         };
         let id = request.id;
         if self.jobs.is_shutting_down() {
-            return self.send_error(
-                id,
-                None,
-                ErrorBody::new(
-                    ErrorCode::ShuttingDown,
-                    "wxprint is shutting down; retry once it is back",
-                ),
+            let error = ErrorBody::new(
+                ErrorCode::ShuttingDown,
+                "wxprint is shutting down; retry once it is back",
             );
+            return self.send(id, Event::error(error)).await;
         }
         match request.op {
-            Op::Ping => self.send(
-                id,
-                Event::Pong {
+            Op::Ping => {
+                let pong = Event::Pong {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     protocol: PROTOCOL_VERSION,
-                },
-            ),
+                };
+                self.send(id, pong).await
+            }
             Op::Checkout(checkout) => {
                 let no = checkout.order.out_trade_no.clone();
                 let until = if checkout.follow {
@@ -313,50 +331,49 @@ impl Connection {
                     Until::Printed
                 };
                 match self.jobs.checkout(&checkout) {
-                    Ok(follow) => self.forward(id, follow, until),
-                    Err(e) => self.send_error(id, Some(&no), e),
+                    Ok(follow) => self.forward(id, follow, until).await,
+                    Err(e) => self.send_error(id, Some(&no), e).await,
                 }
             }
             Op::Status { out_trade_no } => match self.jobs.status(&out_trade_no) {
-                Ok(event) => self.send(id, event),
-                Err(e) => self.send_error(id, Some(&out_trade_no), e),
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
             },
             Op::Cancel { out_trade_no } => match self.jobs.cancel(&out_trade_no) {
-                Ok(follow) => self.forward(id, follow, Until::Final),
-                Err(e) => self.send_error(id, Some(&out_trade_no), e),
+                Ok(follow) => self.forward(id, follow, Until::Final).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
             },
             Op::SandboxPay { out_trade_no } => match self.jobs.sandbox_pay(&out_trade_no) {
-                Ok(follow) => self.forward(id, follow, Until::Final),
-                Err(e) => self.send_error(id, Some(&out_trade_no), e),
+                Ok(follow) => self.forward(id, follow, Until::Final).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
             },
             Op::Reprint { out_trade_no } => match self.jobs.reprint(&out_trade_no).await {
-                Ok(event) => self.send(id, event),
-                Err(e) => self.send_error(id, Some(&out_trade_no), e),
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
             },
-            Op::Watch => self.forward(
-                id,
-                Follow {
+            Op::Watch => {
+                let follow = Follow {
                     initial: Vec::new(),
                     subscription: Some(self.jobs.watch()),
-                },
-                Until::Forever,
-            ),
+                };
+                self.forward(id, follow, Until::Forever).await
+            }
             Op::Printer => {
                 let status = self.jobs.printer_status().await;
-                self.send(id, Event::Printer(status));
+                self.send(id, Event::Printer(status)).await
             }
             Op::TestPrint => match self.jobs.test_print().await {
-                Ok(event) => self.send(id, event),
-                Err(e) => self.send_error(id, None, e),
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, None, e).await,
             },
         }
     }
 
     /// Send what already happened, then stream the job's events until `until`.
-    fn forward(&self, id: Option<String>, follow: Follow, until: Until) {
+    async fn forward(&self, id: Option<String>, follow: Follow, until: Until) {
         for event in follow.initial {
             let end = until.ends_at(&event);
-            self.send(id.clone(), event);
+            self.send(id.clone(), event).await;
             if end {
                 return;
             }
@@ -366,18 +383,19 @@ impl Connection {
         };
         let tx = self.tx.clone();
         let closing = self.closing.clone();
-        let eof = self.eof.clone();
-        let forever = matches!(until, Until::Forever);
         self.follows.spawn(async move {
             loop {
                 let event = tokio::select! {
                     _ = closing.cancelled() => break,
-                    _ = eof.cancelled(), if forever => break,
                     event = subscription.recv() => event,
                 };
                 let Some(event) = event else { break };
                 let end = until.ends_at(&event);
-                if tx.send(Message::new(id.clone(), event)).is_err() || end {
+                let sent = tokio::select! {
+                    _ = closing.cancelled() => break,
+                    sent = tx.send(Message::new(id.clone(), event)) => sent,
+                };
+                if sent.is_err() || end {
                     break;
                 }
             }

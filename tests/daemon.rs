@@ -113,6 +113,10 @@ async fn identical_checkout_resumes_and_different_content_is_refused() {
     let (code, m) = retry.call_error(checkout("T0000000001", 501)).await;
     assert_eq!(code, "duplicate_order");
     assert_eq!(m["out_trade_no"], "T0000000001");
+    assert_eq!(
+        m["state"], "awaiting_payment",
+        "errors about an order carry its state"
+    );
     let mut other_lines = checkout("T0000000001", 500);
     other_lines["receipt"]["lines"][0]["name"] = json!("Mocha");
     assert_eq!(retry.call_error(other_lines).await.0, "duplicate_order");
@@ -316,6 +320,16 @@ async fn restart_mid_payment_still_reports_paid() {
         1,
         "printed once across the restart"
     );
+    assert_eq!(
+        daemon
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .current_code_url("T0000000006")
+            .unwrap(),
+        code_url.as_str().unwrap(),
+        "not placed again: the printed QR stayed the live one"
+    );
     daemon.shutdown().await;
 }
 
@@ -366,8 +380,7 @@ async fn watchers_see_every_event() {
 
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000008", 100)).await;
-    // `accepted` goes only to the requester; the job's events go to watchers too.
-    for name in ["code_url", "printed"] {
+    for name in ["accepted", "code_url", "printed"] {
         let m = watcher.expect(name).await;
         assert_eq!(m["out_trade_no"], "T0000000008");
         assert_eq!(m["id"], "w");
@@ -863,5 +876,183 @@ async fn many_clients_at_once() {
         t.await.unwrap();
     }
     assert_eq!(daemon.receipts().len(), 8);
+    daemon.shutdown().await;
+}
+
+/// A retry of a paid order learns the payment, even after its time_expire.
+#[tokio::test]
+async fn retry_after_time_expire_still_reports_the_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let expire = wxprint::clock::rfc3339(wxprint::clock::now_ms() + 2_000);
+    let mut request = checkout("T0000000016", 100);
+    request["order"]["time_expire"] = json!(expire);
+    let mut pos = daemon.connect().await;
+    pos.send(request.clone()).await;
+    pos.expect("accepted").await;
+    pos.expect("code_url").await;
+    pos.expect("printed").await;
+    daemon.sandbox.as_ref().unwrap().pay("T0000000016").unwrap();
+    pos.expect("paid").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let mut retry = daemon.connect().await;
+    retry.send(request).await;
+    let accepted = retry.expect("accepted").await;
+    assert_eq!(accepted["resumed"], true);
+    assert_eq!(accepted["state"], "paid");
+    retry.expect("code_url").await;
+    retry.expect("printed").await;
+    retry.expect("paid").await;
+    daemon.shutdown().await;
+}
+
+/// Records when orders were placed and closed, around the sandbox.
+struct Recording {
+    sandbox: Arc<wxprint::payment::sandbox::Sandbox>,
+    /// Placements wait for a permit, so a test can hold one in flight.
+    gate: Arc<tokio::sync::Semaphore>,
+    log: Arc<Mutex<Vec<(&'static str, std::time::Instant)>>>,
+}
+
+impl Recording {
+    fn new(dir: &std::path::Path, permits: usize) -> Recording {
+        Recording {
+            sandbox: Arc::new(
+                wxprint::payment::sandbox::Sandbox::open(&dir.join("state")).unwrap(),
+            ),
+            gate: Arc::new(tokio::sync::Semaphore::new(permits)),
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+}
+
+impl PaymentBackend for Recording {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+    fn place<'a>(&'a self, o: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
+        Box::pin(async move {
+            self.gate.acquire().await.unwrap().forget();
+            let placed = self.sandbox.place(o).await;
+            self.log
+                .lock()
+                .unwrap()
+                .push(("place", std::time::Instant::now()));
+            placed
+        })
+    }
+    fn query<'a>(&'a self, no: &'a str) -> BoxFuture<'a, Result<TradeState, PaymentError>> {
+        self.sandbox.query(no)
+    }
+    fn close<'a>(&'a self, no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(("close", std::time::Instant::now()));
+        self.sandbox.close(no)
+    }
+}
+
+/// A cancel right after the checkout waits until the order is close_min_age old, counted
+/// from its placement, before closing it.
+#[tokio::test]
+async fn close_waits_for_close_min_age_after_placement() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Recording::new(dir.path(), 1);
+    let log = backend.log.clone();
+    let mut config = fast_config();
+    config.close_min_age = Duration::from_millis(400);
+    let options = Options {
+        config,
+        backend: Some(Arc::new(backend)),
+        ..Options::default()
+    };
+    let daemon = Daemon::start_with(dir.path(), options).await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T0000000017", 100)).await;
+    pos.expect("accepted").await;
+    pos.expect("code_url").await;
+    pos.expect("printed").await;
+    let mut cashier = daemon.connect().await;
+    cashier
+        .send(json!({"op": "cancel", "out_trade_no": "T0000000017"}))
+        .await;
+    cashier.expect("cancelling").await;
+    assert_eq!(cashier.expect("closed").await["reason"], "cancelled");
+    let log = log.lock().unwrap().clone();
+    let placed = log.iter().find(|(op, _)| *op == "place").unwrap().1;
+    let closed = log.iter().find(|(op, _)| *op == "close").unwrap().1;
+    assert!(
+        closed - placed >= Duration::from_millis(400),
+        "closed {:?} after placement",
+        closed - placed
+    );
+    daemon.shutdown().await;
+}
+
+/// Cancelled while the order is being placed: no QR is announced or printed, and the order
+/// is closed once placed.
+#[tokio::test]
+async fn cancel_during_placement_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Recording::new(dir.path(), 0);
+    let gate = backend.gate.clone();
+    let options = Options {
+        backend: Some(Arc::new(backend)),
+        ..Options::default()
+    };
+    let daemon = Daemon::start_with(dir.path(), options).await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T0000000018", 100)).await;
+    assert_eq!(pos.expect("accepted").await["state"], "ordering");
+    let mut cashier = daemon.connect().await;
+    cashier
+        .send(json!({"op": "cancel", "out_trade_no": "T0000000018"}))
+        .await;
+    cashier.expect("cancelling").await;
+    gate.add_permits(1); // the placement goes through now
+    assert_eq!(cashier.expect("closed").await["reason"], "cancelled");
+    assert_eq!(pos.expect("cancelling").await["state"], "cancelling");
+    assert_eq!(pos.expect("closed").await["reason"], "cancelled");
+    assert!(daemon.receipts().is_empty(), "nothing printed");
+    // A retry replays the outcome without the unannounced code_url.
+    let mut retry = daemon.connect().await;
+    retry.send(checkout("T0000000018", 100)).await;
+    retry.expect("accepted").await;
+    assert_eq!(retry.expect("closed").await["reason"], "cancelled");
+    daemon.shutdown().await;
+}
+
+/// A client that sends without ever reading cannot hold up a shutdown.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_client_that_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut rude = daemon.connect().await;
+    let pings = "{\"op\":\"ping\"}\n".repeat(20_000);
+    // Write from another task: the daemon stops reading once its queue to us is full.
+    let writer = tokio::spawn(async move {
+        rude.send_raw(pings.as_bytes()).await;
+        rude
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    daemon.shutdown().await;
+    writer.abort();
+}
+
+/// A `watch` goes on after the client closes its sending side.
+#[tokio::test]
+async fn watch_survives_a_half_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut watcher = daemon.connect().await;
+    watcher.send(json!({"op": "watch"})).await;
+    watcher.close_write().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T0000000019", 100)).await;
+    watcher.expect("accepted").await;
+    watcher.expect("code_url").await;
     daemon.shutdown().await;
 }

@@ -165,11 +165,7 @@ impl Sandbox {
                 });
             }
             Some((_, state)) if state == "SUCCESS" => {
-                return Err(PaymentError::Rejected {
-                    code: "ORDERPAID".into(),
-                    message: "the order is already paid".into(),
-                    request_id: None,
-                });
+                return Err(PaymentError::OrderPaid(order.out_trade_no.clone()));
             }
             Some(_) => {
                 // Identical re-entry: WeChat Pay answers the latest code_url, and the old
@@ -213,18 +209,31 @@ impl Sandbox {
     }
 
     fn close_now(&self, out_trade_no: &str) -> Result<(), PaymentError> {
-        match self.query_now(out_trade_no)? {
-            TradeState::Paid(_) => Err(PaymentError::OrderPaid(out_trade_no.to_owned())),
-            _ => {
-                self.conn()
-                    .execute(
-                        "UPDATE sandbox_orders SET trade_state = 'CLOSED' WHERE out_trade_no = ?1",
-                        [out_trade_no],
-                    )
-                    .map_err(transient)?;
-                Ok(())
-            }
+        // One statement under the store's lock: a payment cannot slip in between a check
+        // and the update (the pay/close race is decided here, as at WeChat Pay).
+        let conn = self.conn();
+        let changed = conn
+            .execute(
+                "UPDATE sandbox_orders SET trade_state = 'CLOSED'
+                 WHERE out_trade_no = ?1 AND trade_state <> 'SUCCESS'",
+                [out_trade_no],
+            )
+            .map_err(transient)?;
+        if changed == 1 {
+            return Ok(());
         }
+        let exists: Option<String> = conn
+            .query_row(
+                "SELECT trade_state FROM sandbox_orders WHERE out_trade_no = ?1",
+                [out_trade_no],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(transient)?;
+        Err(match exists {
+            Some(_) => PaymentError::OrderPaid(out_trade_no.to_owned()),
+            None => PaymentError::OrderNotFound(out_trade_no.to_owned()),
+        })
     }
 
     /// The code_url WeChat Pay would currently accept for the order (tests check that the
@@ -338,6 +347,12 @@ mod tests {
             s.pay("T1000001"),
             Err(SandboxError::NotPayable { .. })
         ));
+
+        // Re-placing a paid order says so (the job then queries and reports the payment).
+        assert_eq!(
+            block(s.place(&order("T1000001", 3200))).unwrap_err(),
+            PaymentError::OrderPaid("T1000001".into())
+        );
     }
 
     #[test]

@@ -175,6 +175,11 @@ impl Client {
         self.write.write_all(bytes).await.unwrap();
     }
 
+    /// Close our sending side (as `socat` does at the end of its input); replies still come.
+    pub async fn close_write(&mut self) {
+        self.write.shutdown().await.unwrap();
+    }
+
     /// Send one request line.
     pub async fn send(&mut self, request: Value) {
         let mut line = request.to_string();
