@@ -274,11 +274,13 @@ choice!(QrMode { Auto => "auto", Native => "native", Raster => "raster" });
 // Defaults.
 
 impl Default for PollSchedule {
-    /// Every 2 s for the first minute, then every 10 s; every second while the customer
-    /// confirms the payment on their phone.
+    /// Every second for the first minute (a payment is noticed 0.5 s after it happens at
+    /// the median, within 1 s always, at one query per second — WeChat Pay's own guidance
+    /// is every 2 s, which puts the median at 1 s), then every 10 s; every second while the
+    /// customer confirms the payment on their phone.
     fn default() -> Self {
         PollSchedule {
-            fast: Duration::from_secs(2),
+            fast: Duration::from_secs(1),
             fast_window: Duration::from_secs(60),
             paying: Duration::from_secs(1),
             slow: Duration::from_secs(10),
@@ -1346,7 +1348,7 @@ mod tests {
         assert_eq!(
             w.poll,
             PollSchedule {
-                fast: Duration::from_secs(2),
+                fast: Duration::from_secs(1),
                 fast_window: Duration::from_secs(60),
                 paying: Duration::from_secs(1),
                 slow: Duration::from_secs(10),

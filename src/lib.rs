@@ -16,3 +16,4 @@ pub mod protocol;
 pub mod receipt;
 pub mod render;
 pub mod server;
+pub mod wechatpay;

@@ -216,9 +216,7 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
             Sandbox::open(state_dir)
                 .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
         ),
-        Backend::WechatPay => bail!(
-            "wechatpay.backend = \"wechatpay\" is not available in this build yet; use `serve --sandbox` or backend = \"sandbox\""
-        ),
+        Backend::WechatPay => wxprint::wechatpay::backend(&settings.wechatpay)?,
     };
     let printer = PrinterHandle::spawn(open_printer(&settings)?);
     let journal = Journal::open(state_dir)?;
@@ -279,17 +277,55 @@ fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     println!("# effective settings from {}", path.display());
     print!("{settings}");
     if online {
-        match settings.wechatpay.backend {
-            Backend::Sandbox => println!("# online check: sandbox backend, nothing to check"),
-            Backend::WechatPay => {
-                eprintln!(
-                    "online check: the WeChat Pay backend is not available in this build yet"
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        return check_online(&settings);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config --online`: one signed call that proves keys, serial, clock and trust mode.
+fn check_online(settings: &Settings) -> Result<ExitCode> {
+    if settings.wechatpay.backend == Backend::Sandbox {
+        println!("# online check: sandbox backend, nothing to check");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backend = match wxprint::wechatpay::backend(&settings.wechatpay) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("online check FAILED: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let report = runtime()?.block_on(backend.probe());
+    match report {
+        Ok(report) => {
+            println!(
+                "# online check OK: WeChat Pay accepted our signature and its answer verified (Request-ID {})",
+                report.request_id.as_deref().unwrap_or("none")
+            );
+            if let Some(offset) = report.clock_offset {
+                let verdict = if offset.abs() > 60 {
+                    "WARNING: fix the clock (NTP)"
+                } else {
+                    "ok"
+                };
+                println!("# clock offset to WeChat Pay: {offset} s ({verdict})");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let hint = match &e {
+                wxprint::payment::PaymentError::Rejected { code, .. } if code == "SIGN_ERROR" => {
+                    "check merchant_serial_no, private_key_file and the register's clock"
+                }
+                wxprint::payment::PaymentError::Transient { .. } => {
+                    "check the network, DNS and api_base (and ca_file for a private CA)"
+                }
+                _ => "check appid, mchid and the trust mode keys",
+            };
+            eprintln!("online check FAILED: {e}; {hint}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `--socket`, else the config file's `daemon.socket`, else `./wxprint.sock` if it exists,
