@@ -1010,7 +1010,11 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
     let schedule = shared.config.poll;
     let close_min_age = clock::ms(shared.config.close_min_age);
     let started = Instant::now();
+    // Failed closes in a row (back off), and rate-limit answers in a row (back off: WeChat
+    // Pay asks for it). Other failed queries keep the schedule: the client already retried
+    // them, and an answer that did not verify is simply asked again.
     let mut failures = 0u32;
+    let mut rate_limited = 0u32;
     loop {
         let record = shared.record(no)?;
         let now = clock::now_ms();
@@ -1041,8 +1045,8 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
         } else {
             schedule.slow
         };
-        if failures > 0 {
-            wait = wait.max(backoff(failures));
+        if rate_limited > 0 {
+            wait = wait.max(backoff(rate_limited));
         }
         let due = if want_close {
             close_at
@@ -1069,7 +1073,7 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
                 return Some(());
             }
             Ok(TradeState::UserPaying) => {
-                failures = 0;
+                rate_limited = 0;
                 shared.transition(no, |r| {
                     if r.state == JobState::AwaitingPayment {
                         r.state = JobState::UserPaying;
@@ -1078,7 +1082,7 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
                 });
             }
             Ok(TradeState::NotPay) => {
-                failures = 0;
+                rate_limited = 0;
                 if record.state == JobState::UserPaying {
                     shared.transition(no, |r| {
                         if r.state == JobState::UserPaying {
@@ -1093,11 +1097,10 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
                     out_trade_no = no,
                     "rate limited by the payment backend; slowing down"
                 );
-                failures += 1;
+                rate_limited += 1;
             }
             Err(e) => {
                 warn!(out_trade_no = no, error = %e, "query failed; will query again");
-                failures += 1;
             }
         }
     }

@@ -407,10 +407,10 @@ impl WechatPay {
                 .is_none_or(|at| at.elapsed() > CERTIFICATE_REFRESH);
             let unknown =
                 !signature.serial.is_empty() && !self.verifier.knows_serial(&signature.serial);
-            if stale || unknown {
-                if let Err(e) = self.refresh_certificates().await {
-                    warn!(error = %e, "cannot download WeChat Pay platform certificates");
-                }
+            if (stale || unknown)
+                && let Err(e) = self.refresh_certificates().await
+            {
+                warn!(error = %e, "cannot download WeChat Pay platform certificates");
             }
         }
         let result = self

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod wechatpay_sim;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
