@@ -112,7 +112,7 @@ async fn checkout_printed(setup: &Setup, pos: &mut Client, no: &str) -> String {
     let receipts = setup.daemon.receipts();
     let of_this_order = receipts.iter().filter(|r| r.to_string_lossy().contains(no));
     for receipt in of_this_order {
-        let qrs = decode_qr(&std::fs::read(&receipt).unwrap(), 576);
+        let qrs = decode_qr(&std::fs::read(receipt).unwrap(), 576);
         assert_eq!(qrs, vec![code_url.clone()], "{}", receipt.display());
     }
     code_url
