@@ -559,7 +559,12 @@ impl Settings {
         let backend = c.choice::<Backend>("wechatpay.backend");
         let live = backend == Some(Backend::WechatPay);
         let api_base = c.base_url("wechatpay.api_base");
-        let backup_api_base = c.base_url("wechatpay.backup_api_base");
+        // An empty backup host turns the fail-over off (a simulator, a proxy).
+        let backup_api_base = if c.text("wechatpay.backup_api_base").trim().is_empty() {
+            String::new()
+        } else {
+            c.base_url("wechatpay.backup_api_base")
+        };
         let ca_file = c.optional_path("wechatpay.ca_file");
         let appid = c.identifier(
             "wechatpay.appid",

@@ -148,7 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::CheckConfig { online } => check_config(config_path.as_deref(), online),
         command => {
-            let socket = socket_path(cli.socket.as_deref(), config_path.as_deref());
+            let socket = socket_path(cli.socket.as_deref(), config_path.as_deref())?;
             client(command, &socket, cli.json, config_path.as_deref())
         }
     }
@@ -299,9 +299,15 @@ fn check_online(settings: &Settings) -> Result<ExitCode> {
     match report {
         Ok(report) => {
             println!(
-                "# online check OK: WeChat Pay accepted our signature and its answer verified (Request-ID {})",
+                "# online check OK: WeChat Pay accepted our signed request for mchid {} (Request-ID {})",
+                settings.wechatpay.mchid,
                 report.request_id.as_deref().unwrap_or("none")
             );
+            if let Some(n) = report.certificates {
+                println!(
+                    "# certificate mode: {n} platform certificate(s) downloaded, decrypted with the APIv3 key and verified"
+                );
+            }
             if let Some(offset) = report.clock_offset {
                 let verdict = if offset.abs() > 60 {
                     "WARNING: fix the clock (NTP)"
@@ -329,21 +335,25 @@ fn check_online(settings: &Settings) -> Result<ExitCode> {
 }
 
 /// `--socket`, else the config file's `daemon.socket`, else `./wxprint.sock` if it exists,
-/// else the system socket.
-fn socket_path(flag: Option<&Path>, config_path: Option<&Path>) -> PathBuf {
+/// else the system socket. A config file named explicitly must load.
+fn socket_path(flag: Option<&Path>, config_path: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = flag {
-        return p.to_owned();
+        return Ok(p.to_owned());
     }
-    let file = config_path
-        .map(Path::to_owned)
-        .or_else(|| Some(config::default_config_path()).filter(|p| p.exists()));
-    if let Some(settings) = file.and_then(|f| Settings::load(Some(&f), false).ok()) {
-        return settings.daemon.socket;
+    if let Some(file) = config_path {
+        return Ok(Settings::load(Some(file), false)?.daemon.socket);
+    }
+    let system = config::default_config_path();
+    if let Some(settings) = Some(&system)
+        .filter(|p| p.exists())
+        .and_then(|f| Settings::load(Some(f), false).ok())
+    {
+        return Ok(settings.daemon.socket);
     }
     if Path::new(LOCAL_SOCKET).exists() {
-        return PathBuf::from(LOCAL_SOCKET);
+        return Ok(PathBuf::from(LOCAL_SOCKET));
     }
-    PathBuf::from(SYSTEM_SOCKET)
+    Ok(PathBuf::from(SYSTEM_SOCKET))
 }
 
 /// When a client command is done with the daemon's answers.

@@ -425,3 +425,46 @@ fn key_files_must_be_private() {
         "{e}"
     );
 }
+
+/// Faults on the close: the order still ends closed, and only after WeChat Pay closed it.
+#[tokio::test]
+async fn close_faults_still_end_closed() {
+    let setup = start(Trust::PublicKey).await;
+    let mut pos = setup.daemon.connect().await;
+    checkout_printed(&setup, &mut pos, "T2026112680").await;
+    for fault in [
+        Fault::Status500,
+        Fault::BadSignature,
+        Fault::Reset,
+        Fault::SignTest,
+        Fault::Status429,
+    ] {
+        setup.sim.inject(Endpoint::Close, fault, 1);
+    }
+    pos.send(json!({"op": "cancel", "out_trade_no": "T2026112680"}))
+        .await;
+    pos.expect("cancelling").await;
+    pos.expect("cancelling").await; // the checkout's own stream hears it too
+    let closed = pos.expect("closed").await;
+    assert_eq!(closed["reason"], "cancelled");
+    let order = setup.sim.order("T2026112680").unwrap();
+    assert_eq!(order.state, TradeState::Closed);
+    setup.daemon.shutdown().await;
+}
+
+/// Certificate mode: a failed certificate download is retried, and an answer signed with
+/// a serial we do not know yet makes us download again.
+#[tokio::test]
+async fn certificate_mode_recovers_from_download_faults() {
+    let setup = start(Trust::Certificate).await;
+    setup
+        .sim
+        .inject(Endpoint::Certificates, Fault::Status500, 1);
+    let mut pos = setup.daemon.connect().await;
+    checkout_printed(&setup, &mut pos, "T2026112690").await;
+    assert!(setup.sim.pay("T2026112690"));
+    pos.expect("paid").await;
+    let downloads = setup.sim.requests_to(Endpoint::Certificates);
+    assert!(downloads.len() >= 2, "retried: {}", downloads.len());
+    setup.daemon.shutdown().await;
+}

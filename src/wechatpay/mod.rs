@@ -571,9 +571,11 @@ impl WechatPay {
     /// `check-config --online`: one signed call (a query of an order that does not exist)
     /// that proves keys, serial, clock and trust mode end to end.
     pub async fn probe(&self) -> Result<ProbeReport, PaymentError> {
-        if self.apiv3_key.is_some() {
-            self.refresh_certificates().await?;
-        }
+        let certificates = if self.apiv3_key.is_some() {
+            Some(self.refresh_certificates().await?)
+        } else {
+            None
+        };
         let path = format!(
             "/v3/pay/transactions/out-trade-no/WXPRINTPROBE{}?mchid={}",
             clock::now_ms(),
@@ -591,10 +593,12 @@ impl WechatPay {
             }) if code_is(&code, "ORDER_NOT_EXIST") => Ok(ProbeReport {
                 request_id,
                 clock_offset: None,
+                certificates,
             }),
             Ok(answer) => Ok(ProbeReport {
                 request_id: answer.request_id,
                 clock_offset: answer.clock_offset,
+                certificates,
             }),
             Err(CallError::Status {
                 status,
@@ -713,6 +717,9 @@ pub struct ProbeReport {
     pub request_id: Option<String>,
     /// WeChat Pay's clock minus ours, in seconds, when the answer said.
     pub clock_offset: Option<i64>,
+    /// Certificate mode: how many platform certificates were downloaded, decrypted with
+    /// the APIv3 key and verified.
+    pub certificates: Option<usize>,
 }
 
 fn transient(message: String, request_id: Option<String>) -> PaymentError {
