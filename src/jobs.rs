@@ -41,7 +41,7 @@ use crate::clock;
 use crate::config::PollSchedule;
 use crate::journal::{JobRecord, Journal, JournalError};
 use crate::payment::{Payment, PaymentBackend, PaymentError, PlaceOrder, TradeState};
-use crate::printer::PrinterHandle;
+use crate::printer::{PrinterError, PrinterHandle};
 use crate::protocol::{
     Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
     PrintState, PrinterStatus, ReceiptSpec, StatusAmount,
@@ -60,6 +60,9 @@ pub struct JobsConfig {
     pub receipt_title: String,
     pub receipt_footer: String,
     pub layout: Layout,
+    /// A receipt the printer cannot take (paper out, offline, unplugged) stays pending and
+    /// is tried again; after this long it is `failed` (the order stays payable).
+    pub print_timeout: Duration,
 }
 
 /// The longest pause between two attempts at a failing backend call.
@@ -92,6 +95,8 @@ struct State {
 
 struct Active {
     record: JobRecord,
+    /// Whether `record` is what the journal holds (a write may have failed).
+    durable: bool,
     /// Wakes the job's task early: a cancel, a sandbox payment.
     wake: Arc<Notify>,
 }
@@ -262,11 +267,16 @@ impl Shared {
         let mut record = active.record.clone();
         let event = change(&mut record);
         record.updated_ms = clock::now_ms();
-        if let Err(e) = state.journal.update(&record) {
-            // The event still goes out: a POS must hear of a payment even when the disk
-            // is failing. The journal error is loud in the log.
-            error!(out_trade_no = no, error = %e, "journal write failed");
-        }
+        active.durable = match state.journal.update(&record) {
+            Ok(()) => true,
+            Err(e) => {
+                // The event still goes out: a POS must hear of a payment even when the disk
+                // is failing. Nothing is printed until the record is safe (see
+                // `ensure_durable`), so a restart can never re-place a printed order.
+                error!(out_trade_no = no, error = %e, "journal write failed");
+                false
+            }
+        };
         active.record = record.clone();
         if record.state.is_final() {
             state.active.remove(no);
@@ -275,6 +285,25 @@ impl Shared {
             state.emit(&event);
         }
         Some(record)
+    }
+
+    /// Whether the job's current record is in the journal; writes it again if an earlier
+    /// write failed.
+    fn ensure_durable(&self, no: &str) -> bool {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(active) = state.active.get_mut(no) else {
+            return true;
+        };
+        if !active.durable {
+            active.durable = state.journal.update(&active.record).is_ok();
+        }
+        active.durable
+    }
+
+    /// Send an event about a job without changing it (nothing to journal).
+    fn notify(&self, _no: &str, event: Event) {
+        self.lock().emit(&event);
     }
 
     async fn or_stop<F: Future>(&self, f: F) -> Option<F::Output> {
@@ -406,6 +435,7 @@ impl Jobs {
             no.clone(),
             Active {
                 record,
+                durable: true,
                 wake: wake.clone(),
             },
         );
@@ -458,8 +488,10 @@ impl Jobs {
         // A new order. Its time_expire is fixed now, so that every placement is identical.
         let now = clock::now_ms();
         let expire_ms = match &checkout.order.time_expire {
+            // WeChat Pay silently raises a time_expire less than a minute ahead to one
+            // minute; do the same so that both agree on when the QR stops working.
             Some(t) => match clock::parse_rfc3339(t) {
-                Some(ms) if ms > now => ms,
+                Some(ms) if ms > now => ms.max(now + 60_000),
                 _ => {
                     let mut error = err(
                         ErrorCode::InvalidRequest,
@@ -630,7 +662,7 @@ impl Jobs {
         }
         let location = print_receipt(&self.shared, &record)
             .await
-            .map_err(|e| Refused::about(&record, e))?;
+            .map_err(|e| Refused::about(&record, err(ErrorCode::Printer, e.to_string())))?;
         let mut reply = None;
         self.shared.transition(no, |r| {
             r.print = PrintState::Printed;
@@ -823,7 +855,10 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Build the receipt of `record` and write it to the printer.
-async fn print_receipt(shared: &Shared, record: &JobRecord) -> Result<Option<String>, ErrorBody> {
+async fn print_receipt(
+    shared: &Shared,
+    record: &JobRecord,
+) -> Result<Option<String>, PrinterError> {
     let spec = serde_json::from_str::<StoredRequest>(&record.request)
         .ok()
         .and_then(|s| s.receipt)
@@ -856,11 +891,7 @@ async fn print_receipt(shared: &Shared, record: &JobRecord) -> Result<Option<Str
         sandbox: shared.backend.as_sandbox().is_some(),
     };
     let bytes = receipt::encode(&receipt, &config.layout);
-    shared
-        .printer
-        .print(&record.out_trade_no, bytes)
-        .await
-        .map_err(|e| err(ErrorCode::Printer, e.to_string()))
+    shared.printer.print(&record.out_trade_no, bytes).await
 }
 
 /// The task of one job: place, print, poll, close. Returns when the job is final or the
@@ -876,8 +907,9 @@ async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
     // answer was lost, or one made before a restart): its age counts from the latest.
     let mut last_attempt_ms = clock::now_ms();
     place(shared, no, wake, &mut last_attempt_ms).await?;
-    print_once(shared, no).await;
-    poll(shared, no, wake, last_attempt_ms).await
+    let mut printing = Printing::default();
+    print_attempt(shared, no, &mut printing).await;
+    poll(shared, no, wake, last_attempt_ms, &mut printing).await
 }
 
 /// Place the order, retrying the identical request while the outcome is unknown.
@@ -891,8 +923,11 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
             return Some(());
         }
         let order = place_order(&record);
+        let answer = shared.or_stop(shared.backend.place(&order)).await;
+        // The order may have been created at any moment up to the answer (or the lack of
+        // one): count its age from the latest, so a close is never early.
         *last_attempt_ms = clock::now_ms();
-        match shared.or_stop(shared.backend.place(&order)).await? {
+        match answer? {
             Ok(placed) => {
                 info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
                 let placed_ms = *last_attempt_ms;
@@ -961,9 +996,32 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
     }
 }
 
-/// Print the receipt once, if the order is payable and not printed yet. Never interrupted
-/// by shutdown: a receipt being written is finished.
-async fn print_once(shared: &Shared, no: &str) {
+/// Where printing a job's receipt stands (in memory: after a restart the print timeout
+/// starts again).
+#[derive(Default)]
+struct Printing {
+    first_attempt: Option<Instant>,
+    next_attempt: Option<Instant>,
+    /// The last printer state told to the POS, so it hears of each change once.
+    reported: Option<PrinterStatus>,
+}
+
+impl Printing {
+    /// How long until the next attempt, if the receipt is still to be printed.
+    fn wait(&self, record: &JobRecord) -> Option<Duration> {
+        (record.print == PrintState::Pending && payable(record)).then(|| {
+            self.next_attempt
+                .map(|at| at.saturating_duration_since(Instant::now()))
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Try to print the receipt, if the order is payable and it is not printed yet. A printer
+/// that is not ready (paper out, cover open, offline, unplugged) leaves it pending, tells
+/// the POS, and it is tried again; after `print_timeout` it is `failed` — the order stays
+/// payable either way. Never interrupted by shutdown: a receipt being written is finished.
+async fn print_attempt(shared: &Shared, no: &str, printing: &mut Printing) {
     let Some(record) = shared.record(no) else {
         return;
     };
@@ -971,30 +1029,76 @@ async fn print_once(shared: &Shared, no: &str) {
     if record.print != PrintState::Pending || !payable(&record) {
         return;
     }
+    let timeout = shared.config.print_timeout;
+    let retry = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(2));
+    if !shared.ensure_durable(no) {
+        // The code_url is not in the journal yet: a crash now would re-place the order
+        // and kill a printed QR. Wait for the disk.
+        printing.next_attempt = Some(Instant::now() + retry);
+        return;
+    }
+    let first = *printing.first_attempt.get_or_insert_with(Instant::now);
     let result = print_receipt(shared, &record).await;
-    shared.transition(no, |r| match result {
+    match result {
         Ok(location) => {
             debug!(out_trade_no = no, ?location, "receipt printed");
-            r.print = PrintState::Printed;
-            Some(Event::Printed {
-                out_trade_no: Some(r.out_trade_no.clone()),
-                state: Some(r.state),
-                print: PrintState::Printed,
-                location,
-            })
+            shared.transition(no, |r| {
+                r.print = PrintState::Printed;
+                Some(Event::Printed {
+                    out_trade_no: Some(r.out_trade_no.clone()),
+                    state: Some(r.state),
+                    print: PrintState::Printed,
+                    location,
+                })
+            });
         }
-        Err(error) => {
-            warn!(out_trade_no = no, message = %error.message, "printing failed; the order stays payable");
-            r.print = PrintState::Failed;
-            r.error = Some(error.clone());
-            Some(Event::Error {
-                out_trade_no: Some(r.out_trade_no.clone()),
-                state: Some(r.state),
-                print: Some(PrintState::Failed),
-                error,
-            })
+        Err(e) if first.elapsed() >= timeout || matches!(e, PrinterError::Stopped) => {
+            warn!(out_trade_no = no, error = %e, "printing failed; the order stays payable");
+            let error = err(
+                ErrorCode::Printer,
+                format!(
+                    "the receipt could not be printed within {}: {e}",
+                    humantime::format_duration(timeout)
+                ),
+            );
+            shared.transition(no, |r| {
+                r.print = PrintState::Failed;
+                r.error = Some(error.clone());
+                Some(Event::Error {
+                    out_trade_no: Some(r.out_trade_no.clone()),
+                    state: Some(r.state),
+                    print: Some(PrintState::Failed),
+                    error,
+                })
+            });
         }
-    });
+        Err(e) => {
+            printing.next_attempt = Some(Instant::now() + retry);
+            let status = match e {
+                PrinterError::NotReady(status) => status,
+                other => PrinterStatus {
+                    online: Some(false),
+                    paper: "unknown".into(),
+                    cover_open: None,
+                    error: Some(other.to_string()),
+                    transport: Some(shared.printer.describe().to_owned()),
+                },
+            };
+            if printing.reported.as_ref() != Some(&status) {
+                warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
+                printing.reported = Some(status.clone());
+                shared.notify(
+                    no,
+                    Event::Printer {
+                        out_trade_no: Some(no.to_owned()),
+                        state: Some(record.state),
+                        print: Some(PrintState::Pending),
+                        status,
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// What a close attempt achieved.
@@ -1006,7 +1110,13 @@ enum Closing {
 }
 
 /// Poll until the order is paid or closed; close it on expiry or cancel, when allowed.
-async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) -> Option<()> {
+async fn poll(
+    shared: &Shared,
+    no: &str,
+    wake: &Notify,
+    last_attempt_ms: i64,
+    printing: &mut Printing,
+) -> Option<()> {
     let schedule = shared.config.poll;
     let close_min_age = clock::ms(shared.config.close_min_age);
     let started = Instant::now();
@@ -1047,6 +1157,14 @@ async fn poll(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: i64) ->
         };
         if rate_limited > 0 {
             wait = wait.max(backoff(rate_limited));
+        }
+        // A receipt waiting for the printer is tried again on its own schedule.
+        if let Some(print_in) = printing.wait(&record) {
+            if print_in.is_zero() {
+                print_attempt(shared, no, printing).await;
+                continue;
+            }
+            wait = wait.min(print_in);
         }
         let due = if want_close {
             close_at
@@ -1212,23 +1330,22 @@ impl JobsConfig {
             receipt_title: settings.receipt.title.clone(),
             receipt_footer: settings.receipt.footer.clone(),
             layout: layout_for(&settings.printer),
+            print_timeout: settings.printer.print_timeout,
         }
     }
 }
 
-/// Paper geometry and QR style for the configured printer. Named profiles come with the
-/// printers work; until then `58mm`-ish profiles get the 58 mm layout and all others 80 mm.
+/// Paper geometry, text mode and QR style for the configured printer profile (an unknown
+/// profile name is refused at start, see [`crate::printer::profile::find`]; here it falls
+/// back to the generic 80 mm profile).
 pub fn layout_for(printer: &crate::config::PrinterSettings) -> Layout {
     use crate::config::QrMode;
-    let mut layout = if printer.profile.contains("58") {
-        Layout::MM58
-    } else {
-        Layout::MM80
-    };
-    layout.qr = match printer.qr {
+    use crate::printer::profile;
+    let profile = profile::find(&printer.profile).unwrap_or(&profile::PROFILES[0]);
+    let qr = match printer.qr {
         QrMode::Native => receipt::QrStyle::Native,
-        // `auto` picks native QR only where a profile vouches for it; no profile does yet.
-        QrMode::Auto | QrMode::Raster => receipt::QrStyle::Raster,
+        QrMode::Raster => receipt::QrStyle::Raster,
+        QrMode::Auto => profile.auto_qr(),
     };
-    layout
+    profile.layout(qr)
 }

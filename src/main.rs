@@ -11,12 +11,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tracing::info;
 
-use wxprint::config::{self, Backend, Settings, Transport};
+use wxprint::config::{self, Backend, Settings};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::PaymentBackend;
 use wxprint::payment::sandbox::Sandbox;
-use wxprint::printer::{FilePrinter, Printer, PrinterHandle};
+use wxprint::printer::PrinterHandle;
 use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
 use wxprint::{receipt, render, server};
 
@@ -198,27 +198,50 @@ fn init_logging() {
         .try_init();
 }
 
-fn open_printer(settings: &Settings) -> Result<Box<dyn Printer>> {
-    match settings.printer.transport {
-        Transport::File => Ok(Box::new(FilePrinter::new(&settings.printer.device))),
-        other => bail!(
-            "printer.transport = {other:?} is not supported by this build yet; use transport = \"file\" (receipts as files) for now"
-        ),
+/// The printer profile must be one wxprint knows.
+fn check_profile(settings: &Settings) -> Result<()> {
+    if wxprint::printer::profile::find(&settings.printer.profile).is_none() {
+        bail!(
+            "printer.profile: unknown profile {:?}; expected one of {}",
+            settings.printer.profile,
+            wxprint::printer::profile::names()
+        );
     }
+    Ok(())
 }
 
 fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
     init_logging();
     let settings = load_settings(config_path, sandbox)?;
+    check_profile(&settings)?;
     let state_dir = &settings.daemon.state_dir;
     let backend: Arc<dyn PaymentBackend> = match settings.wechatpay.backend {
         Backend::Sandbox => Arc::new(
             Sandbox::open(state_dir)
                 .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
         ),
-        Backend::WechatPay => wxprint::wechatpay::backend(&settings.wechatpay)?,
+        Backend::WechatPay => {
+            let backend = wxprint::wechatpay::backend(&settings.wechatpay)?;
+            if settings.wechatpay.apiv3_key_file.is_some() {
+                // Certificate mode: fetch the platform certificates now, so that a merchant
+                // who has none hears it at start and not as silent failures later.
+                match runtime()?.block_on(backend.refresh_certificates()) {
+                    Ok(n) => info!(count = n, "WeChat Pay platform certificates loaded"),
+                    Err(e @ wxprint::payment::PaymentError::Rejected { .. })
+                        if settings.wechatpay.public_key_id.is_empty() =>
+                    {
+                        bail!("{e}")
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "platform certificates not loaded yet; retrying on the first call"
+                    ),
+                }
+            }
+            backend
+        }
     };
-    let printer = PrinterHandle::spawn(open_printer(&settings)?);
+    let printer = PrinterHandle::spawn(wxprint::printer::open(&settings.printer));
     let journal = Journal::open(state_dir)?;
     let journal_path = journal.path().to_owned();
 
@@ -276,6 +299,18 @@ fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     };
     println!("# effective settings from {}", path.display());
     print!("{settings}");
+    if let Err(e) = check_profile(&settings) {
+        eprintln!("{e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if settings.wechatpay.backend == Backend::WechatPay {
+        // The key files: present, private, parseable (no network needed).
+        if let Err(e) = wxprint::wechatpay::WechatPay::from_settings(&settings.wechatpay) {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("# key files: ok");
+    }
     if online {
         return check_online(&settings);
     }
@@ -306,6 +341,11 @@ fn check_online(settings: &Settings) -> Result<ExitCode> {
             if let Some(n) = report.certificates {
                 println!(
                     "# certificate mode: {n} platform certificate(s) downloaded, decrypted with the APIv3 key and verified"
+                );
+            }
+            if !report.verified && report.certificates.is_none() {
+                println!(
+                    "# public-key mode: not proven by this call (WeChat Pay does not sign its error answers); the first order's answer is verified with public_key_file"
                 );
             }
             if let Some(offset) = report.clock_offset {
@@ -471,7 +511,7 @@ fn connect_error(socket: &Path, e: std::io::Error) -> anyhow::Error {
 
 fn test_print_direct(config_path: Option<&Path>) -> Result<ExitCode> {
     let settings = load_settings(config_path, config_path.is_none())?;
-    let mut printer = open_printer(&settings)?;
+    let mut printer = wxprint::printer::open(&settings.printer);
     let layout = wxprint::jobs::layout_for(&settings.printer);
     let info = vec![
         format!("wxprint {}", env!("CARGO_PKG_VERSION")),
@@ -538,7 +578,15 @@ fn describe(event: &Event) -> String {
             error.message
         ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
-        Event::Printer(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Printer {
+            out_trade_no: Some(no),
+            status,
+            ..
+        } => format!(
+            "printer    {no}: receipt waiting for the printer ({})",
+            status.error.as_deref().unwrap_or("not ready")
+        ),
+        Event::Printer { status, .. } => serde_json::to_string_pretty(status).unwrap_or_default(),
         Event::Pong { version, protocol } => {
             format!("pong       wxprint {version}, protocol {protocol}")
         }

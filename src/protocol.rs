@@ -723,7 +723,18 @@ pub enum Event {
         error: ErrorBody,
     },
     Status(Box<JobStatus>),
-    Printer(PrinterStatus),
+    /// The printer's state: the answer to `printer`, or news about a job whose receipt
+    /// waits for the printer (then with the job's `out_trade_no`, `state` and `print`).
+    Printer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out_trade_no: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<JobState>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        print: Option<PrintState>,
+        #[serde(flatten)]
+        status: PrinterStatus,
+    },
     Pong {
         version: String,
         protocol: u32,
@@ -760,10 +771,10 @@ impl Event {
             | Event::Closed { out_trade_no, .. }
             | Event::Failed { out_trade_no, .. } => Some(out_trade_no),
             Event::Status(s) => Some(&s.out_trade_no),
-            Event::Printed { out_trade_no, .. } | Event::Error { out_trade_no, .. } => {
-                out_trade_no.as_deref()
-            }
-            Event::Printer(_) | Event::Pong { .. } => None,
+            Event::Printed { out_trade_no, .. }
+            | Event::Error { out_trade_no, .. }
+            | Event::Printer { out_trade_no, .. } => out_trade_no.as_deref(),
+            Event::Pong { .. } => None,
         }
     }
 
@@ -786,7 +797,7 @@ impl Event {
             Event::Closed { .. } => "closed",
             Event::Failed { .. } => "failed",
             Event::Status(_) => "status",
-            Event::Printer(_) => "printer",
+            Event::Printer { .. } => "printer",
             Event::Pong { .. } => "pong",
             Event::Error { .. } => "error",
         }

@@ -3,15 +3,29 @@
 //! [`EscPos`] emits the dozen commands we need, byte for byte as documented in
 //! `reference/escpos.md` §1–§3. [`encode`] lays out a checkout receipt, [`test_page`] the
 //! technician's test page; [`qr_raster`], [`qr_raster_scaled`] and [`qr_native`] produce the
-//! QR part alone.
+//! QR part alone. A [`Layout`] carries everything a printer profile decides (paper width,
+//! dpi, columns, QR style, raster scaling, `GS ( D`, text mode, cut); the named profiles are
+//! in `printer::profile`.
 //!
 //! User text (title, item names, footer, order number, time) goes through [`EscPos::text`],
-//! which replaces every control character by a space, so it can never inject a command.
-//! Non-ASCII runs are sent as GB18030 between `FS &` and `FS .`.
+//! which replaces every control character by a space, so it can never inject a command, and
+//! encodes the rest for the layout's [`TextMode`]:
+//! - [`TextMode::Chinese`]: ASCII as is; runs of other characters as `FS &`, 2-byte GB18030
+//!   codes, `FS .`. A character GB18030 only has a 4-byte code for prints as `?` (cheap printers
+//!   only know the 2-byte area), except `¥` U+00A5, which prints as the full-width `￥`
+//!   (`A3 A4`). The job starts with `FS .` after `ESC @`, because Chinese-market printers power
+//!   up in Chinese mode and would read Latin-1 bytes as halves of hanzi.
+//! - [`TextMode::CodePage`]: `ESC t n` after `ESC @`, then one byte per character in that
+//!   code page (see [`code_page_encoding`]); anything the page lacks prints as `?`, and the
+//!   yuan sign as the page's `¥` where it has one, else as `RMB `.
+//!
+//! Receipt text wraps to the layout's columns ([`wrap`]): CJK characters are two columns wide
+//! and may break anywhere, Latin text breaks at spaces (or hard at the margin when a word is
+//! longer than the line). Nothing is truncated.
 
 use std::fmt::Write as _;
 
-use encoding_rs::GB18030;
+use encoding_rs::{EncoderResult, Encoding, GB18030};
 use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, EcLevel};
 
@@ -23,6 +37,10 @@ pub const GS: u8 = 0x1D;
 pub const FS: u8 = 0x1C;
 /// `LF` (0x0A).
 pub const LF: u8 = 0x0A;
+
+/// `GS ( D` fn 20: disable the real-time commands `DLE DC4` fn 1 (drawer pulse) and fn 2
+/// (power off), Epson's guard before image data (`reference/escpos.md` §2). Lost on `ESC @`.
+pub const REALTIME_DISABLE: [u8; 10] = [GS, b'(', b'D', 5, 0, 20, 1, 0, 2, 0];
 
 /// One item line: `name × quantity`, and its line total in fen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +76,33 @@ pub enum QrStyle {
     Native,
 }
 
-/// Printer geometry and choices that shape the bytes.
+/// How text other than ASCII reaches the printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextMode {
+    /// Printers of the Chinese market: `FS .` after `ESC @`, non-ASCII runs as `FS &` +
+    /// 2-byte GB18030 + `FS .`.
+    #[default]
+    Chinese,
+    /// `ESC t n` after `ESC @` and a single-byte code page (Epson numbering, e.g. 16 =
+    /// WPC1252); characters outside it (all CJK) print as `?`. See [`code_page_encoding`].
+    CodePage(u8),
+}
+
+/// How the receipt ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cut {
+    /// `ESC d 3` + `GS V 66 0` (`1D 56 42 00`): feed to the cutter, partial cut. Accepted by
+    /// Epson, Citizen, Zjiang, SPRT: the safe default.
+    #[default]
+    FeedPartial,
+    /// `ESC d 3` + `GS V 65 0` (`1D 56 41 00`): feed to the cutter, full cut.
+    FeedFull,
+    /// No cutter: `ESC d 4` only, so the last line clears the tear bar.
+    None,
+}
+
+/// Printer geometry and choices that shape the bytes; built from a printer profile
+/// (`printer::profile::Profile::layout`) or taken from [`Layout::MM80`] / [`Layout::MM58`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     /// Printable width in dots (576 for 80 mm, 384 for 58 mm).
@@ -68,20 +112,38 @@ pub struct Layout {
     /// Text columns in font A (48 for 80 mm, 32 for 58 mm).
     pub columns: u16,
     pub qr: QrStyle,
+    /// `GS v 0` double width/height (m = 1..3) works: raster QR codes go at half resolution
+    /// with m = 3 (a quarter of the bytes).
+    pub raster_scaling: bool,
+    /// The printer accepts `GS ( D` ([`REALTIME_DISABLE`]); sent before raster data.
+    pub realtime_disable: bool,
+    pub text: TextMode,
+    pub cut: Cut,
 }
 
 impl Layout {
+    /// The generic 80 mm profile (`80mm`): 576 dots at 203 dpi, 48 columns, raster QR with
+    /// printer scaling, Chinese text mode, partial cut.
     pub const MM80: Layout = Layout {
         width_dots: 576,
         dpi: 203,
         columns: 48,
         qr: QrStyle::Raster,
+        raster_scaling: true,
+        realtime_disable: false,
+        text: TextMode::Chinese,
+        cut: Cut::FeedPartial,
     };
+    /// The generic 58 mm profile (`58mm`): as [`Layout::MM80`] on 384 dots, 32 columns.
     pub const MM58: Layout = Layout {
         width_dots: 384,
         dpi: 203,
         columns: 32,
         qr: QrStyle::Raster,
+        raster_scaling: true,
+        realtime_disable: false,
+        text: TextMode::Chinese,
+        cut: Cut::FeedPartial,
     };
 }
 
@@ -103,7 +165,8 @@ pub enum RasterScale {
     Quadruple = 3,
 }
 
-/// Module size of the native (`GS ( k`) QR code, in dots.
+/// Module size of the native (`GS ( k`) QR code at 203 dpi, in dots (0.75 mm). Receipts
+/// compute it per layout with [`qr_module_dots`] (6 at 180 dpi too).
 pub const NATIVE_QR_MODULE_DOTS: u8 = 6;
 /// Smallest printed module we aim for, in hundredths of a millimetre.
 pub const MIN_MODULE_UM10: u32 = 75;
@@ -115,11 +178,15 @@ pub const MAX_RASTER_ROWS: usize = 255;
 pub const MAX_QR_BYTES: usize = 7089;
 /// Data of the sample QR on the test page.
 pub const TEST_QR_DATA: &str = "weixin://wxpay/bizpayurl?pr=TestQR1";
+/// Continuation lines of a wrapped item name are indented this many columns.
+pub const ITEM_INDENT: usize = 2;
 
-/// A tiny ESC/POS byte builder. Every method appends exactly the documented bytes.
+/// A tiny ESC/POS byte builder. Every method appends exactly the documented bytes; user
+/// text is encoded for the builder's [`TextMode`] (Chinese unless set).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EscPos {
     buf: Vec<u8>,
+    mode: TextMode,
 }
 
 impl EscPos {
@@ -130,7 +197,18 @@ impl EscPos {
     pub fn with_capacity(capacity: usize) -> Self {
         EscPos {
             buf: Vec::with_capacity(capacity),
+            mode: TextMode::Chinese,
         }
+    }
+
+    /// The same builder, encoding text for `mode` from now on (emits nothing).
+    pub fn with_text_mode(mut self, mode: TextMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn text_mode(&self) -> TextMode {
+        self.mode
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -158,6 +236,15 @@ impl EscPos {
     /// `ESC @` — initialise the printer (`1B 40`).
     pub fn init(&mut self) -> &mut Self {
         self.raw(&[ESC, b'@'])
+    }
+
+    /// Selects the builder's text mode on the printer: `FS .` (`1C 2E`) in Chinese mode,
+    /// `ESC t n` (`1B 74 n`) in code-page mode. Send right after `ESC @`.
+    pub fn select_text_mode(&mut self) -> &mut Self {
+        match self.mode {
+            TextMode::Chinese => self.raw(&[FS, b'.']),
+            TextMode::CodePage(n) => self.raw(&[ESC, b't', n]),
+        }
     }
 
     /// `ESC a n` — justification (`1B 61 n`).
@@ -190,6 +277,25 @@ impl EscPos {
     /// `GS V 66 0` — feed to the cutter and (partial) cut (`1D 56 42 00`).
     pub fn cut(&mut self) -> &mut Self {
         self.raw(&[GS, b'V', 66, 0])
+    }
+
+    /// `GS V 65 0` — feed to the cutter and full cut (`1D 56 41 00`).
+    pub fn cut_full(&mut self) -> &mut Self {
+        self.raw(&[GS, b'V', 65, 0])
+    }
+
+    /// The end of a job: feed and cut as `cut` says (see [`Cut`]).
+    pub fn finish(&mut self, cut: Cut) -> &mut Self {
+        match cut {
+            Cut::FeedPartial => self.feed(3).cut(),
+            Cut::FeedFull => self.feed(3).cut_full(),
+            Cut::None => self.feed(4),
+        }
+    }
+
+    /// `GS ( D` — disable real-time commands ([`REALTIME_DISABLE`]).
+    pub fn realtime_disable(&mut self) -> &mut Self {
+        self.raw(&REALTIME_DISABLE)
     }
 
     /// `GS v 0` header: `1D 76 30 m xL xH yL yH`; `bytes_per_row` = x, `rows` = y.
@@ -225,13 +331,13 @@ impl EscPos {
     }
 
     /// Native QR, model 2, EC level M: the five `GS ( k` functions (model, module size, EC
-    /// level, store, print). `module_dots` is clamped to 1..=16; data beyond
-    /// [`MAX_QR_BYTES`] is cut.
+    /// level, store, print) — 41 bytes plus the data. `module_dots` is clamped to 1..=16;
+    /// data beyond [`MAX_QR_BYTES`] is cut.
     pub fn qr_native(&mut self, data: &[u8], module_dots: u8) -> &mut Self {
         let data = &data[..data.len().min(MAX_QR_BYTES)];
         // Fits in u16: at most 7089 + 3.
         let [pl, ph] = ((data.len() + 3) as u16).to_le_bytes();
-        self.buf.reserve(8 + 8 + 8 + 8 + data.len() + 8);
+        self.buf.reserve(9 + 8 + 8 + 8 + data.len() + 8);
         self.raw(&[GS, b'(', b'k', 4, 0, 0x31, 0x41, 0x32, 0x00])
             .raw(&[GS, b'(', b'k', 3, 0, 0x31, 0x43, module_dots.clamp(1, 16)])
             .raw(&[GS, b'(', b'k', 3, 0, 0x31, 0x45, 0x31])
@@ -240,95 +346,239 @@ impl EscPos {
             .raw(&[GS, b'(', b'k', 3, 0, 0x31, 0x51, 0x30])
     }
 
-    /// User text: ASCII as is, control characters (C0, DEL, C1) as spaces, non-ASCII runs
-    /// as `FS &` + GB18030 + `FS .`. No line feed.
+    /// User text in the builder's [`TextMode`] (see the module docs); control characters
+    /// (C0, DEL, C1) become spaces. No line feed.
+    ///
+    /// In Chinese mode a run of non-ASCII characters goes between one `FS &` and one `FS .`
+    /// (a `?` or space standing for a character inside the run stays inside it); ASCII is
+    /// always sent outside.
     pub fn text(&mut self, s: &str) -> &mut Self {
-        let mut rest = s;
-        while !rest.is_empty() {
-            let split = rest.find(|c: char| !c.is_ascii()).unwrap_or(rest.len());
-            let (ascii, tail) = rest.split_at(split);
+        let mode = self.mode;
+        if s.is_ascii() {
             self.buf.extend(
-                ascii
-                    .bytes()
+                s.bytes()
                     .map(|b| if b < 0x20 || b == 0x7F { b' ' } else { b }),
             );
-            if tail.is_empty() {
-                break;
+            return self;
+        }
+        let mut in_gb = false;
+        for c in s.chars() {
+            match char_code(c, mode) {
+                Code::Gb(pair) => {
+                    if !in_gb {
+                        self.buf.extend_from_slice(&[FS, b'&']);
+                        in_gb = true;
+                    }
+                    self.buf.extend_from_slice(&pair);
+                }
+                Code::Byte(b) => {
+                    if in_gb && c.is_ascii() {
+                        self.buf.extend_from_slice(&[FS, b'.']);
+                        in_gb = false;
+                    }
+                    self.buf.push(b);
+                }
+                Code::Str(s) => self.buf.extend_from_slice(s.as_bytes()),
             }
-            let end = tail.find(|c: char| c.is_ascii()).unwrap_or(tail.len());
-            let (wide, tail) = tail.split_at(end);
-            self.chinese(wide);
-            rest = tail;
+        }
+        if in_gb {
+            self.buf.extend_from_slice(&[FS, b'.']);
         }
         self
-    }
-
-    /// A run of non-ASCII characters in Chinese mode.
-    fn chinese(&mut self, run: &str) {
-        self.buf.extend_from_slice(&[FS, b'&']);
-        let mut encoder = GB18030.new_encoder();
-        // GB18030 maps every scalar value; 4 bytes per char is the most it needs.
-        self.buf.reserve(
-            encoder
-                .max_buffer_length_from_utf8_without_replacement(run.len())
-                .unwrap_or(run.len() * 4),
-        );
-        let mut start = 0;
-        for (i, c) in run.char_indices() {
-            if c.is_control() {
-                encode_gb(&mut encoder, &run[start..i], &mut self.buf);
-                // A space inside Chinese mode is still the ASCII space.
-                self.buf.push(b' ');
-                start = i + c.len_utf8();
-            }
-        }
-        encode_gb(&mut encoder, &run[start..], &mut self.buf);
-        self.buf.extend_from_slice(&[FS, b'.']);
     }
 
     /// [`text`](Self::text) then `LF`.
     pub fn line(&mut self, s: &str) -> &mut Self {
         self.text(s).lf()
     }
+
+    /// `n` spaces.
+    fn pad(&mut self, n: usize) -> &mut Self {
+        self.buf.resize(self.buf.len() + n, b' ');
+        self
+    }
 }
 
-fn encode_gb(encoder: &mut encoding_rs::Encoder, s: &str, out: &mut Vec<u8>) {
-    let mut src = s;
-    while !src.is_empty() {
-        let need = encoder
-            .max_buffer_length_from_utf8_without_replacement(src.len())
-            .unwrap_or(src.len() * 4);
-        out.reserve(need);
-        let (result, read) = encoder.encode_from_utf8_to_vec_without_replacement(src, out, false);
-        src = &src[read..];
-        match result {
-            encoding_rs::EncoderResult::InputEmpty => break,
-            encoding_rs::EncoderResult::OutputFull => {}
-            // GB18030 covers all of Unicode; should a character ever be unmappable, print '?'.
-            encoding_rs::EncoderResult::Unmappable(_) => out.push(b'?'),
+/// What one character becomes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Code {
+    /// One byte: ASCII, a code-page byte, or `?` / space standing in.
+    Byte(u8),
+    /// A 2-byte GB18030 character (Chinese mode, between `FS &` and `FS .`).
+    Gb([u8; 2]),
+    /// Several single-byte characters (`RMB ` for the yuan sign in code pages without `¥`).
+    Str(&'static str),
+}
+
+impl Code {
+    /// Print width in font A columns.
+    fn width(self) -> usize {
+        match self {
+            Code::Byte(_) => 1,
+            Code::Gb(_) => 2,
+            Code::Str(s) => s.len(),
         }
     }
 }
 
-/// Print width of `s` in font A columns: ASCII is 1, anything else 2 (CJK is double width).
+const YEN: char = '\u{A5}';
+const FULLWIDTH_YEN: char = '\u{FFE5}';
+
+fn char_code(c: char, mode: TextMode) -> Code {
+    if c.is_ascii() {
+        return Code::Byte(if c.is_ascii_control() { b' ' } else { c as u8 });
+    }
+    if c.is_control() {
+        return Code::Byte(b' ');
+    }
+    match mode {
+        TextMode::Chinese => {
+            let c = if c == YEN { FULLWIDTH_YEN } else { c };
+            match gb18030_2byte(c) {
+                Some(pair) => Code::Gb(pair),
+                // No-break and other odd spaces.
+                None if c.is_whitespace() => Code::Byte(b' '),
+                None => Code::Byte(b'?'),
+            }
+        }
+        TextMode::CodePage(n) => {
+            let c = if c == FULLWIDTH_YEN { YEN } else { c };
+            match code_page_encoding(n).and_then(|e| single_byte(e, c)) {
+                Some(b) => Code::Byte(b),
+                None if c == YEN => Code::Str("RMB "),
+                None if c.is_whitespace() => Code::Byte(b' '),
+                None => Code::Byte(b'?'),
+            }
+        }
+    }
+}
+
+/// The 2-byte GB18030 (GBK area) code of `c`; `None` where GB18030 needs 4 bytes.
+fn gb18030_2byte(c: char) -> Option<[u8; 2]> {
+    let mut src = [0u8; 4];
+    let src = c.encode_utf8(&mut src);
+    let mut dst = [0u8; 4];
+    let (result, _, written) = GB18030
+        .new_encoder()
+        .encode_from_utf8_without_replacement(src, &mut dst, true);
+    (result == EncoderResult::InputEmpty && written == 2).then_some([dst[0], dst[1]])
+}
+
+fn single_byte(encoding: &'static Encoding, c: char) -> Option<u8> {
+    let mut src = [0u8; 4];
+    let src = c.encode_utf8(&mut src);
+    let mut dst = [0u8; 4];
+    let (result, _, written) = encoding
+        .new_encoder()
+        .encode_from_utf8_without_replacement(src, &mut dst, true);
+    (result == EncoderResult::InputEmpty && written == 1).then_some(dst[0])
+}
+
+/// The character set behind an `ESC t n` number (Epson numbering, as in escpos-printer-db's
+/// `default` profile), where `encoding_rs` has it: 16 WPC1252, 17 CP866, 45–52 WPC1250,
+/// 1251, 1253–1258. `None` for every other page — including 0 (CP437, which `encoding_rs`
+/// does not implement): there only ASCII is printed and everything else becomes `?`.
+pub fn code_page_encoding(n: u8) -> Option<&'static Encoding> {
+    use encoding_rs::*;
+    Some(match n {
+        16 => WINDOWS_1252,
+        17 => IBM866,
+        45 => WINDOWS_1250,
+        46 => WINDOWS_1251,
+        47 => WINDOWS_1253,
+        48 => WINDOWS_1254,
+        49 => WINDOWS_1255,
+        50 => WINDOWS_1256,
+        51 => WINDOWS_1257,
+        52 => WINDOWS_1258,
+        _ => return None,
+    })
+}
+
+/// Print width of `s` in font A columns in Chinese mode: ASCII 1, a 2-byte GB18030 character
+/// 2 (CJK is double width), anything printed as `?` 1.
 pub fn text_width(s: &str) -> usize {
-    s.chars().map(char_width).sum()
+    text_width_in(s, TextMode::Chinese)
 }
 
-fn char_width(c: char) -> usize {
-    if c.is_ascii() { 1 } else { 2 }
+/// Print width of `s` in font A columns as [`EscPos::text`] sends it in `mode`.
+pub fn text_width_in(s: &str, mode: TextMode) -> usize {
+    if s.is_ascii() {
+        return s.len();
+    }
+    s.chars().map(|c| char_code(c, mode).width()).sum()
 }
 
-/// Longest prefix of `s` that is at most `max` columns wide.
+fn char_width(c: char, mode: TextMode) -> usize {
+    if c.is_ascii() {
+        1
+    } else {
+        char_code(c, mode).width()
+    }
+}
+
+/// Longest prefix of `s` that is at most `max` columns wide (Chinese-mode widths).
 pub fn truncate_to_width(s: &str, max: usize) -> &str {
     let mut width = 0;
     for (i, c) in s.char_indices() {
-        width += char_width(c);
+        width += char_width(c, TextMode::Chinese);
         if width > max {
             return &s[..i];
         }
     }
     s
+}
+
+fn is_space(c: char) -> bool {
+    c == ' ' || c.is_control()
+}
+
+fn trim_spaces(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
+/// Wraps `s` into lines: the first at most `first` columns wide, the others at most `rest`
+/// (widths as sent in `mode`). Breaks at spaces (which are dropped) and next to any double-width
+/// character; a word longer than a line is broken at the margin; a single character wider than
+/// the line gets a line of its own. Lines are trimmed; an empty or all-space `s` gives none.
+pub fn wrap(s: &str, first: usize, rest: usize, mode: TextMode) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut s = trim_spaces(s);
+    while !s.is_empty() {
+        let limit = if lines.is_empty() { first } else { rest };
+        let (line, tail) = take_line(s, limit.max(1), mode);
+        lines.push(trim_spaces(line));
+        s = trim_spaces(tail);
+    }
+    lines
+}
+
+/// Splits off the first line of `s` (which starts with a non-space) for [`wrap`].
+fn take_line(s: &str, limit: usize, mode: TextMode) -> (&str, &str) {
+    let mut width = 0;
+    // Where the line may end: the last space or the edge of a double-width character.
+    let mut brk = None;
+    let mut prev_wide = false;
+    for (i, c) in s.char_indices() {
+        let w = char_width(c, mode);
+        let wide = w >= 2;
+        if i > 0 && (is_space(c) || wide || prev_wide) {
+            brk = Some(i);
+        }
+        if width + w > limit {
+            if i == 0 {
+                // Wider than the whole line: alone on it.
+                return s.split_at(c.len_utf8());
+            }
+            return match brk {
+                Some(b) if !trim_spaces(&s[..b]).is_empty() => s.split_at(b),
+                _ => s.split_at(i),
+            };
+        }
+        width += w;
+        prev_wide = wide;
+    }
+    (s, "")
 }
 
 /// Appends a fen amount as yuan with the full-width sign: 3200 → "￥32.00", 5 → "￥0.05".
@@ -341,37 +591,84 @@ pub fn write_amount(out: &mut String, fen: i64) {
     let _ = write!(out, "\u{FFE5}{}.{:02}", abs / 100, abs % 100);
 }
 
-/// A fen amount as yuan with the full-width sign `￥` (U+FFE5): 3200 → "￥32.00".
+/// A fen amount as yuan with the full-width sign `￥` (U+FFE5): 3200 → "￥32.00". (In a
+/// code-page layout [`EscPos::text`] prints the sign as the page's `¥` or `RMB `.)
 pub fn format_amount(fen: i64) -> String {
     let mut s = String::with_capacity(16);
     write_amount(&mut s, fen);
     s
 }
 
-/// One line with `left` at the left margin and `right` flush right, `columns` wide. `left` is
-/// cut to fit; if even `keep` (kept whole after `left`) and `right` do not fit, `right` goes
-/// on its own line.
-fn two_columns(out: &mut EscPos, left: &str, keep: &str, right: &str, columns: usize) {
-    let right_w = text_width(right);
-    let keep_w = text_width(keep);
-    let fixed = keep_w + right_w + usize::from(!right.is_empty());
-    if fixed > columns || (fixed == columns && !left.is_empty()) {
-        let room = columns.saturating_sub(keep_w);
-        out.text(truncate_to_width(left, room))
-            .text(truncate_to_width(keep, columns))
-            .lf();
-        pad(out, columns.saturating_sub(right_w));
-        out.text(right).lf();
-        return;
+/// Narrowest line that still puts an item name beside its amount; below this the amount
+/// gets a line of its own.
+const MIN_NAME_COLUMNS: usize = 4;
+
+/// An item line, `columns` wide: `name` wrapped (continuation lines indented by
+/// [`ITEM_INDENT`]), `suffix` (e.g. " x 2") after the name where it fits, else on the next
+/// line, and `amount` flush right on the first line. If the amount leaves less than
+/// [`MIN_NAME_COLUMNS`] beside it, it goes flush right on a line after the name.
+fn item_line(out: &mut EscPos, name: &str, suffix: &str, amount: &str, columns: usize) {
+    let mode = out.mode;
+    let amount_w = text_width_in(amount, mode);
+    let beside = amount_w + 1 + MIN_NAME_COLUMNS <= columns;
+    let first = if beside {
+        columns - amount_w - 1
+    } else {
+        columns
+    };
+    let indent = if columns > ITEM_INDENT + MIN_NAME_COLUMNS {
+        ITEM_INDENT
+    } else {
+        0
+    };
+    let rest = columns - indent;
+    // (indent, text, width incl. indent)
+    let mut rows: Vec<(usize, &str, usize)> = wrap(name, first, rest, mode)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let ind = if i == 0 { 0 } else { indent };
+            (ind, l, ind + text_width_in(l, mode))
+        })
+        .collect();
+    let suffix = suffix.trim_end_matches(is_space);
+    let suffix_w = text_width_in(suffix, mode);
+    let mut suffix_on_last = false;
+    if let Some(&(_, _, w)) = rows.last() {
+        let limit = if rows.len() == 1 { first } else { columns };
+        suffix_on_last = w + suffix_w <= limit;
     }
-    let left = truncate_to_width(left, columns - fixed);
-    out.text(left).text(keep);
-    pad(out, columns - text_width(left) - keep_w - right_w);
-    out.text(right).lf();
+    if !suffix_on_last && !trim_spaces(suffix).is_empty() {
+        let ind = if rows.is_empty() { 0 } else { indent };
+        let s = trim_spaces(suffix);
+        rows.push((ind, s, ind + text_width_in(s, mode)));
+    }
+    if rows.is_empty() {
+        rows.push((0, "", 0));
+    }
+    let last = rows.len() - 1;
+    for (i, &(ind, text, mut w)) in rows.iter().enumerate() {
+        out.pad(ind).text(text);
+        if i == last && suffix_on_last {
+            out.text(suffix);
+            w += suffix_w;
+        }
+        if i == 0 && beside {
+            out.pad(columns.saturating_sub(w + amount_w)).text(amount);
+        }
+        out.lf();
+    }
+    if !beside {
+        out.pad(columns.saturating_sub(amount_w)).text(amount).lf();
+    }
 }
 
-fn pad(out: &mut EscPos, n: usize) {
-    out.buf.resize(out.buf.len() + n, b' ');
+/// Wrapped lines of `s` at `columns`, each followed by `LF`.
+fn wrapped_lines(out: &mut EscPos, s: &str, columns: usize) {
+    let mode = out.mode;
+    for line in wrap(s, columns, columns, mode) {
+        out.line(line);
+    }
 }
 
 /// Dots per module for a QR symbol `modules` wide: the smallest `n` with
@@ -500,17 +797,23 @@ fn mask_penalty(grid: &[bool], w: usize) -> i32 {
     score + (ratio - 100).abs()
 }
 
-/// The QR part as a `GS v 0` raster (printer scaling allowed): see [`qr_raster_scaled`].
+/// The QR part as a `GS v 0` raster, printer scaling where `layout.raster_scaling` allows
+/// it: see [`qr_raster_scaled`].
 pub fn qr_raster(data: &str, layout: &Layout) -> Vec<u8> {
     qr_raster_scaled(data, layout, true)
 }
 
 /// The QR part as `GS v 0` raster: centred, quiet zone fed above and below, alignment back
 /// to left at the end. Only the symbol's modules are sent (the quiet zone is the paper
-/// around). With `allow_printer_scaling` and an even number of dots per module, the bitmap
-/// is sent at half resolution with `m = 3` (double width and height): a quarter of the bytes.
+/// around). With `allow_printer_scaling`, `layout.raster_scaling` and an even number of dots
+/// per module, the bitmap is sent at half resolution with `m = 3` (double width and height):
+/// a quarter of the bytes. Where `layout.realtime_disable`, `GS ( D` goes first.
+///
+/// (At two or more dots per module a data byte can never be `0x10` — that would be a lone
+/// dark dot — so `DLE EOT` / `DLE DC4` cannot occur in our QR rasters anyway; `GS ( D` is
+/// belt and braces where the printer is known to take it.)
 pub fn qr_raster_scaled(data: &str, layout: &Layout, allow_printer_scaling: bool) -> Vec<u8> {
-    let mut out = EscPos::with_capacity(1024);
+    let mut out = EscPos::with_capacity(1024).with_text_mode(layout.text);
     push_qr_raster(&mut out, data, layout, allow_printer_scaling);
     out.into_bytes()
 }
@@ -539,7 +842,8 @@ fn push_qr_raster(out: &mut EscPos, data: &str, layout: &Layout, allow_printer_s
         return;
     };
     let dots = qr_module_dots(modules, layout);
-    let (scale, sent) = if allow_printer_scaling && dots.is_multiple_of(2) {
+    let scaling = allow_printer_scaling && layout.raster_scaling;
+    let (scale, sent) = if scaling && dots.is_multiple_of(2) {
         (RasterScale::Quadruple, dots / 2)
     } else {
         (RasterScale::Normal, dots)
@@ -555,7 +859,11 @@ fn push_qr_raster(out: &mut EscPos, data: &str, layout: &Layout, allow_printer_s
     };
     let quiet = quiet_lines(4 * dots);
     let blocks = rows.div_ceil(MAX_RASTER_ROWS);
-    out.buf.reserve(9 + rows * bytes_per_row + blocks * 8 + 9);
+    out.buf
+        .reserve(REALTIME_DISABLE.len() + 6 + rows * bytes_per_row + blocks * 8 + 6);
+    if layout.realtime_disable {
+        out.realtime_disable();
+    }
     out.align(Align::Center).feed(quiet);
     let mut row = 0;
     while row < rows {
@@ -586,10 +894,23 @@ fn push_qr_raster(out: &mut EscPos, data: &str, layout: &Layout, allow_printer_s
     out.feed(quiet).align(Align::Left);
 }
 
+/// Module size for a native QR of `data` on `layout`: [`qr_module_dots`] for the symbol the
+/// data needs at EC level M (the printer picks the same version for byte-mode URLs), at
+/// most 16. 6 dots at 203 and at 180 dpi.
+pub fn native_module_dots(data: &str, layout: &Layout) -> u8 {
+    let data = &data.as_bytes()[..data.len().min(MAX_QR_BYTES)];
+    let modules = qrcode::bits::encode_auto(data, EcLevel::M)
+        .ok()
+        .and_then(|bits| usize::try_from(bits.version().width()).ok())
+        .unwrap_or(177);
+    // At most 16, so it fits u8.
+    qr_module_dots(modules, layout).min(16) as u8
+}
+
 fn push_qr(out: &mut EscPos, data: &str, layout: &Layout) {
     match layout.qr {
         QrStyle::Raster => push_qr_raster(out, data, layout, true),
-        QrStyle::Native => push_qr_native(out, data, NATIVE_QR_MODULE_DOTS),
+        QrStyle::Native => push_qr_native(out, data, native_module_dots(data, layout)),
     }
 }
 
@@ -602,30 +923,49 @@ fn sandbox_notice(columns: usize) -> &'static str {
     }
 }
 
+/// `ESC @` and the layout's text mode (`FS .` or `ESC t n`).
+fn start(layout: &Layout, capacity: usize) -> EscPos {
+    let mut out = EscPos::with_capacity(capacity).with_text_mode(layout.text);
+    out.init().select_text_mode();
+    out
+}
+
 /// The whole receipt as ESC/POS bytes.
+///
+/// Title (double size, wrapped at half the columns, centred), item lines (name wrapped,
+/// amount flush right on its first line), total, the QR in the layout's style, the payment
+/// hint, order number and time, footer (wrapped, centred), then the layout's cut.
 pub fn encode(receipt: &Receipt, layout: &Layout) -> Vec<u8> {
     let columns = usize::from(layout.columns.max(1));
     let text_len = receipt.title.len()
         + receipt.footer.len()
         + receipt.out_trade_no.len()
         + receipt.time.len()
-        + receipt.lines.len() * (columns + 24);
-    let mut out = EscPos::with_capacity(1536 + 2 * text_len);
-    out.init();
+        + receipt
+            .lines
+            .iter()
+            .map(|l| l.name.len() + columns + 24)
+            .sum::<usize>();
+    let mut out = start(layout, 1536 + 2 * text_len);
+    let mode = layout.text;
 
-    if !receipt.title.is_empty() {
-        out.align(Align::Center)
-            .bold(true)
-            .size(2, 2)
-            .line(&receipt.title)
-            .size(1, 1)
-            .bold(false);
+    let title = wrap(
+        &receipt.title,
+        (columns / 2).max(1),
+        (columns / 2).max(1),
+        mode,
+    );
+    if !title.is_empty() {
+        out.align(Align::Center).bold(true).size(2, 2);
+        for line in title {
+            out.line(line);
+        }
+        out.size(1, 1).bold(false);
     }
     if receipt.sandbox {
-        out.align(Align::Center)
-            .bold(true)
-            .line(sandbox_notice(columns))
-            .bold(false);
+        out.align(Align::Center).bold(true);
+        wrapped_lines(&mut out, sandbox_notice(columns), columns);
+        out.bold(false);
     }
     out.align(Align::Left).lf();
 
@@ -637,36 +977,43 @@ pub fn encode(receipt: &Receipt, layout: &Layout) -> Vec<u8> {
         let _ = write!(scratch, " x {}", line.quantity);
         amount.clear();
         write_amount(&mut amount, line.amount);
-        two_columns(&mut out, &line.name, &scratch, &amount, columns);
+        item_line(&mut out, &line.name, &scratch, &amount, columns);
     }
     pad_with(&mut out, b'-', columns);
     out.lf();
     amount.clear();
     write_amount(&mut amount, receipt.total);
     out.bold(true);
-    two_columns(&mut out, "TOTAL", "", &amount, columns);
+    item_line(&mut out, "TOTAL", "", &amount, columns);
     out.bold(false);
 
     push_qr(&mut out, &receipt.code_url, layout);
 
-    out.align(Align::Center)
-        .line("WeChat Pay: scan to pay")
-        .line("微信扫码支付");
+    out.align(Align::Center);
+    wrapped_lines(&mut out, "WeChat Pay: scan to pay", columns);
+    if mode == TextMode::Chinese {
+        wrapped_lines(&mut out, "微信扫码支付", columns);
+    }
     if receipt.sandbox {
-        out.bold(true).line(sandbox_notice(columns)).bold(false);
+        out.bold(true);
+        wrapped_lines(&mut out, sandbox_notice(columns), columns);
+        out.bold(false);
     }
     out.align(Align::Left).lf();
-    out.text("No. ").line(&receipt.out_trade_no);
-    if !receipt.time.is_empty() {
-        out.line(&receipt.time);
+    scratch.clear();
+    scratch.push_str("No. ");
+    scratch.push_str(&receipt.out_trade_no);
+    wrapped_lines(&mut out, &scratch, columns);
+    wrapped_lines(&mut out, &receipt.time, columns);
+    let footer = wrap(&receipt.footer, columns, columns, mode);
+    if !footer.is_empty() {
+        out.lf().align(Align::Center);
+        for line in footer {
+            out.line(line);
+        }
+        out.align(Align::Left);
     }
-    if !receipt.footer.is_empty() {
-        out.lf()
-            .align(Align::Center)
-            .line(&receipt.footer)
-            .align(Align::Left);
-    }
-    out.feed(3).cut();
+    out.finish(layout.cut);
     out.into_bytes()
 }
 
@@ -674,32 +1021,86 @@ fn pad_with(out: &mut EscPos, byte: u8, n: usize) {
     out.buf.resize(out.buf.len() + n, byte);
 }
 
-/// A test page: title, a character line, a sample QR, a cut. `info` lines are printed as is.
+/// The Chinese sample line of the test page (Chinese mode).
+pub const TEST_CHINESE_LINE: &str = "中文 微信扫码支付 ￥12.34";
+/// The Latin sample line of the test page (code-page mode).
+pub const TEST_LATIN_LINE: &str = "Latin: àáâäçèéêëìíîïñòóôöùúûüß ÀÉÖÜ €£¥";
+
+/// A test page for the technician: title, `info` lines (wrapped), the full ASCII set
+/// (0x20–0x7E, wrapped at the columns), a Chinese line (in code-page mode a Latin line and
+/// the Chinese line as it comes out — `?` — with a note that Chinese is not available on
+/// this profile), the QR style in use, a sample QR in the layout's style and the layout's
+/// cut.
 pub fn test_page(info: &[String], layout: &Layout) -> Vec<u8> {
     let columns = usize::from(layout.columns.max(1));
-    let mut out = EscPos::with_capacity(2048 + info.iter().map(|s| s.len() + 8).sum::<usize>());
-    out.init()
-        .align(Align::Center)
+    let mut out = start(
+        layout,
+        2048 + info.iter().map(|s| s.len() + 8).sum::<usize>(),
+    );
+    out.align(Align::Center)
         .bold(true)
         .line("wxprint test page")
         .bold(false)
         .align(Align::Left)
         .lf();
     for line in info {
-        out.line(line);
+        wrapped_lines(&mut out, line, columns);
     }
     out.lf();
     let printable: Vec<u8> = (0x20..=0x7E).collect();
     for chunk in printable.chunks(columns) {
         out.raw(chunk).lf();
     }
-    out.line("中文 ￥12.34");
+    match layout.text {
+        TextMode::Chinese => wrapped_lines(&mut out, TEST_CHINESE_LINE, columns),
+        TextMode::CodePage(n) => {
+            let note = format!("ESC t {n}: {TEST_LATIN_LINE}");
+            wrapped_lines(&mut out, &note, columns);
+            let note = format!("{TEST_CHINESE_LINE} (Chinese is not available on this profile)");
+            wrapped_lines(&mut out, &note, columns);
+        }
+    }
+    out.lf();
+    wrapped_lines(&mut out, &qr_description(TEST_QR_DATA, layout), columns);
     push_qr(&mut out, TEST_QR_DATA, layout);
-    out.align(Align::Center)
-        .line(TEST_QR_DATA)
-        .align(Align::Left);
-    out.feed(3).cut();
+    out.align(Align::Center);
+    wrapped_lines(&mut out, TEST_QR_DATA, columns);
+    out.align(Align::Left);
+    out.finish(layout.cut);
     out.into_bytes()
+}
+
+/// One line saying how a QR of `data` goes out on `layout`, e.g. "QR: raster 29 modules x
+/// 6 dots (0.75 mm), sent at 3 dots, printer doubles (GS v 0 m=3)".
+pub fn qr_description(data: &str, layout: &Layout) -> String {
+    let mm = |dots: usize| {
+        let um10 = dots * 2540 / usize::from(layout.dpi.max(1));
+        format!("{}.{:02} mm", um10 / 100, um10 % 100)
+    };
+    match layout.qr {
+        QrStyle::Native => {
+            let n = native_module_dots(data, layout);
+            format!(
+                "QR: native GS ( k, {n} dots/module ({})",
+                mm(usize::from(n))
+            )
+        }
+        QrStyle::Raster => {
+            let Some((modules, _)) = qr_matrix(data.as_bytes()) else {
+                return "QR: raster (data too long)".into();
+            };
+            let n = qr_module_dots(modules, layout);
+            if layout.raster_scaling && n.is_multiple_of(2) {
+                format!(
+                    "QR: raster {modules} modules x {n} dots ({}), sent at {} dots, printer doubles (GS v 0 m=3)",
+                    mm(n),
+                    n / 2
+                )
+            } else {
+                format!("QR: raster {modules} modules x {n} dots ({})", mm(n))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -778,6 +1179,24 @@ mod tests {
         assert_eq!(bytes(|e| e.lf()), [0x0A]);
         assert_eq!(bytes(|e| e.feed(3)), [0x1B, 0x64, 3]);
         assert_eq!(bytes(|e| e.cut()), [0x1D, 0x56, 0x42, 0x00]);
+        assert_eq!(bytes(|e| e.cut_full()), [0x1D, 0x56, 0x41, 0x00]);
+        assert_eq!(
+            bytes(|e| e.finish(Cut::FeedPartial)),
+            [0x1B, 0x64, 3, 0x1D, 0x56, 0x42, 0x00]
+        );
+        assert_eq!(
+            bytes(|e| e.finish(Cut::FeedFull)),
+            [0x1B, 0x64, 3, 0x1D, 0x56, 0x41, 0x00]
+        );
+        assert_eq!(bytes(|e| e.finish(Cut::None)), [0x1B, 0x64, 4]);
+        assert_eq!(
+            hex(&bytes(|e| e.realtime_disable())),
+            "1D 28 44 05 00 14 01 00 02 00"
+        );
+        assert_eq!(bytes(|e| e.select_text_mode()), [0x1C, 0x2E]);
+        let mut e = EscPos::new().with_text_mode(TextMode::CodePage(16));
+        e.select_text_mode();
+        assert_eq!(e.as_bytes(), [0x1B, 0x74, 16]);
     }
 
     #[test]
@@ -832,9 +1251,197 @@ mod tests {
             hex(&bytes(|e| e.text("a微信支付b"))),
             "61 1C 26 CE A2 D0 C5 D6 A7 B8 B6 1C 2E 62"
         );
-        // Non-Chinese non-ASCII also goes through GB18030 (4-byte form for ¥ U+00A5).
-        assert_eq!(hex(&bytes(|e| e.text("¥"))), "1C 26 81 30 84 36 1C 2E");
+        // ¥ U+00A5 has no 2-byte GB code: it prints as the full-width ￥.
+        assert_eq!(hex(&bytes(|e| e.text("¥5"))), "1C 26 A3 A4 1C 2E 35");
+        // Characters GB18030 codes in 4 bytes print as '?' (inside the run).
+        assert_eq!(hex(&bytes(|e| e.text("😀"))), "3F");
+        assert_eq!(
+            hex(&bytes(|e| e.text("中😀文"))),
+            "1C 26 D6 D0 3F CE C4 1C 2E"
+        );
+        // GBK's Latin letters with tones are 2-byte codes: é = A8 A6.
+        assert_eq!(hex(&bytes(|e| e.text("é"))), "1C 26 A8 A6 1C 2E");
+        // A no-break space (4 bytes in GB18030) is a space; the ideographic space is A1 A1.
+        assert_eq!(hex(&bytes(|e| e.text("a\u{a0}b"))), "61 20 62");
+        assert_eq!(hex(&bytes(|e| e.text("\u{3000}"))), "1C 26 A1 A1 1C 2E");
         assert_eq!(bytes(|e| e.line("x")), b"x\n");
+    }
+
+    fn cafe(title: &str, name: &str, amount: i64) -> Receipt {
+        Receipt {
+            title: title.into(),
+            lines: vec![Line {
+                name: name.into(),
+                quantity: 1,
+                amount,
+            }],
+            total: amount,
+            code_url: "weixin://wxpay/bizpayurl?pr=Ab3dE9x1".into(),
+            footer: String::new(),
+            out_trade_no: "T1".into(),
+            time: String::new(),
+            sandbox: false,
+        }
+    }
+
+    #[test]
+    fn golden_chinese_receipt_head() {
+        let b = encode(&cafe("咖啡小站", "拿铁 Latte", 2800), &Layout::MM58);
+        let expected = unhex(
+            "1B 40 1C 2E
+             1B 61 01 1B 45 01 1D 21 11
+             1C 26 BF A7 B7 C8 D0 A1 D5 BE 1C 2E 0A
+             1D 21 00 1B 45 00
+             1B 61 00 0A
+             1C 26 C4 C3 CC FA 1C 2E 20 4C 61 74 74 65 20 78 20 31
+             20 20 20 20 20 20 20 20 20 20 20
+             1C 26 A3 A4 1C 2E 32 38 2E 30 30 0A",
+        );
+        assert_eq!(hex(&b[..expected.len()]), hex(&expected));
+        // "拿铁 Latte x 1" (14 columns) + 11 spaces + "￥28.00" (7) = 32 columns.
+        assert_eq!(
+            text_width("拿铁 Latte x 1") + 11 + text_width("￥28.00"),
+            32
+        );
+        // The payment hint in Chinese: 微信扫码支付.
+        assert!(
+            find(
+                &b,
+                &unhex("1C 26 CE A2 D0 C5 C9 A8 C2 EB D6 A7 B8 B6 1C 2E 0A")
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn golden_code_page_receipt_head() {
+        let layout = Layout {
+            text: TextMode::CodePage(16),
+            ..Layout::MM58
+        };
+        let b = encode(&cafe("Café", "Café crème 拿铁", 550), &layout);
+        let expected = unhex(
+            "1B 40 1B 74 10
+             1B 61 01 1B 45 01 1D 21 11
+             43 61 66 E9 0A
+             1D 21 00 1B 45 00
+             1B 61 00 0A
+             43 61 66 E9 20 63 72 E8 6D 65 20 3F 3F 20 78 20 31
+             20 20 20 20 20 20 20 20 20 20
+             A5 35 2E 35 30 0A",
+        );
+        assert_eq!(hex(&b[..expected.len()]), hex(&expected));
+        // No Chinese-mode command anywhere, no Chinese hint line.
+        assert!(find(&b, &[0x1C, 0x26]).is_none());
+        assert!(find(&b, &[0x1C, 0x2E]).is_none());
+        assert!(find(&b, b"WeChat Pay: scan to pay\n").is_some());
+
+        // CP437 (ESC t 0): encoding_rs has no CP437, so only ASCII; ￥ becomes "RMB ".
+        let layout = Layout {
+            text: TextMode::CodePage(0),
+            ..Layout::MM58
+        };
+        let b = encode(&cafe("Café", "Tea", 550), &layout);
+        assert_eq!(&b[..5], &[0x1B, 0x40, 0x1B, 0x74, 0]);
+        assert!(find(&b, b"Caf?\n").is_some());
+        let line = format!("Tea x 1{}RMB 5.50\n", " ".repeat(32 - 7 - 8));
+        assert!(find(&b, line.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn code_page_text() {
+        let text = |mode: TextMode, s: &str| {
+            let mut e = EscPos::new().with_text_mode(mode);
+            e.text(s);
+            hex(e.as_bytes())
+        };
+        let cp1252 = TextMode::CodePage(16);
+        assert_eq!(text(cp1252, "Café"), "43 61 66 E9");
+        assert_eq!(text(cp1252, "€5 ¥5 ￥5"), "80 35 20 A5 35 20 A5 35");
+        assert_eq!(text(cp1252, "拿铁"), "3F 3F");
+        assert_eq!(text(cp1252, "a\u{9b}b\x1b"), "61 20 62 20");
+        // WPC1251 (ESC t 46): Cyrillic; no ¥ there.
+        assert_eq!(
+            text(TextMode::CodePage(46), "Чай ¥"),
+            "D7 E0 E9 20 52 4D 42 20"
+        );
+        assert_eq!(text_width_in("¥1", TextMode::CodePage(46)), 5);
+        assert_eq!(text_width_in("¥1", TextMode::CodePage(16)), 2);
+        assert_eq!(text_width_in("¥1", TextMode::Chinese), 3);
+        assert_eq!(text(TextMode::CodePage(0), "é"), "3F");
+        assert!(code_page_encoding(0).is_none());
+        assert_eq!(code_page_encoding(16), Some(encoding_rs::WINDOWS_1252));
+    }
+
+    #[test]
+    fn receipts_wrap_to_the_columns() {
+        let mut r = cafe(
+            "星巴克咖啡 Starbucks Reserve Roastery 上海",
+            "Double shot oat milk flat white with extra foam 燕麦奶大杯",
+            12_345,
+        );
+        r.footer = "谢谢惠顾，欢迎再次光临！ Thank you for visiting, see you again soon".into();
+        for layout in [Layout::MM80, Layout::MM58] {
+            let cols = usize::from(layout.columns);
+            let b = encode(&r, &layout);
+            // Title: double width, half the columns per line.
+            for line in wrap(&r.title, cols / 2, cols / 2, TextMode::Chinese) {
+                assert!(text_width(line) <= cols / 2);
+                let mut e = EscPos::new();
+                e.line(line);
+                assert!(find(&b, e.as_bytes()).is_some(), "{line:?}");
+            }
+            // Every word of name and footer is printed.
+            for word in [
+                "Double",
+                "foam",
+                "麦奶大杯",
+                "Thank",
+                "soon",
+                "欢迎再次光临！",
+            ] {
+                let mut e = EscPos::new();
+                e.text(word);
+                let mut bytes = e.as_bytes();
+                if !word.is_ascii() {
+                    // Without FS & / FS .: the word may be part of a longer run.
+                    bytes = &bytes[2..bytes.len() - 2];
+                }
+                assert!(find(&b, bytes).is_some(), "{cols}: {word}");
+            }
+            // And it renders on that paper.
+            let rendered = crate::render::render(&b, usize::from(layout.width_dots)).unwrap();
+            assert_eq!(rendered.width, usize::from(layout.width_dots));
+        }
+        // 48 columns: the whole item name beside the amount? 48 - 8 - 1 = 39 columns.
+        let b = encode(&r, &Layout::MM80);
+        let mut first = EscPos::new();
+        first.line(&format!(
+            "Double shot oat milk flat white with{}￥123.45",
+            " ".repeat(39 - 36 + 1)
+        ));
+        assert!(find(&b, first.as_bytes()).is_some());
+        let mut second = EscPos::new();
+        second.line("  extra foam 燕麦奶大杯 x 1");
+        assert!(find(&b, second.as_bytes()).is_some());
+        // 32 columns: 32 - 8 - 1 = 23 beside the amount.
+        let b = encode(&r, &Layout::MM58);
+        let mut e = EscPos::new();
+        e.line(&format!(
+            "Double shot oat milk{}￥123.45",
+            " ".repeat(23 - 20 + 1)
+        ))
+        // CJK may break anywhere: 26 + 1 + 2 fits the 30 columns after the indent.
+        .line("  flat white with extra foam 燕")
+        .line("  麦奶大杯 x 1");
+        assert!(find(&b, e.as_bytes()).is_some());
+        // The title at 32 columns: 16 per line.
+        let mut e = EscPos::new();
+        e.line("星巴克咖啡")
+            .line("Starbucks")
+            .line("Reserve Roastery")
+            .line("上海");
+        assert!(find(&b, e.as_bytes()).is_some());
     }
 
     #[test]
@@ -889,48 +1496,155 @@ mod tests {
         assert_eq!(truncate_to_width("abc", 0), "");
     }
 
+    fn item(columns: usize, mode: TextMode, name: &str, suffix: &str, amount: &str) -> Vec<u8> {
+        let mut e = EscPos::new().with_text_mode(mode);
+        item_line(&mut e, name, suffix, amount, columns);
+        e.into_bytes()
+    }
+
+    /// What `lines` print as, in Chinese mode.
+    fn zh_lines(lines: &[&str]) -> Vec<u8> {
+        let mut e = EscPos::new();
+        for l in lines {
+            e.line(l);
+        }
+        e.into_bytes()
+    }
+
     #[test]
     fn item_lines_fill_the_columns() {
-        let mut e = EscPos::new();
-        two_columns(&mut e, "Coffee", " x 2", "￥24.00", 32);
-        let expected = format!("Coffee x 2{}\u{1c}&\u{a3}\u{a4}", " ".repeat(32 - 10 - 7));
-        let got = e.as_bytes();
+        let b = item(32, TextMode::Chinese, "Coffee", " x 2", "￥24.00");
+        let expected = format!("Coffee x 2{}", " ".repeat(32 - 10 - 7));
+        assert_eq!(&b[..expected.len()], expected.as_bytes());
+        assert_eq!(hex(&b[25..]), "1C 26 A3 A4 1C 2E 32 34 2E 30 30 0A");
+        for columns in [32, 48] {
+            let b = item(columns, TextMode::Chinese, "Tea", " x 1", "￥8.00");
+            let line = format!("Tea x 1{}￥8.00", " ".repeat(columns - 7 - 6));
+            assert_eq!(b, zh_lines(&[&line]), "{columns}");
+        }
+    }
+
+    #[test]
+    fn long_names_wrap_never_truncate() {
+        // Chinese name, 15 hanzi = 30 columns. 32 columns: 32 - 6 (amount) - 1 = 25 beside the
+        // amount → 12 hanzi; continuation indented by 2; " x 1" fits after the rest.
+        let name = "牛角包牛角包牛角包牛角包牛角包";
+        let b = item(32, TextMode::Chinese, name, " x 1", "￥8.00");
         assert_eq!(
-            &got[..expected.len() - 4],
-            &expected.as_bytes()[..expected.len() - 4]
+            b,
+            zh_lines(&["牛角包牛角包牛角包牛角包  ￥8.00", "  牛角包 x 1",])
         );
-        assert_eq!(hex(&got[25..]), "1C 26 A3 A4 1C 2E 32 34 2E 30 30 0A");
+        // 48 columns: 48 - 7 = 41 beside → 20 hanzi, all of it, suffix too (30 + 4 ≤ 41).
+        let b = item(48, TextMode::Chinese, name, " x 1", "￥8.00");
+        assert_eq!(
+            b,
+            zh_lines(&[&format!("{name} x 1{}￥8.00", " ".repeat(48 - 34 - 6))])
+        );
 
-        // CJK names count double; long names are cut.
-        let mut e = EscPos::new();
-        two_columns(
-            &mut e,
-            "牛角包牛角包牛角包牛角包牛角包",
-            " x 1",
-            "￥8.00",
+        // Latin name breaks at spaces.
+        let name = "Double shot oat milk flat white with extra foam";
+        let b = item(32, TextMode::Chinese, name, " x 12", "￥132.00");
+        // 32 - 8 - 1 = 23 beside the amount.
+        assert_eq!(
+            b,
+            zh_lines(&[
+                "Double shot oat milk    ￥132.00",
+                "  flat white with extra foam",
+                "  x 12",
+            ])
+        );
+        let b = item(48, TextMode::Chinese, name, " x 12", "￥132.00");
+        // 48 - 9 = 39 beside.
+        assert_eq!(
+            b,
+            zh_lines(&[
+                "Double shot oat milk flat white with    ￥132.00",
+                "  extra foam x 12",
+            ])
+        );
+        // A word longer than the line is cut at the margin, nothing is lost.
+        let word = "Supercalifragilisticexpialidocious-espresso";
+        let b = item(32, TextMode::Chinese, word, " x 1", "￥5.00");
+        assert_eq!(
+            b,
+            zh_lines(&[
+                "Supercalifragilisticexpia ￥5.00",
+                "  lidocious-espresso x 1",
+            ])
+        );
+        // Mixed: CJK breaks anywhere, Latin at spaces.
+        let b = item(
             32,
+            TextMode::Chinese,
+            "拿铁 Latte 燕麦奶 oat milk 大杯",
+            " x 1",
+            "￥28.00",
         );
-        let mut expected = EscPos::new();
-        // 32 - 6 (amount) - 1 (gap) - 4 (" x 1") = 21 columns → 10 hanzi, 1 pad space + gap.
-        expected
-            .text("牛角包牛角包牛角包牛")
-            .text(" x 1")
-            .raw(b"  ")
-            .text("￥8.00")
-            .lf();
-        assert_eq!(e.as_bytes(), expected.as_bytes());
+        assert_eq!(
+            b,
+            zh_lines(&["拿铁 Latte 燕麦奶 oat    ￥28.00", "  milk 大杯 x 1",])
+        );
+        // Every column of the input comes out (no silent truncation).
+        for columns in [16usize, 32, 48] {
+            for name in [
+                "牛角包牛角包牛角包牛角包牛角包牛角包牛角包牛角包",
+                "A very long Latin item name that goes on and on and on",
+            ] {
+                let mut e = EscPos::new();
+                item_line(&mut e, name, " x 1", "￥1.00", columns);
+                let printed = String::from_utf8_lossy(e.as_bytes()).replace(' ', "");
+                let _ = printed;
+                let lines = wrap(name, columns - 7, columns - ITEM_INDENT, TextMode::Chinese);
+                let joined: String = lines.concat();
+                assert_eq!(joined.replace(' ', ""), name.replace(' ', ""), "{columns}");
+                for (i, l) in lines.iter().enumerate() {
+                    let limit = if i == 0 {
+                        columns - 7
+                    } else {
+                        columns - ITEM_INDENT
+                    };
+                    assert!(text_width(l) <= limit, "{l:?} > {limit}");
+                }
+            }
+        }
+    }
 
-        // Nothing fits: amount on its own line.
-        let mut e = EscPos::new();
-        two_columns(&mut e, "Tea", " x 1000000", "￥100000.00", 16);
-        let mut expected = EscPos::new();
-        expected
-            .text("Tea x 1000000")
-            .lf()
-            .raw(&[b' '; 5])
-            .text("￥100000.00")
-            .lf();
-        assert_eq!(e.as_bytes(), expected.as_bytes());
+    #[test]
+    fn amount_on_its_own_line_when_nothing_fits() {
+        let b = item(15, TextMode::Chinese, "Tea", " x 1000000", "￥100000.00");
+        let expected = zh_lines(&["Tea x 1000000", &format!("{}￥100000.00", " ".repeat(4))]);
+        assert_eq!(b, expected);
+        // At 16 columns 4 are left beside the amount: the quantity moves down instead.
+        let b = item(16, TextMode::Chinese, "Tea", " x 1000000", "￥100000.00");
+        assert_eq!(b, zh_lines(&["Tea  ￥100000.00", "  x 1000000"]));
+        // Empty name: the suffix alone beside the amount.
+        let b = item(32, TextMode::Chinese, "", " x 3", "￥3.00");
+        assert_eq!(
+            b,
+            zh_lines(&[&format!("x 3{}￥3.00", " ".repeat(32 - 3 - 6))])
+        );
+    }
+
+    #[test]
+    fn wrap_rules() {
+        let zh = TextMode::Chinese;
+        assert_eq!(wrap("", 10, 10, zh), Vec::<&str>::new());
+        assert_eq!(wrap("   ", 10, 10, zh), Vec::<&str>::new());
+        assert_eq!(wrap("hello world", 11, 11, zh), ["hello world"]);
+        assert_eq!(wrap("hello world", 10, 10, zh), ["hello", "world"]);
+        assert_eq!(wrap("hello   world  ", 5, 5, zh), ["hello", "world"]);
+        assert_eq!(wrap("abcdefgh", 3, 3, zh), ["abc", "def", "gh"]);
+        assert_eq!(wrap("咖啡小站", 5, 5, zh), ["咖啡", "小站"]);
+        assert_eq!(wrap("咖啡小站", 1, 1, zh), ["咖", "啡", "小", "站"]);
+        assert_eq!(wrap("ab咖啡", 3, 4, zh), ["ab", "咖啡"]);
+        assert_eq!(wrap("a b", 1, 1, zh), ["a", "b"]);
+        // Control characters count as spaces.
+        assert_eq!(wrap("a\nb", 1, 1, zh), ["a", "b"]);
+        // In a code page CJK is '?', one column.
+        assert_eq!(
+            wrap("咖啡小站", 3, 3, TextMode::CodePage(16)),
+            ["咖啡小", "站"]
+        );
     }
 
     #[test]
@@ -1096,7 +1810,7 @@ mod tests {
             },
         ] {
             let b = encode(&r, &layout);
-            assert_eq!(&b[..2], &[0x1B, 0x40]);
+            assert_eq!(&b[..4], &[0x1B, 0x40, 0x1C, 0x2E]);
             assert_eq!(&b[b.len() - 7..], &[0x1B, 0x64, 3, 0x1D, 0x56, 0x42, 0x00]);
             let title = find(&b, b"Corner Caf").unwrap();
             assert_eq!(
@@ -1154,13 +1868,17 @@ mod tests {
             let cols = usize::from(layout.columns);
             let printable: Vec<u8> = (0x20..=0x7E).collect();
             assert!(find(&b, &[&printable[..cols], b"\n"].concat()).is_some());
+            assert_eq!(&b[2..4], &[0x1C, 0x2E]);
             let mut zh = EscPos::new();
             zh.line("中文 ￥12.34");
             assert_eq!(
                 hex(zh.as_bytes()),
                 "1C 26 D6 D0 CE C4 1C 2E 20 1C 26 A3 A4 1C 2E 31 32 2E 33 34 0A"
             );
-            assert!(find(&b, zh.as_bytes()).is_some());
+            let mut line = EscPos::new();
+            line.line(TEST_CHINESE_LINE);
+            assert!(find(&b, line.as_bytes()).is_some());
+            assert!(find(&b, b"QR: ").is_some());
             match layout.qr {
                 QrStyle::Raster => assert!(find(&b, &[0x1D, 0x76, 0x30]).is_some()),
                 QrStyle::Native => assert!(find(&b, &[0x1D, 0x28, 0x6B]).is_some()),

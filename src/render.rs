@@ -4,10 +4,16 @@
 //! `font8x8` glyphs scaled ×1.5 across and ×3 down), CJK characters are 24 × 24 boxes, line
 //! spacing is 30 dots (`ESC 2` / `ESC 3 n`), text is buffered until `LF` / `ESC d` /
 //! `ESC J` / a full line, and alignment is the one in force when the line's first character
-//! arrived. `GS v 0` images and native `GS ( k` QR codes (re-encoded with the `qrcode`
-//! crate) are drawn at the current alignment. Unknown commands are skipped with their
-//! parameters where their length is known, else as `ESC x n` / `GS x n` / `FS x n` with one
-//! parameter byte.
+//! arrived. `GS v 0` images (m = 0–3 / 48–51: normal, double width, double height,
+//! quadruple) and native `GS ( k` QR codes (re-encoded with the `qrcode` crate) are drawn at
+//! the current alignment. Text modes follow what `receipt` emits: `FS &` / `FS .` switch
+//! Chinese mode on and off (2-byte GB18030 codes draw as double-width boxes, `A3 A4` as `￥`;
+//! the printer starts, and `ESC @` resets it, in single-byte mode); `ESC t n` selects a code
+//! page, and with 16 (WPC1252) bytes `A0`–`FF` draw as their Latin-1 glyphs (other pages and
+//! bytes: `?`). Cuts draw a solid (full: `GS V 0/48/65/97/103`) or dashed (partial: other
+//! `GS V`, `ESC i`, `ESC m`) line. `GS ( D` (real-time command switch) and other commands
+//! that change nothing on paper are skipped with their parameters where their length is
+//! known, else as `ESC x n` / `GS x n` / `FS x n` with one parameter byte.
 //!
 //! A command cut off by the end of the input is an error for [`render`]; [`render_lossy`]
 //! returns the picture drawn so far together with that error (what the CLI wants for user
@@ -112,6 +118,8 @@ impl Bitmap {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Ascii(u8),
+    /// A Latin-1 glyph, U+00A0 + the index (code page WPC1252).
+    Latin(u8),
     Cjk,
     Yen,
 }
@@ -127,7 +135,7 @@ struct Glyph {
 impl Glyph {
     fn width(&self) -> usize {
         match self.kind {
-            Kind::Ascii(_) => CELL_WIDTH * self.sw,
+            Kind::Ascii(_) | Kind::Latin(_) => CELL_WIDTH * self.sw,
             Kind::Cjk | Kind::Yen => 2 * CELL_WIDTH * self.sw,
         }
     }
@@ -146,6 +154,8 @@ struct Printer {
     sh: usize,
     line_spacing: usize,
     chinese: bool,
+    /// `ESC t n`.
+    code_page: u8,
     line: Vec<Glyph>,
     line_width: usize,
     line_align: u8,
@@ -169,6 +179,7 @@ impl Printer {
             sh: 1,
             line_spacing: LINE_SPACING,
             chinese: false,
+            code_page: 0,
             line: Vec::with_capacity(64),
             line_width: 0,
             line_align: 0,
@@ -186,6 +197,7 @@ impl Printer {
         self.sh = 1;
         self.line_spacing = LINE_SPACING;
         self.chinese = false;
+        self.code_page = 0;
         self.line.clear();
         self.line_width = 0;
         self.qr_data.clear();
@@ -280,6 +292,10 @@ impl Printer {
                     Ok(2)
                 }
             }
+            c if c >= 0xA0 && self.code_page == 16 => {
+                self.push(Kind::Latin(c - 0xA0));
+                Ok(1)
+            }
             _ => {
                 self.push(Kind::Ascii(b'?'));
                 Ok(1)
@@ -338,8 +354,12 @@ impl Printer {
                 Ok(3)
             }
             b'i' | b'm' => {
-                self.cut();
+                self.cut(false);
                 Ok(2)
+            }
+            b't' => {
+                self.code_page = param(1)?;
+                Ok(3)
             }
             b'<' | b'S' | b'L' | 0x0C => Ok(2),
             b'p' => need(b, i, 5, "ESC p").map(|_| 5),
@@ -406,7 +426,7 @@ impl Printer {
                     3
                 };
                 need(b, i, len, "GS V")?;
-                self.cut();
+                self.cut(matches!(m, 0 | 48 | 65 | 97 | 103));
                 Ok(len)
             }
             b'(' => {
@@ -536,7 +556,22 @@ impl Printer {
         let (w, h) = (g.width(), g.height());
         let bold = usize::from(g.bold);
         match g.kind {
-            Kind::Ascii(c) => self.font_glyph(c, x0, y0, CELL_WIDTH * g.sw, h, bold),
+            Kind::Ascii(c) => self.font_glyph(
+                &font8x8::legacy::BASIC_LEGACY[usize::from(c & 0x7F)],
+                x0,
+                y0,
+                CELL_WIDTH * g.sw,
+                h,
+                bold,
+            ),
+            Kind::Latin(i) => self.font_glyph(
+                &font8x8::legacy::LATIN_LEGACY[usize::from(i) % 96],
+                x0,
+                y0,
+                CELL_WIDTH * g.sw,
+                h,
+                bold,
+            ),
             Kind::Cjk => {
                 // An outline box with a 2-dot margin; bold makes it thicker.
                 let t = g.sw.min(g.sh) + bold;
@@ -557,7 +592,14 @@ impl Printer {
                 // 'Y' centred in the double-width cell, with two bars.
                 let cw = CELL_WIDTH * g.sw;
                 let gx = x0 + cw / 2;
-                self.font_glyph(b'Y', gx, y0, cw, h, bold);
+                self.font_glyph(
+                    &font8x8::legacy::BASIC_LEGACY[usize::from(b'Y')],
+                    gx,
+                    y0,
+                    cw,
+                    h,
+                    bold,
+                );
                 for bar in [h * 9 / 16, h * 11 / 16] {
                     for y in y0 + bar..y0 + bar + g.sh {
                         for x in gx + cw / 6..gx + cw - cw / 6 + bold {
@@ -570,8 +612,15 @@ impl Printer {
     }
 
     /// An 8 × 8 glyph scaled into `w` × `h` (nearest neighbour); bold repeats it 1 dot right.
-    fn font_glyph(&mut self, c: u8, x0: usize, y0: usize, w: usize, h: usize, bold: usize) {
-        let rows = font8x8::legacy::BASIC_LEGACY[usize::from(c & 0x7F)];
+    fn font_glyph(
+        &mut self,
+        rows: &[u8; 8],
+        x0: usize,
+        y0: usize,
+        w: usize,
+        h: usize,
+        bold: usize,
+    ) {
         for dy in 0..h {
             let bits = rows[dy * 8 / h];
             if bits == 0 {
@@ -690,11 +739,12 @@ impl Printer {
         self.grow(self.y);
     }
 
-    fn cut(&mut self) {
+    /// A cut: a solid line for a full cut, a dashed one for a partial cut.
+    fn cut(&mut self, full: bool) {
         self.flush_for_graphics();
         self.advance(4);
         let y = self.y;
-        for x in (0..self.bitmap.width).filter(|x| x % 8 < 4) {
+        for x in (0..self.bitmap.width).filter(|x| full || x % 8 < 4) {
             self.dot(x, y);
         }
         self.advance(12);
@@ -1061,6 +1111,72 @@ mod tests {
         // Huge feeds are clipped, not allocated without end.
         let long = render(&b"\x1bd\xff".repeat(100), 8).unwrap();
         assert_eq!(long.height, MAX_HEIGHT);
+    }
+
+    #[test]
+    fn code_page_latin_glyphs() {
+        // "é" in WPC1252 is E9: with ESC t 16 it draws the Latin-1 glyph, not '?'.
+        let e_acute = render(b"\x1bt\x10\xe9\n", 576).unwrap();
+        let question = render(b"?\n", 576).unwrap();
+        let plain_e = render(b"e\n", 576).unwrap();
+        assert_ne!(e_acute, question);
+        assert_ne!(e_acute, plain_e);
+        let (l, r) = ink_columns(&e_acute, 0, 30).unwrap();
+        assert!(l < 12 && r < 12, "one column: {l} {r}");
+        // Without ESC t 16 (and after ESC @) the byte is '?'.
+        assert_eq!(render(b"\xe9\n", 576).unwrap(), question);
+        assert_eq!(render(b"\x1bt\x10\x1b@\xe9\n", 576).unwrap(), question);
+        // The code-page receipt renders its title with the accent.
+        let layout = Layout {
+            text: receipt::TextMode::CodePage(16),
+            ..Layout::MM58
+        };
+        let mut r = sample(false);
+        r.title = "Café".into();
+        let bytes = receipt::encode(&r, &layout);
+        assert!(render(&bytes, 384).is_ok());
+    }
+
+    #[test]
+    fn full_and_partial_cuts() {
+        let partial = render(b"\x1dVB\x00", 100).unwrap();
+        let full = render(b"\x1dVA\x00", 100).unwrap();
+        assert_eq!(partial.height, full.height);
+        assert!(full.get(0, 4) && full.get(5, 4) && full.get(99, 4));
+        assert!(partial.get(0, 4) && !partial.get(5, 4));
+        assert_eq!(render(b"\x1dV\x00", 100).unwrap(), full);
+        assert_eq!(render(b"\x1dV\x01", 100).unwrap(), partial);
+        assert_eq!(render(b"\x1bi", 100).unwrap(), partial);
+    }
+
+    #[test]
+    fn realtime_disable_and_text_mode_commands_draw_nothing() {
+        let plain = render(b"AB\n", 576).unwrap();
+        for noise in [
+            &receipt::REALTIME_DISABLE[..],
+            b"\x1c.",
+            b"\x1bt\x10",
+            b"\x1bt\x00",
+        ] {
+            let bytes = [b"A", noise, b"B\n"].concat();
+            assert_eq!(render(&bytes, 576).unwrap(), plain, "{noise:02X?}");
+        }
+        // After GS ( D the raster still draws.
+        let img = [
+            &receipt::REALTIME_DISABLE[..],
+            &[0x1D, 0x76, 0x30, 0, 1, 0, 1, 0, 0x80],
+        ]
+        .concat();
+        let b = render(&img, 64).unwrap();
+        assert!(b.get(0, 0) && b.height == 1);
+    }
+
+    #[test]
+    fn double_height_raster_mode() {
+        let img = [0x1D, 0x76, 0x30, 2, 1, 0, 1, 0, 0x80];
+        let b = render(&img, 64).unwrap();
+        assert_eq!(b.height, 2);
+        assert!(b.get(0, 0) && b.get(0, 1) && !b.get(1, 0));
     }
 
     #[test]

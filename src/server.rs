@@ -360,7 +360,13 @@ impl Connection {
             }
             Op::Printer => {
                 let status = self.jobs.printer_status().await;
-                self.send(id, Event::Printer(status)).await
+                let event = Event::Printer {
+                    out_trade_no: None,
+                    state: None,
+                    print: None,
+                    status,
+                };
+                self.send(id, event).await
             }
             Op::TestPrint => match self.jobs.test_print().await {
                 Ok(event) => self.send(id, event).await,

@@ -182,7 +182,15 @@ fn check_config_reports_effective_settings_and_errors() {
                 root.join(example).to_str().unwrap(),
             ],
         );
-        assert!(out.status.success(), "{example}: {out:?}");
+        if example.ends_with("sandbox.toml") {
+            assert!(out.status.success(), "{example}: {out:?}");
+        } else {
+            // The production example names key files this machine does not have: the
+            // settings are fine, the keys are checked and reported missing.
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("/etc/wxprint/apiclient_key.pem"), "{err}");
+        }
         let text = String::from_utf8_lossy(&out.stdout);
         for key in [
             "[daemon]",

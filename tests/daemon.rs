@@ -709,6 +709,18 @@ async fn printer_fault_keeps_the_order_payable() {
     pos.send(checkout("T0000000013", 100)).await;
     pos.expect("accepted").await;
     pos.expect("code_url").await;
+    // First the POS hears the receipt is waiting for the printer…
+    let waiting = pos.expect("printer").await;
+    assert_eq!(waiting["print"], "pending");
+    assert_eq!(waiting["online"], false);
+    assert!(
+        waiting["error"]
+            .as_str()
+            .unwrap()
+            .contains("No such device"),
+        "{waiting}"
+    );
+    // …then, after print_timeout, that it failed; the order stays payable.
     let fault = pos.expect("error").await;
     assert_eq!(fault["error"]["code"], "printer");
     assert_eq!(fault["print"], "failed");

@@ -188,25 +188,58 @@ async fn placement_faults_never_print_an_unverified_or_dead_qr() {
     }
 }
 
-/// Faults on queries and closes: answers that do not verify are discarded; the payment is
-/// still reported.
+/// Faults on queries: answers that do not verify are discarded — even when they claim the
+/// order is paid — and the real payment is still reported.
 #[tokio::test]
 async fn query_faults_are_discarded_and_the_payment_still_reported() {
     let setup = start(Trust::PublicKey).await;
     let mut pos = setup.daemon.connect().await;
     checkout_printed(&setup, &mut pos, "T2026112620").await;
-    for fault in [
+    // Spoiled answers now say SUCCESS although nobody paid: believing one would report a
+    // payment that never happened.
+    setup.sim.forge_spoiled_answers_as_paid(true);
+    let forged = [
         Fault::BadSignature,
         Fault::StaleTimestamp,
         Fault::WrongSerial,
-        Fault::MalformedJson,
         Fault::SignTest,
+        Fault::BadSignature,
+        Fault::SignTest,
+    ];
+    for fault in forged.clone() {
+        setup.sim.inject(Endpoint::Query, fault, 1);
+    }
+    for fault in [
+        Fault::MalformedJson,
         Fault::Status500,
         Fault::Status429,
         Fault::Reset,
     ] {
         setup.sim.inject(Endpoint::Query, fault, 1);
     }
+    // No `paid` may arrive while every fault is served.
+    let served = || {
+        setup
+            .sim
+            .requests_to(Endpoint::Query)
+            .into_iter()
+            .filter(|r| r.fault.is_some())
+            .count()
+    };
+    for _ in 0..20 {
+        if served() == forged.len() + 4 {
+            break;
+        }
+        pos.silent_for(Duration::from_secs(1)).await;
+    }
+    assert_eq!(served(), forged.len() + 4, "every fault was served");
+    pos.silent_for(Duration::from_millis(1500)).await;
+    assert_eq!(
+        setup.sim.order("T2026112620").unwrap().state,
+        TradeState::NotPay
+    );
+
+    setup.sim.forge_spoiled_answers_as_paid(false);
     assert!(setup.sim.pay("T2026112620"));
     let paid = pos.expect("paid").await;
     assert_eq!(paid["amount"]["total"], 3200);
@@ -303,6 +336,20 @@ async fn cancel_closes_after_close_min_age_and_a_racing_payment_wins() {
     tokio::time::sleep(Duration::from_millis(900)).await; // the close is in flight now
     assert!(setup.sim.pay("T2026112641"));
     assert_eq!(cashier.expect("paid").await["state"], "paid");
+    let close = setup
+        .sim
+        .requests_to(Endpoint::Close)
+        .into_iter()
+        .rfind(|r| r.path.contains("T2026112641"))
+        .expect("a close was sent");
+    assert!(
+        matches!(
+            close.error_code.as_deref(),
+            Some("ORDERPAID" | "ORDER_PAID")
+        ),
+        "the close lost the race: {:?}",
+        close.error_code
+    );
     setup.daemon.shutdown().await;
 }
 
@@ -310,13 +357,10 @@ async fn cancel_closes_after_close_min_age_and_a_racing_payment_wins() {
 #[tokio::test]
 async fn expiry_closes_the_order_at_wechat_pay() {
     let mut config = fast_config();
-    config.order_ttl = Duration::from_secs(61);
+    config.order_ttl = Duration::from_millis(1500);
     let setup = start_with(Trust::PublicKey, config, |_| {}).await;
     let mut pos = setup.daemon.connect().await;
-    let expire = wxprint::clock::rfc3339(wxprint::clock::now_ms() + 1_500);
-    let mut request = checkout("T2026112650", 100);
-    request["order"]["time_expire"] = json!(expire);
-    pos.send(request).await;
+    pos.send(checkout("T2026112650", 100)).await;
     pos.expect("accepted").await;
     pos.expect("code_url").await;
     pos.expect("printed").await;

@@ -5,8 +5,9 @@
 //! async side talks to it through a [`PrinterHandle`]. The thread's queue is also what keeps
 //! receipts from interleaving when several jobs print at once.
 //!
-//! This slice has the `file` transport (one `.bin` file of ESC/POS bytes per receipt,
-//! written atomically); serial, USB and TCP plug in behind the same trait.
+//! Transports: `file` (one `.bin` file of ESC/POS bytes per receipt, written atomically,
+//! for development), and in [`link`] `serial`, `usb` (the kernel usblp device) and `tcp`
+//! (port 9100), which also speak the ESC/POS status protocol.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,15 +15,43 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use crate::config::{PrinterSettings, Transport};
 use crate::protocol::PrinterStatus;
+
+pub mod link;
+pub mod profile;
 
 /// What went wrong talking to the printer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrinterError {
     #[error("cannot write to {target}: {message}")]
     Io { target: String, message: String },
+    /// The printer says it cannot print now (paper out, cover open, offline): nothing was
+    /// sent; try again when it is back.
+    #[error("the printer is not ready: {}", .0.error.as_deref().unwrap_or("not ready"))]
+    NotReady(PrinterStatus),
     #[error("the printer thread has stopped")]
     Stopped,
+}
+
+/// The transport the settings describe.
+pub fn open(settings: &PrinterSettings) -> Box<dyn Printer> {
+    match settings.transport {
+        Transport::File => Box::new(FilePrinter::new(&settings.device)),
+        Transport::Serial => Box::new(link::LinkPrinter::new(link::Serial {
+            device: settings.device.clone(),
+            baud_rate: settings.baud_rate,
+            flow_control: settings.flow_control,
+        })),
+        Transport::Usb => Box::new(link::LinkPrinter::new(link::Usb {
+            device: settings.device.clone(),
+            write_timeout: std::time::Duration::from_secs(30),
+        })),
+        Transport::Tcp => Box::new(link::LinkPrinter::new(link::Tcp {
+            address: settings.address.clone(),
+            timeout: std::time::Duration::from_secs(5),
+        })),
+    }
 }
 
 /// A blocking printer transport. Runs on the printer thread only.

@@ -88,8 +88,24 @@ pub struct WechatPay {
     public_key_id: Option<String>,
     /// Certificate mode: the key that decrypts `/v3/certificates`.
     apiv3_key: Option<Vec<u8>>,
-    certificates_fetched: Mutex<Option<Instant>>,
+    certificates: Mutex<CertificateFetch>,
     user_agent: String,
+}
+
+/// When platform certificates were last downloaded, or tried.
+#[derive(Default)]
+struct CertificateFetch {
+    succeeded: Option<Instant>,
+    /// No download before this: a minute after a success (an unknown serial does not
+    /// trigger a storm of downloads), 2 s after a transient failure, an hour after WeChat
+    /// Pay said the merchant has no certificates.
+    next_allowed: Option<Instant>,
+}
+
+impl CertificateFetch {
+    fn hold(&mut self, d: Duration) {
+        self.next_allowed = Some(Instant::now() + d);
+    }
 }
 
 impl std::fmt::Debug for WechatPay {
@@ -143,6 +159,10 @@ enum CallError {
         code: String,
         message: String,
         request_id: Option<String>,
+        /// WeChat Pay's clock minus ours, from `Wechatpay-Timestamp` or `Date`.
+        clock_offset: Option<i64>,
+        /// Whether the (rarely) signed error answer verified.
+        verified: bool,
     },
     /// A 2xx that does not verify: not believed.
     Unverified {
@@ -190,6 +210,10 @@ struct NativeAnswer {
 /// The query answer; unknown fields are ignored (WeChat Pay adds fields over time).
 #[derive(Deserialize)]
 struct QueryAnswer {
+    #[serde(default)]
+    out_trade_no: Option<String>,
+    #[serde(default)]
+    mchid: Option<String>,
     trade_state: String,
     #[serde(default)]
     transaction_id: Option<String>,
@@ -308,7 +332,7 @@ impl WechatPay {
             verifier,
             public_key_id,
             apiv3_key,
-            certificates_fetched: Mutex::new(None),
+            certificates: Mutex::new(CertificateFetch::default()),
             user_agent,
         })
     }
@@ -355,6 +379,13 @@ impl WechatPay {
             serial: header(&resp, "Wechatpay-Serial").unwrap_or_default(),
             signature_type: header(&resp, "Wechatpay-Signature-Type"),
         };
+        let now = clock::now_ms() / 1000;
+        let clock_offset = signature
+            .timestamp
+            .parse::<i64>()
+            .ok()
+            .or_else(|| header(&resp, "Date").as_deref().and_then(http_date))
+            .map(|ts| ts - now);
         let bytes = resp
             .bytes()
             .await
@@ -366,18 +397,17 @@ impl WechatPay {
                 Some(p) => (p.code, p.message),
                 None => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
             };
+            let verified = !signature.signature.is_empty()
+                && self.verifier.verify(&signature, &bytes, now).is_ok();
             return Err(CallError::Status {
                 status,
                 code,
                 message,
                 request_id,
+                clock_offset,
+                verified,
             });
         }
-        let clock_offset = signature
-            .timestamp
-            .parse::<i64>()
-            .ok()
-            .map(|ts| ts - clock::now_ms() / 1000);
         self.check_signature(&signature, &bytes)
             .await
             .map_err(|error| CallError::Unverified {
@@ -400,14 +430,21 @@ impl WechatPay {
         body: &[u8],
     ) -> Result<(), VerifyError> {
         if self.apiv3_key.is_some() {
-            let stale = self
-                .certificates_fetched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_none_or(|at| at.elapsed() > CERTIFICATE_REFRESH);
+            // Download when the certificates are older than 6 h, or once when an answer is
+            // signed with a serial we do not know — at most once a minute.
+            let (stale, may_try) = {
+                let fetch = self.certificates.lock().unwrap_or_else(|p| p.into_inner());
+                (
+                    fetch
+                        .succeeded
+                        .is_none_or(|at| at.elapsed() > CERTIFICATE_REFRESH),
+                    fetch.next_allowed.is_none_or(|at| Instant::now() >= at),
+                )
+            };
             let unknown =
                 !signature.serial.is_empty() && !self.verifier.knows_serial(&signature.serial);
             if (stale || unknown)
+                && may_try
                 && let Err(e) = self.refresh_certificates().await
             {
                 warn!(error = %e, "cannot download WeChat Pay platform certificates");
@@ -429,6 +466,20 @@ impl WechatPay {
         let Some(key) = &self.apiv3_key else {
             return Ok(0);
         };
+        let result = self.download_certificates(key).await;
+        let mut fetch = self.certificates.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(_) => {
+                fetch.succeeded = Some(Instant::now());
+                fetch.hold(Duration::from_secs(60));
+            }
+            Err(PaymentError::Rejected { .. }) => fetch.hold(Duration::from_secs(3600)),
+            Err(_) => fetch.hold(Duration::from_secs(2)),
+        }
+        result
+    }
+
+    async fn download_certificates(&self, key: &[u8]) -> Result<usize, PaymentError> {
         // The download itself is authenticated by AES-GCM with the APIv3 key; its answer
         // is then also checked against the certificates it carries.
         let path = "/v3/certificates";
@@ -487,10 +538,6 @@ impl WechatPay {
             })?;
         let count = certificates.len();
         self.verifier.set_certificates(certificates);
-        *self
-            .certificates_fetched
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         info!(count, serials = ?self.verifier.serials(), "WeChat Pay platform certificates loaded");
         Ok(count)
     }
@@ -542,6 +589,7 @@ impl WechatPay {
                     code,
                     message,
                     request_id,
+                    ..
                 }) => {
                     let error = classify(status, code, message, request_id);
                     let retry = status == 429 || status >= 500;
@@ -552,7 +600,9 @@ impl WechatPay {
                     last = Some(error);
                 }
                 Err(CallError::Unverified { error, request_id }) => {
-                    warn!(error = %error, ?request_id, "WeChat Pay answer failed verification; not trusted");
+                    if !matches!(error, VerifyError::SignTest) {
+                        warn!(error = %error, ?request_id, "WeChat Pay answer failed verification; not trusted");
+                    }
                     last = Some(transient(
                         format!("the answer's signature did not verify: {error}"),
                         request_id,
@@ -589,22 +639,27 @@ impl WechatPay {
                 status: 404,
                 code,
                 request_id,
+                clock_offset,
+                verified,
                 ..
             }) if code_is(&code, "ORDER_NOT_EXIST") => Ok(ProbeReport {
                 request_id,
-                clock_offset: None,
+                clock_offset,
                 certificates,
+                verified,
             }),
             Ok(answer) => Ok(ProbeReport {
                 request_id: answer.request_id,
                 clock_offset: answer.clock_offset,
                 certificates,
+                verified: true,
             }),
             Err(CallError::Status {
                 status,
                 code,
                 message,
                 request_id,
+                ..
             }) => Err(classify(status, code, message, request_id)),
             Err(CallError::Unverified { error, request_id }) => Err(PaymentError::Rejected {
                 code: "VERIFY".into(),
@@ -672,6 +727,23 @@ impl WechatPay {
                 answer.request_id.clone(),
             )
         })?;
+        // The signature covers the answer, not the question: a genuine answer about another
+        // order (replayed by something in the middle) must not count for this one.
+        if parsed.out_trade_no.as_deref() != Some(no)
+            || parsed
+                .mchid
+                .as_deref()
+                .is_some_and(|m| m != self.signer.mchid())
+        {
+            warn!(out_trade_no = no, answered = ?parsed.out_trade_no, "query answer is about another order; discarded");
+            return Err(transient(
+                format!(
+                    "the query answer is about order {:?}, not {no:?}",
+                    parsed.out_trade_no
+                ),
+                answer.request_id,
+            ));
+        }
         Ok(match parsed.trade_state.as_str() {
             "SUCCESS" | "REFUND" => {
                 let amount = parsed.amount.unwrap_or(QueryAmount {
@@ -720,6 +792,19 @@ pub struct ProbeReport {
     /// Certificate mode: how many platform certificates were downloaded, decrypted with
     /// the APIv3 key and verified.
     pub certificates: Option<usize>,
+    /// Whether the answer was signed and verified (WeChat Pay's error answers usually are
+    /// not, so public-key mode is proven by the first real order).
+    pub verified: bool,
+}
+
+/// An HTTP `Date` (`Fri, 27 Nov 2026 02:31:28 GMT`) as Unix seconds.
+fn http_date(value: &str) -> Option<i64> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(value, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 fn transient(message: String, request_id: Option<String>) -> PaymentError {
@@ -786,6 +871,15 @@ pub fn backend(settings: &WechatPaySettings) -> Result<Arc<WechatPay>, SetupErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_http_dates() {
+        assert_eq!(
+            http_date("Thu, 26 Nov 2026 04:00:05 GMT"),
+            Some(1_795_665_605)
+        );
+        assert_eq!(http_date("yesterday"), None);
+    }
 
     #[test]
     fn error_codes_match_both_spellings() {

@@ -449,6 +449,12 @@ impl Simulator {
 
     /// The payer pays the order: NOTPAY/USERPAYING → SUCCESS. False if the order is unknown,
     /// not open, or past its `time_expire`.
+    /// From now on, query answers spoiled by a signature fault claim the order is paid
+    /// (SUCCESS) even when it is not: a forgery the client must not believe.
+    pub fn forge_spoiled_answers_as_paid(&self, on: bool) {
+        self.inner.lock().forge_paid = on;
+    }
+
     pub fn pay(&self, out_trade_no: &str) -> bool {
         let now = self.inner.now();
         let mut state = self.inner.lock();
@@ -623,6 +629,8 @@ struct Inner {
 struct State {
     nonces: HashSet<String>,
     orders: HashMap<String, SimOrder>,
+    /// Signature-spoiled query answers claim SUCCESS (a forgery a client must refuse).
+    forge_paid: bool,
     faults: Vec<Injected>,
     log: Vec<RequestLog>,
 }
@@ -913,6 +921,11 @@ impl Inner {
         let mut scratch;
         let orders = if dry_run {
             scratch = state.orders.clone();
+            if let (true, Route::Query { no, .. }) = (state.forge_paid, route)
+                && let Some(order) = scratch.get_mut(no.as_str())
+            {
+                pay_order(order, now);
+            }
             &mut scratch
         } else {
             &mut state.orders
