@@ -120,6 +120,7 @@ async fn bench_detection(dir: &Path) {
         receipt_title: "Bench".into(),
         receipt_footer: String::new(),
         layout: Layout::MM80,
+        profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),
     };
     let journal = Journal::open(&dir.join("state")).unwrap();

@@ -60,6 +60,8 @@ pub struct JobsConfig {
     pub receipt_title: String,
     pub receipt_footer: String,
     pub layout: Layout,
+    /// The printer profile's name, for the test page.
+    pub profile: String,
     /// A receipt the printer cannot take (paper out, offline, unplugged) stays pending and
     /// is tried again; after this long it is `failed` (the order stays payable).
     pub print_timeout: Duration,
@@ -695,9 +697,22 @@ impl Jobs {
             return Err(shutting_down().into());
         }
         let config = &self.shared.config;
+        let status = self.shared.printer.status().await;
         let info = vec![
             format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+            format!("profile: {}", config.profile),
             format!("printer: {}", self.shared.printer.describe()),
+            format!(
+                "status: online {}, paper {}, cover {}{}",
+                status
+                    .online
+                    .map_or("unknown", |o| if o { "yes" } else { "no" }),
+                status.paper,
+                status
+                    .cover_open
+                    .map_or("unknown", |o| if o { "open" } else { "closed" }),
+                status.error.map(|e| format!(" ({e})")).unwrap_or_default()
+            ),
             format!(
                 "paper: {} dots, {} columns, QR {:?}",
                 config.layout.width_dots, config.layout.columns, config.layout.qr
@@ -1330,6 +1345,7 @@ impl JobsConfig {
             receipt_title: settings.receipt.title.clone(),
             receipt_footer: settings.receipt.footer.clone(),
             layout: layout_for(&settings.printer),
+            profile: settings.printer.profile.clone(),
             print_timeout: settings.printer.print_timeout,
         }
     }

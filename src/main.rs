@@ -91,6 +91,8 @@ enum Command {
         #[arg(long, default_value_t = 576)]
         width: usize,
     },
+    /// List candidate printer devices: serial ports with USB ids, `/dev/usb/lp*`.
+    Printers,
     /// Validate the configuration and print the effective settings.
     CheckConfig {
         /// Also make one signed call to WeChat Pay to prove the credentials.
@@ -147,6 +149,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { online } => check_config(config_path.as_deref(), online),
+        Command::Printers => {
+            let found = wxprint::printer::discover::scan(Path::new("/sys"));
+            if found.is_empty() {
+                println!(
+                    "no serial (ttyUSB/ttyACM) or usblp printer devices found; check the cable and `dmesg`"
+                );
+            }
+            for candidate in &found {
+                println!("{candidate}");
+            }
+            let link = Path::new("/dev/wxprint-printer");
+            if let Ok(target) = std::fs::read_link(link) {
+                println!(
+                    "{} -> {} (the udev rule's stable name)",
+                    link.display(),
+                    target.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         command => {
             let socket = socket_path(cli.socket.as_deref(), config_path.as_deref())?;
             client(command, &socket, cli.json, config_path.as_deref())
@@ -454,7 +476,10 @@ fn client(
         Command::Watch => Op::Watch,
         Command::Printer => Op::Printer,
         Command::TestPrint => Op::TestPrint,
-        Command::Serve { .. } | Command::Render { .. } | Command::CheckConfig { .. } => {
+        Command::Serve { .. }
+        | Command::Render { .. }
+        | Command::CheckConfig { .. }
+        | Command::Printers => {
             unreachable!("handled before")
         }
     };
@@ -510,13 +535,24 @@ fn connect_error(socket: &Path, e: std::io::Error) -> anyhow::Error {
 }
 
 fn test_print_direct(config_path: Option<&Path>) -> Result<ExitCode> {
-    let settings = load_settings(config_path, config_path.is_none())?;
+    let sandbox = config_path.is_none() && !config::default_config_path().exists();
+    let settings = load_settings(config_path, sandbox)?;
+    check_profile(&settings)?;
     let mut printer = wxprint::printer::open(&settings.printer);
     let layout = wxprint::jobs::layout_for(&settings.printer);
+    let status = printer.status();
+    println!("{}", serde_json::to_string(&status).unwrap_or_default());
     let info = vec![
         format!("wxprint {}", env!("CARGO_PKG_VERSION")),
-        format!("printer: {}", printer.describe()),
         format!("profile: {}", settings.printer.profile),
+        format!("printer: {}", printer.describe()),
+        format!(
+            "status: online {:?}, paper {}, cover open {:?}{}",
+            status.online,
+            status.paper,
+            status.cover_open,
+            status.error.map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
     ];
     let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
     println!(

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use crate::config::{PrinterSettings, Transport};
 use crate::protocol::PrinterStatus;
 
+pub mod discover;
 pub mod link;
 pub mod profile;
 
