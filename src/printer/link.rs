@@ -335,7 +335,7 @@ impl Connector for Serial {
             .map_err(io::Error::from)?;
         Ok(Box::new(SerialLink {
             port,
-            pace: self.flow_control == FlowControl::None,
+            pace: (self.flow_control == FlowControl::None).then_some(self.baud_rate),
         }))
     }
 
@@ -349,16 +349,25 @@ impl Connector for Serial {
 struct SerialLink {
     port: serialport::TTYPort,
     /// Without flow control the printer cannot say "wait": never send faster than the
-    /// line, and let each chunk drain before the next, or it drops bytes.
-    pace: bool,
+    /// line rate (the baud rate given here), chunk by chunk, or it drops bytes. `tcdrain`
+    /// alone is not enough: USB-serial adapters (and ptys) report "drained" early.
+    pace: Option<u32>,
 }
 
 impl Link for SerialLink {
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.pace {
+        if let Some(baud) = self.pace {
+            let start = Instant::now();
+            let mut sent = 0usize;
             for chunk in bytes.chunks(64) {
                 self.port.write_all(chunk)?;
                 self.port.flush()?; // tcdrain: the chunk has left the UART
+                sent += chunk.len();
+                // 10 bits a byte (8N1): where the line would be now at `baud`.
+                let due = Duration::from_secs_f64(sent as f64 * 10.0 / f64::from(baud.max(1)));
+                if let Some(wait) = due.checked_sub(start.elapsed()) {
+                    std::thread::sleep(wait);
+                }
             }
         } else {
             self.port.write_all(bytes)?;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod virtual_printer;
 pub mod wechatpay_sim;
 
 use std::path::{Path, PathBuf};

@@ -379,9 +379,10 @@ fn classify(cmd: &[u8], parts: u32) -> Step {
             b'@' => Done(Class::Init),
             b'i' | b'm' => Done(Class::Cut),
             b'2' | b'<' | b'L' | b'S' | b'v' | 0x0C => Done(Class::Print),
-            b' ' | b'!' | b'%' | b'-' | b'3' | b'=' | b'?' | b'E' | b'G' | b'J' | b'K'
-            | b'M' | b'R' | b'T' | b'U' | b'V' | b'a' | b'd' | b'e' | b'r' | b't' | b'u'
-            | b'{' => fixed(3, Class::Print),
+            b' ' | b'!' | b'%' | b'-' | b'3' | b'=' | b'?' | b'E' | b'G' | b'J' | b'K' | b'M'
+            | b'R' | b'T' | b'U' | b'V' | b'a' | b'd' | b'e' | b'r' | b't' | b'u' | b'{' => {
+                fixed(3, Class::Print)
+            }
             b'$' | b'\\' | b'c' => fixed(4, Class::Print),
             b'p' => fixed(5, Class::EscP),
             b'W' => fixed(10, Class::Print),
@@ -442,8 +443,8 @@ fn classify(cmd: &[u8], parts: u32) -> Step {
         // ---------------------------------------------------------------- GS
         (0x1D, c) => match c {
             b':' | b'c' => Done(Class::Print),
-            b'!' | b'/' | b'B' | b'E' | b'H' | b'I' | b'T' | b'Z' | b'a' | b'b' | b'f'
-            | b'h' | b'j' | b'w' => fixed(3, Class::Print),
+            b'!' | b'/' | b'B' | b'E' | b'H' | b'I' | b'T' | b'Z' | b'a' | b'b' | b'f' | b'h'
+            | b'j' | b'w' => fixed(3, Class::Print),
             b'r' => match cmd.get(2) {
                 None => More,
                 Some(&n) => Done(Class::GsR(n)),
@@ -475,9 +476,7 @@ fn classify(cmd: &[u8], parts: u32) -> Step {
             // GS ( fn pL pH …: QR (`k`), graphics (`L`), everything else.
             b'(' => with_payload(5, &|c| le16(c[3], c[4])),
             // GS 8 fn p1 p2 p3 p4 …: graphics with a 32-bit length.
-            b'8' => with_payload(7, &|c| {
-                le16(c[3], c[4]) | (le16(c[5], c[6]) << 16)
-            }),
+            b'8' => with_payload(7, &|c| le16(c[3], c[4]) | (le16(c[5], c[6]) << 16)),
             // GS k m d1…NUL (m ≤ 6) or GS k m n d1…dn (m ≥ 65): barcodes.
             b'k' => match cmd.get(2) {
                 None => More,
@@ -495,8 +494,11 @@ fn classify(cmd: &[u8], parts: u32) -> Step {
 #[derive(Debug, Default)]
 struct Parser {
     mode: Mode,
-    /// Header bytes of the command being read.
+    /// Header bytes of the command being read (kept whole for re-classification after
+    /// each payload block).
     cmd: Vec<u8>,
+    /// How many of `cmd` were already passed on as items (before a payload).
+    flushed: usize,
     /// Payload blocks of this command already skipped.
     parts: u32,
     /// The last bytes of the current payload, to spot real-time commands in it.
@@ -508,7 +510,7 @@ struct Parser {
 impl Parser {
     /// Bytes held in the parser (a command header not yet complete).
     fn pending(&self) -> usize {
-        self.cmd.len()
+        self.cmd.len() - self.flushed
     }
 
     /// Feed one received byte. Classified bytes go to `out`, real-time actions to `rt`.
@@ -522,7 +524,9 @@ impl Parser {
         match self.mode {
             Mode::Ground => match b {
                 0x10 | 0x1B | 0x1C | 0x1D => {
+                    self.cmd.clear();
                     self.cmd.push(b);
+                    self.flushed = 0;
                     self.parts = 0;
                     self.mode = Mode::Header;
                 }
@@ -555,7 +559,6 @@ impl Parser {
                     kind: Kind::Print,
                 });
                 if b == 0 || left <= 1 {
-                    self.cmd.clear();
                     self.mode = Mode::Ground;
                 } else {
                     self.mode = Mode::UntilNul(left - 1);
@@ -591,6 +594,7 @@ impl Parser {
                 self.mode = Mode::UntilNul(max);
             }
             Step::NotACommand => {
+                // Only ever for DLE sequences, which have no payload: nothing flushed yet.
                 let rest = self.cmd.split_off(1);
                 self.flush_header(Kind::Print, out);
                 self.mode = Mode::Ground;
@@ -630,7 +634,8 @@ impl Parser {
             _ => {}
         }
         let n = self.cmd.len();
-        for (i, byte) in self.cmd.drain(..).enumerate() {
+        for i in self.flushed..n {
+            let byte = self.cmd[i];
             let kind = if i == 0 && class == Class::Init {
                 Kind::Init
             } else if i + 1 == n {
@@ -640,13 +645,15 @@ impl Parser {
             };
             out.push_back(Item { byte, kind });
         }
+        self.flushed = n;
     }
 
-    /// Move the header bytes out as items of one kind.
+    /// Pass the header bytes not yet passed on as items of one kind.
     fn flush_header(&mut self, kind: Kind, out: &mut VecDeque<Item>) {
-        for byte in self.cmd.drain(..) {
+        for &byte in &self.cmd[self.flushed..] {
             out.push_back(Item { byte, kind });
         }
+        self.flushed = self.cmd.len();
     }
 
     /// `GS ( D pL pH 20 [a b]…`: a = 1 is `DLE DC4 fn 1`, b = 0 disables, 1 enables.
@@ -777,7 +784,9 @@ impl Inner {
             if self.state.held() {
                 break;
             }
-            let Some(item) = self.queue.front().copied() else { break };
+            let Some(item) = self.queue.front().copied() else {
+                break;
+            };
             if item.kind != Kind::Query && !matches!(item.kind, Kind::GsR(_)) {
                 // The paper may run out before this byte.
                 if self.state.paper_out_after_bytes == Some(0) {
@@ -851,9 +860,8 @@ impl Inner {
 
     /// How many bytes the link thread may read now, and whether overflow is dropped.
     fn allowance(&self, host_flow_control: bool) -> (usize, bool) {
-        let dropping = self.link == Link::Pty
-            && self.state.drop_without_flow_control
-            && !host_flow_control;
+        let dropping =
+            self.link == Link::Pty && self.state.drop_without_flow_control && !host_flow_control;
         if dropping {
             (READ_CHUNK, true)
         } else {
@@ -912,7 +920,9 @@ impl Shared {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 true
@@ -1411,7 +1421,9 @@ impl VirtualPrinter {
                 plug
             }
             Transport::Tcp { port } => {
-                plug_tcp(&self.shared, *port).expect("listen again on the same port").0
+                plug_tcp(&self.shared, *port)
+                    .expect("listen again on the same port")
+                    .0
             }
         };
         *slot = Some(plug);

@@ -1,0 +1,277 @@
+//! The daemon printing through the real transports — serial (a pseudo-terminal), the usblp
+//! device (the same pty standing in for `/dev/usb/lp0`) and TCP 9100 — to the virtual
+//! printer of `tests/support/virtual_printer.rs`, which answers `DLE EOT` and `GS r` like
+//! hardware. The QR is decoded from the bytes the printer received.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
+use support::{Client, Daemon, Options, checkout, decode_qr, fast_config};
+use wxprint::config::FlowControl;
+use wxprint::jobs::JobsConfig;
+use wxprint::printer::Printer;
+use wxprint::printer::link::{LinkPrinter, Serial, Tcp, Usb};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn serial(vp: &VirtualPrinter, baud_rate: u32, flow_control: FlowControl) -> Box<dyn Printer> {
+    Box::new(LinkPrinter::new(Serial {
+        device: vp.device_path(),
+        baud_rate,
+        flow_control,
+    }))
+}
+
+fn usb(vp: &VirtualPrinter) -> Box<dyn Printer> {
+    Box::new(LinkPrinter::new(Usb {
+        device: vp.device_path(),
+        write_timeout: Duration::from_secs(5),
+    }))
+}
+
+fn tcp(vp: &VirtualPrinter) -> Box<dyn Printer> {
+    Box::new(LinkPrinter::new(Tcp {
+        address: vp.address(),
+        timeout: Duration::from_secs(2),
+    }))
+}
+
+async fn daemon(dir: &std::path::Path, printer: Box<dyn Printer>, config: JobsConfig) -> Daemon {
+    Daemon::start_with(
+        dir,
+        Options {
+            config,
+            backend: None,
+            printer: Some(printer),
+        },
+    )
+    .await
+}
+
+/// Checkout until printed; the receipt the printer got decodes to the code_url.
+async fn checkout_and_print(pos: &mut Client, vp: &VirtualPrinter, no: &str, nth: usize) -> String {
+    pos.send(checkout(no, 1200)).await;
+    pos.expect("accepted").await;
+    let code_url = pos.expect("code_url").await["code_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let printed = pos.expect("printed").await;
+    assert!(
+        printed["location"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed by the printer"),
+        "{printed}"
+    );
+    let receipts = vp.wait_receipts(nth, WAIT).await;
+    assert_eq!(decode_qr(&receipts[nth - 1], 576), vec![code_url.clone()]);
+    code_url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prints_through_every_transport() {
+    for (name, link) in [
+        ("serial", Link::Pty),
+        ("usb", Link::Pty),
+        ("tcp", Link::Tcp),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let vp = VirtualPrinter::start(link);
+        let printer = match name {
+            "serial" => serial(&vp, 115_200, FlowControl::Hardware),
+            "usb" => usb(&vp),
+            _ => tcp(&vp),
+        };
+        let daemon = daemon(dir.path(), printer, fast_config()).await;
+        let mut pos = daemon.connect().await;
+        checkout_and_print(&mut pos, &vp, "T3000000001", 1).await;
+        assert!(
+            vp.status_queries() >= 4,
+            "{name}: DLE EOT before, GS r after"
+        );
+        // The status reaches the POS.
+        let status = pos.call(json!({"op": "printer"})).await;
+        assert_eq!(status["online"], true, "{name}: {status}");
+        assert_eq!(status["paper"], "ok");
+        assert_eq!(status["cover_open"], false);
+        vp.set_state(|s| s.paper = Paper::NearEnd);
+        let status = pos.call(json!({"op": "printer"})).await;
+        assert_eq!(status["paper"], "near_end", "{name}: {status}");
+        daemon.shutdown().await;
+    }
+}
+
+/// Paper out: the receipt waits (the POS hears why), the payment side goes on, and the
+/// receipt prints once paper is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_out_holds_the_receipt_until_paper_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start_with(
+        Link::Tcp,
+        PrinterState {
+            paper: Paper::Out,
+            ..PrinterState::default()
+        },
+    );
+    let mut config = fast_config();
+    config.print_timeout = Duration::from_secs(60);
+    let daemon = daemon(dir.path(), tcp(&vp), config).await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T3000000002", 100)).await;
+    pos.expect("accepted").await;
+    let code_url = pos.expect("code_url").await["code_url"].clone();
+    let waiting = pos.expect("printer").await;
+    assert_eq!(waiting["print"], "pending");
+    assert_eq!(waiting["paper"], "out");
+    assert_eq!(waiting["out_trade_no"], "T3000000002");
+    assert!(vp.receipts().is_empty());
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T3000000002"}))
+        .await;
+    assert_eq!(status["print"], "pending");
+    assert_eq!(status["state"], "awaiting_payment");
+
+    vp.set_state(|s| s.paper = Paper::Ok);
+    assert_eq!(pos.expect("printed").await["print"], "printed");
+    let receipts = vp.wait_receipts(1, WAIT).await;
+    assert_eq!(
+        decode_qr(&receipts[0], 576),
+        vec![code_url.as_str().unwrap().to_owned()]
+    );
+    daemon.shutdown().await;
+}
+
+/// The USB-serial adapter is pulled and plugged back: the device is opened again by path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unplugged_serial_printer_is_reopened_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start(Link::Pty);
+    let mut config = fast_config();
+    config.print_timeout = Duration::from_secs(60);
+    let daemon = daemon(
+        dir.path(),
+        serial(&vp, 115_200, FlowControl::Hardware),
+        config,
+    )
+    .await;
+    let mut pos = daemon.connect().await;
+    checkout_and_print(&mut pos, &vp, "T3000000003", 1).await;
+
+    vp.unplug();
+    pos.send(checkout("T3000000004", 100)).await;
+    pos.expect("accepted").await;
+    pos.expect("code_url").await;
+    let waiting = pos.expect("printer").await;
+    assert_eq!(waiting["print"], "pending");
+    assert_eq!(waiting["online"], false);
+    vp.replug();
+    assert_eq!(pos.expect("printed").await["out_trade_no"], "T3000000004");
+    assert_eq!(vp.wait_receipts(2, WAIT).await.len(), 2);
+    daemon.shutdown().await;
+}
+
+/// Several checkouts at once share one printer: receipts never interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checkouts_never_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start(Link::Pty);
+    let daemon = daemon(
+        dir.path(),
+        serial(&vp, 115_200, FlowControl::Hardware),
+        fast_config(),
+    )
+    .await;
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let mut pos = daemon.connect().await;
+        pos.send(checkout(&format!("T30000001{i:02}"), 100 + i))
+            .await;
+        clients.push(pos);
+    }
+    let mut urls = Vec::new();
+    for pos in &mut clients {
+        pos.expect("accepted").await;
+        urls.push(
+            pos.expect("code_url").await["code_url"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        pos.expect("printed").await;
+    }
+    let receipts = vp.wait_receipts(4, WAIT).await;
+    let mut decoded: Vec<String> = receipts.iter().flat_map(|r| decode_qr(r, 576)).collect();
+    decoded.sort();
+    urls.sort();
+    assert_eq!(decoded, urls, "each receipt whole, with its own QR");
+    daemon.shutdown().await;
+}
+
+/// No flow control at 9600 baud to a printer that drops what overflows its buffer: the
+/// daemon paces to the line rate, so the QR arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_flow_control_is_paced_to_the_line_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start_with(
+        Link::Pty,
+        PrinterState {
+            drop_without_flow_control: true,
+            slow_reader_bytes_per_sec: Some(960),
+            rx_buffer: 256,
+            ..PrinterState::default()
+        },
+    );
+    let daemon = daemon(
+        dir.path(),
+        serial(&vp, 9600, FlowControl::None),
+        fast_config(),
+    )
+    .await;
+    let mut pos = daemon.connect().await;
+    checkout_and_print(&mut pos, &vp, "T3000000005", 1).await;
+    assert_eq!(vp.dropped_bytes(), 0);
+    daemon.shutdown().await;
+}
+
+/// A printer that never answers status still gets its receipt, reported unconfirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_printer_prints_unconfirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start_with(
+        Link::Tcp,
+        PrinterState {
+            silent: true,
+            ..PrinterState::default()
+        },
+    );
+    let daemon = daemon(dir.path(), tcp(&vp), fast_config()).await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T3000000006", 100)).await;
+    pos.expect("accepted").await;
+    let code_url = pos.expect("code_url").await["code_url"].clone();
+    let printed = pos.expect("printed").await;
+    assert!(
+        printed["location"]
+            .as_str()
+            .unwrap()
+            .contains("did not confirm"),
+        "{printed}"
+    );
+    let receipts = vp.wait_receipts(1, WAIT).await;
+    assert_eq!(
+        decode_qr(&receipts[0], 576),
+        vec![code_url.as_str().unwrap().to_owned()]
+    );
+    let status = pos.call(json!({"op": "printer"})).await;
+    assert_eq!(status["paper"], "unknown");
+    assert_eq!(
+        status["online"],
+        serde_json::Value::Null,
+        "unknown, never ok"
+    );
+    daemon.shutdown().await;
+}
