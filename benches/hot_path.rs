@@ -187,6 +187,39 @@ async fn bench_checkout(dir: &Path, durable: bool) {
     }
 }
 
+/// Bytes on the wire per profile and QR style, and what they cost at 9600 and 115200 baud
+/// (8N1: 10 bits a byte).
+fn bench_wire() {
+    use wxprint::printer::profile::PROFILES;
+    use wxprint::receipt::QrStyle;
+    let r = sample_receipt();
+    println!("profile        QR       QR bytes  receipt bytes   @9600    @115200   (target QR ≤ 1000 B)");
+    for profile in PROFILES {
+        let mut styles = vec![QrStyle::Raster];
+        if profile.native_qr {
+            styles.push(QrStyle::Native);
+        }
+        for qr in styles {
+            let layout = profile.layout(qr);
+            let qr_bytes = match qr {
+                QrStyle::Raster => receipt::qr_raster(CODE_URL, &layout).len(),
+                QrStyle::Native => receipt::qr_native(CODE_URL, receipt::NATIVE_QR_MODULE_DOTS).len(),
+            };
+            let total = receipt::encode(&r, &layout).len();
+            let at = |baud: f64| total as f64 * 10.0 / baud;
+            println!(
+                "{:<14} {:<8} {:>8}  {:>13}  {:>6.2} s  {:>7.3} s",
+                profile.name,
+                format!("{qr:?}"),
+                qr_bytes,
+                total,
+                at(9600.0),
+                at(115_200.0)
+            );
+        }
+    }
+}
+
 fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -232,6 +265,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful.
     let dir = tempfile::tempdir().unwrap();
     bench_encode();
+    bench_wire();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
