@@ -193,7 +193,9 @@ fn bench_wire() {
     use wxprint::printer::profile::PROFILES;
     use wxprint::receipt::QrStyle;
     let r = sample_receipt();
-    println!("profile        QR       QR bytes  receipt bytes   @9600    @115200   (target QR ≤ 1000 B)");
+    println!(
+        "profile        QR       QR bytes  receipt bytes   @9600    @115200   (target QR ≤ 1000 B)"
+    );
     for profile in PROFILES {
         let mut styles = vec![QrStyle::Raster];
         if profile.native_qr {
@@ -203,7 +205,9 @@ fn bench_wire() {
             let layout = profile.layout(qr);
             let qr_bytes = match qr {
                 QrStyle::Raster => receipt::qr_raster(CODE_URL, &layout).len(),
-                QrStyle::Native => receipt::qr_native(CODE_URL, receipt::NATIVE_QR_MODULE_DOTS).len(),
+                QrStyle::Native => {
+                    receipt::qr_native(CODE_URL, receipt::NATIVE_QR_MODULE_DOTS).len()
+                }
             };
             let total = receipt::encode(&r, &layout).len();
             let at = |baud: f64| total as f64 * 10.0 / baud;

@@ -517,6 +517,7 @@ impl Jobs {
             goods_tag: checkout.order.goods_tag.clone(),
             time_expire: clock::rfc3339(expire_ms),
             expire_ms,
+            place_body: None,
             code_url: None,
             placed_ms: None,
             transaction_id: None,
@@ -528,6 +529,9 @@ impl Jobs {
             created_ms: now,
             updated_ms: now,
         };
+        // Pin the exact request before the first attempt, in the same commit.
+        let mut record = record;
+        record.place_body = self.shared.backend.prepare(&place_order(&record));
         state
             .journal
             .insert(&record)
@@ -860,6 +864,7 @@ fn place_order(r: &JobRecord) -> PlaceOrder {
         attach: r.attach.clone(),
         goods_tag: r.goods_tag.clone(),
         time_expire: r.time_expire.clone(),
+        request: r.place_body.clone(),
     }
 }
 

@@ -26,6 +26,11 @@ pub struct PlaceOrder {
     pub goods_tag: Option<String>,
     /// RFC 3339 with `+08:00`.
     pub time_expire: String,
+    /// The backend's request as first prepared ([`PaymentBackend::prepare`]), stored with
+    /// the job: every placement of this order sends exactly these bytes, even after a
+    /// restart with another configuration or a newer wxprint (WeChat Pay refuses a
+    /// re-placement whose parameters differ).
+    pub request: Option<String>,
 }
 
 /// A placed order: the QR content.
@@ -88,6 +93,12 @@ pub enum PaymentError {
 pub trait PaymentBackend: Send + Sync + 'static {
     /// Short name for logs and `status`: `sandbox`, `wechatpay`.
     fn name(&self) -> &'static str;
+
+    /// The exact request `place` will send for `order`, to be stored with the job before
+    /// the first attempt. `None` when the backend has nothing to pin.
+    fn prepare(&self, _order: &PlaceOrder) -> Option<String> {
+        None
+    }
 
     /// Place a Native order and return its `code_url`. Re-placing the identical order is
     /// allowed and returns the current `code_url`.

@@ -512,3 +512,58 @@ async fn certificate_mode_recovers_from_download_faults() {
     assert!(downloads.len() >= 2, "retried: {}", downloads.len());
     setup.daemon.shutdown().await;
 }
+
+/// An order whose placement answer was lost, then the daemon restarted with another
+/// notify_url: the retry resends the exact stored request, so WeChat Pay accepts it as the
+/// same order (a rebuilt body would be refused: "参数与首次请求时不一致").
+#[tokio::test]
+async fn retried_placement_resends_the_stored_request_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    let start = |notify_url: &'static str| {
+        let mut s = settings(dir, &sim, Trust::PublicKey);
+        s.wechatpay.notify_url = notify_url.into();
+        async move {
+            let backend = Arc::new(WechatPay::from_settings(&s.wechatpay).unwrap());
+            Daemon::start_with(
+                dir,
+                Options {
+                    config: fast_config(),
+                    backend: Some(backend),
+                    printer: None,
+                },
+            )
+            .await
+        }
+    };
+    sim.inject(Endpoint::Native, Fault::LoseAnswer, 1);
+    let daemon = start("https://merchant.example/wechatpay/notify").await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T2026112695", 100)).await;
+    pos.expect("accepted").await;
+    // The order now exists at WeChat Pay, its answer lost; stop before the retry.
+    for _ in 0..100 {
+        if sim.order("T2026112695").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon.shutdown().await;
+    assert!(daemon_receipts_empty(dir));
+
+    let daemon = start("https://merchant.example/another/notify").await;
+    let mut pos = daemon.connect().await;
+    pos.send(checkout("T2026112695", 100)).await;
+    assert_eq!(pos.expect("accepted").await["resumed"], true);
+    let code_url = pos.expect("code_url").await["code_url"].clone();
+    pos.expect("printed").await;
+    let order = sim.order("T2026112695").unwrap();
+    assert_eq!(order.code_url, code_url.as_str().unwrap());
+    assert!(order.placed >= 2, "placed again, identically");
+    daemon.shutdown().await;
+}
+
+fn daemon_receipts_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join("receipts")).map_or(true, |mut d| d.next().is_none())
+}

@@ -303,6 +303,7 @@ mod tests {
             attach: None,
             goods_tag: None,
             time_expire: "2026-11-26T12:10:00+08:00".into(),
+            request: None,
         }
     }
 

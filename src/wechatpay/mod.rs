@@ -694,7 +694,11 @@ impl WechatPay {
     }
 
     async fn place_order(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
-        let body = self.native_body(order);
+        // The body stored with the job at checkout: byte-identical on every attempt.
+        let body = order
+            .request
+            .clone()
+            .unwrap_or_else(|| self.native_body(order));
         let answer = self
             .call(reqwest::Method::POST, "/v3/pay/transactions/native", &body)
             .await?;
@@ -848,6 +852,10 @@ fn classify(
 impl PaymentBackend for WechatPay {
     fn name(&self) -> &'static str {
         "wechatpay"
+    }
+
+    fn prepare(&self, order: &PlaceOrder) -> Option<String> {
+        Some(self.native_body(order))
     }
 
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
