@@ -212,12 +212,38 @@ fn load_settings(path: Option<&Path>, sandbox: bool) -> Result<Settings> {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd, stderr is the journal: log there natively, with the structured fields
+    // (OUT_TRADE_NO, STATE, REQUEST_ID…) that `journalctl -u wxprint OUT_TRADE_NO=…` finds.
+    if stderr_is_journal()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(journald.with_syslog_identifier("wxprint".into()))
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `$JOURNAL_STREAM` names the journal's `device:inode`; it is ours only if stderr is it.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.split_once(':') else {
+        return false;
+    };
+    let stderr = std::fs::metadata("/proc/self/fd/2");
+    stderr.is_ok_and(|m| m.dev().to_string() == dev && m.ino().to_string() == ino)
 }
 
 /// The printer profile must be one wxprint knows.
@@ -269,8 +295,13 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
 
     let rt = runtime()?;
     rt.block_on(async {
-        // The socket first: if another daemon runs, stop before touching its jobs.
-        let listener = server::bind(&settings.daemon.socket)?;
+        // The socket first: if another daemon runs, stop before touching its jobs. Under
+        // systemd socket activation (wxprint.socket) the socket is handed to us as fd 3,
+        // with its owner, group and mode already set, and it outlives our restarts.
+        let (listener, activated) = match activated_listener()? {
+            Some(listener) => (listener, true),
+            None => (server::bind(&settings.daemon.socket)?, false),
+        };
         let jobs = Jobs::start(
             JobsConfig::from_settings(&settings),
             backend.clone(),
@@ -291,10 +322,55 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
                 "sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`"
             );
         }
-        server::run(listener, jobs, shutdown_signal()).await;
+        let status = format!(
+            "ready: backend {}, printer {}",
+            backend.name(),
+            printer.describe()
+        );
+        let _ = sd_notify::notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&status),
+        ]);
+        if let Some(interval) = sd_notify::watchdog_enabled() {
+            tokio::spawn(watchdog(jobs.clone(), interval, status));
+        }
+        server::run_with(listener, jobs, shutdown_signal(), !activated).await;
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listening socket systemd passed (`LISTEN_FDS`, fd 3), if any.
+fn activated_listener() -> Result<Option<tokio::net::UnixListener>> {
+    use std::os::fd::FromRawFd;
+    let Some(fd) = sd_notify::listen_fds()?.next() else {
+        return Ok(None);
+    };
+    // SAFETY: systemd hands this fd to us alone (LISTEN_PID is our pid); we take it once.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    std_listener.set_nonblocking(true)?;
+    Ok(Some(tokio::net::UnixListener::from_std(std_listener)?))
+}
+
+/// `WATCHDOG=1` every half interval, but only while the daemon's machinery answers: the
+/// job manager's lock can be taken (no deadlock) and this task gets to run on the one
+/// runtime thread that also runs the jobs (nothing blocks it). A stuck daemon stops
+/// pinging and systemd restarts it; unfinished jobs resume from the journal.
+async fn watchdog(jobs: Jobs, interval: std::time::Duration, status: String) {
+    let mut tick = tokio::time::interval(interval / 2);
+    loop {
+        tick.tick().await;
+        if jobs.is_shutting_down() {
+            return;
+        }
+        let active = jobs.active_count(); // takes the jobs lock
+        let line = format!("{status}; {active} open order(s)");
+        let _ = sd_notify::notify(&[
+            sd_notify::NotifyState::Watchdog,
+            sd_notify::NotifyState::Status(&line),
+        ]);
+    }
 }
 
 /// SIGTERM (systemd) or SIGINT (Ctrl-C).

@@ -82,10 +82,22 @@ pub fn bind(path: &Path) -> Result<UnixListener, ServerError> {
 /// accepting, let the jobs reach a safe point (a receipt being written is finished, the
 /// journal is flushed), close the connections and remove the socket file.
 pub async fn run(listener: UnixListener, jobs: Jobs, shutdown: impl Future<Output = ()>) {
+    run_with(listener, jobs, shutdown, true).await
+}
+
+/// [`run`], choosing whether the socket file is removed at the end (not when systemd owns
+/// it: socket activation keeps it across restarts).
+pub async fn run_with(
+    listener: UnixListener,
+    jobs: Jobs,
+    shutdown: impl Future<Output = ()>,
+    remove_socket: bool,
+) {
     let path = listener
         .local_addr()
         .ok()
-        .and_then(|a| a.as_pathname().map(Path::to_owned));
+        .and_then(|a| a.as_pathname().map(Path::to_owned))
+        .filter(|_| remove_socket);
     let connections = TaskTracker::new();
     let closing = CancellationToken::new();
     tokio::pin!(shutdown);

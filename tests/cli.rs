@@ -240,3 +240,95 @@ fn serve_refuses_a_second_daemon_on_the_same_socket() {
         "{second:?}"
     );
 }
+
+/// Under systemd (`Type=notify`): READY=1 once the socket listens and the journal is open,
+/// then WATCHDOG=1 while the daemon is alive.
+#[test]
+fn notifies_systemd_ready_then_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _daemon = Daemon(
+        Command::new(WXPRINT)
+            .args(["serve", "--sandbox"])
+            .current_dir(dir.path())
+            .env_remove("WXPRINT_CONFIG")
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("WATCHDOG_USEC", "200000")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut buf = [0u8; 4096];
+    let n = notify.recv(&mut buf).expect("a READY notification");
+    let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(first.lines().any(|l| l == "READY=1"), "{first}");
+    assert!(first.contains("STATUS=ready"), "{first}");
+    // By then the socket is there and answers.
+    assert!(dir.path().join("wxprint.sock").exists());
+    assert!(dir.path().join("state/journal.sqlite").exists());
+    let n = notify.recv(&mut buf).expect("a WATCHDOG notification");
+    let second = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(second.lines().any(|l| l == "WATCHDOG=1"), "{second}");
+}
+
+/// Socket activation (wxprint.socket): the daemon serves the socket systemd passes as fd 3
+/// and leaves it in place when it stops, so POS clients never see it vanish.
+#[test]
+fn serves_a_socket_passed_by_systemd() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let fd = listener.as_raw_fd();
+    // systemd sets LISTEN_PID to the service's pid: a shell that execs keeps its pid.
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "LISTEN_PID=$$ exec \"$0\" serve --sandbox", WXPRINT])
+        .current_dir(dir.path())
+        .env_remove("WXPRINT_CONFIG")
+        .env("LISTEN_FDS", "1")
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2).
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                // Already in place: just let it survive exec.
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = Daemon(command.spawn().unwrap());
+    drop(listener); // the daemon has its own copy now
+    let pay = || wxprint(dir.path(), &["--socket", path.to_str().unwrap(), "printer"]);
+    let start = Instant::now();
+    let mut out = pay();
+    while !out.status.success() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        out = pay();
+    }
+    if !out.status.success() {
+        let _ = daemon.0.kill();
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut daemon.0.stderr.take().unwrap(), &mut log).unwrap();
+        panic!("{out:?}\n{log}");
+    }
+    assert!(
+        !dir.path().join("wxprint.sock").exists(),
+        "did not bind its own socket"
+    );
+    let stopped = Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(daemon.0.wait().unwrap().success());
+    assert!(path.exists(), "the activated socket stays");
+}
