@@ -79,6 +79,8 @@ pub struct Jobs {
 struct Shared {
     config: JobsConfig,
     backend: Arc<dyn PaymentBackend>,
+    /// Where loopback (technician test) orders are placed: never WeChat Pay.
+    loopback: Arc<crate::payment::sandbox::Sandbox>,
     printer: PrinterHandle,
     state: Mutex<State>,
     /// Tells job tasks to stop at their next safe point (never mid-print).
@@ -199,6 +201,16 @@ fn not_found(no: &str) -> ErrorBody {
     )
 }
 
+fn sandbox_only(shared: &Shared) -> ErrorBody {
+    err(
+        ErrorCode::SandboxOnly,
+        format!(
+            "sandbox_pay works only with the sandbox backend (or a loopback order); this daemon uses {:?}",
+            shared.backend.name()
+        ),
+    )
+}
+
 /// Whether the customer can still pay with the printed QR: placed, not over, not expired.
 fn payable(record: &JobRecord) -> bool {
     matches!(
@@ -303,6 +315,15 @@ impl Shared {
         active.durable
     }
 
+    /// The backend a job's order lives on.
+    fn backend_of(&self, record: &JobRecord) -> &dyn PaymentBackend {
+        if record.loopback {
+            self.loopback.as_ref()
+        } else {
+            self.backend.as_ref()
+        }
+    }
+
     /// Send an event about a job without changing it (nothing to journal).
     fn notify(&self, _no: &str, event: Event) {
         self.lock().emit(&event);
@@ -396,6 +417,7 @@ impl Jobs {
         let shared = Arc::new(Shared {
             config,
             backend,
+            loopback: Arc::new(crate::payment::sandbox::Sandbox::in_memory()),
             printer,
             state: Mutex::new(State {
                 journal,
@@ -449,6 +471,7 @@ impl Jobs {
     /// `checkout`: start a job, or resume the identical one.
     pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, Refused> {
         let request = canonical_request(checkout);
+        let loopback = checkout.loopback;
         let no = checkout.order.out_trade_no.clone();
 
         let mut state = self.shared.lock();
@@ -518,6 +541,7 @@ impl Jobs {
             time_expire: clock::rfc3339(expire_ms),
             expire_ms,
             place_body: None,
+            loopback,
             code_url: None,
             placed_ms: None,
             transaction_id: None,
@@ -531,7 +555,10 @@ impl Jobs {
         };
         // Pin the exact request before the first attempt, in the same commit.
         let mut record = record;
-        record.place_body = self.shared.backend.prepare(&place_order(&record));
+        record.place_body = self
+            .shared
+            .backend_of(&record)
+            .prepare(&place_order(&record));
         state
             .journal
             .insert(&record)
@@ -606,16 +633,6 @@ impl Jobs {
 
     /// `sandbox_pay`: pay the order at the sandbox backend, then let the job notice it.
     pub fn sandbox_pay(&self, no: &str) -> Result<Follow, Refused> {
-        let Some(sandbox) = self.shared.backend.as_sandbox() else {
-            return Err(err(
-                ErrorCode::SandboxOnly,
-                format!(
-                    "sandbox_pay works only with the sandbox backend; this daemon uses {:?}",
-                    self.shared.backend.name()
-                ),
-            )
-            .into());
-        };
         let (record, wake, subscription) = {
             let mut state = self.shared.lock();
             if state.shutting_down {
@@ -623,7 +640,12 @@ impl Jobs {
             }
             let Some(active) = state.active.get(no) else {
                 let record = state.stored(no)?;
-                return Err(Refused::about(&record, not_payable(&record)));
+                let error = if self.shared.backend_of(&record).as_sandbox().is_none() {
+                    sandbox_only(&self.shared)
+                } else {
+                    not_payable(&record)
+                };
+                return Err(Refused::about(&record, error));
             };
             let (record, wake) = (active.record.clone(), active.wake.clone());
             (
@@ -631,6 +653,10 @@ impl Jobs {
                 wake,
                 state.subscribe(Some(no.to_owned()), &self.shared),
             )
+        };
+        // Loopback orders are on the built-in sandbox whatever the daemon's backend.
+        let Some(sandbox) = self.shared.backend_of(&record).as_sandbox() else {
+            return Err(Refused::about(&record, sandbox_only(&self.shared)));
         };
         sandbox
             .pay(no)
@@ -908,7 +934,7 @@ async fn print_receipt(
         footer: spec.footer.unwrap_or_else(|| config.receipt_footer.clone()),
         out_trade_no: record.out_trade_no.clone(),
         time: clock::receipt_time(record.created_ms),
-        sandbox: shared.backend.as_sandbox().is_some(),
+        sandbox: shared.backend_of(record).as_sandbox().is_some(),
     };
     let bytes = receipt::encode(&receipt, &config.layout);
     shared.printer.print(&record.out_trade_no, bytes).await
@@ -943,7 +969,9 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
             return Some(());
         }
         let order = place_order(&record);
-        let answer = shared.or_stop(shared.backend.place(&order)).await;
+        let answer = shared
+            .or_stop(shared.backend_of(&record).place(&order))
+            .await;
         // The order may have been created at any moment up to the answer (or the lack of
         // one): count its age from the latest, so a close is never early.
         *last_attempt_ms = clock::now_ms();
@@ -1201,7 +1229,7 @@ async fn poll(
             continue; // nothing placed: nothing to query
         }
 
-        match shared.or_stop(shared.backend.query(no)).await? {
+        match shared.or_stop(shared.backend_of(&record).query(no)).await? {
             Ok(TradeState::Paid(payment)) => {
                 finish_paid(shared, no, payment);
                 return Some(());
@@ -1253,7 +1281,8 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
     } else {
         CloseReason::Expired
     };
-    match shared.backend.query(no).await {
+    let backend = shared.backend_of(record);
+    match backend.query(no).await {
         Ok(TradeState::Paid(payment)) => {
             finish_paid(shared, no, payment);
             return Closing::Settled;
@@ -1264,7 +1293,7 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
         }
         _ => {}
     }
-    let closed = match shared.backend.close(no).await {
+    let closed = match backend.close(no).await {
         Ok(()) => true,
         // Never created (cancelled or expired before placement went through).
         Err(PaymentError::OrderNotFound(_)) => true,
@@ -1273,7 +1302,7 @@ async fn close(shared: &Shared, record: &JobRecord) -> Closing {
             false
         }
     };
-    match shared.backend.query(no).await {
+    match backend.query(no).await {
         Ok(TradeState::Paid(payment)) => {
             finish_paid(shared, no, payment);
             Closing::Settled

@@ -40,6 +40,8 @@ pub struct JobRecord {
     pub expire_ms: i64,
     /// The payment backend's exact placement request (see `PlaceOrder::request`).
     pub place_body: Option<String>,
+    /// A technician's test order, placed on the built-in sandbox.
+    pub loopback: bool,
     pub code_url: Option<String>,
     /// When the order was last placed successfully: WeChat Pay's order age (for the
     /// `close_min_age` rule) counts from here, not from the checkout.
@@ -94,7 +96,7 @@ impl std::fmt::Debug for Journal {
 }
 
 const COLUMNS: &str = "out_trade_no, request, state, print, description, total, currency, attach, \
-     goods_tag, time_expire, expire_ms, place_body, code_url, placed_ms, transaction_id, success_time, \
+     goods_tag, time_expire, expire_ms, place_body, loopback, code_url, placed_ms, transaction_id, success_time, \
      payer_total, paid_total, close_reason, error, created_ms, updated_ms";
 
 impl Journal {
@@ -161,6 +163,7 @@ impl Journal {
                          time_expire    TEXT NOT NULL,
                          expire_ms      INTEGER NOT NULL,
                          place_body     TEXT,
+                         loopback       INTEGER NOT NULL DEFAULT 0,
                          code_url       TEXT,
                          placed_ms      INTEGER,
                          transaction_id TEXT,
@@ -185,7 +188,7 @@ impl Journal {
     /// Store a new job. Fails if the number is already stored.
     pub fn insert(&mut self, job: &JobRecord) -> Result<(), JournalError> {
         let sql = format!(
-            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
         );
         self.write(&sql, job)
     }
@@ -193,7 +196,7 @@ impl Journal {
     /// Replace a job's record with `job`.
     pub fn update(&mut self, job: &JobRecord) -> Result<(), JournalError> {
         let sql = format!(
-            "INSERT OR REPLACE INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+            "INSERT OR REPLACE INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
         );
         self.write(&sql, job)
     }
@@ -217,6 +220,7 @@ impl Journal {
             j.time_expire,
             j.expire_ms,
             j.place_body,
+            j.loopback,
             j.code_url,
             j.placed_ms,
             j.transaction_id,
@@ -299,6 +303,7 @@ impl Journal {
             time_expire: r.time_expire,
             expire_ms: r.expire_ms,
             place_body: r.place_body,
+            loopback: r.loopback,
             code_url: r.code_url,
             placed_ms: r.placed_ms,
             transaction_id: r.transaction_id,
@@ -327,6 +332,7 @@ struct RawRow {
     time_expire: String,
     expire_ms: i64,
     place_body: Option<String>,
+    loopback: bool,
     code_url: Option<String>,
     placed_ms: Option<i64>,
     transaction_id: Option<String>,
@@ -353,16 +359,17 @@ fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         time_expire: r.get(9)?,
         expire_ms: r.get(10)?,
         place_body: r.get(11)?,
-        code_url: r.get(12)?,
-        placed_ms: r.get(13)?,
-        transaction_id: r.get(14)?,
-        success_time: r.get(15)?,
-        payer_total: r.get(16)?,
-        paid_total: r.get(17)?,
-        close_reason: r.get(18)?,
-        error: r.get(19)?,
-        created_ms: r.get(20)?,
-        updated_ms: r.get(21)?,
+        loopback: r.get(12)?,
+        code_url: r.get(13)?,
+        placed_ms: r.get(14)?,
+        transaction_id: r.get(15)?,
+        success_time: r.get(16)?,
+        payer_total: r.get(17)?,
+        paid_total: r.get(18)?,
+        close_reason: r.get(19)?,
+        error: r.get(20)?,
+        created_ms: r.get(21)?,
+        updated_ms: r.get(22)?,
     })
 }
 
@@ -385,6 +392,7 @@ mod tests {
             time_expire: "2026-11-26T12:10:00+08:00".into(),
             expire_ms: 1_795_666_200_000,
             place_body: None,
+            loopback: false,
             code_url: None,
             placed_ms: None,
             transaction_id: None,

@@ -60,6 +60,11 @@ pub struct Checkout {
     /// Keep sending the job's events after `printed` (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub follow: bool,
+    /// A technician's test order (`wxprint loopback`): it goes through the socket, the
+    /// journal and the printer like any other, but is placed on the daemon's built-in
+    /// sandbox, never at WeChat Pay (extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loopback: bool,
 }
 
 fn yes() -> bool {

@@ -332,3 +332,45 @@ fn serves_a_socket_passed_by_systemd() {
     assert!(daemon.0.wait().unwrap().success());
     assert!(path.exists(), "the activated socket stays");
 }
+
+/// `wxprint loopback` through a running daemon: every stage timed, PASS, exit 0.
+#[test]
+fn loopback_passes_through_a_running_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let _daemon = Daemon(
+        Command::new(WXPRINT)
+            .args(["serve", "--sandbox"])
+            .current_dir(dir.path())
+            .env_remove("WXPRINT_CONFIG")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&dir.path().join("wxprint.sock"), "the socket");
+    let out = wxprint(dir.path(), &["loopback"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for stage in [
+        "socket accepted",
+        "checkout journaled",
+        "order placed (code_url)",
+        "receipt written",
+        "paid (sandbox)",
+        "PASS",
+    ] {
+        assert!(text.contains(stage), "{stage} missing:\n{text}");
+    }
+    // Without a daemon: FAIL with what to check.
+    let idle = tempfile::tempdir().unwrap();
+    let sock = idle.path().join("none.sock");
+    let out = wxprint(
+        idle.path(),
+        &["--socket", sock.to_str().unwrap(), "loopback"],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL") && text.contains("is the daemon running"),
+        "{text}"
+    );
+}

@@ -672,6 +672,40 @@ async fn refused_order_fails_with_wechatpay_code() {
     daemon.shutdown().await;
 }
 
+/// A loopback order (technician test) goes through the journal and the printer but is placed
+/// on the daemon's built-in sandbox, never on the real backend.
+#[tokio::test]
+async fn loopback_orders_never_reach_the_real_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        backend: Some(Arc::new(RefusingBackend)),
+        ..Options::default()
+    };
+    let daemon = Daemon::start_with(dir.path(), options).await;
+    let mut pos = daemon.connect().await;
+    let mut request = checkout("LOOP000001", 1);
+    request["loopback"] = json!(true);
+    pos.send(request).await;
+    pos.expect("accepted").await;
+    let code_url = pos.expect("code_url").await["code_url"].clone();
+    pos.expect("printed").await;
+    let receipt = std::fs::read(&daemon.receipts()[0]).unwrap();
+    assert_eq!(
+        decode_qr(&receipt, 576),
+        vec![code_url.as_str().unwrap().to_owned()]
+    );
+    assert!(
+        receipt.windows(7).any(|w| w == b"SANDBOX"),
+        "the receipt says it is not a payment"
+    );
+    let mut pay = daemon.connect().await;
+    pay.send(json!({"op": "sandbox_pay", "out_trade_no": "LOOP000001"}))
+        .await;
+    pay.expect("paid").await;
+    pos.expect("paid").await;
+    daemon.shutdown().await;
+}
+
 /// A printer that fails every write.
 struct BrokenPrinter;
 
