@@ -233,6 +233,18 @@ struct QueryAmount {
     currency: Option<String>,
 }
 
+/// The `Wechatpay-*` signature headers of an answer (empty where absent: verification
+/// then reports the missing header).
+fn signature_of(resp: &reqwest::Response) -> ResponseSignature {
+    ResponseSignature {
+        timestamp: header(resp, "Wechatpay-Timestamp").unwrap_or_default(),
+        nonce: header(resp, "Wechatpay-Nonce").unwrap_or_default(),
+        signature: header(resp, "Wechatpay-Signature").unwrap_or_default(),
+        serial: header(resp, "Wechatpay-Serial").unwrap_or_default(),
+        signature_type: header(resp, "Wechatpay-Signature-Type"),
+    }
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -372,13 +384,7 @@ impl WechatPay {
         })?;
         let status = resp.status().as_u16();
         let request_id = header(&resp, "Request-ID");
-        let signature = ResponseSignature {
-            timestamp: header(&resp, "Wechatpay-Timestamp").unwrap_or_default(),
-            nonce: header(&resp, "Wechatpay-Nonce").unwrap_or_default(),
-            signature: header(&resp, "Wechatpay-Signature").unwrap_or_default(),
-            serial: header(&resp, "Wechatpay-Serial").unwrap_or_default(),
-            signature_type: header(&resp, "Wechatpay-Signature-Type"),
-        };
+        let signature = signature_of(&resp);
         let now = clock::now_ms() / 1000;
         let clock_offset = signature
             .timestamp
@@ -498,13 +504,7 @@ impl WechatPay {
             .map_err(|e| transient(e.to_string(), None))?;
         let status = resp.status().as_u16();
         let request_id = header(&resp, "Request-ID");
-        let signature = ResponseSignature {
-            timestamp: header(&resp, "Wechatpay-Timestamp").unwrap_or_default(),
-            nonce: header(&resp, "Wechatpay-Nonce").unwrap_or_default(),
-            signature: header(&resp, "Wechatpay-Signature").unwrap_or_default(),
-            serial: header(&resp, "Wechatpay-Serial").unwrap_or_default(),
-            signature_type: header(&resp, "Wechatpay-Signature-Type"),
-        };
+        let signature = signature_of(&resp);
         let body = resp
             .bytes()
             .await
