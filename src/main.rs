@@ -601,7 +601,27 @@ fn client(
             .write_all(format!("{}\n", request.to_json()).as_bytes())
             .await?;
         let mut lines = BufReader::new(read).lines();
-        while let Some(line) = lines.next_line().await? {
+        // One-answer ops get an answer within a minute or something is wrong; streams
+        // (checkout, cancel, sandbox-pay, watch) wait as long as the order takes.
+        let streams = matches!(
+            request.op,
+            Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. } | Op::Watch
+        );
+        loop {
+            let next = lines.next_line();
+            let line = if streams {
+                next.await?
+            } else {
+                tokio::time::timeout(std::time::Duration::from_secs(60), next)
+                    .await
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "no answer from the daemon at {} within 60 s; check `systemctl status wxprint`",
+                            socket.display()
+                        )
+                    })??
+            };
+            let Some(line) = line else { break };
             let message: Message = serde_json::from_str(&line)
                 .with_context(|| format!("unexpected message from the daemon: {line}"))?;
             if json {
