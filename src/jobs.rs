@@ -325,7 +325,7 @@ impl Shared {
     }
 
     /// Send an event about a job without changing it (nothing to journal).
-    fn notify(&self, _no: &str, event: Event) {
+    fn notify(&self, event: Event) {
         self.lock().emit(&event);
     }
 
@@ -440,11 +440,6 @@ impl Jobs {
             jobs.activate(&mut state, record);
         }
         Ok(jobs)
-    }
-
-    /// The payment backend's name.
-    pub fn backend_name(&self) -> &'static str {
-        self.shared.backend.name()
     }
 
     /// How many jobs have an open outcome.
@@ -1135,15 +1130,12 @@ async fn print_attempt(shared: &Shared, no: &str, printing: &mut Printing) {
             if printing.reported.as_ref() != Some(&status) {
                 warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
                 printing.reported = Some(status.clone());
-                shared.notify(
-                    no,
-                    Event::Printer {
-                        out_trade_no: Some(no.to_owned()),
-                        state: Some(record.state),
-                        print: Some(PrintState::Pending),
-                        status,
-                    },
-                );
+                shared.notify(Event::Printer {
+                    out_trade_no: Some(no.to_owned()),
+                    state: Some(record.state),
+                    print: Some(PrintState::Pending),
+                    status,
+                });
             }
         }
     }

@@ -287,7 +287,8 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
                 .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
         ),
         Backend::WechatPay => {
-            let backend = wxprint::wechatpay::backend(&settings.wechatpay)?;
+            let backend =
+                wxprint::wechatpay::WechatPay::from_settings(&settings.wechatpay).map(Arc::new)?;
             if settings.wechatpay.apiv3_key_file.is_some() {
                 // Certificate mode: fetch the platform certificates now, so that a merchant
                 // who has none hears it at start and not as silent failures later.
@@ -439,13 +440,14 @@ fn check_online(settings: &Settings) -> Result<ExitCode> {
         println!("# online check: sandbox backend, nothing to check");
         return Ok(ExitCode::SUCCESS);
     }
-    let backend = match wxprint::wechatpay::backend(&settings.wechatpay) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("online check FAILED: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let backend =
+        match wxprint::wechatpay::WechatPay::from_settings(&settings.wechatpay).map(Arc::new) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("online check FAILED: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
     let report = runtime()?.block_on(backend.probe());
     match report {
         Ok(report) => {

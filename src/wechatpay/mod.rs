@@ -17,7 +17,7 @@
 //! final and carry WeChat Pay's code, message and `Request-ID` to the POS.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -869,11 +869,6 @@ impl PaymentBackend for WechatPay {
     fn close<'a>(&'a self, no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(self.close_order(no))
     }
-}
-
-/// Shared so the CLI's `check-config --online` and the daemon build it the same way.
-pub fn backend(settings: &WechatPaySettings) -> Result<Arc<WechatPay>, SetupError> {
-    WechatPay::from_settings(settings).map(Arc::new)
 }
 
 #[cfg(test)]
