@@ -1,0 +1,291 @@
+//! What the daemon sends: one [`Message`] a line, an optional `id` and an [`Event`] whose
+//! `event` field names it. `docs/protocol.md` lists every event with every field; the
+//! order of a checkout's events is `accepted → code_url → printed → paid | closed |
+//! failed`.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ErrorBody;
+use super::status::{CloseReason, JobState, JobStatus, PrintState, PrinterStatus};
+
+/// One line from the daemon: the `id` of the request that caused it, and the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The `id` of the request that caused this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Message {
+    /// A message answering the request `id`.
+    pub fn new(id: Option<String>, event: Event) -> Self {
+        Message { id, event }
+    }
+
+    /// The message as one JSON line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("plain data");
+        line.push('\n');
+        line
+    }
+}
+
+/// The amount of a paid order as WeChat Pay reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidAmount {
+    /// The order's amount in fen.
+    pub total: i64,
+    /// What the customer paid after promotions, in fen.
+    pub payer_total: i64,
+    /// ISO 4217 code; `CNY` on mainland WeChat Pay.
+    pub currency: String,
+}
+
+/// Every event the daemon sends. The `event` field names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The checkout is taken: the job exists and is journaled.
+    Accepted {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+        /// `true` when an identical checkout was already known (no second order).
+        resumed: bool,
+    },
+    /// WeChat Pay placed the order; the QR encodes `code_url`.
+    CodeUrl {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+        /// What the QR code encodes: WeChat Pay's `weixin://wxpay/bizpayurl?pr=…`.
+        code_url: String,
+    },
+    /// The receipt (or test page) was printed.
+    Printed {
+        /// The job, when the event is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out_trade_no: Option<String>,
+        /// The job's state, when the event is about a job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<JobState>,
+        /// Where the receipt stands.
+        print: PrintState,
+        /// Where the receipt went (the file transport's file name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+    },
+    /// A cancel was taken; the order is closed once WeChat Pay allows it.
+    Cancelling {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+    },
+    /// The customer paid (final).
+    Paid {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+        /// WeChat Pay's order number.
+        transaction_id: String,
+        /// When the customer paid (RFC 3339).
+        success_time: String,
+        /// What was paid.
+        amount: PaidAmount,
+    },
+    /// The order was closed unpaid (final).
+    Closed {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+        /// Why the order was closed.
+        reason: CloseReason,
+    },
+    /// The order could not be placed (final).
+    Failed {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state after this event.
+        state: JobState,
+        /// What went wrong.
+        error: ErrorBody,
+    },
+    /// The answer to `status`: the job's full record.
+    Status(Box<JobStatus>),
+    /// The printer's state: the answer to `printer`, or news about a job whose receipt
+    /// waits for the printer (then with the job's `out_trade_no`, `state` and `print`).
+    Printer {
+        /// The job, when the event is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out_trade_no: Option<String>,
+        /// The job's state, when the event is about a job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<JobState>,
+        /// Where the job's receipt stands, when the event is about a job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        print: Option<PrintState>,
+        /// The printer's live state (its fields sit beside the others).
+        #[serde(flatten)]
+        status: PrinterStatus,
+    },
+    /// The answer to `ping`.
+    Pong {
+        /// wxprint's version.
+        version: String,
+        /// The protocol version (1).
+        protocol: u32,
+    },
+    /// A request was refused, or a job hit a problem it reports without ending.
+    Error {
+        /// The job, when the event is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out_trade_no: Option<String>,
+        /// The job's state, when the event is about a job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<JobState>,
+        /// Where the job's receipt stands, when the event is about a job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        print: Option<PrintState>,
+        /// What went wrong.
+        error: ErrorBody,
+    },
+}
+
+impl Event {
+    /// A plain error, not about any job.
+    pub fn error(body: ErrorBody) -> Event {
+        Event::Error {
+            out_trade_no: None,
+            state: None,
+            print: None,
+            error: body,
+        }
+    }
+
+    /// The job this event is about, if any.
+    pub fn out_trade_no(&self) -> Option<&str> {
+        match self {
+            Event::Accepted { out_trade_no, .. }
+            | Event::CodeUrl { out_trade_no, .. }
+            | Event::Cancelling { out_trade_no, .. }
+            | Event::Paid { out_trade_no, .. }
+            | Event::Closed { out_trade_no, .. }
+            | Event::Failed { out_trade_no, .. } => Some(out_trade_no),
+            Event::Status(s) => Some(&s.out_trade_no),
+            Event::Printed { out_trade_no, .. }
+            | Event::Error { out_trade_no, .. }
+            | Event::Printer { out_trade_no, .. } => out_trade_no.as_deref(),
+            Event::Pong { .. } => None,
+        }
+    }
+
+    /// `paid`, `closed` and `failed` end a job's event stream.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Event::Paid { .. } | Event::Closed { .. } | Event::Failed { .. }
+        )
+    }
+
+    /// The event's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Accepted { .. } => "accepted",
+            Event::CodeUrl { .. } => "code_url",
+            Event::Printed { .. } => "printed",
+            Event::Cancelling { .. } => "cancelling",
+            Event::Paid { .. } => "paid",
+            Event::Closed { .. } => "closed",
+            Event::Failed { .. } => "failed",
+            Event::Status(_) => "status",
+            Event::Printer { .. } => "printer",
+            Event::Pong { .. } => "pong",
+            Event::Error { .. } => "error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_the_serialised_event_field() {
+        let status = PrinterStatus {
+            online: None,
+            paper: "ok".into(),
+            cover_open: None,
+            error: None,
+            transport: None,
+        };
+        let error = ErrorBody::new(super::super::ErrorCode::Internal, "x");
+        let no = || "T1234567".to_owned();
+        let state = JobState::Paid;
+        let events = [
+            Event::Accepted {
+                out_trade_no: no(),
+                state,
+                resumed: false,
+            },
+            Event::CodeUrl {
+                out_trade_no: no(),
+                state,
+                code_url: "u".into(),
+            },
+            Event::Printed {
+                out_trade_no: None,
+                state: None,
+                print: PrintState::Printed,
+                location: None,
+            },
+            Event::Cancelling {
+                out_trade_no: no(),
+                state,
+            },
+            Event::Paid {
+                out_trade_no: no(),
+                state,
+                transaction_id: "t".into(),
+                success_time: "s".into(),
+                amount: PaidAmount {
+                    total: 1,
+                    payer_total: 1,
+                    currency: "CNY".into(),
+                },
+            },
+            Event::Closed {
+                out_trade_no: no(),
+                state,
+                reason: CloseReason::Expired,
+            },
+            Event::Failed {
+                out_trade_no: no(),
+                state,
+                error: error.clone(),
+            },
+            Event::Printer {
+                out_trade_no: None,
+                state: None,
+                print: None,
+                status,
+            },
+            Event::Pong {
+                version: "v".into(),
+                protocol: 1,
+            },
+            Event::error(error),
+        ];
+        for event in events {
+            let wire = serde_json::to_value(&event).expect("plain data");
+            assert_eq!(wire["event"].as_str(), Some(event.name()), "{event:?}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Socket protocol v1: the serde types shared by the daemon and the CLI client.
+//!
+//! The wire format is UTF-8 JSON, one object per line, at most [`MAX_LINE`] bytes a line
+//! including the `\n`. A request is an object with a string `op` and an optional `id`
+//! (echoed on every message the request causes). The contract POS integrators build
+//! against is `docs/protocol.md`; `tests/docs.rs` checks its examples against these types.
+//!
+//! - [`request`]: what a POS sends ([`Request`], [`Op`]) and how a line is parsed;
+//! - [`checkout`]: the `checkout` op's order and receipt, with the shape checks;
+//! - [`event`]: what the daemon sends ([`Message`], [`Event`]);
+//! - [`status`]: job, print and printer states carried by events;
+//! - [`error`]: error codes and the `error` object.
+//!
+//! This module knows nothing of sockets, jobs or payment backends: it is the wire, only.
+
+#![warn(missing_docs)]
+
+mod checkout;
+mod error;
+mod event;
+mod request;
+mod status;
+
+pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
+pub use error::{ErrorBody, ErrorCode, RequestError};
+pub use event::{Event, Message, PaidAmount};
+pub use request::{OPS, Op, Request, parse_request};
+pub use status::{CloseReason, JobState, JobStatus, PrintState, PrinterStatus, StatusAmount};
+
+/// Protocol version, reported by `pong`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest accepted line, newline included.
+pub const MAX_LINE: usize = 65_536;
+/// WeChat Pay takes any positive i64 in fen; we refuse absurd amounts (¥100,000,000).
+pub const MAX_AMOUNT: i64 = 10_000_000_000;
+/// Longest request `id`.
+pub const MAX_ID_LEN: usize = 64;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! What a POS sends: [`Request`] (an optional `id` and an [`Op`]) and [`parse_request`].
+//!
+//! Parsing is done in three steps so that every failure can be reported precisely:
+//!
+//! 1. the line must be JSON at all (`invalid_json`),
+//! 2. it must be an object with a string `op` (`invalid_request`) naming a known op
+//!    (`unknown_op`),
+//! 3. the remaining fields are deserialised into the op's struct, refusing unknown fields
+//!    and checking their shape, and any problem names the field (`invalid_request`).
+//!
+//! [`Request::to_json`] is the inverse, used by the CLI; a test holds the two together.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::MAX_ID_LEN;
+use super::checkout::{Checkout, validate_out_trade_no};
+use super::error::{RequestError, fields};
+
+/// A parsed request: its optional `id` and the operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Echoed on every message the request causes.
+    pub id: Option<String>,
+    /// What is asked.
+    pub op: Op,
+}
+
+/// Every operation of protocol v1 (`docs/protocol.md` "Operations").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Place an order and print its QR.
+    Checkout(Box<Checkout>),
+    /// A job's full record.
+    Status {
+        /// The job.
+        out_trade_no: String,
+    },
+    /// Close the order (when WeChat Pay allows it).
+    Cancel {
+        /// The job.
+        out_trade_no: String,
+    },
+    /// Print the receipt again (only while payable).
+    Reprint {
+        /// The job.
+        out_trade_no: String,
+    },
+    /// Every event of every job.
+    Watch,
+    /// Live printer state.
+    Printer,
+    /// A test page, no payment.
+    TestPrint,
+    /// Liveness and versions.
+    Ping,
+    /// Pay a sandbox order (sandbox backend only).
+    SandboxPay {
+        /// The job.
+        out_trade_no: String,
+    },
+}
+
+/// The names of every op, in the order of `docs/protocol.md`.
+pub const OPS: [&str; 9] = [
+    "checkout",
+    "status",
+    "cancel",
+    "reprint",
+    "watch",
+    "printer",
+    "test_print",
+    "ping",
+    "sandbox_pay",
+];
+
+impl Op {
+    /// The op's name on the wire (one of [`OPS`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Checkout(_) => "checkout",
+            Op::Status { .. } => "status",
+            Op::Cancel { .. } => "cancel",
+            Op::Reprint { .. } => "reprint",
+            Op::Watch => "watch",
+            Op::Printer => "printer",
+            Op::TestPrint => "test_print",
+            Op::Ping => "ping",
+            Op::SandboxPay { .. } => "sandbox_pay",
+        }
+    }
+
+    /// The job an op names by its `out_trade_no` field, if any.
+    fn trade_no(&self) -> Option<&str> {
+        match self {
+            Op::Status { out_trade_no }
+            | Op::Cancel { out_trade_no }
+            | Op::Reprint { out_trade_no }
+            | Op::SandboxPay { out_trade_no } => Some(out_trade_no),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TradeNoArgs {
+    out_trade_no: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+/// Parse one line (without its newline). On error the request's `id` is returned too when
+/// it could be read, so that the error can echo it.
+pub fn parse_request(line: &[u8]) -> Result<Request, (Option<String>, RequestError)> {
+    let value: Value = serde_json::from_slice(line)
+        .map_err(|e| (None, RequestError::InvalidJson(e.to_string())))?;
+    let Value::Object(mut map) = value else {
+        return Err((
+            None,
+            RequestError::invalid("op", "a request must be a JSON object with a string \"op\""),
+        ));
+    };
+    let id = take_id(&mut map).map_err(|e| (None, e))?;
+    let op = match map.remove("op") {
+        Some(Value::String(op)) => op,
+        Some(_) => return Err((id, RequestError::invalid("op", "must be a string"))),
+        None => {
+            return Err((
+                id,
+                RequestError::invalid("op", "missing; every request needs an \"op\""),
+            ));
+        }
+    };
+    let op = parse_op(&op, Value::Object(map)).map_err(|e| (id.clone(), e))?;
+    Ok(Request { id, op })
+}
+
+fn take_id(map: &mut Map<String, Value>) -> Result<Option<String>, RequestError> {
+    match map.remove("id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= MAX_ID_LEN => Ok(Some(s)),
+        Some(Value::String(_)) => Err(RequestError::invalid(
+            "id",
+            format!("must be at most {MAX_ID_LEN} characters"),
+        )),
+        Some(_) => Err(RequestError::invalid("id", "must be a string")),
+    }
+}
+
+fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
+    Ok(match op {
+        "checkout" => {
+            let checkout: Checkout = fields(rest)?;
+            checkout.validate()?;
+            Op::Checkout(Box::new(checkout))
+        }
+        "status" => Op::Status {
+            out_trade_no: trade_no(rest)?,
+        },
+        "cancel" => Op::Cancel {
+            out_trade_no: trade_no(rest)?,
+        },
+        "reprint" => Op::Reprint {
+            out_trade_no: trade_no(rest)?,
+        },
+        "sandbox_pay" => Op::SandboxPay {
+            out_trade_no: trade_no(rest)?,
+        },
+        "watch" | "printer" | "test_print" | "ping" => {
+            let NoArgs {} = fields(rest)?;
+            match op {
+                "watch" => Op::Watch,
+                "printer" => Op::Printer,
+                "test_print" => Op::TestPrint,
+                _ => Op::Ping,
+            }
+        }
+        other => return Err(RequestError::UnknownOp(other.to_owned())),
+    })
+}
+
+fn trade_no(rest: Value) -> Result<String, RequestError> {
+    let TradeNoArgs { out_trade_no } = fields(rest)?;
+    validate_out_trade_no("out_trade_no", &out_trade_no)?;
+    Ok(out_trade_no)
+}
+
+impl Request {
+    /// The request as one JSON line (no newline), as the CLI sends it.
+    pub fn to_json(&self) -> String {
+        let mut out = Map::new();
+        out.insert("op".into(), self.op.name().into());
+        if let Some(id) = &self.id {
+            out.insert("id".into(), id.clone().into());
+        }
+        if let Op::Checkout(c) = &self.op
+            && let Value::Object(fields) = serde_json::to_value(c).expect("plain data")
+        {
+            out.extend(fields);
+        }
+        if let Some(no) = self.op.trade_no() {
+            out.insert("out_trade_no".into(), no.into());
+        }
+        Value::Object(out).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_name_parses_to_itself_and_back() {
+        for name in OPS {
+            let line = match name {
+                "checkout" => format!(
+                    r#"{{"op":"checkout","order":{{"out_trade_no":"T1234567","description":"x","amount":{{"total":1}}}}}}"#
+                ),
+                "status" | "cancel" | "reprint" | "sandbox_pay" => {
+                    format!(r#"{{"op":"{name}","out_trade_no":"T1234567"}}"#)
+                }
+                _ => format!(r#"{{"op":"{name}"}}"#),
+            };
+            let req = parse_request(line.as_bytes()).expect(name);
+            assert_eq!(req.op.name(), name);
+            assert_eq!(parse_request(req.to_json().as_bytes()).expect(name), req);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The states carried by events: a job's [`JobState`], its [`PrintState`], why it was
+//! closed ([`CloseReason`]), the full record `status` reports ([`JobStatus`]) and the
+//! printer's live state ([`PrinterStatus`]). Wire spellings come from serde
+//! (`snake_case`); `as_str` gives the same spelling for logs and the CLI.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ErrorBody;
+
+/// The state of a job (`docs/protocol.md` "Job states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// The order is being placed at WeChat Pay.
+    Ordering,
+    /// The QR is out; nobody has paid yet.
+    AwaitingPayment,
+    /// The customer is paying (e.g. entering a password).
+    UserPaying,
+    /// Cancel asked; closed as soon as WeChat Pay allows it.
+    Cancelling,
+    /// Paid (final).
+    Paid,
+    /// Closed without payment (final).
+    Closed,
+    /// WeChat Pay refused the order (final).
+    Failed,
+}
+
+impl JobState {
+    /// Paid, closed and failed are final: nothing changes afterwards.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Paid | JobState::Closed | JobState::Failed)
+    }
+
+    /// The spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ordering => "ordering",
+            JobState::AwaitingPayment => "awaiting_payment",
+            JobState::UserPaying => "user_paying",
+            JobState::Cancelling => "cancelling",
+            JobState::Paid => "paid",
+            JobState::Closed => "closed",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// The state a wire spelling names.
+    pub fn parse(s: &str) -> Option<JobState> {
+        Some(match s {
+            "ordering" => JobState::Ordering,
+            "awaiting_payment" => JobState::AwaitingPayment,
+            "user_paying" => JobState::UserPaying,
+            "cancelling" => JobState::Cancelling,
+            "paid" => JobState::Paid,
+            "closed" => JobState::Closed,
+            "failed" => JobState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Printing is tracked beside the state: a printer fault must not lose a payable order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrintState {
+    /// Not printed yet (waiting for the order or the printer).
+    Pending,
+    /// The printer took the receipt.
+    Printed,
+    /// The receipt could not be printed within `print_timeout`; the order stays payable.
+    Failed,
+}
+
+impl PrintState {
+    /// The spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrintState::Pending => "pending",
+            PrintState::Printed => "printed",
+            PrintState::Failed => "failed",
+        }
+    }
+
+    /// The print state a wire spelling names.
+    pub fn parse(s: &str) -> Option<PrintState> {
+        Some(match s {
+            "pending" => PrintState::Pending,
+            "printed" => PrintState::Printed,
+            "failed" => PrintState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an order was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The cashier cancelled.
+    Cancelled,
+    /// `time_expire` passed unpaid.
+    Expired,
+    /// WeChat Pay reported the order closed or revoked without us asking.
+    Remote,
+}
+
+impl CloseReason {
+    /// The spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Cancelled => "cancelled",
+            CloseReason::Expired => "expired",
+            CloseReason::Remote => "remote",
+        }
+    }
+
+    /// The reason a wire spelling names.
+    pub fn parse(s: &str) -> Option<CloseReason> {
+        Some(match s {
+            "cancelled" => CloseReason::Cancelled,
+            "expired" => CloseReason::Expired,
+            "remote" => CloseReason::Remote,
+            _ => return None,
+        })
+    }
+}
+
+/// A job's full record, as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    /// The merchant's order number: 6–32 of `0-9 A-Z a-z _ - | *`.
+    pub out_trade_no: String,
+    /// The job's state.
+    pub state: JobState,
+    /// Where the receipt stands.
+    pub print: PrintState,
+    /// What the QR encodes, once WeChat Pay has answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_url: Option<String>,
+    /// What is sold, as the customer's WeChat shows it (≤ 127 characters).
+    pub description: String,
+    /// The order's amount.
+    pub amount: StatusAmount,
+    /// When the checkout arrived (RFC 3339).
+    pub created_at: String,
+    /// When the job last changed (RFC 3339).
+    pub updated_at: String,
+    /// When the order stops being payable (RFC 3339).
+    pub time_expire: String,
+    /// WeChat Pay's order number, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// When the customer paid, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_time: Option<String>,
+    /// What the customer paid, in fen, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_total: Option<i64>,
+    /// Why the order was closed, once closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<CloseReason>,
+    /// Why the job failed, once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// An order's amount as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusAmount {
+    /// The order's amount in fen.
+    pub total: i64,
+    /// ISO 4217 code; `CNY` on mainland WeChat Pay.
+    pub currency: String,
+}
+
+/// Live printer state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrinterStatus {
+    /// `null` when the transport cannot tell (the file transport).
+    pub online: Option<bool>,
+    /// `ok`, `near_end`, `out`, or `unknown`.
+    pub paper: String,
+    /// `null` when the printer cannot tell.
+    pub cover_open: Option<bool>,
+    /// Why the printer cannot be reached or used, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Transport and where it writes (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+}
