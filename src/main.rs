@@ -317,9 +317,9 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
         // The socket first: if another daemon runs, stop before touching its jobs. Under
         // systemd socket activation (wxprint.socket) the socket is handed to us as fd 3,
         // with its owner, group and mode already set, and it outlives our restarts.
-        let (listener, activated) = match activated_listener()? {
-            Some(listener) => (listener, true),
-            None => (server::bind(&settings.daemon.socket)?, false),
+        let listener = match activated_listener()? {
+            Some(listener) => server::Listener::activated(listener),
+            None => server::bind(&settings.daemon.socket)?,
         };
         let jobs = Jobs::start(
             JobsConfig::from_settings(&settings),
@@ -353,7 +353,7 @@ fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
         if let Some(interval) = sd_notify::watchdog_enabled() {
             tokio::spawn(watchdog(jobs.clone(), interval, status));
         }
-        server::run_with(listener, jobs, shutdown_signal(), !activated).await;
+        server::run(listener, jobs, shutdown_signal()).await;
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         anyhow::Ok(())
     })?;

@@ -1,6 +1,8 @@
 //! `wxprint printers`: the devices a receipt printer may be on, read from sysfs (no libudev
 //! needed): USB-serial and CDC-ACM ports, and usblp printers, each with its USB vendor and
 //! product id, product string, and the built-in profiles that likely match.
+//!
+//! It only reads sysfs: it never opens a device, and it does not choose for the technician.
 
 use std::path::{Path, PathBuf};
 

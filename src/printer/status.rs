@@ -1,0 +1,275 @@
+//! The printer's status: the ESC/POS status bytes (`DLE EOT n` requests, `GS r 1`) and their
+//! one-byte replies decoded into typed values, and every `protocol::PrinterStatus` this module
+//! reports (built here and nowhere else in `printer/`).
+//!
+//! Bit meanings: `docs/escpos.md` §4. This file knows bytes and what they mean; it does not
+//! know how they travel (the link) or when to ask (the print-with-status exchange in `link`).
+
+use crate::protocol::PrinterStatus;
+
+/// `DLE EOT 1`: real-time printer status.
+pub(crate) const DLE_EOT_PRINTER: [u8; 3] = [0x10, 0x04, 0x01];
+/// `DLE EOT 2`: real-time offline cause.
+pub(crate) const DLE_EOT_OFFLINE: [u8; 3] = [0x10, 0x04, 0x02];
+/// `DLE EOT 4`: real-time roll paper sensor.
+pub(crate) const DLE_EOT_PAPER: [u8; 3] = [0x10, 0x04, 0x04];
+/// `GS r 1`: transmit paper sensor status, answered in order with the print data.
+pub(crate) const GS_R_PAPER: [u8; 3] = [0x1D, 0x72, 0x01];
+
+/// A `DLE EOT` reply has bits 0 and 7 clear, 1 and 4 set (`0xx1xx10`).
+const REALTIME_FIXED_MASK: u8 = 0x93;
+const REALTIME_FIXED_BITS: u8 = 0x12;
+/// A `GS r` reply has bits 4 and 7 clear (`0xx0xxxx`).
+const GS_R_FIXED_MASK: u8 = 0x90;
+
+/// A real-time status reply byte has bits 0 and 7 clear, 1 and 4 set.
+pub(crate) fn valid_realtime(b: u8) -> bool {
+    b & REALTIME_FIXED_MASK == REALTIME_FIXED_BITS
+}
+
+/// Whether `b` is shaped as a `GS r` reply; `DLE EOT`-shaped bytes are late status.
+pub(crate) fn is_gs_r_reply(b: u8) -> bool {
+    b & GS_R_FIXED_MASK == 0
+}
+
+/// `DLE EOT 1`'s reply: the printer status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PrinterReply {
+    /// Bit 3.
+    pub(crate) offline: bool,
+}
+
+impl PrinterReply {
+    pub(crate) fn parse(b: u8) -> PrinterReply {
+        PrinterReply {
+            offline: b & 0x08 != 0,
+        }
+    }
+}
+
+/// `DLE EOT 2`'s reply: why the printer is offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OfflineCause {
+    /// Bit 2.
+    pub(crate) cover_open: bool,
+    /// Bit 5: printing stopped by paper end.
+    pub(crate) paper_stop: bool,
+    /// Bit 6: an error occurred.
+    pub(crate) error: bool,
+}
+
+impl OfflineCause {
+    pub(crate) fn parse(b: u8) -> OfflineCause {
+        OfflineCause {
+            cover_open: b & 0x04 != 0,
+            paper_stop: b & 0x20 != 0,
+            error: b & 0x40 != 0,
+        }
+    }
+}
+
+/// `DLE EOT 4`'s reply: the roll paper sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PaperSensor {
+    Adequate,
+    /// Bits 2 and 3 (only where a near-end sensor is fitted).
+    NearEnd,
+    /// Bits 5 and 6.
+    End,
+}
+
+impl PaperSensor {
+    pub(crate) fn parse(b: u8) -> PaperSensor {
+        if b & 0x60 == 0x60 {
+            PaperSensor::End
+        } else if b & 0x0C == 0x0C {
+            PaperSensor::NearEnd
+        } else {
+            PaperSensor::Adequate
+        }
+    }
+}
+
+/// The paper as the protocol reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paper {
+    Ok,
+    NearEnd,
+    Out,
+    Unknown,
+}
+
+impl Paper {
+    /// `ok`, `near_end`, `out` or `unknown`: `PrinterStatus.paper` on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Paper::Ok => "ok",
+            Paper::NearEnd => "near_end",
+            Paper::Out => "out",
+            Paper::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why the printer cannot take a receipt now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotReady {
+    PaperOut,
+    CoverOpen,
+    Offline,
+    PrinterError,
+}
+
+impl NotReady {
+    /// As `PrinterStatus.error` words it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NotReady::PaperOut => "paper out",
+            NotReady::CoverOpen => "cover open",
+            NotReady::Offline => "offline",
+            NotReady::PrinterError => "printer error",
+        }
+    }
+}
+
+/// The printer's state as its `DLE EOT` replies tell it; `None` where it did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Realtime {
+    pub(crate) printer: Option<PrinterReply>,
+    pub(crate) offline_cause: Option<OfflineCause>,
+    pub(crate) paper: Option<PaperSensor>,
+}
+
+impl Realtime {
+    /// Decode the replies to `DLE EOT 1`, `2` and `4`, each `None` when none came.
+    pub(crate) fn from_replies(
+        printer: Option<u8>,
+        offline_cause: Option<u8>,
+        paper: Option<u8>,
+    ) -> Realtime {
+        Realtime {
+            printer: printer.map(PrinterReply::parse),
+            offline_cause: offline_cause.map(OfflineCause::parse),
+            paper: paper.map(PaperSensor::parse),
+        }
+    }
+
+    /// Whether the printer answered at all.
+    pub(crate) fn answered(self) -> bool {
+        self.printer.is_some() || self.offline_cause.is_some() || self.paper.is_some()
+    }
+
+    pub(crate) fn offline(self) -> Option<bool> {
+        self.printer.map(|p| p.offline)
+    }
+
+    pub(crate) fn cover_open(self) -> Option<bool> {
+        self.offline_cause.map(|c| c.cover_open)
+    }
+
+    /// The sensor's word, except that printing stopped by paper end is `Out` whatever it says.
+    pub(crate) fn paper(self) -> Paper {
+        let stopped = self.offline_cause.is_some_and(|c| c.paper_stop);
+        match self.paper {
+            Some(PaperSensor::End) => Paper::Out,
+            _ if stopped => Paper::Out,
+            Some(PaperSensor::NearEnd) => Paper::NearEnd,
+            Some(PaperSensor::Adequate) => Paper::Ok,
+            None => Paper::Unknown,
+        }
+    }
+
+    /// Why the printer cannot take a receipt now, if it says so.
+    pub(crate) fn not_ready(self) -> Option<NotReady> {
+        if self.paper() == Paper::Out {
+            Some(NotReady::PaperOut)
+        } else if self.cover_open() == Some(true) {
+            Some(NotReady::CoverOpen)
+        } else if self.offline() == Some(true) {
+            Some(NotReady::Offline)
+        } else if self.offline_cause.is_some_and(|c| c.error) {
+            Some(NotReady::PrinterError)
+        } else {
+            None
+        }
+    }
+
+    /// As the protocol's `printer` event reports it.
+    pub(crate) fn to_protocol(self, transport: &str) -> PrinterStatus {
+        let error = match (self.answered(), self.not_ready()) {
+            (false, _) => {
+                Some("the printer did not answer the status request (status unknown)".into())
+            }
+            (true, Some(why)) => Some(why.as_str().into()),
+            (true, None) => None,
+        };
+        PrinterStatus {
+            online: self.offline().map(|off| !off),
+            paper: self.paper().as_str().into(),
+            cover_open: self.cover_open(),
+            error,
+            transport: Some(transport.to_owned()),
+        }
+    }
+}
+
+/// A transport that cannot ask a printer (the `file` transport): paper `ok`, nothing else
+/// known, `error` when it cannot write.
+pub(crate) fn unasked(error: Option<String>, transport: String) -> PrinterStatus {
+    PrinterStatus {
+        online: None,
+        paper: Paper::Ok.as_str().into(),
+        cover_open: None,
+        error,
+        transport: Some(transport),
+    }
+}
+
+/// A printer that cannot be reached: its link failed, or the printer thread has stopped.
+pub(crate) fn unreachable(error: String, transport: Option<String>) -> PrinterStatus {
+    PrinterStatus {
+        online: Some(false),
+        paper: Paper::Unknown.as_str().into(),
+        cover_open: None,
+        error: Some(error),
+        transport,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_realtime_status() {
+        assert!(
+            valid_realtime(0x12)
+                && valid_realtime(0x16)
+                && !valid_realtime(0x00)
+                && !valid_realtime(0x13)
+        );
+        let ready = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x12));
+        assert_eq!(ready.not_ready(), None);
+        assert_eq!(ready.paper(), Paper::Ok);
+        assert_eq!(ready.to_protocol("x").paper, "ok");
+        let out = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x72));
+        assert_eq!(out.paper(), Paper::Out);
+        assert_eq!(out.not_ready(), Some(NotReady::PaperOut));
+        let reported = out.to_protocol("x");
+        assert_eq!(reported.paper, "out");
+        assert_eq!(reported.error.as_deref(), Some("paper out"));
+        let near = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x1E));
+        assert_eq!(near.paper(), Paper::NearEnd);
+        assert_eq!(near.to_protocol("x").paper, "near_end");
+        assert_eq!(near.not_ready(), None, "near end still prints");
+        let cover = Realtime::from_replies(Some(0x1A), Some(0x16), Some(0x12));
+        assert_eq!(cover.cover_open(), Some(true));
+        assert_eq!(cover.not_ready(), Some(NotReady::CoverOpen));
+        assert_eq!(cover.to_protocol("x").error.as_deref(), Some("cover open"));
+        let silent = Realtime::default();
+        let status = silent.to_protocol("tcp x");
+        assert_eq!(status.online, None);
+        assert_eq!(status.paper, "unknown");
+        assert!(status.error.unwrap().contains("unknown"));
+    }
+}

@@ -1,0 +1,270 @@
+//! One POS connection: a reader that answers one request per line, a writer task that owns
+//! the socket's write half, and a small forwarding task per request that follows a job
+//! (`checkout`, `cancel`, `sandbox_pay`, `watch`), so the connection keeps taking requests
+//! while events stream.
+//!
+//! Every wait here gives way when the daemon starts closing (`closing`). This file turns
+//! requests into [`Jobs`] calls and events into lines; it does not know the job rules, the
+//! JSON shapes (that is `protocol`) or how lines are cut (that is `framing`).
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info};
+
+use super::framing::{LineError, read_line};
+use crate::jobs::{Follow, Jobs, Refused};
+use crate::protocol::{
+    self, ErrorBody, ErrorCode, Event, MAX_LINE, Message, Op, PROTOCOL_VERSION, PrintState,
+};
+
+/// Messages queued for one client before the reader stops taking requests (back-pressure
+/// on a client that sends without reading).
+const CONNECTION_QUEUE: usize = 256;
+
+/// How long a closing connection may take to flush its last messages on shutdown.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When a forwarded event stream ends.
+#[derive(Clone, Copy)]
+enum Until {
+    /// `paid`, `closed` or `failed`.
+    Final,
+    /// Also after `printed` (or a print failure): a checkout with `follow=false`.
+    Printed,
+    /// Never (`watch`).
+    Forever,
+}
+
+impl Until {
+    fn ends_at(self, event: &Event) -> bool {
+        match self {
+            Until::Final => event.is_final(),
+            Until::Printed => {
+                event.is_final()
+                    || matches!(event, Event::Printed { .. })
+                    || matches!(
+                        event,
+                        Event::Error {
+                            print: Some(PrintState::Failed),
+                            ..
+                        }
+                    )
+            }
+            Until::Forever => false,
+        }
+    }
+}
+
+/// One connection.
+struct Connection {
+    jobs: Jobs,
+    tx: mpsc::Sender<Message>,
+    /// Forwarding tasks of this connection's requests.
+    follows: TaskTracker,
+    closing: CancellationToken,
+}
+
+/// Serve one client until it closes its side, or until `closing` (daemon shutdown).
+pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
+    match stream.peer_cred() {
+        Ok(cred) => {
+            info!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "client connected")
+        }
+        Err(e) => info!(error = %e, "client connected (no peer credentials)"),
+    }
+    let (read, write) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Message>(CONNECTION_QUEUE);
+    let mut writer = tokio::spawn(write_lines(rx, write));
+    let conn = Connection {
+        jobs,
+        tx,
+        follows: TaskTracker::new(),
+        closing: closing.clone(),
+    };
+    closing.run_until_cancelled(conn.serve(read)).await;
+    // The client closed its side (or we are stopping): let running streams finish, so a
+    // client that half-closes after its request still gets its events. Streams end at the
+    // job's final event, or when writing to a client that has gone fails.
+    conn.follows.close();
+    closing.run_until_cancelled(conn.follows.wait()).await;
+    drop(conn);
+    // Flush what is queued; on shutdown, give a client that does not read a moment only.
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = async {
+            closing.cancelled().await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+        } => writer.abort(),
+    }
+    debug!("client disconnected");
+}
+
+/// The writer task: each queued message as one line, until every sender is gone or the
+/// client stops taking them; then shut the write half.
+async fn write_lines(mut rx: mpsc::Receiver<Message>, mut write: OwnedWriteHalf) {
+    while let Some(message) = rx.recv().await {
+        if write.write_all(message.to_line().as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+impl Connection {
+    /// Answer requests, one a line, until end of stream, a read error or a line too long.
+    async fn serve(&self, read: OwnedReadHalf) {
+        let mut reader = BufReader::new(read);
+        let mut line = Vec::with_capacity(1024);
+        loop {
+            match read_line(&mut reader, &mut line).await {
+                Ok(false) => return,
+                Ok(true) if line.trim_ascii().is_empty() => continue,
+                Ok(true) => self.dispatch(&line).await,
+                Err(LineError::TooLong) => {
+                    let error = ErrorBody::new(
+                        ErrorCode::LineTooLong,
+                        format!(
+                            "a request line may be at most {MAX_LINE} bytes including the newline; closing the connection"
+                        ),
+                    );
+                    return self.send(None, Event::error(error)).await;
+                }
+                Err(LineError::Io(e)) => {
+                    debug!(error = %e, "read failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn send(&self, id: Option<String>, event: Event) {
+        let _ = self.tx.send(Message::new(id, event)).await;
+    }
+
+    async fn send_error(&self, id: Option<String>, no: Option<&str>, refused: Refused) {
+        self.send(
+            id,
+            Event::Error {
+                out_trade_no: no.map(str::to_owned),
+                state: refused.state,
+                print: None,
+                error: refused.error,
+            },
+        )
+        .await;
+    }
+
+    /// Parse one request line and answer it.
+    async fn dispatch(&self, line: &[u8]) {
+        let request = match protocol::parse_request(line) {
+            Ok(request) => request,
+            Err((id, e)) => {
+                debug!(error = %e, "bad request");
+                return self.send(id, Event::error(e.into())).await;
+            }
+        };
+        let id = request.id;
+        if self.jobs.is_shutting_down() {
+            let error = ErrorBody::new(
+                ErrorCode::ShuttingDown,
+                "wxprint is shutting down; retry once it is back",
+            );
+            return self.send(id, Event::error(error)).await;
+        }
+        self.apply(id, request.op).await
+    }
+
+    /// Carry out one op for the request `id`.
+    async fn apply(&self, id: Option<String>, op: Op) {
+        match op {
+            Op::Ping => {
+                let pong = Event::Pong {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    protocol: PROTOCOL_VERSION,
+                };
+                self.send(id, pong).await
+            }
+            Op::Checkout(checkout) => {
+                let no = checkout.order.out_trade_no.clone();
+                let until = if checkout.follow {
+                    Until::Final
+                } else {
+                    Until::Printed
+                };
+                match self.jobs.checkout(&checkout) {
+                    Ok(follow) => self.forward(id, follow, until).await,
+                    Err(e) => self.send_error(id, Some(&no), e).await,
+                }
+            }
+            Op::Status { out_trade_no } => match self.jobs.status(&out_trade_no) {
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
+            },
+            Op::Cancel { out_trade_no } => match self.jobs.cancel(&out_trade_no) {
+                Ok(follow) => self.forward(id, follow, Until::Final).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
+            },
+            Op::SandboxPay { out_trade_no } => match self.jobs.sandbox_pay(&out_trade_no) {
+                Ok(follow) => self.forward(id, follow, Until::Final).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
+            },
+            Op::Reprint { out_trade_no } => match self.jobs.reprint(&out_trade_no).await {
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
+            },
+            Op::Watch => {
+                let follow = Follow {
+                    initial: Vec::new(),
+                    subscription: Some(self.jobs.watch()),
+                };
+                self.forward(id, follow, Until::Forever).await
+            }
+            Op::Printer => {
+                let status = self.jobs.printer_status().await;
+                let event = Event::Printer {
+                    out_trade_no: None,
+                    state: None,
+                    print: None,
+                    status,
+                };
+                self.send(id, event).await
+            }
+            Op::TestPrint => match self.jobs.test_print().await {
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, None, e).await,
+            },
+        }
+    }
+
+    /// Send what already happened, then stream the job's events until `until`.
+    async fn forward(&self, id: Option<String>, follow: Follow, until: Until) {
+        for event in follow.initial {
+            let end = until.ends_at(&event);
+            self.send(id.clone(), event).await;
+            if end {
+                return;
+            }
+        }
+        let Some(mut subscription) = follow.subscription else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let closing = self.closing.clone();
+        self.follows.spawn(async move {
+            let stream = async move {
+                while let Some(event) = subscription.recv().await {
+                    let end = until.ends_at(&event);
+                    let sent = tx.send(Message::new(id.clone(), event)).await;
+                    if sent.is_err() || end {
+                        break;
+                    }
+                }
+            };
+            closing.run_until_cancelled(stream).await;
+        });
+    }
+}

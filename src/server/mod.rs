@@ -1,0 +1,154 @@
+//! The Unix socket: accepting POS connections, framing lines, dispatching requests to
+//! [`Jobs`] and streaming events back.
+//!
+//! [`run`] takes an already-bound [`Listener`] and a shutdown future (the mini-redis
+//! shape): `main` binds the configured path (or takes the socket systemd passed) and passes
+//! SIGTERM/SIGINT, tests bind a temporary path and pass a channel.
+//!
+//! # Layout
+//!
+//! - `mod.rs`: [`bind`], [`Listener`], and [`run`]: the accept loop and graceful shutdown;
+//! - `framing.rs`: one request a line, at most `MAX_LINE` bytes;
+//! - `connection.rs`: one connection — a reader that parses one request per line, a writer
+//!   that owns the socket's write half, and a forwarding task per request that follows a job.
+//!
+//! The server knows the protocol and the [`Jobs`] handle only: not payments, printers or
+//! the journal.
+
+use std::future::Future;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::jobs::Jobs;
+
+mod connection;
+mod framing;
+
+/// Mode of the socket file: owner and group (the POS software's group) only.
+pub const SOCKET_MODE: u32 = 0o660;
+
+/// Why the socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A daemon answers on the socket already.
+    #[error(
+        "another wxprint is already listening on {0}; stop it first (systemctl stop wxprint) or choose another daemon.socket"
+    )]
+    InUse(PathBuf),
+    /// Something other than a socket is at the path; it is never deleted.
+    #[error(
+        "{0} exists and is not a socket; refusing to replace it — move it away or choose another daemon.socket"
+    )]
+    NotASocket(PathBuf),
+    /// Creating the directory, replacing a stale socket, binding or setting the mode failed.
+    #[error("cannot listen on {path}: {source}; check that its directory exists and is writable")]
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The listening POS socket, and whether its file is ours to remove when [`run`] ends.
+#[derive(Debug)]
+pub struct Listener {
+    inner: UnixListener,
+    /// `true` when [`bind`] created the file; a socket systemd passed keeps its file.
+    remove_file: bool,
+}
+
+impl Listener {
+    /// A socket systemd passed us (socket activation): its file stays when we stop, since
+    /// systemd owns it and keeps it across restarts.
+    pub fn activated(listener: UnixListener) -> Listener {
+        Listener {
+            inner: listener,
+            remove_file: false,
+        }
+    }
+}
+
+/// Bind the POS socket at `path`, mode 0660. A stale socket file (nobody answers) is
+/// replaced; a live one means another daemon runs, and we refuse to start. [`run`] removes
+/// the file when it ends.
+pub fn bind(path: &Path) -> Result<Listener, ServerError> {
+    let bind_err = |source| ServerError::Bind {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(bind_err)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(ServerError::NotASocket(path.to_owned()));
+        }
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(ServerError::InUse(path.to_owned())),
+            // Nobody listens: a daemon died without removing its socket.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                info!(socket = %path.display(), "replacing stale socket file");
+                std::fs::remove_file(path).map_err(bind_err)?;
+            }
+            // Anything else (a full backlog, no permission) may be a live daemon.
+            Err(e) => return Err(bind_err(e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bind_err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(bind_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
+        .map_err(bind_err)?;
+    Ok(Listener {
+        inner: listener,
+        remove_file: true,
+    })
+}
+
+/// Serve POS connections until `shutdown` completes, then shut down gracefully: stop
+/// accepting, let the jobs reach a safe point (a receipt being written is finished, the
+/// journal is flushed), close the connections and remove the socket file if [`bind`]
+/// created it.
+pub async fn run(listener: Listener, jobs: Jobs, shutdown: impl Future<Output = ()>) {
+    let Listener {
+        inner: listener,
+        remove_file,
+    } = listener;
+    let path = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(Path::to_owned))
+        .filter(|_| remove_file);
+    let connections = TaskTracker::new();
+    let closing = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(connection::handle(stream, jobs.clone(), closing.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    info!("shutting down: no new connections; finishing work in progress");
+    drop(listener);
+    jobs.shutdown().await;
+    closing.cancel();
+    connections.close();
+    connections.wait().await;
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(&path);
+    }
+    info!("stopped");
+}
