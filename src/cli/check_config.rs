@@ -10,7 +10,7 @@ use wxprint::config::{self, Backend, Settings};
 
 use super::{check_profile, runtime};
 
-pub(crate) fn check_config(path: Option<&Path>, online: bool) -> Result<ExitCode> {
+pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     let path = path
         .map(Path::to_owned)
         .unwrap_or_else(config::default_config_path);

@@ -1,16 +1,137 @@
-//! Client commands: one request to the running daemon, its answers printed as they come.
+//! The client commands: one request to the running daemon, its answers printed as they
+//! come (a line each for people, or the raw JSON lines with `--json`), and the exit code
+//! read from the answer that ends the command. For `checkout`: 0 paid (or printed with
+//! `--no-follow`), 2 refused request, 3 closed, 4 failed (a contract, in the README).
+//!
+//! Knows the protocol's types and which ops stream, nothing of how the daemon works.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::UnixStream;
+use tokio::net::unix::OwnedReadHalf;
 
 use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
 
-use super::{Command, connect_error, runtime, tools};
+use super::{DaemonOp, connect_error, runtime};
 
+impl From<DaemonOp> for Op {
+    fn from(op: DaemonOp) -> Op {
+        match op {
+            DaemonOp::Checkout {
+                out_trade_no,
+                total,
+                description,
+                no_follow,
+            } => Op::Checkout(Box::new(Checkout {
+                order: Order {
+                    out_trade_no,
+                    description,
+                    amount: OrderAmount {
+                        total,
+                        currency: "CNY".into(),
+                    },
+                    attach: None,
+                    time_expire: None,
+                    goods_tag: None,
+                },
+                receipt: None,
+                follow: !no_follow,
+                loopback: false,
+            })),
+            DaemonOp::Status { out_trade_no } => Op::Status { out_trade_no },
+            DaemonOp::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
+            DaemonOp::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
+            DaemonOp::SandboxPay { out_trade_no } => Op::SandboxPay { out_trade_no },
+            DaemonOp::Watch => Op::Watch,
+            DaemonOp::Printer => Op::Printer,
+        }
+    }
+}
+
+/// Sends `op` to the daemon at `socket` and prints its answers until the op is done.
+pub(crate) fn ask(op: Op, socket: &Path, json: bool) -> Result<ExitCode> {
+    ask_or(op, socket, json, |e| Err(connect_error(socket, e)))
+}
+
+/// [`ask`], but when no daemon can be reached at `socket`, the answer of `no_daemon`.
+pub(crate) fn ask_or(
+    op: Op,
+    socket: &Path,
+    json: bool,
+    no_daemon: impl FnOnce(std::io::Error) -> Result<ExitCode>,
+) -> Result<ExitCode> {
+    let request = Request {
+        id: Some(format!("cli-{}", std::process::id())),
+        op,
+    };
+    runtime()?.block_on(async {
+        match UnixStream::connect(socket).await {
+            Ok(stream) => converse(stream, &request, socket, json).await,
+            Err(e) => no_daemon(e),
+        }
+    })
+}
+
+/// Sends the request and prints each answer until [`finished`] gives the exit code.
+async fn converse(
+    stream: UnixStream,
+    request: &Request,
+    socket: &Path,
+    json: bool,
+) -> Result<ExitCode> {
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(format!("{}\n", request.to_json()).as_bytes())
+        .await?;
+    let mut lines = BufReader::new(read).lines();
+    // One-answer ops get an answer within a minute or something is wrong; streams
+    // (checkout, cancel, sandbox-pay, watch) wait as long as the order takes.
+    let streams = matches!(
+        request.op,
+        Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. } | Op::Watch
+    );
+    while let Some(line) = next_answer(&mut lines, streams, socket).await? {
+        let message: Message = serde_json::from_str(&line)
+            .with_context(|| format!("unexpected message from the daemon: {line}"))?;
+        if json {
+            println!("{line}");
+        } else {
+            println!("{}", describe(&message.event));
+        }
+        if let Some(code) = finished(&request.op, &message.event) {
+            return Ok(code);
+        }
+    }
+    bail!("the daemon closed the connection before answering (is it shutting down?)")
+}
+
+/// The next answer line (`None` when the daemon hung up); a one-answer op that waits over
+/// a minute is an error.
+async fn next_answer(
+    lines: &mut Lines<BufReader<OwnedReadHalf>>,
+    streams: bool,
+    socket: &Path,
+) -> Result<Option<String>> {
+    let next = lines.next_line();
+    if streams {
+        return Ok(next.await?);
+    }
+    let line = tokio::time::timeout(Duration::from_secs(60), next)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from the daemon at {} within 60 s; check `systemctl status wxprint`",
+                socket.display()
+            )
+        })??;
+    Ok(line)
+}
+
+/// When a client command is done with the daemon's answers.
 fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
     let code = |c: u8| Some(ExitCode::from(c));
     match (op, event) {
@@ -32,107 +153,6 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
         (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
         _ => code(0),
     }
-}
-
-pub(crate) fn client(
-    command: Command,
-    socket: &Path,
-    json: bool,
-    config_path: Option<&Path>,
-) -> Result<ExitCode> {
-    let op = match command {
-        Command::Checkout {
-            out_trade_no,
-            total,
-            description,
-            no_follow,
-        } => Op::Checkout(Box::new(Checkout {
-            order: Order {
-                out_trade_no,
-                description,
-                amount: OrderAmount {
-                    total,
-                    currency: "CNY".into(),
-                },
-                attach: None,
-                time_expire: None,
-                goods_tag: None,
-            },
-            receipt: None,
-            follow: !no_follow,
-            loopback: false,
-        })),
-        Command::Status { out_trade_no } => Op::Status { out_trade_no },
-        Command::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
-        Command::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
-        Command::SandboxPay { out_trade_no } => Op::SandboxPay { out_trade_no },
-        Command::Watch => Op::Watch,
-        Command::Printer => Op::Printer,
-        Command::TestPrint => Op::TestPrint,
-        Command::Serve { .. }
-        | Command::Render { .. }
-        | Command::CheckConfig { .. }
-        | Command::Loopback { .. }
-        | Command::Printers => {
-            unreachable!("handled before")
-        }
-    };
-    let request = Request {
-        id: Some(format!("cli-{}", std::process::id())),
-        op,
-    };
-    let rt = runtime()?;
-    rt.block_on(async {
-        let stream = match UnixStream::connect(socket).await {
-            Ok(s) => s,
-            Err(e) if matches!(request.op, Op::TestPrint) => {
-                println!(
-                    "daemon not reachable at {} ({e}); printing straight to the printer",
-                    socket.display()
-                );
-                return tools::test_print_direct(config_path);
-            }
-            Err(e) => return Err(connect_error(socket, e)),
-        };
-        let (read, mut write) = stream.into_split();
-        write
-            .write_all(format!("{}\n", request.to_json()).as_bytes())
-            .await?;
-        let mut lines = BufReader::new(read).lines();
-        // One-answer ops get an answer within a minute or something is wrong; streams
-        // (checkout, cancel, sandbox-pay, watch) wait as long as the order takes.
-        let streams = matches!(
-            request.op,
-            Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. } | Op::Watch
-        );
-        loop {
-            let next = lines.next_line();
-            let line = if streams {
-                next.await?
-            } else {
-                tokio::time::timeout(std::time::Duration::from_secs(60), next)
-                    .await
-                    .map_err(|_| {
-                        anyhow::anyhow!(
-                            "no answer from the daemon at {} within 60 s; check `systemctl status wxprint`",
-                            socket.display()
-                        )
-                    })??
-            };
-            let Some(line) = line else { break };
-            let message: Message = serde_json::from_str(&line)
-                .with_context(|| format!("unexpected message from the daemon: {line}"))?;
-            if json {
-                println!("{line}");
-            } else {
-                println!("{}", describe(&message.event));
-            }
-            if let Some(code) = finished(&request.op, &message.event) {
-                return Ok(code);
-            }
-        }
-        bail!("the daemon closed the connection before answering (is it shutting down?)")
-    })
 }
 
 /// One line of human-readable output per event.

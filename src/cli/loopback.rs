@@ -12,7 +12,7 @@ use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Reques
 use super::{connect_error, runtime};
 
 /// `wxprint loopback`: a checkout through the socket exactly as a POS sends it, timed.
-pub(crate) fn loopback(
+pub(crate) fn run(
     socket: &Path,
     live: bool,
     total: i64,

@@ -1,5 +1,15 @@
-//! The command line: the flags, commands and help texts (a contract: tests/cli.rs and the
-//! README quote them) and where each command goes, plus what the commands share.
+//! The command line: the flags, the commands and their help texts (a contract: tests/cli.rs
+//! and the README quote them), where each command goes, and what the commands share.
+//!
+//! Three kinds of command, one module each: `serve` runs the daemon ([`serve`]); a
+//! [`DaemonOp`] is one request to the running daemon whose answers are printed as they come
+//! ([`client`]); a [`Tool`] does its own work ([`tools`], [`check_config`], [`loopback`]).
+//! Shared here: the runtime, the socket the client commands use, the settings the daemon
+//! side loads (with the systemd-directory fallbacks of `serve --sandbox`), and the
+//! "cannot connect" hint. No command's logic lives here.
+//!
+//! This module belongs to the binary, not to the `wxprint` library: it uses the library's
+//! public API only, as any other client of it would.
 
 mod check_config;
 mod client;
@@ -9,6 +19,7 @@ mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -41,8 +52,10 @@ pub(crate) struct Cli {
     command: Command,
 }
 
+/// Every command. `--help` lists them in the order they are declared here (serve, the
+/// daemon ops, the tools), so moving a variant changes the help text.
 #[derive(Subcommand)]
-pub(crate) enum Command {
+enum Command {
     /// Run the daemon.
     Serve {
         /// Sandbox payments (no WeChat Pay call). Without a config file: socket
@@ -50,6 +63,16 @@ pub(crate) enum Command {
         #[arg(long)]
         sandbox: bool,
     },
+    #[command(flatten)]
+    Op(DaemonOp),
+    #[command(flatten)]
+    Tool(Tool),
+}
+
+/// Commands that are one request of the socket protocol, answered by the daemon; each
+/// becomes a `protocol::Op` (`client.rs`).
+#[derive(Subcommand)]
+enum DaemonOp {
     /// Check out through the daemon and print its events as they come.
     Checkout {
         #[arg(long)]
@@ -75,6 +98,12 @@ pub(crate) enum Command {
     Printer,
     /// Pay a sandbox order, as a customer scanning the QR would.
     SandboxPay { out_trade_no: String },
+}
+
+/// Commands that do their own work: `test-print` asks the daemon but prints by itself when
+/// none runs, `loopback` is a scripted conversation with it, the others need no daemon.
+#[derive(Subcommand)]
+enum Tool {
     /// Print a test page (through the daemon when it runs, else straight to the printer).
     TestPrint,
     /// Preview an ESC/POS byte stream as a PNG image.
@@ -110,6 +139,29 @@ pub(crate) enum Command {
     },
 }
 
+/// Runs one parsed command line; the exit code is the command's verdict.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    let config_path = cli.config.or_else(config::config_path_from_env);
+    let config_path = config_path.as_deref();
+    let socket = || socket_path(cli.socket.as_deref(), config_path);
+    match cli.command {
+        Command::Serve { sandbox } => serve::serve(config_path, sandbox),
+        Command::Op(op) => client::ask(op.into(), &socket()?, cli.json),
+        Command::Tool(Tool::TestPrint) => tools::test_print(&socket()?, cli.json, config_path),
+        Command::Tool(Tool::Render {
+            input,
+            output,
+            width,
+        }) => tools::render(&input, &output, width),
+        Command::Tool(Tool::Printers) => tools::printers(),
+        Command::Tool(Tool::Loopback { live, total, wait }) => {
+            loopback::run(&socket()?, live, total, Duration::from_secs(wait))
+        }
+        Command::Tool(Tool::CheckConfig { online }) => check_config::run(config_path, online),
+    }
+}
+
+/// The runtime every async command runs on.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     // One thread is plenty for a register, and keeps memory and wake-ups low. Blocking
     // printer I/O has its own thread.
@@ -117,30 +169,6 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
-    let config_path = cli.config.clone().or_else(config::config_path_from_env);
-    match cli.command {
-        Command::Serve { sandbox } => serve::serve(config_path.as_deref(), sandbox),
-        Command::Render {
-            input,
-            output,
-            width,
-        } => tools::render(&input, &output, width),
-        Command::CheckConfig { online } => {
-            check_config::check_config(config_path.as_deref(), online)
-        }
-        Command::Loopback { live, total, wait } => {
-            let socket = socket_path(cli.socket.as_deref(), config_path.as_deref())?;
-            loopback::loopback(&socket, live, total, std::time::Duration::from_secs(wait))
-        }
-        Command::Printers => tools::printers(),
-        command => {
-            let socket = socket_path(cli.socket.as_deref(), config_path.as_deref())?;
-            client::client(command, &socket, cli.json, config_path.as_deref())
-        }
-    }
 }
 
 /// Settings for `serve` and `test-print`: the given file, else the system file, else (with
@@ -189,6 +217,7 @@ pub(crate) fn check_profile(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// "cannot connect to SOCKET", with what to check for the usual causes.
 pub(crate) fn connect_error(socket: &Path, e: std::io::Error) -> anyhow::Error {
     let hint = match e.kind() {
         std::io::ErrorKind::PermissionDenied => {

@@ -1,4 +1,9 @@
-//! Local tools: render, printers, and a test page straight to the printer.
+//! The tools that need no daemon: `render` (an ESC/POS stream as a PNG), `printers` (the
+//! candidate devices) and `test-print`, which asks the daemon when one runs and otherwise
+//! prints the test page itself, with the settings the daemon would use.
+//!
+//! Knows the library's printer, receipt and preview parts; nothing of the protocol beyond
+//! the one `test_print` op.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,9 +13,27 @@ use anyhow::{Context, Result};
 use wxprint::config;
 use wxprint::{receipt, render};
 
-use super::{check_profile, load_settings};
+use wxprint::protocol::Op;
 
-pub(crate) fn test_print_direct(config_path: Option<&Path>) -> Result<ExitCode> {
+use super::{check_profile, client, load_settings};
+
+/// `wxprint test-print`: through the daemon when it runs, else straight to the printer.
+pub(crate) fn test_print(
+    socket: &Path,
+    json: bool,
+    config_path: Option<&Path>,
+) -> Result<ExitCode> {
+    client::ask_or(Op::TestPrint, socket, json, |e| {
+        println!(
+            "daemon not reachable at {} ({e}); printing straight to the printer",
+            socket.display()
+        );
+        print_test_page(config_path)
+    })
+}
+
+/// The test page, printed here with the daemon's settings (or the sandbox's without any).
+fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
     let sandbox = config_path.is_none() && !config::default_config_path().exists();
     let settings = load_settings(config_path, sandbox)?;
     check_profile(&settings)?;
