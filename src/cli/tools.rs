@@ -11,9 +11,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use wxprint::config;
-use wxprint::{receipt, render};
-
 use wxprint::protocol::Op;
+use wxprint::{receipt, render};
 
 use super::{check_profile, client, load_settings};
 
