@@ -24,6 +24,10 @@ use wxprint::wechatpay::WechatPay;
 
 use super::{check_profile, load_settings, runtime};
 
+/// The daemon's own log lines keep the target they had when they were written in
+/// `main.rs` (a log reader or `RUST_LOG` filter may know it), not this module's path.
+const LOG_TARGET: &str = "wxprint";
+
 /// `wxprint serve [--sandbox]`: runs the daemon until it is told to stop.
 pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
     init_logging();
@@ -78,13 +82,18 @@ fn open_backend(settings: &Settings) -> Result<Arc<dyn PaymentBackend>> {
 /// hears it at start and not as silent failures later.
 fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
     match runtime()?.block_on(backend.refresh_certificates()) {
-        Ok(n) => info!(count = n, "WeChat Pay platform certificates loaded"),
+        Ok(n) => info!(
+            target: LOG_TARGET,
+            count = n,
+            "WeChat Pay platform certificates loaded"
+        ),
         Err(e @ wxprint::payment::PaymentError::Rejected { .. })
             if settings.wechatpay.public_key_id.is_empty() =>
         {
             bail!("{e}")
         }
         Err(e) => tracing::warn!(
+            target: LOG_TARGET,
             error = %e,
             "platform certificates not loaded yet; retrying on the first call"
         ),
@@ -112,6 +121,7 @@ fn announce_ready(
     jobs: &Jobs,
 ) -> String {
     info!(
+        target: LOG_TARGET,
         socket = %settings.daemon.socket.display(),
         journal = %journal.display(),
         printer = printer.describe(),
@@ -121,7 +131,10 @@ fn announce_ready(
         env!("CARGO_PKG_VERSION")
     );
     if backend.as_sandbox().is_some() {
-        info!("sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`");
+        info!(
+            target: LOG_TARGET,
+            "sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`"
+        );
     }
     let status = format!(
         "ready: backend {}, printer {}",
@@ -173,8 +186,8 @@ async fn shutdown_signal() {
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
+        _ = term.recv() => info!(target: LOG_TARGET, "SIGTERM received"),
+        _ = int.recv() => info!(target: LOG_TARGET, "SIGINT received"),
     }
 }
 
