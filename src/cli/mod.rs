@@ -1,9 +1,9 @@
 //! The command line: the flags, the commands and their help texts (a contract: tests/cli.rs
 //! and the README quote them), where each command goes, and what the commands share.
 //!
-//! Three kinds of command, one module each: `serve` runs the daemon ([`serve`]); a
-//! [`DaemonOp`] is one request to the running daemon whose answers are printed as they come
-//! ([`client`]); a [`Tool`] does its own work ([`tools`], [`check_config`], [`loopback`]).
+//! Three kinds of command: `serve` runs the daemon ([`serve`]); a [`DaemonOp`] is one
+//! request to the running daemon whose answers are printed as they come ([`client`]); a
+//! [`Tool`] does its own work ([`tools`], [`check_config`], [`loopback`]).
 //! Shared here: the runtime, the socket the client commands use, the settings the daemon
 //! side loads (with the systemd-directory fallbacks of `serve --sandbox`), and the
 //! "cannot connect" hint. No command's logic lives here.
