@@ -1,0 +1,223 @@
+//! The client commands: one request to the running daemon, its answers printed as they
+//! come (a line each for people, or the raw JSON lines with `--json`), and the exit code
+//! read from the answer that ends the command. For `checkout`: 0 paid (or printed with
+//! `--no-follow`), 2 refused request, 3 closed, 4 failed (a contract, in the README).
+//!
+//! Knows the protocol's types and which ops stream, nothing of how the daemon works.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedReadHalf;
+
+use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
+
+use super::{DaemonOp, connect_error, runtime};
+
+impl From<DaemonOp> for Op {
+    fn from(op: DaemonOp) -> Op {
+        match op {
+            DaemonOp::Checkout {
+                out_trade_no,
+                total,
+                description,
+                no_follow,
+            } => Op::Checkout(Box::new(Checkout {
+                order: Order {
+                    out_trade_no,
+                    description,
+                    amount: OrderAmount {
+                        total,
+                        currency: "CNY".into(),
+                    },
+                    attach: None,
+                    time_expire: None,
+                    goods_tag: None,
+                },
+                receipt: None,
+                follow: !no_follow,
+                loopback: false,
+            })),
+            DaemonOp::Status { out_trade_no } => Op::Status { out_trade_no },
+            DaemonOp::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
+            DaemonOp::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
+            DaemonOp::SandboxPay { out_trade_no } => Op::SandboxPay { out_trade_no },
+            DaemonOp::Watch => Op::Watch,
+            DaemonOp::Printer => Op::Printer,
+        }
+    }
+}
+
+/// Sends `op` to the daemon at `socket` and prints its answers until the op is done.
+pub(crate) fn ask(op: Op, socket: &Path, json: bool) -> Result<ExitCode> {
+    ask_or(op, socket, json, |e| Err(connect_error(socket, e)))
+}
+
+/// [`ask`], but when no daemon can be reached at `socket`, the answer of `no_daemon`.
+pub(crate) fn ask_or(
+    op: Op,
+    socket: &Path,
+    json: bool,
+    no_daemon: impl FnOnce(std::io::Error) -> Result<ExitCode>,
+) -> Result<ExitCode> {
+    let request = Request {
+        id: Some(format!("cli-{}", std::process::id())),
+        op,
+    };
+    runtime()?.block_on(async {
+        match UnixStream::connect(socket).await {
+            Ok(stream) => converse(stream, &request, socket, json).await,
+            Err(e) => no_daemon(e),
+        }
+    })
+}
+
+/// Sends the request and prints each answer until [`finished`] gives the exit code.
+async fn converse(
+    stream: UnixStream,
+    request: &Request,
+    socket: &Path,
+    json: bool,
+) -> Result<ExitCode> {
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(format!("{}\n", request.to_json()).as_bytes())
+        .await?;
+    let mut lines = BufReader::new(read).lines();
+    // One-answer ops get an answer within a minute or something is wrong; streams
+    // (checkout, cancel, sandbox-pay, watch) wait as long as the order takes.
+    let streams = matches!(
+        request.op,
+        Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. } | Op::Watch
+    );
+    while let Some(line) = next_answer(&mut lines, streams, socket).await? {
+        let message: Message = serde_json::from_str(&line)
+            .with_context(|| format!("unexpected message from the daemon: {line}"))?;
+        if json {
+            println!("{line}");
+        } else {
+            println!("{}", describe(&message.event));
+        }
+        if let Some(code) = finished(&request.op, &message.event) {
+            return Ok(code);
+        }
+    }
+    bail!("the daemon closed the connection before answering (is it shutting down?)")
+}
+
+/// The next answer line (`None` when the daemon hung up); a one-answer op that waits over
+/// a minute is an error.
+async fn next_answer(
+    lines: &mut Lines<BufReader<OwnedReadHalf>>,
+    streams: bool,
+    socket: &Path,
+) -> Result<Option<String>> {
+    let next = lines.next_line();
+    if streams {
+        return Ok(next.await?);
+    }
+    let line = tokio::time::timeout(Duration::from_secs(60), next)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from the daemon at {} within 60 s; check `systemctl status wxprint`",
+                socket.display()
+            )
+        })??;
+    Ok(line)
+}
+
+/// When a client command is done with the daemon's answers.
+fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
+    let code = |c: u8| Some(ExitCode::from(c));
+    match (op, event) {
+        (Op::Watch, _) => None,
+        (_, Event::Error { print: None, .. }) => code(2),
+        (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
+        (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {
+            3
+        } else {
+            0
+        }),
+        (_, Event::Closed { .. }) => code(if matches!(op, Op::Cancel { .. }) {
+            0
+        } else {
+            3
+        }),
+        (_, Event::Failed { .. }) => code(4),
+        (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
+        (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
+        _ => code(0),
+    }
+}
+
+/// One line of human-readable output per event.
+fn describe(event: &Event) -> String {
+    let yuan = |fen: i64| format!("￥{}.{:02}", fen / 100, fen % 100);
+    match event {
+        Event::Accepted {
+            out_trade_no,
+            state,
+            resumed,
+        } => format!(
+            "accepted   {out_trade_no} ({}){}",
+            state.as_str(),
+            if *resumed { ", resumed" } else { "" }
+        ),
+        Event::CodeUrl { code_url, .. } => format!("code_url   {code_url}"),
+        Event::Printed { location, .. } => {
+            format!("printed    {}", location.as_deref().unwrap_or(""))
+        }
+        Event::Cancelling { out_trade_no, .. } => {
+            format!("cancelling {out_trade_no} (closed as soon as WeChat Pay allows)")
+        }
+        Event::Paid {
+            transaction_id,
+            success_time,
+            amount,
+            ..
+        } => format!(
+            "paid       {} transaction {transaction_id} at {success_time}",
+            yuan(amount.total)
+        ),
+        Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
+        Event::Failed { error, .. } => format!(
+            "failed     {}{}: {}",
+            serde_json::to_value(error.code)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or(""),
+            error
+                .wechatpay_code
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default(),
+            error.message
+        ),
+        Event::Error { error, .. } => format!(
+            "error      {}: {}",
+            serde_json::to_value(error.code)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or(""),
+            error.message
+        ),
+        Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Printer {
+            out_trade_no: Some(no),
+            status,
+            ..
+        } => format!(
+            "printer    {no}: receipt waiting for the printer ({})",
+            status.error.as_deref().unwrap_or("not ready")
+        ),
+        Event::Printer { status, .. } => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Pong { version, protocol } => {
+            format!("pong       wxprint {version}, protocol {protocol}")
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `wxprint serve`: the daemon's wiring. Opens the payment backend, the printer and the
+//! journal, takes the socket (its own, or the one systemd's socket activation passes),
+//! starts the jobs and serves until SIGTERM or SIGINT, telling systemd when it is ready and,
+//! while it works, pinging its watchdog. Logs go to the journal under systemd, else stderr.
+//!
+//! Only wiring: the daemon's behaviour lives in the library (`jobs`, `server`), which knows
+//! nothing of systemd, signals or logging setup.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use tracing::info;
+
+use wxprint::config::{Backend, Settings};
+use wxprint::jobs::{Jobs, JobsConfig};
+use wxprint::journal::Journal;
+use wxprint::payment::PaymentBackend;
+use wxprint::payment::sandbox::Sandbox;
+use wxprint::printer::PrinterHandle;
+use wxprint::server;
+use wxprint::wechatpay::WechatPay;
+
+use super::{check_profile, load_settings, runtime};
+
+/// The daemon's own log lines keep the target they had when they were written in
+/// `main.rs` (a log reader or `RUST_LOG` filter may know it), not this module's path.
+const LOG_TARGET: &str = "wxprint";
+
+/// `wxprint serve [--sandbox]`: runs the daemon until it is told to stop.
+pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
+    init_logging();
+    let settings = load_settings(config_path, sandbox)?;
+    check_profile(&settings)?;
+    let backend = open_backend(&settings)?;
+    let printer = PrinterHandle::spawn(wxprint::printer::open(&settings.printer));
+    let journal = Journal::open(&settings.daemon.state_dir)?;
+    let journal_path = journal.path().to_owned();
+
+    let rt = runtime()?;
+    rt.block_on(async {
+        // The socket first: if another daemon runs, stop before touching its jobs.
+        let listener = listen(&settings)?;
+        let jobs = Jobs::start(
+            JobsConfig::from_settings(&settings),
+            backend.clone(),
+            printer.clone(),
+            journal,
+        )?;
+        let status = announce_ready(&settings, &journal_path, &*backend, &printer, &jobs);
+        if let Some(interval) = sd_notify::watchdog_enabled() {
+            tokio::spawn(watchdog(jobs.clone(), interval, status));
+        }
+        server::run(listener, jobs, shutdown_signal()).await;
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured payment backend: the sandbox's store, or the WeChat Pay client with its
+/// keys loaded (and, in certificate mode, the platform certificates fetched).
+fn open_backend(settings: &Settings) -> Result<Arc<dyn PaymentBackend>> {
+    let state_dir = &settings.daemon.state_dir;
+    Ok(match settings.wechatpay.backend {
+        Backend::Sandbox => Arc::new(
+            Sandbox::open(state_dir)
+                .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
+        ),
+        Backend::WechatPay => {
+            let backend = WechatPay::from_settings(&settings.wechatpay).map(Arc::new)?;
+            if settings.wechatpay.apiv3_key_file.is_some() {
+                load_certificates(&backend, settings)?;
+            }
+            backend
+        }
+    })
+}
+
+/// Certificate mode: fetch the platform certificates now, so that a merchant who has none
+/// hears it at start and not as silent failures later.
+fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
+    match runtime()?.block_on(backend.refresh_certificates()) {
+        Ok(n) => info!(
+            target: LOG_TARGET,
+            count = n,
+            "WeChat Pay platform certificates loaded"
+        ),
+        Err(e @ wxprint::payment::PaymentError::Rejected { .. })
+            if settings.wechatpay.public_key_id.is_empty() =>
+        {
+            bail!("{e}")
+        }
+        Err(e) => tracing::warn!(
+            target: LOG_TARGET,
+            error = %e,
+            "platform certificates not loaded yet; retrying on the first call"
+        ),
+    }
+    Ok(())
+}
+
+/// The daemon's listening socket. Under systemd socket activation (wxprint.socket) the
+/// socket is handed to us as fd 3, with its owner, group and mode already set, and it
+/// outlives our restarts, so the server must not remove it at exit
+/// ([`server::Listener::activated`]). Otherwise we bind `daemon.socket` ourselves.
+/// Runs inside the runtime.
+fn listen(settings: &Settings) -> Result<server::Listener> {
+    Ok(match activated_listener()? {
+        Some(listener) => server::Listener::activated(listener),
+        None => server::bind(&settings.daemon.socket)?,
+    })
+}
+
+/// Logs "ready" and tells systemd (`READY=1`); returns the status line for the watchdog.
+fn announce_ready(
+    settings: &Settings,
+    journal: &Path,
+    backend: &dyn PaymentBackend,
+    printer: &PrinterHandle,
+    jobs: &Jobs,
+) -> String {
+    info!(
+        target: LOG_TARGET,
+        socket = %settings.daemon.socket.display(),
+        journal = %journal.display(),
+        printer = printer.describe(),
+        backend = backend.name(),
+        resumed = jobs.active_count(),
+        "wxprint {} ready",
+        env!("CARGO_PKG_VERSION")
+    );
+    if backend.as_sandbox().is_some() {
+        info!(
+            target: LOG_TARGET,
+            "sandbox backend: no real payment happens; pay orders with `wxprint sandbox-pay N`"
+        );
+    }
+    let status = format!(
+        "ready: backend {}, printer {}",
+        backend.name(),
+        printer.describe()
+    );
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]);
+    status
+}
+
+/// The listening socket systemd passed (`LISTEN_FDS`, fd 3), if any.
+fn activated_listener() -> Result<Option<tokio::net::UnixListener>> {
+    use std::os::fd::FromRawFd;
+    let Some(fd) = sd_notify::listen_fds()?.next() else {
+        return Ok(None);
+    };
+    // SAFETY: systemd hands this fd to us alone (LISTEN_PID is our pid); we take it once.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    std_listener.set_nonblocking(true)?;
+    Ok(Some(tokio::net::UnixListener::from_std(std_listener)?))
+}
+
+/// `WATCHDOG=1` every half interval, but only while the daemon's machinery answers: the
+/// job manager's lock can be taken (no deadlock) and this task gets to run on the one
+/// runtime thread that also runs the jobs (nothing blocks it). A stuck daemon stops
+/// pinging and systemd restarts it; unfinished jobs resume from the journal.
+async fn watchdog(jobs: Jobs, interval: std::time::Duration, status: String) {
+    let mut tick = tokio::time::interval(interval / 2);
+    loop {
+        tick.tick().await;
+        if jobs.is_shutting_down() {
+            return;
+        }
+        let active = jobs.active_count(); // takes the jobs lock
+        let line = format!("{status}; {active} open order(s)");
+        let _ = sd_notify::notify(&[
+            sd_notify::NotifyState::Watchdog,
+            sd_notify::NotifyState::Status(&line),
+        ]);
+    }
+}
+
+/// SIGTERM (systemd) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => info!(target: LOG_TARGET, "SIGTERM received"),
+        _ = int.recv() => info!(target: LOG_TARGET, "SIGINT received"),
+    }
+}
+
+/// Logs to the journal, with structured fields, when stderr is the journal; else to
+/// stderr, coloured on a terminal. `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd, stderr is the journal: log there natively, with the structured fields
+    // (OUT_TRADE_NO, STATE, REQUEST_ID…) that `journalctl -u wxprint OUT_TRADE_NO=…` finds.
+    if stderr_is_journal()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(journald.with_syslog_identifier("wxprint".into()))
+            .try_init();
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// `$JOURNAL_STREAM` names the journal's `device:inode`; it is ours only if stderr is it.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.split_once(':') else {
+        return false;
+    };
+    let stderr = std::fs::metadata("/proc/self/fd/2");
+    stderr.is_ok_and(|m| m.dev().to_string() == dev && m.ino().to_string() == ino)
+}

@@ -1,0 +1,103 @@
+//! The tools that need no daemon: `render` (an ESC/POS stream as a PNG), `printers` (the
+//! candidate devices) and `test-print`, which asks the daemon when one runs and otherwise
+//! prints the test page itself, with the settings the daemon would use.
+//!
+//! Knows the library's printer, receipt and preview parts; nothing of the protocol beyond
+//! the one `test_print` op.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use wxprint::config;
+use wxprint::protocol::Op;
+use wxprint::{receipt, render};
+
+use super::{check_profile, client, load_settings};
+
+/// `wxprint test-print`: through the daemon when it runs, else straight to the printer.
+pub(crate) fn test_print(
+    socket: &Path,
+    json: bool,
+    config_path: Option<&Path>,
+) -> Result<ExitCode> {
+    client::ask_or(Op::TestPrint, socket, json, |e| {
+        println!(
+            "daemon not reachable at {} ({e}); printing straight to the printer",
+            socket.display()
+        );
+        print_test_page(config_path)
+    })
+}
+
+/// The test page, printed here with the daemon's settings (or the sandbox's without any).
+fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
+    let sandbox = config_path.is_none() && !config::default_config_path().exists();
+    let settings = load_settings(config_path, sandbox)?;
+    check_profile(&settings)?;
+    let mut printer = wxprint::printer::open(&settings.printer);
+    let layout = wxprint::jobs::layout_for(&settings.printer);
+    let status = printer.status();
+    println!("{}", serde_json::to_string(&status).unwrap_or_default());
+    let info = vec![
+        format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+        format!("profile: {}", settings.printer.profile),
+        format!("printer: {}", printer.describe()),
+        format!(
+            "status: online {:?}, paper {}, cover open {:?}{}",
+            status.online,
+            status.paper,
+            status.cover_open,
+            status.error.map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
+    ];
+    let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
+    println!(
+        "printed{}",
+        location.map(|l| format!(" {l}")).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wxprint render`: an ESC/POS byte stream as a PNG.
+pub(crate) fn render(input: &Path, output: &Path, width: usize) -> Result<ExitCode> {
+    let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    // Render what is there even if the stream is cut short, and say so.
+    let (bitmap, problem) = render::render_lossy(&bytes, width);
+    if let Some(problem) = problem {
+        eprintln!("warning: {}: {problem}", input.display());
+    }
+    std::fs::write(output, bitmap.to_png())
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    println!(
+        "{} → {} ({}×{} dots)",
+        input.display(),
+        output.display(),
+        bitmap.width,
+        bitmap.height
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wxprint printers`: candidate printer devices.
+pub(crate) fn printers() -> Result<ExitCode> {
+    let found = wxprint::printer::discover::scan(Path::new("/sys"));
+    if found.is_empty() {
+        println!(
+            "no serial (ttyUSB/ttyACM) or usblp printer devices found; check the cable and `dmesg`"
+        );
+    }
+    for candidate in &found {
+        println!("{candidate}");
+    }
+    let link = Path::new("/dev/wxprint-printer");
+    if let Ok(target) = std::fs::read_link(link) {
+        println!(
+            "{} -> {} (the udev rule's stable name)",
+            link.display(),
+            target.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
