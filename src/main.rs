@@ -18,7 +18,7 @@ use wxprint::payment::PaymentBackend;
 use wxprint::payment::sandbox::Sandbox;
 use wxprint::printer::PrinterHandle;
 use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
-use wxprint::{receipt, render, server};
+use wxprint::{preview, receipt, server};
 
 /// Socket of a daemon started from a checkout without config (`serve --sandbox`).
 const LOCAL_SOCKET: &str = "./wxprint.sock";
@@ -147,7 +147,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let bytes = std::fs::read(&input)
                 .with_context(|| format!("cannot read {}", input.display()))?;
             // Render what is there even if the stream is cut short, and say so.
-            let (bitmap, problem) = render::render_lossy(&bytes, width);
+            let (bitmap, problem) = preview::render_lossy(&bytes, width);
             if let Some(problem) = problem {
                 eprintln!("warning: {}: {problem}", input.display());
             }
