@@ -126,23 +126,23 @@ fn char_code(c: char, mode: TextMode) -> Code {
 
 /// The 2-byte GB18030 (GBK area) code of `c`; `None` where GB18030 needs 4 bytes.
 fn gb18030_2byte(c: char) -> Option<[u8; 2]> {
-    let mut src = [0u8; 4];
-    let src = c.encode_utf8(&mut src);
-    let mut dst = [0u8; 4];
-    let (result, _, written) = GB18030
-        .new_encoder()
-        .encode_from_utf8_without_replacement(src, &mut dst, true);
-    (result == EncoderResult::InputEmpty && written == 2).then_some([dst[0], dst[1]])
+    encode_char(GB18030, c, 2).map(|b| [b[0], b[1]])
 }
 
+/// The byte of `c` in a single-byte `encoding`; `None` where it has none.
 fn single_byte(encoding: &'static Encoding, c: char) -> Option<u8> {
+    encode_char(encoding, c, 1).map(|b| b[0])
+}
+
+/// `c` in `encoding` if it takes exactly `len` bytes there (without replacement characters).
+fn encode_char(encoding: &'static Encoding, c: char, len: usize) -> Option<[u8; 4]> {
     let mut src = [0u8; 4];
     let src = c.encode_utf8(&mut src);
     let mut dst = [0u8; 4];
     let (result, _, written) = encoding
         .new_encoder()
         .encode_from_utf8_without_replacement(src, &mut dst, true);
-    (result == EncoderResult::InputEmpty && written == 1).then_some(dst[0])
+    (result == EncoderResult::InputEmpty && written == len).then_some(dst)
 }
 
 /// The character set behind an `ESC t n` number (Epson numbering, as in escpos-printer-db's
