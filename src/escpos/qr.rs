@@ -95,6 +95,7 @@ impl EscPos {
     }
 }
 
+/// [`qr_native_block`], appended to `out`.
 fn push_native_block(out: &mut EscPos, data: &str, module_dots: u8) {
     let quiet = quiet_lines(4 * usize::from(module_dots.clamp(1, 16)));
     out.align(Align::Center)
@@ -104,6 +105,7 @@ fn push_native_block(out: &mut EscPos, data: &str, module_dots: u8) {
         .align(Align::Left);
 }
 
+/// [`qr_raster_scaled`], appended to `out`.
 fn push_raster_block(out: &mut EscPos, data: &str, layout: &Layout, allow_printer_scaling: bool) {
     let Some((modules, colors)) = qr_matrix(data.as_bytes()) else {
         // Too long for any QR version: print the data as text so nothing is silently lost.
