@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use wxprint::config::PollSchedule;
+use wxprint::escpos::{self, Layout};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 use wxprint::printer::{Printer, PrinterError, PrinterHandle};
 use wxprint::protocol::PrinterStatus;
-use wxprint::receipt::{self, Layout, Line, Receipt};
+use wxprint::receipt::{self, Line, Receipt};
 use wxprint::server;
 
 const CODE_URL: &str = "weixin://wxpay/bizpayurl?pr=Ab3dE9x";
@@ -109,8 +110,8 @@ fn bench_encode() {
         times.push(t.elapsed());
     }
     let (p50, p95) = percentiles(times);
-    let qr = receipt::qr_raster(CODE_URL, &Layout::MM80).len();
-    let native = receipt::qr_native(CODE_URL, 6).len();
+    let qr = escpos::qr_raster(CODE_URL, &Layout::MM80).len();
+    let native = escpos::qr_native_block(CODE_URL, 6).len();
     println!(
         "receipt::encode          p50 {p50:>10.1?}  p95 {p95:>10.1?}  ({len} bytes; raster QR {qr} B, native QR {native} B; target QR ≤ 1000 B)"
     );
@@ -190,8 +191,8 @@ async fn bench_checkout(dir: &Path, durable: bool) {
 /// Bytes on the wire per profile and QR style, and what they cost at 9600 and 115200 baud
 /// (8N1: 10 bits a byte).
 fn bench_wire() {
+    use wxprint::escpos::QrStyle;
     use wxprint::printer::profile::PROFILES;
-    use wxprint::receipt::QrStyle;
     let r = sample_receipt();
     println!(
         "profile        QR       QR bytes  receipt bytes   @9600    @115200   (target QR ≤ 1000 B)"
@@ -204,9 +205,9 @@ fn bench_wire() {
         for qr in styles {
             let layout = profile.layout(qr);
             let qr_bytes = match qr {
-                QrStyle::Raster => receipt::qr_raster(CODE_URL, &layout).len(),
+                QrStyle::Raster => escpos::qr_raster(CODE_URL, &layout).len(),
                 QrStyle::Native => {
-                    receipt::qr_native(CODE_URL, receipt::NATIVE_QR_MODULE_DOTS).len()
+                    escpos::qr_native_block(CODE_URL, escpos::NATIVE_QR_MODULE_DOTS).len()
                 }
             };
             let total = receipt::encode(&r, &layout).len();

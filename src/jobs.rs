@@ -39,6 +39,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::clock;
 use crate::config::PollSchedule;
+use crate::escpos::{self, Layout};
 use crate::journal::{JobRecord, Journal, JournalError};
 use crate::payment::{Payment, PaymentBackend, PaymentError, PlaceOrder, TradeState};
 use crate::printer::{PrinterError, PrinterHandle};
@@ -46,7 +47,7 @@ use crate::protocol::{
     Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
     PrintState, PrinterStatus, ReceiptSpec, StatusAmount,
 };
-use crate::receipt::{self, Layout};
+use crate::receipt;
 
 /// What the state machine needs from the settings.
 #[derive(Debug, Clone)]
@@ -1385,8 +1386,8 @@ pub fn layout_for(printer: &crate::config::PrinterSettings) -> Layout {
     use crate::printer::profile;
     let profile = profile::find(&printer.profile).unwrap_or(&profile::PROFILES[0]);
     let qr = match printer.qr {
-        QrMode::Native => receipt::QrStyle::Native,
-        QrMode::Raster => receipt::QrStyle::Raster,
+        QrMode::Native => escpos::QrStyle::Native,
+        QrMode::Raster => escpos::QrStyle::Raster,
         QrMode::Auto => profile.auto_qr(),
     };
     profile.layout(qr)

@@ -8,12 +8,13 @@
 
 pub mod clock;
 pub mod config;
+pub mod escpos;
 pub mod jobs;
 pub mod journal;
 pub mod payment;
+pub mod preview;
 pub mod printer;
 pub mod protocol;
 pub mod receipt;
-pub mod render;
 pub mod server;
 pub mod wechatpay;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 use wxprint::config;
 use wxprint::protocol::Op;
-use wxprint::{receipt, render};
+use wxprint::{preview, receipt};
 
 use super::{check_profile, client, load_settings};
 
@@ -64,7 +64,7 @@ fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
 pub(crate) fn render(input: &Path, output: &Path, width: usize) -> Result<ExitCode> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     // Render what is there even if the stream is cut short, and say so.
-    let (bitmap, problem) = render::render_lossy(&bytes, width);
+    let (bitmap, problem) = preview::render_lossy(&bytes, width);
     if let Some(problem) = problem {
         eprintln!("warning: {}: {problem}", input.display());
     }

@@ -35,8 +35,8 @@
 //!   usblp sources), not from the db. `1fc9:2016` is the NXP vendor id Xprinter uses (seen on
 //!   an 80 mm XP-T80A); `04b8:0e15` is often quoted for the TM-T20II but unverified.
 
-pub use crate::receipt::{Cut, TextMode};
-use crate::receipt::{Layout, QrStyle};
+pub use crate::escpos::{Cut, TextMode};
+use crate::escpos::{Layout, QrStyle};
 
 /// One printer family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,8 +195,9 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::escpos;
+    use crate::preview;
     use crate::receipt::{self, Line, Receipt};
-    use crate::render;
 
     const URL: &str = "weixin://wxpay/bizpayurl?pr=Ab3dE9x1";
 
@@ -225,14 +226,7 @@ mod tests {
     }
 
     fn decode(bytes: &[u8], width: u16) -> Vec<String> {
-        let b = render::render(bytes, usize::from(width)).expect("renderable");
-        let mut img = rqrr::PreparedImage::prepare_from_greyscale(b.width, b.height, |x, y| {
-            if b.get(x, y) { 0 } else { 255 }
-        });
-        img.detect_grids()
-            .into_iter()
-            .filter_map(|g| g.decode().ok().map(|(_, s)| s))
-            .collect()
+        preview::decode_qrs(&preview::render(bytes, usize::from(width)).expect("renderable"))
     }
 
     fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -347,7 +341,7 @@ mod tests {
                     "{}",
                     p.name
                 );
-                let guard = find_bytes(&bytes, &receipt::REALTIME_DISABLE);
+                let guard = find_bytes(&bytes, &escpos::REALTIME_DISABLE);
                 if layout.qr == QrStyle::Raster && p.realtime_disable {
                     let raster = find_bytes(&bytes, &[0x1D, 0x76, 0x30]).unwrap();
                     assert!(guard.unwrap() < raster);
@@ -373,15 +367,15 @@ mod tests {
         assert_eq!(URL.len(), 36);
         for p in PROFILES {
             let layout = p.layout(QrStyle::Raster);
-            let raster = receipt::qr_raster(URL, &layout);
+            let raster = escpos::qr_raster(URL, &layout);
             assert!(raster.len() <= 1000, "{}: {} bytes", p.name, raster.len());
-            let (modules, _) = receipt::qr_matrix(URL.as_bytes()).unwrap();
-            let dots = receipt::qr_module_dots(modules, &layout);
+            let (modules, _) = escpos::qr_matrix(URL.as_bytes()).unwrap();
+            let dots = escpos::qr_module_dots(modules, &layout);
             assert!(dots * 2540 >= 75 * usize::from(p.dpi), "{}", p.name);
             assert!((dots - 1) * 2540 < 75 * usize::from(p.dpi), "{}", p.name);
-            let native_dots = receipt::native_module_dots(URL, &layout);
+            let native_dots = escpos::native_module_dots(URL, &layout);
             assert_eq!(usize::from(native_dots), dots);
-            let native = receipt::qr_native(URL, native_dots);
+            let native = escpos::qr_native_block(URL, native_dots);
             // 41 bytes of GS ( k + data, 12 bytes of centring and feeds around.
             assert_eq!(native.len(), 41 + URL.len() + 12);
         }

@@ -18,12 +18,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use wxprint::config::PollSchedule;
+use wxprint::escpos::Layout;
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::PaymentBackend;
 use wxprint::payment::sandbox::Sandbox;
 use wxprint::printer::{FilePrinter, Printer, PrinterHandle};
-use wxprint::receipt::Layout;
 use wxprint::server;
 
 /// How long a test waits for any one message before failing.
@@ -251,7 +251,7 @@ pub fn checkout(no: &str, total: i64) -> Value {
 
 /// Decode every QR code in an ESC/POS byte stream, through our renderer.
 pub fn decode_qr(bytes: &[u8], width: usize) -> Vec<String> {
-    let bitmap = wxprint::render::render(bytes, width).expect("renderable");
+    let bitmap = wxprint::preview::render(bytes, width).expect("renderable");
     let mut img =
         rqrr::PreparedImage::prepare_from_greyscale(bitmap.width, bitmap.height, |x, y| {
             if bitmap.dots[y * bitmap.width + x] {

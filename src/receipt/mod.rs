@@ -1,0 +1,50 @@
+//! What is on the paper: a checkout [`Receipt`] and the technician's test page, laid out in
+//! text lines, wrapped to the layout's columns, with the QR where it belongs.
+//!
+//! [`encode`](fn@encode) lays out a receipt (`encode.rs`: header, items, QR block, trailer),
+//! [`test_page`](fn@test_page) the test page (`test_page.rs`); `text.rs` wraps text and sets
+//! item lines, `money.rs` formats amounts. The byte codes (commands, text encoding, QR
+//! rasters) are `escpos`'s business: nothing here spells an ESC/POS command, and nothing here
+//! knows printers or transports.
+
+mod encode;
+mod money;
+mod test_page;
+mod text;
+
+pub use encode::encode;
+pub use money::{format_amount, write_amount};
+pub use test_page::{TEST_CHINESE_LINE, TEST_LATIN_LINE, TEST_QR_DATA, qr_description, test_page};
+pub use text::{ITEM_INDENT, wrap};
+
+/// One item line: `name × quantity`, and its line total in fen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// What was bought, as the POS names it.
+    pub name: String,
+    /// How many.
+    pub quantity: u32,
+    /// Line total in fen.
+    pub amount: i64,
+}
+
+/// Everything printed on one checkout receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The shop's name, printed large at the top.
+    pub title: String,
+    /// The item lines.
+    pub lines: Vec<Line>,
+    /// Order total in fen.
+    pub total: i64,
+    /// The WeChat Pay `code_url` to print as a QR code.
+    pub code_url: String,
+    /// Printed centred at the bottom.
+    pub footer: String,
+    /// The order number, printed as "No. …".
+    pub out_trade_no: String,
+    /// Already formatted, e.g. "2026-11-26 12:00:05".
+    pub time: String,
+    /// Sandbox receipts say clearly that they are not a real payment.
+    pub sandbox: bool,
+}
