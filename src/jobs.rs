@@ -1380,15 +1380,23 @@ impl JobsConfig {
 
 /// Paper geometry, text mode and QR style for the configured printer profile (an unknown
 /// profile name is refused at start, see [`crate::printer::profile::find`]; here it falls
-/// back to the generic 80 mm profile).
+/// back to the generic 80 mm profile). `qr` and `encoding` override the profile's choice
+/// unless they are `auto`.
 pub fn layout_for(printer: &crate::config::PrinterSettings) -> Layout {
-    use crate::config::QrMode;
-    use crate::printer::profile;
+    use crate::config::{QrMode, TextEncoding};
+    use crate::printer::profile::{self, TextMode};
     let profile = profile::find(&printer.profile).unwrap_or(&profile::PROFILES[0]);
     let qr = match printer.qr {
         QrMode::Native => escpos::QrStyle::Native,
         QrMode::Raster => escpos::QrStyle::Raster,
         QrMode::Auto => profile.auto_qr(),
     };
-    profile.layout(qr)
+    let mut layout = profile.layout(qr);
+    layout.text = match printer.encoding {
+        TextEncoding::Auto => profile.text,
+        TextEncoding::Gb18030 => TextMode::Chinese,
+        // ESC t 16 = WPC1252 in Epson's numbering, which the Zjiang POS-5890 shares.
+        TextEncoding::Cp1252 => TextMode::CodePage(16),
+    };
+    layout
 }

@@ -1,0 +1,441 @@
+//! The one table of keys: for every key of the file its section, its production and sandbox
+//! defaults, a one-line doc and how its typed value is written back as TOML.
+//!
+//! Everything that lists keys reads [`KEYS`]: the defaults ([`Settings::production_defaults`],
+//! [`Settings::sandbox_defaults`]), the default layer of loading, the unknown-key check and
+//! [`Settings::effective_toml`]. `config/wxprint.toml` documents each key at length; a test
+//! holds it to this table (same keys, same sections, the doc line and the default).
+//!
+//! This file does not know how a value is checked (`check.rs`, `validate.rs`) or where it
+//! comes from (`load.rs`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::RawSettings;
+use super::settings::Settings;
+use super::validate::validate;
+
+#[cfg(test)]
+mod tests;
+
+/// One key of the file.
+#[derive(Debug)]
+pub struct Key {
+    /// The `[section]` it belongs in.
+    pub section: &'static str,
+    /// The key's name in its section.
+    pub name: &'static str,
+    /// The default of a production install, as text (as the environment would give it).
+    pub production: &'static str,
+    /// The default of `serve --sandbox` where it differs from `production`.
+    pub sandbox: Option<&'static str>,
+    /// What the key is for, in one line (the first line of its comment in
+    /// `config/wxprint.toml`).
+    pub doc: &'static str,
+    /// The key's value in typed settings, as the file writes it.
+    pub(super) show: fn(&Settings) -> Shown,
+}
+
+impl Key {
+    /// `section.key`, as the `config` crate and the error messages name it.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.section, self.name)
+    }
+
+    /// The default under [`Settings::sandbox_defaults`] (`sandbox`) or the production one.
+    pub fn default_text(&self, sandbox: bool) -> &'static str {
+        match self.sandbox {
+            Some(text) if sandbox => text,
+            _ => self.production,
+        }
+    }
+}
+
+/// Keys (`section.key`) whose values are secrets, printed as [`REDACTED`] by
+/// [`Settings::effective_toml`]. None so far: keys live in files, and the `*_file` keys are
+/// plain paths, shown as they are. A future key holding a secret value must be listed here.
+const SECRET_KEYS: &[&str] = &[];
+
+/// What [`Settings::effective_toml`] prints instead of a secret value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Every key of the file, in the order of `config/wxprint.toml` and of
+/// [`Settings::effective_toml`]. The merchant's identifiers (`appid`, `mchid`, …) and
+/// `notify_url` default to empty, so that a production file must set them.
+pub const KEYS: &[Key] = &[
+    Key {
+        section: "daemon",
+        name: "socket",
+        production: "/run/wxprint/wxprint.sock",
+        sandbox: Some("./wxprint.sock"),
+        doc: "Unix socket the POS software connects to (mode 0660).",
+        show: |s| path(&s.daemon.socket),
+    },
+    Key {
+        section: "daemon",
+        name: "state_dir",
+        production: "/var/lib/wxprint",
+        sandbox: Some("./state"),
+        doc: "Directory of the job journal; created if missing.",
+        show: |s| path(&s.daemon.state_dir),
+    },
+    Key {
+        section: "wechatpay",
+        name: "backend",
+        production: "wechatpay",
+        sandbox: Some("sandbox"),
+        doc: "Payment backend: \"wechatpay\" (WeChat Pay API v3) or \"sandbox\" (offline).",
+        show: |s| text(s.wechatpay.backend.as_str()),
+    },
+    Key {
+        section: "wechatpay",
+        name: "api_base",
+        production: "https://api.mch.weixin.qq.com",
+        sandbox: None,
+        doc: "WeChat Pay API base URL.",
+        show: |s| text(&s.wechatpay.api_base),
+    },
+    Key {
+        section: "wechatpay",
+        name: "backup_api_base",
+        production: "https://api2.mch.weixin.qq.com",
+        sandbox: None,
+        doc: "Backup domain, tried once (freshly signed) when api_base cannot be reached.",
+        show: |s| text(&s.wechatpay.backup_api_base),
+    },
+    Key {
+        section: "wechatpay",
+        name: "ca_file",
+        production: "",
+        sandbox: None,
+        doc: "Extra trusted root certificate (PEM) for the API connection, e.g. a simulator's.",
+        show: |s| optional_path(&s.wechatpay.ca_file),
+    },
+    Key {
+        section: "wechatpay",
+        name: "appid",
+        production: "",
+        sandbox: None,
+        doc: "AppID bound to the merchant account (required with backend \"wechatpay\").",
+        show: |s| text(&s.wechatpay.appid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "mchid",
+        production: "",
+        sandbox: None,
+        doc: "Merchant ID, 商户号 (required with backend \"wechatpay\").",
+        show: |s| text(&s.wechatpay.mchid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "merchant_serial_no",
+        production: "",
+        sandbox: None,
+        doc: "Serial number of the merchant API certificate, used to sign requests.",
+        show: |s| text(&s.wechatpay.merchant_serial_no),
+    },
+    // The key files are plain paths, not secrets: shown as they are.
+    Key {
+        section: "wechatpay",
+        name: "private_key_file",
+        production: "/etc/wxprint/apiclient_key.pem",
+        sandbox: None,
+        doc: "Merchant API private key (PEM), readable by the daemon only.",
+        show: |s| path(&s.wechatpay.private_key_file),
+    },
+    Key {
+        section: "wechatpay",
+        name: "public_key_id",
+        production: "",
+        sandbox: None,
+        doc: "Public-key mode (recommended): the WeChat Pay public key ID, \"PUB_KEY_ID_…\".",
+        show: |s| text(&s.wechatpay.public_key_id),
+    },
+    Key {
+        section: "wechatpay",
+        name: "public_key_file",
+        production: "/etc/wxprint/wechatpay_pub.pem",
+        sandbox: None,
+        doc: "Public-key mode: the WeChat Pay public key (PEM) that verifies responses.",
+        show: |s| path(&s.wechatpay.public_key_file),
+    },
+    Key {
+        section: "wechatpay",
+        name: "apiv3_key_file",
+        production: "",
+        sandbox: None,
+        doc: "Certificate mode instead: file holding the 32-byte APIv3 key.",
+        show: |s| optional_path(&s.wechatpay.apiv3_key_file),
+    },
+    Key {
+        section: "wechatpay",
+        name: "notify_url",
+        production: "",
+        sandbox: None,
+        doc: "Sent with each order (the API requires it): the merchant backend's https:// URL.",
+        show: |s| text(&s.wechatpay.notify_url),
+    },
+    Key {
+        section: "wechatpay",
+        name: "order_ttl",
+        production: "10m",
+        sandbox: None,
+        doc: "How long a QR code can be paid: time_expire = now + order_ttl.",
+        show: |s| duration(s.wechatpay.order_ttl),
+    },
+    // WeChat Pay refuses to close an order younger than 5 minutes; the sandbox has no such
+    // rule, and a short age lets a cancel finish within seconds.
+    Key {
+        section: "wechatpay",
+        name: "close_min_age",
+        production: "5m",
+        sandbox: Some("10s"),
+        doc: "Never close an order younger than this.",
+        show: |s| duration(s.wechatpay.close_min_age),
+    },
+    Key {
+        section: "wechatpay",
+        name: "request_timeout",
+        production: "10s",
+        sandbox: None,
+        doc: "Timeout of one WeChat Pay API request.",
+        show: |s| duration(s.wechatpay.request_timeout),
+    },
+    // The polling schedule: every second for the first minute (a payment is noticed 0.5 s
+    // after it happens at the median, within 1 s always, at one query per second — WeChat
+    // Pay's own guidance is every 2 s, which puts the median at 1 s), then every 10 s; every
+    // second while the customer confirms the payment on their phone.
+    Key {
+        section: "wechatpay",
+        name: "poll_interval",
+        production: "1s",
+        sandbox: None,
+        doc: "Payment query interval during the first poll_fast_window after printing.",
+        show: |s| duration(s.wechatpay.poll.fast),
+    },
+    Key {
+        section: "wechatpay",
+        name: "poll_fast_window",
+        production: "60s",
+        sandbox: None,
+        doc: "How long after printing poll_interval applies.",
+        show: |s| duration(s.wechatpay.poll.fast_window),
+    },
+    Key {
+        section: "wechatpay",
+        name: "poll_interval_paying",
+        production: "1s",
+        sandbox: None,
+        doc: "Query interval while the customer confirms on their phone (USERPAYING).",
+        show: |s| duration(s.wechatpay.poll.paying),
+    },
+    Key {
+        section: "wechatpay",
+        name: "poll_interval_slow",
+        production: "10s",
+        sandbox: None,
+        doc: "Query interval after the fast window, until time_expire.",
+        show: |s| duration(s.wechatpay.poll.slow),
+    },
+    Key {
+        section: "printer",
+        name: "transport",
+        production: "serial",
+        sandbox: Some("file"),
+        doc: "How the receipt printer is wired: \"serial\" | \"usb\" | \"tcp\" | \"file\".",
+        show: |s| text(s.printer.transport.as_str()),
+    },
+    Key {
+        section: "printer",
+        name: "device",
+        production: "/dev/wxprint-printer",
+        sandbox: Some("./receipts"),
+        doc: "serial / usb: the device node; file: a directory, one .bin file per receipt.",
+        show: |s| path(&s.printer.device),
+    },
+    Key {
+        section: "printer",
+        name: "address",
+        production: "",
+        sandbox: None,
+        doc: "tcp: the printer's host:port, usually port 9100.",
+        show: |s| text(&s.printer.address),
+    },
+    Key {
+        section: "printer",
+        name: "baud_rate",
+        production: "115200",
+        sandbox: None,
+        doc: "serial: line speed (must match the printer's setting).",
+        show: |s| Shown::Integer(s.printer.baud_rate.into()),
+    },
+    Key {
+        section: "printer",
+        name: "flow_control",
+        production: "hardware",
+        sandbox: None,
+        doc: "serial: flow control, \"hardware\" (RTS/CTS) | \"software\" (XON/XOFF) | \"none\".",
+        show: |s| text(s.printer.flow_control.as_str()),
+    },
+    Key {
+        section: "printer",
+        name: "profile",
+        production: "80mm",
+        sandbox: None,
+        doc: "Paper and printer profile: \"80mm\" | \"58mm\" | a named profile.",
+        show: |s| text(&s.printer.profile),
+    },
+    // The sandbox prints raster QR codes, as the `wxprint render` preview shows them.
+    Key {
+        section: "printer",
+        name: "qr",
+        production: "auto",
+        sandbox: Some("raster"),
+        doc: "How the QR code is printed: \"auto\" | \"native\" | \"raster\".",
+        show: |s| text(s.printer.qr.as_str()),
+    },
+    Key {
+        section: "printer",
+        name: "encoding",
+        production: "auto",
+        sandbox: None,
+        doc: "Text encoding of receipt text: \"auto\" | \"gb18030\" | \"cp1252\".",
+        show: |s| text(s.printer.encoding.as_str()),
+    },
+    Key {
+        section: "printer",
+        name: "print_timeout",
+        production: "10m",
+        sandbox: None,
+        doc: "A receipt held back by a printer fault fails after this; the order stays payable.",
+        show: |s| duration(s.printer.print_timeout),
+    },
+    Key {
+        section: "receipt",
+        name: "title",
+        production: "",
+        sandbox: Some("wxprint sandbox"),
+        doc: "Receipt header; a checkout request's own title overrides it.",
+        show: |s| text(&s.receipt.title),
+    },
+    Key {
+        section: "receipt",
+        name: "footer",
+        production: "",
+        sandbox: Some("Thank you!"),
+        doc: "Receipt footer; a checkout request's own footer overrides it.",
+        show: |s| text(&s.receipt.footer),
+    },
+];
+
+impl Settings {
+    /// The defaults under the file ([`Key::production`]): the documented values, with the
+    /// merchant's identifiers (`appid`, `mchid`, …) and `notify_url` empty, so that a
+    /// production file must set them.
+    pub fn production_defaults() -> Settings {
+        Settings::defaults(false)
+    }
+
+    /// The embedded sandbox defaults of `serve --sandbox` without a config file
+    /// ([`Key::sandbox`]): offline payments, everything under the current directory
+    /// (`./wxprint.sock`, `./state/`, receipts as files in `./receipts/`), and a short
+    /// `close_min_age` so that a cancel finishes within seconds.
+    pub fn sandbox_defaults() -> Settings {
+        Settings::defaults(true)
+    }
+
+    /// The table's defaults, validated into typed settings. The only problems validation
+    /// finds in them are the merchant keys that the production defaults leave empty on
+    /// purpose (a test holds the table to that), so the problems are not reported here:
+    /// loading reports them against the file that should set them.
+    fn defaults(sandbox: bool) -> Settings {
+        let (settings, _missing_merchant_keys) = validate(&RawSettings::defaults(sandbox));
+        settings
+    }
+
+    /// The settings as TOML, every key of every section, durations as humantime strings
+    /// (`"10m"`); for `wxprint check-config`. Loading this text gives the same settings.
+    /// Values of secret keys (none so far) print as `"<redacted>"`.
+    pub fn effective_toml(&self) -> String {
+        self.render_toml(|key| SECRET_KEYS.contains(&key))
+    }
+
+    /// [`Settings::effective_toml`] with `is_secret("section.key")` deciding what to redact.
+    fn render_toml(&self, is_secret: impl Fn(&str) -> bool) -> String {
+        let mut out = String::new();
+        let mut section = "";
+        for key in KEYS {
+            if key.section != section {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("[{}]\n", key.section));
+                section = key.section;
+            }
+            let value = if is_secret(&key.dotted()) {
+                toml_string(REDACTED)
+            } else {
+                (key.show)(self).toml()
+            };
+            out.push_str(&format!("{} = {}\n", key.name, value));
+        }
+        out
+    }
+}
+
+/// A value as the file writes it.
+pub(super) enum Shown {
+    Text(String),
+    Integer(i64),
+}
+
+impl Shown {
+    /// The value as TOML: a quoted string or a bare integer.
+    fn toml(&self) -> String {
+        match self {
+            Shown::Text(text) => toml_string(text),
+            Shown::Integer(n) => n.to_string(),
+        }
+    }
+}
+
+fn path(p: &Path) -> Shown {
+    Shown::Text(p.display().to_string())
+}
+
+fn optional_path(p: &Option<PathBuf>) -> Shown {
+    Shown::Text(
+        p.as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    )
+}
+
+fn text(s: &str) -> Shown {
+    Shown::Text(s.to_string())
+}
+
+fn duration(d: Duration) -> Shown {
+    Shown::Text(humantime::format_duration(d).to_string())
+}
+
+/// `s` as a TOML basic string.
+pub(super) fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,155 @@
+//! Validation: the raw text of every key → typed [`Settings`], one function per section.
+//!
+//! The single-key forms are [`Check`]'s; what is decided here is which keys are required and
+//! when, because that spans keys: backend `wechatpay` needs the merchant's identifiers, the
+//! key mode (`apiv3_key_file` set or not) decides between the public key and the APIv3 key,
+//! and the transport decides between `device` and `address`. All problems are collected in
+//! key order, one line each, so that one run of `check-config` shows them all.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ConfigError;
+use super::check::{Check, Range};
+use super::raw::RawSettings;
+use super::settings::{
+    Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
+    Settings, TextEncoding, Transport, WechatPaySettings,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// `order_ttl`'s bounds.
+const ORDER_TTL: Range = Range::Between(
+    Duration::from_secs(60),
+    Duration::from_secs(2 * 60 * 60),
+    "WeChat Pay needs time_expire at least 1 minute ahead, and a code_url lives 2 hours",
+);
+
+/// Every key of `raw` in its typed form, and all problems found, in key order.
+///
+/// The settings are meant for use only when there are no problems: where a key is wrong,
+/// its field holds a placeholder (an empty value, zero, or the harmless choice named at
+/// each `unwrap_or` below) so that the other keys can still be checked.
+pub(super) fn validate(raw: &RawSettings) -> (Settings, Vec<ConfigError>) {
+    let mut c = Check::new(raw);
+    let settings = Settings {
+        daemon: daemon(&mut c),
+        wechatpay: wechatpay(&mut c),
+        printer: printer(&mut c),
+        receipt: receipt(&mut c),
+    };
+    (settings, c.into_errors())
+}
+
+fn daemon(c: &mut Check<'_>) -> DaemonSettings {
+    DaemonSettings {
+        socket: c.required_path("daemon.socket", "the path of the Unix socket"),
+        state_dir: c.required_path("daemon.state_dir", "the journal's directory"),
+    }
+}
+
+/// `[wechatpay]`: what is required depends on the backend and the key mode.
+fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
+    let backend = c.choice::<Backend>("wechatpay.backend");
+    let live = backend == Some(Backend::WechatPay);
+    let api_base = c.base_url("wechatpay.api_base");
+    // An empty backup host turns the fail-over off (a simulator, a proxy).
+    let backup_api_base = c.optional_base_url("wechatpay.backup_api_base");
+    let ca_file = c.optional_path("wechatpay.ca_file");
+    let appid = c.identifier(
+        "wechatpay.appid",
+        live,
+        "the AppID bound to the merchant account, e.g. \"wxd678efh567hg6787\"",
+    );
+    let mchid = c.identifier(
+        "wechatpay.mchid",
+        live,
+        "the merchant ID (商户号), e.g. \"1230000109\"",
+    );
+    let merchant_serial_no = c.identifier(
+        "wechatpay.merchant_serial_no",
+        live,
+        "the serial number of the merchant API certificate",
+    );
+    let apiv3_key_file = c.optional_path("wechatpay.apiv3_key_file");
+    let public_key_mode = apiv3_key_file.is_none();
+    WechatPaySettings {
+        // Placeholder: the sandbox requires nothing more.
+        backend: backend.unwrap_or(Backend::Sandbox),
+        api_base,
+        backup_api_base,
+        ca_file,
+        appid,
+        mchid,
+        merchant_serial_no,
+        private_key_file: c.path(
+            "wechatpay.private_key_file",
+            live,
+            "the path of the merchant's private key (apiclient_key.pem)",
+        ),
+        public_key_id: c.public_key_id("wechatpay.public_key_id", live && public_key_mode),
+        public_key_file: c.path(
+            "wechatpay.public_key_file",
+            live && public_key_mode,
+            "the path of the WeChat Pay public key (or set apiv3_key_file for certificate mode)",
+        ),
+        apiv3_key_file,
+        notify_url: c.notify_url("wechatpay.notify_url", live),
+        order_ttl: c.duration("wechatpay.order_ttl", ORDER_TTL),
+        close_min_age: c.duration("wechatpay.close_min_age", Range::Any),
+        request_timeout: c.duration("wechatpay.request_timeout", Range::Positive),
+        poll: PollSchedule {
+            fast: c.duration("wechatpay.poll_interval", Range::Positive),
+            fast_window: c.duration("wechatpay.poll_fast_window", Range::Positive),
+            paying: c.duration("wechatpay.poll_interval_paying", Range::Positive),
+            slow: c.duration("wechatpay.poll_interval_slow", Range::Positive),
+        },
+    }
+}
+
+/// `[printer]`: the transport decides between `device` and `address`. Whether `profile`
+/// names a known profile is checked where the profiles are (`printer::profile::find`).
+fn printer(c: &mut Check<'_>) -> PrinterSettings {
+    let transport = c.choice::<Transport>("printer.transport");
+    let device = PathBuf::from(c.text("printer.device"));
+    let address = c.text("printer.address").trim().to_string();
+    match transport {
+        Some(Transport::Tcp) => c.tcp_address("printer.address"),
+        Some(other) if device.as_os_str().is_empty() => c.fail(
+            "printer.device",
+            &format!("required with transport {:?}", other.as_str()),
+            if other == Transport::File {
+                "a directory for the receipt files, e.g. \"./receipts\""
+            } else {
+                "a device path, e.g. \"/dev/wxprint-printer\" or \"/dev/usb/lp0\""
+            },
+        ),
+        _ => {}
+    }
+    PrinterSettings {
+        // Placeholders: the transport and the choices that need no other key.
+        transport: transport.unwrap_or(Transport::File),
+        device,
+        address,
+        baud_rate: c.baud_rate("printer.baud_rate"),
+        flow_control: c
+            .choice::<FlowControl>("printer.flow_control")
+            .unwrap_or(FlowControl::None),
+        profile: c.required_text(
+            "printer.profile",
+            "a printer profile, e.g. \"80mm\" or \"58mm\"",
+        ),
+        qr: c.choice::<QrMode>("printer.qr").unwrap_or(QrMode::Auto),
+        encoding: c.encoding("printer.encoding").unwrap_or(TextEncoding::Auto),
+        print_timeout: c.duration("printer.print_timeout", Range::Positive),
+    }
+}
+
+fn receipt(c: &mut Check<'_>) -> ReceiptSettings {
+    ReceiptSettings {
+        title: c.text("receipt.title").to_string(),
+        footer: c.text("receipt.footer").to_string(),
+    }
+}
