@@ -523,30 +523,20 @@ impl Jobs {
             },
             None => now + clock::ms(self.shared.config.order_ttl),
         };
+        let order = &checkout.order;
         let record = JobRecord {
-            out_trade_no: no.clone(),
-            request,
-            state: JobState::Ordering,
-            print: PrintState::Pending,
-            description: checkout.order.description.clone(),
-            total: checkout.order.amount.total,
-            currency: checkout.order.amount.currency.clone(),
-            attach: checkout.order.attach.clone(),
-            goods_tag: checkout.order.goods_tag.clone(),
-            time_expire: clock::rfc3339(expire_ms),
-            expire_ms,
-            place_body: None,
+            attach: order.attach.clone(),
+            goods_tag: order.goods_tag.clone(),
             loopback,
-            code_url: None,
-            placed_ms: None,
-            transaction_id: None,
-            success_time: None,
-            payer_total: None,
-            paid_total: None,
-            close_reason: None,
-            error: None,
-            created_ms: now,
-            updated_ms: now,
+            ..JobRecord::new(
+                &no,
+                request,
+                &order.description,
+                order.amount.total,
+                &order.amount.currency,
+                expire_ms,
+                now,
+            )
         };
         // Pin the exact request before the first attempt, in the same commit.
         let mut record = record;
