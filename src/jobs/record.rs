@@ -1,0 +1,214 @@
+//! A job's record, made and read: the record a checkout creates, the canonical request
+//! that makes a retry "identical", the order it places, and the events and status it
+//! reads as (for a resumed checkout, `status`, a `cancel` of a finished job).
+//!
+//! Pure functions of a [`JobRecord`]; no lock, no task, no backend.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::refusals::{err, expired_time_expire};
+use crate::clock;
+use crate::journal::JobRecord;
+use crate::payment::PlaceOrder;
+use crate::protocol::{
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
+    PrintState, ReceiptSpec, StatusAmount,
+};
+
+/// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
+#[derive(Serialize, Deserialize)]
+struct StoredRequest {
+    order: Order,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptSpec>,
+}
+
+/// The checkout content that makes a retry "identical", as canonical JSON. An empty
+/// `receipt` object is the same as none.
+pub(crate) fn canonical_request(checkout: &Checkout) -> String {
+    let receipt = checkout
+        .receipt
+        .clone()
+        .filter(|r| r != &ReceiptSpec::default());
+    let stored = StoredRequest {
+        order: checkout.order.clone(),
+        receipt,
+    };
+    serde_json::to_string(&stored).expect("plain data")
+}
+
+/// The checkout's `receipt` part, read back from the stored request (none: the defaults).
+pub(crate) fn receipt_spec(record: &JobRecord) -> ReceiptSpec {
+    serde_json::from_str::<StoredRequest>(&record.request)
+        .ok()
+        .and_then(|s| s.receipt)
+        .unwrap_or_default()
+}
+
+/// When a new order stops being payable, fixed at checkout (`now_ms`) so that every
+/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One already past
+/// is refused.
+pub(crate) fn expire_ms(
+    time_expire: Option<&str>,
+    now_ms: i64,
+    order_ttl: Duration,
+) -> Result<i64, ErrorBody> {
+    match time_expire {
+        // WeChat Pay silently raises a time_expire less than a minute ahead to one
+        // minute; do the same so that both agree on when the QR stops working.
+        Some(t) => match clock::parse_rfc3339(t) {
+            Some(ms) if ms > now_ms => Ok(ms.max(now_ms + 60_000)),
+            _ => Err(expired_time_expire(t)),
+        },
+        None => Ok(now_ms + clock::ms(order_ttl)),
+    }
+}
+
+/// The record of a new job for `checkout`, as accepted at `now_ms`.
+pub(crate) fn new_record(
+    checkout: &Checkout,
+    request: String,
+    expire_ms: i64,
+    now_ms: i64,
+) -> JobRecord {
+    let order = &checkout.order;
+    JobRecord {
+        attach: order.attach.clone(),
+        goods_tag: order.goods_tag.clone(),
+        loopback: checkout.loopback,
+        ..JobRecord::new(
+            &order.out_trade_no,
+            request,
+            &order.description,
+            order.amount.total,
+            &order.amount.currency,
+            expire_ms,
+            now_ms,
+        )
+    }
+}
+
+/// The order a record places: always the same for one record.
+pub(crate) fn place_order(r: &JobRecord) -> PlaceOrder {
+    PlaceOrder {
+        out_trade_no: r.out_trade_no.clone(),
+        description: r.description.clone(),
+        total: r.total,
+        currency: r.currency.clone(),
+        attach: r.attach.clone(),
+        goods_tag: r.goods_tag.clone(),
+        time_expire: r.time_expire.clone(),
+        request: r.place_body.clone(),
+    }
+}
+
+/// The events a job has already reached, for a resumed checkout.
+pub(crate) fn replay(record: &JobRecord) -> Vec<Event> {
+    let no = || record.out_trade_no.clone();
+    let mut events = Vec::new();
+    // A code_url is announced when the job goes to awaiting_payment; one that arrived after
+    // a cancel was never announced (nor printed) and must not be now.
+    let announced = record.print != PrintState::Pending
+        || matches!(
+            record.state,
+            JobState::AwaitingPayment | JobState::UserPaying
+        );
+    if let Some(code_url) = record.code_url.as_ref().filter(|_| announced) {
+        events.push(Event::CodeUrl {
+            out_trade_no: no(),
+            state: record.state,
+            code_url: code_url.clone(),
+        });
+    }
+    events.extend(replay_print(record));
+    events.extend(replay_outcome(record));
+    events
+}
+
+/// The print result a job has reached, if any.
+fn replay_print(record: &JobRecord) -> Option<Event> {
+    match record.print {
+        PrintState::Printed => Some(Event::Printed {
+            out_trade_no: Some(record.out_trade_no.clone()),
+            state: Some(record.state),
+            print: PrintState::Printed,
+            location: None,
+        }),
+        PrintState::Failed => Some(Event::Error {
+            out_trade_no: Some(record.out_trade_no.clone()),
+            state: Some(record.state),
+            print: Some(PrintState::Failed),
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Printer, "the receipt could not be printed")),
+        }),
+        PrintState::Pending => None,
+    }
+}
+
+/// The cancel or the outcome a job has reached, if any.
+fn replay_outcome(record: &JobRecord) -> Option<Event> {
+    let no = || record.out_trade_no.clone();
+    match record.state {
+        JobState::Cancelling => Some(Event::Cancelling {
+            out_trade_no: no(),
+            state: record.state,
+        }),
+        JobState::Paid => Some(paid_event(record)),
+        JobState::Closed => Some(Event::Closed {
+            out_trade_no: no(),
+            state: record.state,
+            reason: record.close_reason.unwrap_or(CloseReason::Remote),
+        }),
+        JobState::Failed => Some(Event::Failed {
+            out_trade_no: no(),
+            state: record.state,
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Internal, "failed")),
+        }),
+        JobState::Ordering | JobState::AwaitingPayment | JobState::UserPaying => None,
+    }
+}
+
+/// The `paid` event of a paid record: the amounts WeChat Pay reported.
+pub(crate) fn paid_event(record: &JobRecord) -> Event {
+    Event::Paid {
+        out_trade_no: record.out_trade_no.clone(),
+        state: JobState::Paid,
+        transaction_id: record.transaction_id.clone().unwrap_or_default(),
+        success_time: record.success_time.clone().unwrap_or_default(),
+        amount: PaidAmount {
+            total: record.paid_total.unwrap_or(record.total),
+            payer_total: record.payer_total.unwrap_or(record.total),
+            currency: record.currency.clone(),
+        },
+    }
+}
+
+/// A record as `status` shows it.
+pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
+    JobStatus {
+        out_trade_no: r.out_trade_no.clone(),
+        state: r.state,
+        print: r.print,
+        code_url: r.code_url.clone(),
+        description: r.description.clone(),
+        amount: StatusAmount {
+            total: r.total,
+            currency: r.currency.clone(),
+        },
+        created_at: clock::rfc3339(r.created_ms),
+        updated_at: clock::rfc3339(r.updated_ms),
+        time_expire: r.time_expire.clone(),
+        transaction_id: r.transaction_id.clone(),
+        success_time: r.success_time.clone(),
+        payer_total: r.payer_total,
+        close_reason: r.close_reason,
+        error: r.error.clone(),
+    }
+}
