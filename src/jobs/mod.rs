@@ -38,6 +38,8 @@
 //! and the records, not how a job is driven.
 
 mod config;
+#[cfg(test)]
+mod fixtures;
 mod polling;
 mod printing;
 mod record;

@@ -176,3 +176,67 @@ impl State {
             .ok_or_else(|| not_found(no))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::fixtures::{NO, awaiting, payment};
+    use crate::jobs::transitions;
+    use crate::protocol::JobState;
+
+    /// A state over a journal in `dir` with the fixtures' placed job active.
+    fn state_with_job(dir: &std::path::Path) -> State {
+        let mut journal = Journal::open(dir).unwrap();
+        journal.insert(&awaiting()).unwrap();
+        let mut state = State::new(journal);
+        let active = Active {
+            record: awaiting(),
+            durable: true,
+            wake: Arc::new(Notify::new()),
+        };
+        state.active.insert(NO.into(), active);
+        state
+    }
+
+    #[test]
+    fn a_change_is_journaled_and_then_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state_with_job(dir.path());
+        let (_, mut rx) = state.subscribers.add(Some(NO.into()));
+        let changed = state.transition(NO, |r| transitions::printed(r, None));
+        let changed = changed.expect("an active job changes");
+        assert_eq!(state.journal.get(NO).unwrap(), Some(changed.clone()));
+        assert_eq!(state.active[NO].record, changed);
+        assert!(matches!(rx.try_recv(), Ok(Event::Printed { .. })));
+        assert!(rx.try_recv().is_err(), "one event");
+    }
+
+    #[test]
+    fn a_paid_job_never_changes_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state_with_job(dir.path());
+        let (_, mut rx) = state.subscribers.add(None);
+        state.transition(NO, |r| transitions::paid(r, payment(3200)));
+        assert!(state.active.is_empty(), "a final job leaves the active set");
+        let late = state.transition(NO, |r| {
+            transitions::closed(r, Some(crate::protocol::CloseReason::Cancelled), 0)
+        });
+        assert_eq!(late, None, "nothing changes a paid job");
+        assert_eq!(
+            state.journal.get(NO).unwrap().unwrap().state,
+            JobState::Paid
+        );
+        assert!(matches!(rx.try_recv(), Ok(Event::Paid { .. })));
+        assert!(rx.try_recv().is_err(), "no closed event after paid");
+    }
+
+    #[test]
+    fn a_finished_job_is_answered_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state_with_job(dir.path());
+        state.transition(NO, |r| transitions::closed(r, None, r.expire_ms));
+        assert_eq!(state.stored(NO).unwrap().state, JobState::Closed);
+        let unknown = state.stored("T9999").unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::OrderNotFound);
+    }
+}

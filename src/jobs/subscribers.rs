@@ -78,3 +78,66 @@ impl Subscribers {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::JobState;
+
+    fn cancelling(no: &str) -> Event {
+        Event::Cancelling {
+            out_trade_no: no.into(),
+            state: JobState::Cancelling,
+        }
+    }
+
+    fn received(rx: &mut mpsc::Receiver<Event>) -> Vec<Option<String>> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.out_trade_no().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn an_order_follower_hears_its_order_and_a_watcher_hears_everything() {
+        let mut subscribers = Subscribers::default();
+        let (_, mut follower) = subscribers.add(Some("A".into()));
+        let (_, mut watcher) = subscribers.add(None);
+        subscribers.emit(&cancelling("A"));
+        subscribers.emit(&cancelling("B"));
+        assert_eq!(received(&mut follower), [Some("A".to_owned())]);
+        assert_eq!(received(&mut watcher), [Some("A".into()), Some("B".into())]);
+    }
+
+    #[test]
+    fn watcher_only_events_skip_the_order_followers() {
+        let mut subscribers = Subscribers::default();
+        let (_, mut follower) = subscribers.add(Some("A".into()));
+        let (_, mut watcher) = subscribers.add(None);
+        subscribers.emit_to_watchers(&cancelling("A"));
+        assert!(received(&mut follower).is_empty());
+        assert_eq!(received(&mut watcher).len(), 1);
+    }
+
+    #[test]
+    fn a_subscriber_that_stops_reading_or_leaves_is_dropped() {
+        let mut subscribers = Subscribers::default();
+        let (_, mut stalled) = subscribers.add(None);
+        let (_, gone) = subscribers.add(Some("A".into()));
+        let (id, _removed) = subscribers.add(None);
+        subscribers.remove(id);
+        drop(gone);
+        for _ in 0..=SUBSCRIBER_QUEUE {
+            subscribers.emit(&cancelling("B"));
+        }
+        assert!(
+            subscribers.list.is_empty(),
+            "{} left",
+            subscribers.list.len()
+        );
+        assert_eq!(
+            received(&mut stalled).len(),
+            SUBSCRIBER_QUEUE,
+            "none lost before"
+        );
+    }
+}

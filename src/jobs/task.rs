@@ -109,3 +109,116 @@ fn on_placement_error(shared: &Shared, no: &str, e: PaymentError, attempt: u32) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::fixtures::{self, CODE_URL, NO, Scripted, journaled, ordering_now};
+    use crate::jobs::record::place_order;
+    use crate::journal::JobRecord;
+    use crate::payment::Placed;
+    use crate::protocol::{CloseReason, JobState};
+
+    fn transient() -> PaymentError {
+        PaymentError::Transient {
+            message: "connection reset".into(),
+            request_id: None,
+        }
+    }
+
+    fn rejected(code: &str) -> PaymentError {
+        PaymentError::Rejected {
+            code: code.into(),
+            message: "refused".into(),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    /// Runs the placement of the fixtures' new job against `answers`; returns the backend
+    /// and the `Shared`, to look at what happened.
+    async fn place_with(
+        record: &JobRecord,
+        answers: Vec<Result<Placed, PaymentError>>,
+        dir: &std::path::Path,
+    ) -> (Arc<Scripted>, Shared) {
+        let backend = Arc::new(Scripted::default());
+        backend.place.lock().unwrap().extend(answers);
+        let (shared, wake) = fixtures::shared(backend.clone(), dir, record.clone());
+        let mut last_attempt_ms = 0;
+        place(&shared, NO, &wake, &mut last_attempt_ms).await;
+        assert!(
+            last_attempt_ms >= record.created_ms,
+            "the latest attempt is noted"
+        );
+        (backend, shared)
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        for (attempt, secs) in [(0, 1), (1, 2), (3, 8), (4, 16), (5, 30), (9, 30)] {
+            let pause = backoff(attempt);
+            let base = Duration::from_secs(secs);
+            assert!(
+                pause >= base && pause < base + Duration::from_millis(250),
+                "{attempt}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_placement_is_retried_with_the_identical_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let placed = Placed {
+            code_url: CODE_URL.into(),
+        };
+        let answers = vec![Err(transient()), Err(transient()), Ok(placed)];
+        let (backend, shared) = place_with(&record, answers, dir.path()).await;
+        let orders = backend.placed.lock().unwrap().clone();
+        assert_eq!(orders.len(), 3);
+        assert!(
+            orders.iter().all(|o| *o == place_order(&record)),
+            "{orders:?}"
+        );
+        let r = journaled(&shared);
+        assert_eq!(r.state, JobState::AwaitingPayment);
+        assert_eq!(r.code_url.as_deref(), Some(CODE_URL));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_order_fails_and_is_not_placed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let (backend, shared) =
+            place_with(&record, vec![Err(rejected("PARAM_ERROR"))], dir.path()).await;
+        assert_eq!(backend.placed.lock().unwrap().len(), 1);
+        let r = journaled(&shared);
+        assert_eq!(r.state, JobState::Failed);
+        let error = r.error.expect("the refusal is kept");
+        assert_eq!(error.wechatpay_code.as_deref(), Some("PARAM_ERROR"));
+        assert_eq!(error.request_id.as_deref(), Some("req-1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_closed_at_wechat_pay_before_its_placement_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let (_, shared) =
+            place_with(&record, vec![Err(rejected("ORDER_CLOSED"))], dir.path()).await;
+        let r = journaled(&shared);
+        assert_eq!(
+            (r.state, r.close_reason),
+            (JobState::Closed, Some(CloseReason::Remote))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_paid_before_its_placement_answer_is_left_to_the_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let answers = vec![Err(PaymentError::OrderPaid(NO.into()))];
+        let (backend, shared) = place_with(&record, answers, dir.path()).await;
+        assert_eq!(backend.placed.lock().unwrap().len(), 1);
+        assert_eq!(journaled(&shared).state, JobState::AwaitingPayment);
+    }
+}
