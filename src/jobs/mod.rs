@@ -8,7 +8,7 @@
 //!                   └──refused by WeChat Pay──▶ failed
 //! ```
 //!
-//! Every job with an open outcome has one task ([`task::drive`]) that places the order,
+//! Every job with an open outcome has one task (`task::drive`) that places the order,
 //! prints the receipt and then polls the payment backend until the order is paid or
 //! closed. The rules that protect money live here, not in the backends:
 //!
