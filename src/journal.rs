@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::clock;
 use crate::protocol::{CloseReason, ErrorBody, JobState, PrintState};
 
 /// The schema this build writes.
@@ -55,6 +56,48 @@ pub struct JobRecord {
     pub error: Option<ErrorBody>,
     pub created_ms: i64,
     pub updated_ms: i64,
+}
+
+impl JobRecord {
+    /// A job as a checkout creates it: `ordering`, nothing printed, placed or paid yet, with
+    /// `time_expire` spelled from `expire_ms`. The order's optional parts (`attach`,
+    /// `goods_tag`, `place_body`, `loopback`) start empty; set them with struct update:
+    /// `JobRecord { attach, ..JobRecord::new(…) }`.
+    pub fn new(
+        out_trade_no: impl Into<String>,
+        request: impl Into<String>,
+        description: impl Into<String>,
+        total: i64,
+        currency: impl Into<String>,
+        expire_ms: i64,
+        created_ms: i64,
+    ) -> JobRecord {
+        JobRecord {
+            out_trade_no: out_trade_no.into(),
+            request: request.into(),
+            state: JobState::Ordering,
+            print: PrintState::Pending,
+            description: description.into(),
+            total,
+            currency: currency.into(),
+            attach: None,
+            goods_tag: None,
+            time_expire: clock::rfc3339(expire_ms),
+            expire_ms,
+            place_body: None,
+            loopback: false,
+            code_url: None,
+            placed_ms: None,
+            transaction_id: None,
+            success_time: None,
+            payer_total: None,
+            paid_total: None,
+            close_reason: None,
+            error: None,
+            created_ms,
+            updated_ms: created_ms,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -380,29 +423,16 @@ mod tests {
 
     fn record(no: &str) -> JobRecord {
         JobRecord {
-            out_trade_no: no.into(),
-            request: r#"{"order":{}}"#.into(),
-            state: JobState::Ordering,
-            print: PrintState::Pending,
-            description: "Latte x2".into(),
-            total: 3200,
-            currency: "CNY".into(),
-            attach: None,
             goods_tag: Some("tag".into()),
-            time_expire: "2026-11-26T12:10:00+08:00".into(),
-            expire_ms: 1_795_666_200_000,
-            place_body: None,
-            loopback: false,
-            code_url: None,
-            placed_ms: None,
-            transaction_id: None,
-            success_time: None,
-            payer_total: None,
-            paid_total: None,
-            close_reason: None,
-            error: None,
-            created_ms: 1_795_665_600_000,
-            updated_ms: 1_795_665_600_000,
+            ..JobRecord::new(
+                no,
+                r#"{"order":{}}"#,
+                "Latte x2",
+                3200,
+                "CNY",
+                1_795_666_200_000,
+                1_795_665_600_000,
+            )
         }
     }
 

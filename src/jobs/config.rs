@@ -1,0 +1,67 @@
+//! [`JobsConfig`]: the state machine's part of the settings, and the receipt layout of
+//! the configured printer profile.
+//!
+//! The only file of `jobs/` that reads [`crate::config`]: the rest of the state machine
+//! sees durations and a [`Layout`], never the settings tree, the TOML or the environment.
+
+use std::time::Duration;
+
+use crate::config::{PollSchedule, PrinterSettings, QrMode, Settings, TextEncoding};
+use crate::printer::profile;
+use crate::escpos::{Layout, QrStyle, TextMode};
+
+/// What the state machine needs from the settings.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `time_expire = now + order_ttl` when the POS gives none.
+    pub order_ttl: Duration,
+    /// WeChat Pay's rule: never close a younger order.
+    pub close_min_age: Duration,
+    pub poll: PollSchedule,
+    /// `[receipt]` defaults; a checkout's `receipt` overrides them.
+    pub receipt_title: String,
+    pub receipt_footer: String,
+    pub layout: Layout,
+    /// The printer profile's name, for the test page.
+    pub profile: String,
+    /// A receipt the printer cannot take (paper out, offline, unplugged) stays pending and
+    /// is tried again; after this long it is `failed` (the order stays payable).
+    pub print_timeout: Duration,
+}
+
+impl JobsConfig {
+    /// The state machine's part of the settings.
+    pub fn from_settings(settings: &Settings) -> JobsConfig {
+        JobsConfig {
+            order_ttl: settings.wechatpay.order_ttl,
+            close_min_age: settings.wechatpay.close_min_age,
+            poll: settings.wechatpay.poll,
+            receipt_title: settings.receipt.title.clone(),
+            receipt_footer: settings.receipt.footer.clone(),
+            layout: layout_for(&settings.printer),
+            profile: settings.printer.profile.clone(),
+            print_timeout: settings.printer.print_timeout,
+        }
+    }
+}
+
+/// Paper geometry, text mode and QR style for the configured printer profile (an unknown
+/// profile name is refused at start, see [`crate::printer::profile::find`]; here it falls
+/// back to the generic 80 mm profile). `qr` and `encoding` override the profile's choice
+/// unless they are `auto`.
+pub fn layout_for(printer: &PrinterSettings) -> Layout {
+    let profile = profile::find(&printer.profile).unwrap_or(&profile::PROFILES[0]);
+    let qr = match printer.qr {
+        QrMode::Native => QrStyle::Native,
+        QrMode::Raster => QrStyle::Raster,
+        QrMode::Auto => profile.auto_qr(),
+    };
+    let mut layout = profile.layout(qr);
+    layout.text = match printer.encoding {
+        TextEncoding::Auto => profile.text,
+        TextEncoding::Gb18030 => TextMode::Chinese,
+        // ESC t 16 = WPC1252 in Epson's numbering, which the Zjiang POS-5890 shares.
+        TextEncoding::Cp1252 => TextMode::CodePage(16),
+    };
+    layout
+}

@@ -1,0 +1,148 @@
+//! Printing a job's receipt: the receipt built from the record and the `[receipt]`
+//! defaults, the attempts, and what the POS hears while the printer is not ready.
+//!
+//! A receipt is printed only while the order is payable and only once its `code_url` is
+//! in the journal. Knows the printer handle and the receipt layout; knows no backend.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::record::receipt_spec;
+use super::refusals::err;
+use super::state::Shared;
+use super::transitions::{self, payable};
+use crate::clock;
+use crate::journal::JobRecord;
+use crate::printer::PrinterError;
+use crate::protocol::{ErrorCode, Event, PrintState, PrinterStatus};
+use crate::receipt;
+
+/// Where printing a job's receipt stands (in memory: after a restart the print timeout
+/// starts again).
+#[derive(Default)]
+pub(crate) struct Printing {
+    first_attempt: Option<Instant>,
+    next_attempt: Option<Instant>,
+    /// The last printer state told to the POS, so it hears of each change once.
+    reported: Option<PrinterStatus>,
+}
+
+impl Printing {
+    /// How long until the next attempt, if the receipt is still to be printed.
+    pub(crate) fn wait(&self, record: &JobRecord) -> Option<Duration> {
+        (record.print == PrintState::Pending && payable(record, clock::now_ms())).then(|| {
+            self.next_attempt
+                .map(|at| at.saturating_duration_since(Instant::now()))
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Build the receipt of `record` and write it to the printer.
+pub(crate) async fn print_receipt(
+    shared: &Shared,
+    record: &JobRecord,
+) -> Result<Option<String>, PrinterError> {
+    let spec = receipt_spec(record);
+    let config = &shared.config;
+    let lines = match spec.lines {
+        Some(lines) => lines
+            .into_iter()
+            .map(|l| receipt::Line {
+                name: l.name,
+                quantity: l.quantity,
+                amount: l.amount,
+            })
+            .collect(),
+        // No item lines: the order's description stands for the whole purchase.
+        None => vec![receipt::Line {
+            name: record.description.clone(),
+            quantity: 1,
+            amount: record.total,
+        }],
+    };
+    let receipt = receipt::Receipt {
+        title: spec.title.unwrap_or_else(|| config.receipt_title.clone()),
+        lines,
+        total: record.total,
+        code_url: record.code_url.clone().unwrap_or_default(),
+        footer: spec.footer.unwrap_or_else(|| config.receipt_footer.clone()),
+        out_trade_no: record.out_trade_no.clone(),
+        time: clock::receipt_time(record.created_ms),
+        sandbox: shared.backend_of(record).as_sandbox().is_some(),
+    };
+    let bytes = receipt::encode(&receipt, &config.layout);
+    shared.printer.print(&record.out_trade_no, bytes).await
+}
+
+/// Try to print the receipt, if the order is payable and it is not printed yet. A printer
+/// that is not ready (paper out, cover open, offline, unplugged) leaves it pending, tells
+/// the POS, and it is tried again; after `print_timeout` it is `failed` — the order stays
+/// payable either way. Never interrupted by shutdown: a receipt being written is finished.
+pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Printing) {
+    let Some(record) = shared.record(no) else {
+        return;
+    };
+    // Never print a QR the customer cannot pay any more (e.g. resumed after time_expire).
+    if record.print != PrintState::Pending || !payable(&record, clock::now_ms()) {
+        return;
+    }
+    let timeout = shared.config.print_timeout;
+    let retry = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(2));
+    if !shared.ensure_durable(no) {
+        // The code_url is not in the journal yet: a crash now would re-place the order
+        // and kill a printed QR. Wait for the disk.
+        printing.next_attempt = Some(Instant::now() + retry);
+        return;
+    }
+    let first = *printing.first_attempt.get_or_insert_with(Instant::now);
+    let result = print_receipt(shared, &record).await;
+    match result {
+        Ok(location) => {
+            debug!(out_trade_no = no, ?location, "receipt printed");
+            shared.transition(no, |r| transitions::printed(r, location));
+        }
+        Err(e) if first.elapsed() >= timeout || matches!(e, PrinterError::Stopped) => {
+            warn!(out_trade_no = no, error = %e, "printing failed; the order stays payable");
+            let error = err(
+                ErrorCode::Printer,
+                format!(
+                    "the receipt could not be printed within {}: {e}",
+                    humantime::format_duration(timeout)
+                ),
+            );
+            shared.transition(no, |r| transitions::print_failed(r, error));
+        }
+        Err(e) => {
+            printing.next_attempt = Some(Instant::now() + retry);
+            not_ready(shared, &record, printing, e);
+        }
+    }
+}
+
+/// The printer cannot take the receipt yet: tell the POS, once per printer state.
+fn not_ready(shared: &Shared, record: &JobRecord, printing: &mut Printing, e: PrinterError) {
+    let no = record.out_trade_no.as_str();
+    let status = match e {
+        PrinterError::NotReady(status) => status,
+        other => PrinterStatus {
+            online: Some(false),
+            paper: "unknown".into(),
+            cover_open: None,
+            error: Some(other.to_string()),
+            transport: Some(shared.printer.describe().to_owned()),
+        },
+    };
+    if printing.reported.as_ref() != Some(&status) {
+        warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
+        printing.reported = Some(status.clone());
+        shared.notify(Event::Printer {
+            out_trade_no: Some(no.to_owned()),
+            state: Some(record.state),
+            print: Some(PrintState::Pending),
+            status,
+        });
+    }
+}

@@ -1,0 +1,352 @@
+//! A job's record, made and read: the record a checkout creates, the canonical request
+//! that makes a retry "identical", the order it places, and the events and status it
+//! reads as (for a resumed checkout, `status`, a `cancel` of a finished job).
+//!
+//! Pure functions of a [`JobRecord`]; no lock, no task, no backend.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::refusals::{err, expired_time_expire};
+use crate::clock;
+use crate::journal::JobRecord;
+use crate::payment::PlaceOrder;
+use crate::protocol::{
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
+    PrintState, ReceiptSpec, StatusAmount,
+};
+
+/// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
+#[derive(Serialize, Deserialize)]
+struct StoredRequest {
+    order: Order,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptSpec>,
+}
+
+/// The checkout content that makes a retry "identical", as canonical JSON. An empty
+/// `receipt` object is the same as none.
+pub(crate) fn canonical_request(checkout: &Checkout) -> String {
+    let receipt = checkout
+        .receipt
+        .clone()
+        .filter(|r| r != &ReceiptSpec::default());
+    let stored = StoredRequest {
+        order: checkout.order.clone(),
+        receipt,
+    };
+    serde_json::to_string(&stored).expect("plain data")
+}
+
+/// The checkout's `receipt` part, read back from the stored request (none: the defaults).
+pub(crate) fn receipt_spec(record: &JobRecord) -> ReceiptSpec {
+    serde_json::from_str::<StoredRequest>(&record.request)
+        .ok()
+        .and_then(|s| s.receipt)
+        .unwrap_or_default()
+}
+
+/// When a new order stops being payable, fixed at checkout (`now_ms`) so that every
+/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One already past
+/// is refused.
+pub(crate) fn expire_ms(
+    time_expire: Option<&str>,
+    now_ms: i64,
+    order_ttl: Duration,
+) -> Result<i64, ErrorBody> {
+    match time_expire {
+        // WeChat Pay silently raises a time_expire less than a minute ahead to one
+        // minute; do the same so that both agree on when the QR stops working.
+        Some(t) => match clock::parse_rfc3339(t) {
+            Some(ms) if ms > now_ms => Ok(ms.max(now_ms + 60_000)),
+            _ => Err(expired_time_expire(t)),
+        },
+        None => Ok(now_ms + clock::ms(order_ttl)),
+    }
+}
+
+/// The record of a new job for `checkout`, as accepted at `now_ms`.
+pub(crate) fn new_record(
+    checkout: &Checkout,
+    request: String,
+    expire_ms: i64,
+    now_ms: i64,
+) -> JobRecord {
+    let order = &checkout.order;
+    JobRecord {
+        attach: order.attach.clone(),
+        goods_tag: order.goods_tag.clone(),
+        loopback: checkout.loopback,
+        ..JobRecord::new(
+            &order.out_trade_no,
+            request,
+            &order.description,
+            order.amount.total,
+            &order.amount.currency,
+            expire_ms,
+            now_ms,
+        )
+    }
+}
+
+/// The order a record places: always the same for one record.
+pub(crate) fn place_order(r: &JobRecord) -> PlaceOrder {
+    PlaceOrder {
+        out_trade_no: r.out_trade_no.clone(),
+        description: r.description.clone(),
+        total: r.total,
+        currency: r.currency.clone(),
+        attach: r.attach.clone(),
+        goods_tag: r.goods_tag.clone(),
+        time_expire: r.time_expire.clone(),
+        request: r.place_body.clone(),
+    }
+}
+
+/// The events a job has already reached, for a resumed checkout.
+pub(crate) fn replay(record: &JobRecord) -> Vec<Event> {
+    let no = || record.out_trade_no.clone();
+    let mut events = Vec::new();
+    // A code_url is announced when the job goes to awaiting_payment; one that arrived after
+    // a cancel was never announced (nor printed) and must not be now.
+    let announced = record.print != PrintState::Pending
+        || matches!(
+            record.state,
+            JobState::AwaitingPayment | JobState::UserPaying
+        );
+    if let Some(code_url) = record.code_url.as_ref().filter(|_| announced) {
+        events.push(Event::CodeUrl {
+            out_trade_no: no(),
+            state: record.state,
+            code_url: code_url.clone(),
+        });
+    }
+    events.extend(replay_print(record));
+    events.extend(replay_outcome(record));
+    events
+}
+
+/// The print result a job has reached, if any.
+fn replay_print(record: &JobRecord) -> Option<Event> {
+    match record.print {
+        PrintState::Printed => Some(Event::Printed {
+            out_trade_no: Some(record.out_trade_no.clone()),
+            state: Some(record.state),
+            print: PrintState::Printed,
+            location: None,
+        }),
+        PrintState::Failed => Some(Event::Error {
+            out_trade_no: Some(record.out_trade_no.clone()),
+            state: Some(record.state),
+            print: Some(PrintState::Failed),
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Printer, "the receipt could not be printed")),
+        }),
+        PrintState::Pending => None,
+    }
+}
+
+/// The cancel or the outcome a job has reached, if any.
+fn replay_outcome(record: &JobRecord) -> Option<Event> {
+    let no = || record.out_trade_no.clone();
+    match record.state {
+        JobState::Cancelling => Some(Event::Cancelling {
+            out_trade_no: no(),
+            state: record.state,
+        }),
+        JobState::Paid => Some(paid_event(record)),
+        JobState::Closed => Some(Event::Closed {
+            out_trade_no: no(),
+            state: record.state,
+            reason: record.close_reason.unwrap_or(CloseReason::Remote),
+        }),
+        JobState::Failed => Some(Event::Failed {
+            out_trade_no: no(),
+            state: record.state,
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Internal, "failed")),
+        }),
+        JobState::Ordering | JobState::AwaitingPayment | JobState::UserPaying => None,
+    }
+}
+
+/// The `paid` event of a paid record: the amounts WeChat Pay reported.
+pub(crate) fn paid_event(record: &JobRecord) -> Event {
+    Event::Paid {
+        out_trade_no: record.out_trade_no.clone(),
+        state: JobState::Paid,
+        transaction_id: record.transaction_id.clone().unwrap_or_default(),
+        success_time: record.success_time.clone().unwrap_or_default(),
+        amount: PaidAmount {
+            total: record.paid_total.unwrap_or(record.total),
+            payer_total: record.payer_total.unwrap_or(record.total),
+            currency: record.currency.clone(),
+        },
+    }
+}
+
+/// A record as `status` shows it.
+pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
+    JobStatus {
+        out_trade_no: r.out_trade_no.clone(),
+        state: r.state,
+        print: r.print,
+        code_url: r.code_url.clone(),
+        description: r.description.clone(),
+        amount: StatusAmount {
+            total: r.total,
+            currency: r.currency.clone(),
+        },
+        created_at: clock::rfc3339(r.created_ms),
+        updated_at: clock::rfc3339(r.updated_ms),
+        time_expire: r.time_expire.clone(),
+        transaction_id: r.transaction_id.clone(),
+        success_time: r.success_time.clone(),
+        payer_total: r.payer_total,
+        close_reason: r.close_reason,
+        error: r.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::fixtures::{
+        CODE_URL, MINUTE, NO, T0, awaiting, cancelling, ordering, payment,
+    };
+    use crate::jobs::transitions;
+
+    /// A checkout as the POS sends it (`order` plus `extra` top-level fields).
+    fn checkout(order: &str, extra: &str) -> Checkout {
+        let json = format!(
+            r#"{{"order":{{"out_trade_no":"T0001","description":"Latte x2","amount":{{"total":3200}}{order}}}{extra}}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    fn names(events: &[Event]) -> Vec<&'static str> {
+        events.iter().map(Event::name).collect()
+    }
+
+    #[test]
+    fn a_retry_is_identical_whatever_its_empty_receipt_or_follow_flag() {
+        let plain = canonical_request(&checkout("", ""));
+        assert_eq!(canonical_request(&checkout("", r#","receipt":{}"#)), plain);
+        assert_eq!(
+            canonical_request(&checkout("", r#","follow":false"#)),
+            plain
+        );
+        let mut other_amount = checkout("", "");
+        other_amount.order.amount.total = 3300;
+        assert_ne!(canonical_request(&other_amount), plain);
+        let titled = checkout("", r#","receipt":{"title":"Café"}"#);
+        assert_ne!(canonical_request(&titled), plain);
+    }
+
+    #[test]
+    fn the_receipt_is_read_back_from_the_stored_request() {
+        let titled = checkout("", r#","receipt":{"title":"Café","footer":"Merci"}"#);
+        let record = new_record(&titled, canonical_request(&titled), T0 + MINUTE, T0);
+        let spec = receipt_spec(&record);
+        assert_eq!(spec.title.as_deref(), Some("Café"));
+        assert_eq!(spec.footer.as_deref(), Some("Merci"));
+        assert_eq!(receipt_spec(&ordering()), ReceiptSpec::default());
+    }
+
+    #[test]
+    fn time_expire_is_fixed_at_checkout() {
+        let ttl = Duration::from_secs(600);
+        assert_eq!(expire_ms(None, T0, ttl), Ok(T0 + 10 * MINUTE));
+        // 2026-11-26T12:05:00+08:00 is five minutes after T0.
+        let in_five = Some("2026-11-26T12:05:00+08:00");
+        assert_eq!(expire_ms(in_five, T0, ttl), Ok(T0 + 5 * MINUTE));
+        // Less than a minute ahead: raised to one minute, as WeChat Pay does.
+        let soon = Some("2026-11-26T12:00:30+08:00");
+        assert_eq!(expire_ms(soon, T0, ttl), Ok(T0 + MINUTE));
+        for past in ["2026-11-26T12:00:00+08:00", "yesterday"] {
+            let error = expire_ms(Some(past), T0, ttl).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRequest, "{past}");
+            assert_eq!(error.field.as_deref(), Some("order.time_expire"));
+        }
+    }
+
+    #[test]
+    fn a_new_record_holds_the_order_and_nothing_else_yet() {
+        let c = checkout(
+            r#","attach":"table 4","goods_tag":"tag""#,
+            r#","loopback":true"#,
+        );
+        let r = new_record(&c, canonical_request(&c), T0 + MINUTE, T0);
+        assert_eq!(
+            (r.state, r.print),
+            (JobState::Ordering, PrintState::Pending)
+        );
+        assert_eq!(
+            (r.out_trade_no.as_str(), r.total, r.currency.as_str()),
+            (NO, 3200, "CNY")
+        );
+        assert_eq!(r.attach.as_deref(), Some("table 4"));
+        assert_eq!(r.goods_tag.as_deref(), Some("tag"));
+        assert!(r.loopback);
+        assert_eq!(r.time_expire, "2026-11-26T12:01:00+08:00");
+        assert_eq!(
+            (&r.code_url, r.placed_ms, &r.place_body),
+            (&None, None, &None)
+        );
+        let order = place_order(&r);
+        assert_eq!((order.time_expire, order.total), (r.time_expire, 3200));
+    }
+
+    #[test]
+    fn a_resumed_checkout_replays_what_the_job_reached() {
+        assert!(replay(&ordering()).is_empty());
+        assert_eq!(names(&replay(&awaiting())), ["code_url"]);
+        let mut printed = awaiting();
+        transitions::printed(&mut printed, Some("file".into()));
+        let mut paid = printed.clone();
+        transitions::paid(&mut paid, payment(3200));
+        assert_eq!(names(&replay(&paid)), ["code_url", "printed", "paid"]);
+        assert_eq!(replay(&paid)[2], paid_event(&paid));
+        let mut failed_print = awaiting();
+        let paper_out = err(ErrorCode::Printer, "paper out");
+        transitions::print_failed(&mut failed_print, paper_out);
+        assert_eq!(names(&replay(&failed_print)), ["code_url", "error"]);
+    }
+
+    #[test]
+    fn a_code_url_never_announced_is_not_replayed() {
+        let mut r = ordering();
+        r.state = JobState::Cancelling;
+        transitions::placed(&mut r, CODE_URL.into(), T0);
+        assert_eq!(names(&replay(&r)), ["cancelling"]);
+        transitions::closed(&mut r, None, T0);
+        assert_eq!(names(&replay(&r)), ["closed"]);
+        let mut printed = cancelling();
+        transitions::printed(&mut printed, None);
+        assert_eq!(
+            names(&replay(&printed)),
+            ["code_url", "printed", "cancelling"]
+        );
+    }
+
+    #[test]
+    fn a_paid_event_reports_wechat_pays_amounts() {
+        let mut r = awaiting();
+        transitions::paid(&mut r, payment(3100));
+        let Event::Paid { amount, .. } = paid_event(&r) else {
+            panic!("not paid");
+        };
+        assert_eq!((amount.total, amount.payer_total), (3100, 3000));
+        let status = status_of(&r);
+        assert_eq!(
+            (status.amount.total, status.payer_total),
+            (3200, Some(3000))
+        );
+        assert_eq!(status.created_at, "2026-11-26T12:00:00+08:00");
+    }
+}

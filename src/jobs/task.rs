@@ -1,0 +1,224 @@
+//! The task of one job: place the order, print the receipt, then poll (`polling.rs`)
+//! until it is paid or closed. This file owns the placement and its retries.
+//!
+//! The driver only decides *when*; *what* a change is comes from `transitions.rs`, and
+//! every change goes through [`Shared::transition`] (journal first, then the event).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use super::polling::{finish_closed, poll};
+use super::printing::{Printing, print_attempt};
+use super::refusals::wechatpay_refused;
+use super::state::Shared;
+use super::transitions;
+use crate::clock;
+use crate::payment::PaymentError;
+
+/// The longest pause between two attempts at a failing backend call.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Exponential back-off with jitter: 1 s, 2 s, 4 s … up to [`MAX_BACKOFF`].
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_secs(1 << attempt.min(5)).min(MAX_BACKOFF);
+    base + Duration::from_millis(fastrand::u64(0..250))
+}
+
+/// The task of one job: place, print, poll, close. Returns when the job is final or the
+/// daemon stops (the journal then holds where it was, and the next start resumes it).
+pub(crate) async fn drive(shared: Arc<Shared>, no: String, wake: Arc<Notify>) {
+    if run(&shared, &no, &wake).await.is_none() {
+        debug!(out_trade_no = %no, "job paused for shutdown");
+    }
+}
+
+async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+    // The order may exist at WeChat Pay from any attempt up to now (a placement whose
+    // answer was lost, or one made before a restart): its age counts from the latest.
+    let mut last_attempt_ms = clock::now_ms();
+    place(shared, no, wake, &mut last_attempt_ms).await?;
+    let mut printing = Printing::default();
+    print_attempt(shared, no, &mut printing).await;
+    poll(shared, no, wake, last_attempt_ms, &mut printing).await
+}
+
+/// Place the order, retrying the identical request while the outcome is unknown.
+async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i64) -> Option<()> {
+    let mut attempt = 0;
+    loop {
+        let record = shared.record(no)?;
+        let Some(order) = transitions::next_placement(&record, clock::now_ms()) else {
+            return Some(());
+        };
+        let answer = shared
+            .or_stop(shared.backend_of(&record).place(&order))
+            .await;
+        // The order may have been created at any moment up to the answer (or the lack of
+        // one): count its age from the latest, so a close is never early.
+        *last_attempt_ms = clock::now_ms();
+        match answer? {
+            Ok(placed) => {
+                info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
+                let placed_ms = *last_attempt_ms;
+                shared.transition(no, |r| transitions::placed(r, placed.code_url, placed_ms));
+                return Some(());
+            }
+            Err(e) => {
+                if on_placement_error(shared, no, e, attempt) {
+                    return Some(());
+                }
+                shared.sleep(backoff(attempt), wake).await?;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Act on a failed placement: `true` when the job has its answer, `false` to retry the
+/// identical request.
+fn on_placement_error(shared: &Shared, no: &str, e: PaymentError, attempt: u32) -> bool {
+    match e {
+        PaymentError::Rejected { code, .. }
+            if matches!(code.as_str(), "ORDER_CLOSED" | "ORDERCLOSED") =>
+        {
+            // Closed at WeChat Pay before we could place it again: it cannot be paid.
+            finish_closed(shared, no, None);
+            true
+        }
+        PaymentError::Rejected {
+            code,
+            message,
+            request_id,
+        } => {
+            warn!(out_trade_no = no, %code, %message, ?request_id, "order refused");
+            let error = wechatpay_refused(code, message, request_id);
+            shared.transition(no, |r| transitions::refused(r, error));
+            true
+        }
+        PaymentError::OrderPaid(_) => {
+            // Placed and paid before we heard back: the poll loop reports it.
+            shared.transition(no, transitions::placed_and_paid);
+            true
+        }
+        e => {
+            warn!(out_trade_no = no, error = %e, attempt, "placing the order failed; retrying the identical request");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::fixtures::{self, CODE_URL, NO, Scripted, journaled, ordering_now};
+    use crate::jobs::record::place_order;
+    use crate::journal::JobRecord;
+    use crate::payment::Placed;
+    use crate::protocol::{CloseReason, JobState};
+
+    fn transient() -> PaymentError {
+        PaymentError::Transient {
+            message: "connection reset".into(),
+            request_id: None,
+        }
+    }
+
+    fn rejected(code: &str) -> PaymentError {
+        PaymentError::Rejected {
+            code: code.into(),
+            message: "refused".into(),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    /// Runs the placement of the fixtures' new job against `answers`; returns the backend
+    /// and the `Shared`, to look at what happened.
+    async fn place_with(
+        record: &JobRecord,
+        answers: Vec<Result<Placed, PaymentError>>,
+        dir: &std::path::Path,
+    ) -> (Arc<Scripted>, Shared) {
+        let backend = Arc::new(Scripted::default());
+        backend.place.lock().unwrap().extend(answers);
+        let (shared, wake) = fixtures::shared(backend.clone(), dir, record.clone());
+        let mut last_attempt_ms = 0;
+        place(&shared, NO, &wake, &mut last_attempt_ms).await;
+        assert!(
+            last_attempt_ms >= record.created_ms,
+            "the latest attempt is noted"
+        );
+        (backend, shared)
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        for (attempt, secs) in [(0, 1), (1, 2), (3, 8), (4, 16), (5, 30), (9, 30)] {
+            let pause = backoff(attempt);
+            let base = Duration::from_secs(secs);
+            assert!(
+                pause >= base && pause < base + Duration::from_millis(250),
+                "{attempt}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_placement_is_retried_with_the_identical_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let placed = Placed {
+            code_url: CODE_URL.into(),
+        };
+        let answers = vec![Err(transient()), Err(transient()), Ok(placed)];
+        let (backend, shared) = place_with(&record, answers, dir.path()).await;
+        let orders = backend.placed.lock().unwrap().clone();
+        assert_eq!(orders.len(), 3);
+        assert!(
+            orders.iter().all(|o| *o == place_order(&record)),
+            "{orders:?}"
+        );
+        let r = journaled(&shared);
+        assert_eq!(r.state, JobState::AwaitingPayment);
+        assert_eq!(r.code_url.as_deref(), Some(CODE_URL));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_order_fails_and_is_not_placed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let (backend, shared) =
+            place_with(&record, vec![Err(rejected("PARAM_ERROR"))], dir.path()).await;
+        assert_eq!(backend.placed.lock().unwrap().len(), 1);
+        let r = journaled(&shared);
+        assert_eq!(r.state, JobState::Failed);
+        let error = r.error.expect("the refusal is kept");
+        assert_eq!(error.wechatpay_code.as_deref(), Some("PARAM_ERROR"));
+        assert_eq!(error.request_id.as_deref(), Some("req-1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_closed_at_wechat_pay_before_its_placement_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let (_, shared) =
+            place_with(&record, vec![Err(rejected("ORDER_CLOSED"))], dir.path()).await;
+        let r = journaled(&shared);
+        assert_eq!(
+            (r.state, r.close_reason),
+            (JobState::Closed, Some(CloseReason::Remote))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_paid_before_its_placement_answer_is_left_to_the_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let answers = vec![Err(PaymentError::OrderPaid(NO.into()))];
+        let (backend, shared) = place_with(&record, answers, dir.path()).await;
+        assert_eq!(backend.placed.lock().unwrap().len(), 1);
+        assert_eq!(journaled(&shared).state, JobState::AwaitingPayment);
+    }
+}
