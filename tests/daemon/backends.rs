@@ -1,12 +1,11 @@
 //! Behind a real (non-sandbox) backend: WeChat Pay's refusal fails the job with its own
 //! code, `sandbox_pay` is refused, and loopback orders stay on the built-in sandbox.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 
-use crate::support::{Daemon, Options, checkout, decode_qr};
+use crate::start_with_backend;
+use crate::support::{checkout, decode_qr};
 
 /// A backend that refuses every order the way WeChat Pay refuses a misconfigured
 /// merchant, and is not the sandbox.
@@ -38,11 +37,7 @@ impl PaymentBackend for RefusingBackend {
 #[tokio::test]
 async fn refused_order_fails_with_wechatpay_code() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        backend: Some(Arc::new(RefusingBackend)),
-        ..Options::default()
-    };
-    let daemon = Daemon::start_with(dir.path(), options).await;
+    let daemon = start_with_backend(dir.path(), RefusingBackend).await;
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000012", 100)).await;
     pos.expect("accepted").await;
@@ -68,11 +63,7 @@ async fn refused_order_fails_with_wechatpay_code() {
 #[tokio::test]
 async fn loopback_orders_never_reach_the_real_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        backend: Some(Arc::new(RefusingBackend)),
-        ..Options::default()
-    };
-    let daemon = Daemon::start_with(dir.path(), options).await;
+    let daemon = start_with_backend(dir.path(), RefusingBackend).await;
     let mut pos = daemon.connect().await;
     let mut request = checkout("LOOP000001", 1);
     request["loopback"] = json!(true);

@@ -9,6 +9,7 @@ use wxprint::payment::sandbox::Sandbox;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 
 use crate::support::{Daemon, Options, checkout, fast_config};
+use crate::{start_with_backend, start_with_config};
 
 /// cancel → cancelling at once, closed{cancelled} once the order is closed.
 #[tokio::test]
@@ -58,14 +59,7 @@ async fn payment_during_the_close_wait_is_reported_as_paid() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
     config.close_min_age = Duration::from_secs(600);
-    let daemon = Daemon::start_with(
-        dir.path(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let daemon = start_with_config(dir.path(), config).await;
     let mut pos = daemon.connect().await;
     pos.checkout_printed(checkout("T0000000004", 100)).await;
 
@@ -173,11 +167,7 @@ async fn cancel_during_placement_prints_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Recording::new(dir.path(), 0);
     let gate = backend.gate.clone();
-    let options = Options {
-        backend: Some(Arc::new(backend)),
-        ..Options::default()
-    };
-    let daemon = Daemon::start_with(dir.path(), options).await;
+    let daemon = start_with_backend(dir.path(), backend).await;
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000018", 100)).await;
     assert_eq!(pos.expect("accepted").await["state"], "ordering");

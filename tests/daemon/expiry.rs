@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Daemon, Options, checkout, fast_config};
+use crate::start_with_config;
+use crate::support::{Daemon, checkout, fast_config};
 
 /// An order nobody pays is closed at time_expire.
 #[tokio::test]
@@ -13,14 +14,7 @@ async fn unpaid_order_is_closed_at_expiry() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
     config.order_ttl = Duration::from_millis(400);
-    let daemon = Daemon::start_with(
-        dir.path(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let daemon = start_with_config(dir.path(), config).await;
     let mut pos = daemon.connect().await;
     pos.checkout_printed(checkout("T0000000005", 100)).await;
     let closed = pos.expect("closed").await;

@@ -5,7 +5,8 @@ use serde_json::json;
 use wxprint::printer::{Printer, PrinterError};
 use wxprint::protocol::PrinterStatus;
 
-use crate::support::{Daemon, Options, checkout, decode_qr};
+use crate::start_with_printer;
+use crate::support::{Daemon, checkout, decode_qr};
 
 /// `reprint` prints the same QR again; `test_print` and `printer` work without an order.
 #[tokio::test]
@@ -86,11 +87,7 @@ impl Printer for BrokenPrinter {
 #[tokio::test]
 async fn printer_fault_keeps_the_order_payable() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        printer: Some(Box::new(BrokenPrinter)),
-        ..Options::default()
-    };
-    let daemon = Daemon::start_with(dir.path(), options).await;
+    let daemon = start_with_printer(dir.path(), BrokenPrinter).await;
     let mut pos = daemon.connect().await;
     pos.send(checkout("T0000000013", 100)).await;
     pos.expect("accepted").await;

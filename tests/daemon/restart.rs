@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Daemon, Options, checkout, fast_config};
+use crate::start_with_config;
+use crate::support::{Daemon, checkout, fast_config};
 
 /// The daemon restarts mid-payment: the job is resumed from the journal, the payment is
 /// still reported, and nothing is placed or printed twice.
@@ -61,14 +62,7 @@ async fn order_expired_while_down_is_closed_on_start() {
     let mut config = fast_config();
     config.order_ttl = Duration::from_millis(300);
     config.poll.fast = Duration::from_secs(60);
-    let daemon = Daemon::start_with(
-        dir.path(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let daemon = start_with_config(dir.path(), config).await;
     let mut pos = daemon.connect().await;
     let mut request = checkout("T0000000007", 100);
     request["follow"] = json!(false);

@@ -9,7 +9,8 @@ use serde_json::json;
 use wxprint::printer::{Printer, PrinterError};
 use wxprint::protocol::PrinterStatus;
 
-use crate::support::{self, Daemon, Options, checkout};
+use crate::start_with_printer;
+use crate::support::{self, Daemon, checkout};
 
 /// A printer that holds each write until the test lets it go.
 struct SlowPrinter {
@@ -52,11 +53,7 @@ async fn shutdown_finishes_the_receipt_in_progress() {
         release: Arc::new(Mutex::new(release_rx)),
         written: written.clone(),
     };
-    let options = Options {
-        printer: Some(Box::new(printer)),
-        ..Options::default()
-    };
-    let mut daemon = Daemon::start_with(dir.path(), options).await;
+    let mut daemon = start_with_printer(dir.path(), printer).await;
     let mut pos = daemon.connect().await;
     let mut other = daemon.connect().await;
     pos.send(checkout("T0000000014", 100)).await;

@@ -1,6 +1,7 @@
 //! A POS-side connection: send request lines, read event lines, with a timeout on every
-//! read so a test fails instead of hanging. [`Client::checkout_printed`] is the common
-//! opening of a checkout: `accepted`, `code_url`, `printed`.
+//! read so a test fails instead of hanging. It speaks only the socket protocol (JSON lines)
+//! and knows nothing of wxprint's types. [`Client::checkout_printed`] is the common opening
+//! of a checkout: `accepted`, `code_url`, `printed`.
 
 use std::path::Path;
 use std::time::Duration;

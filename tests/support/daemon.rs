@@ -1,5 +1,6 @@
 //! The daemon under test, in this process: the real `Jobs`, journal and socket server, with
-//! the sandbox backend and the file printer unless a test brings its own.
+//! the sandbox backend and the file printer unless a test brings its own. It only starts and
+//! stops the daemon; tests talk to it through [`Client`], never to its insides.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,18 +114,10 @@ impl Daemon {
     /// Shut down gracefully and wait until the daemon has stopped.
     pub async fn shutdown(mut self) {
         self.begin_shutdown();
-        let task = self.task.take().unwrap();
-        tokio::time::timeout(TIMEOUT, task)
-            .await
-            .expect("daemon stops")
-            .unwrap();
+        self.stopped().await;
     }
 
     /// Wait until a shutdown begun with [`Daemon::begin_shutdown`] has finished.
-    #[allow(
-        dead_code,
-        reason = "only tests/daemon begins a shutdown without waiting"
-    )]
     pub async fn stopped(mut self) {
         let task = self.task.take().unwrap();
         tokio::time::timeout(TIMEOUT, task)

@@ -1,8 +1,9 @@
 //! The virtual printer's own ESC/POS command-length table: for each command, how many header
 //! bytes it has and how long its payload is, so that bytes inside parameters and payloads
-//! are never taken for commands. It is written from the ESC/POS references, not shared with
-//! wxprint's renderer (`src/render.rs` has its own table): the two are kept apart on purpose,
-//! so a length wrong in one shows up as a failing test instead of cancelling out.
+//! are never taken for commands. It is written from the ESC/POS references (`docs/escpos.md`
+//! §1–3) and shares nothing with wxprint's own ESC/POS interpreter, which has its own table:
+//! the two are kept apart on purpose, so a length wrong in one shows up as a failing test
+//! instead of cancelling out. It knows lengths only; what a command does is `scanner.rs`'s.
 
 /// What a (partial) command header needs next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -197,6 +197,7 @@ impl Inner {
     }
 }
 
+/// The most a link thread reads at once.
 pub(super) const READ_CHUNK: usize = 4096;
 
 /// The printer's insides and the condition variable its threads wait on.

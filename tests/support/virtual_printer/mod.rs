@@ -134,8 +134,9 @@
 //! - `engine.rs`: the receive buffer, the print engine thread, replies and flow control;
 //! - `pty.rs`: the serial (and usblp) link on a pseudo-terminal; `tcp.rs`: port 9100.
 
-// A test double with a whole API; tests/printers uses only part of it.
-#![allow(dead_code)]
+// A test double with a whole API (waits, counters, raw bytes, XON/XOFF, replug…);
+// tests/printers uses only part of it.
+#![allow(dead_code, reason = "a whole test double; tests/printers uses a part")]
 
 mod commands;
 mod engine;

@@ -30,6 +30,7 @@ pub(super) enum Answer {
     Hang,
 }
 
+/// Serve connections until this task is aborted (the `Simulator` is dropped).
 pub(super) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     // Connections live in the set, so they are all dropped when this task is aborted.
     let mut connections = JoinSet::new();
@@ -45,6 +46,7 @@ pub(super) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     }
 }
 
+/// One keep-alive connection: requests in, answers (or a reset, or silence) out.
 async fn serve_connection(stream: TcpStream, inner: Arc<Inner>) {
     let _ = stream.set_nodelay(true);
     let mut conn = BufReader::new(stream);
@@ -204,6 +206,7 @@ async fn read_chunked(conn: &mut Conn, budget: &mut usize) -> std::io::Result<Ve
     }
 }
 
+/// Frame `reply` with the headers every answer carries.
 async fn write_reply(
     conn: &mut Conn,
     reply: &Reply,

@@ -83,7 +83,10 @@
 // A test double with a whole API (orders, the payer's actions, faults, the call log, the
 // clock); its users (tests/wechatpay, examples/wechatpay_sim, benches/wechatpay) each compile
 // it on their own and each uses a different part of it.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each user compiles the simulator on its own and uses a part"
+)]
 
 mod certificates;
 mod faults;
@@ -205,6 +208,7 @@ pub fn default_fixture_dir() -> PathBuf {
 pub struct Simulator {
     /// `http://127.0.0.1:<port>`, to use as wxprint's `api_base`.
     pub base_url: String,
+    /// The address it listens on.
     pub addr: SocketAddr,
     inner: Arc<Inner>,
     accept: JoinHandle<()>,
@@ -258,6 +262,7 @@ impl Simulator {
         }
     }
 
+    /// The merchant account it simulates.
     pub fn config(&self) -> &SimConfig {
         &self.inner.config
     }
