@@ -6,7 +6,9 @@
 //!   payment instant to the `paid` event (target p50 ≤ 1.0 s, p95 ≤ 2.0 s) and the query
 //!   rate per order in the first minute (target ≤ 1 query/s).
 
-#[path = "../tests/support/wechatpay_sim.rs"]
+#[path = "../tests/support/merchant.rs"]
+mod merchant;
+#[path = "../tests/support/wechatpay_sim/mod.rs"]
 mod wechatpay_sim;
 
 use std::path::Path;
@@ -16,11 +18,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use wechatpay_sim::{Endpoint, SimConfig, Simulator, Trust};
-use wxprint::config::{Backend, PollSchedule, Settings};
-use wxprint::escpos::Layout;
+use wxprint::config::PollSchedule;
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::printer::{FilePrinter, PrinterHandle};
+use wxprint::escpos::Layout;
 use wxprint::server;
 use wxprint::wechatpay::sign::{MerchantSigner, new_nonce};
 use wxprint::wechatpay::verify::{ResponseSignature, Verifier, response_message};
@@ -92,25 +94,7 @@ fn bench_signing() {
 
 async fn bench_detection(dir: &Path) {
     let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for file in ["merchant_key.pem", "platform_pub.pem"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::copy(Path::new(FIXTURES).join(file), keys.join(file)).unwrap();
-        std::fs::set_permissions(keys.join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let mut s = Settings::sandbox_defaults();
-    let w = &mut s.wechatpay;
-    w.backend = Backend::WechatPay;
-    w.api_base = sim.base_url.clone();
-    w.backup_api_base = String::new();
-    w.appid = "wxd678efh567hg6787".into();
-    w.mchid = "1230000109".into();
-    w.merchant_serial_no = "7D3A1F0E5C2B4A6978E1D0C3B2A1F0E9D8C7B6A5".into();
-    w.private_key_file = keys.join("merchant_key.pem");
-    w.public_key_id = "PUB_KEY_ID_0114232000000000000000000000000001".into();
-    w.public_key_file = keys.join("platform_pub.pem");
-    w.notify_url = "https://merchant.example/wechatpay/notify".into();
+    let s = merchant::settings(dir, &sim, Trust::PublicKey);
     let backend = Arc::new(wxprint::wechatpay::WechatPay::from_settings(&s.wechatpay).unwrap());
     let schedule = PollSchedule::default();
     let config = JobsConfig {

@@ -5,7 +5,7 @@
 //! private temporary directory), then reads commands on standard input:
 //! `pay N` (the customer pays order N), `paying N` (USERPAYING), `orders`, `quit`.
 
-#[path = "../tests/support/wechatpay_sim.rs"]
+#[path = "../tests/support/wechatpay_sim/mod.rs"]
 mod wechatpay_sim;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,9 +1,12 @@
 //! The user steps of the README, with the real `wxprint` binary: `serve --sandbox` in an
 //! empty directory, `checkout`, `sandbox-pay`, `render`, then SIGTERM.
 
-use std::io::{BufRead, BufReader};
+#[path = "support/qr.rs"]
+mod qr;
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
@@ -38,6 +41,7 @@ impl Drop for Daemon {
     }
 }
 
+/// Every QR code in a PNG (as `wxprint render` writes it).
 fn decode_png_qr(png_bytes: &[u8]) -> Vec<String> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     decoder.set_transformations(png::Transformations::EXPAND);
@@ -46,19 +50,12 @@ fn decode_png_qr(png_bytes: &[u8]) -> Vec<String> {
     let info = reader.next_frame(&mut buf).unwrap();
     assert_eq!(info.color_type, png::ColorType::Grayscale);
     let (w, h) = (info.width as usize, info.height as usize);
-    let mut img =
-        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * info.line_size + x]);
-    img.detect_grids()
-        .into_iter()
-        .map(|g| g.decode().unwrap().1)
-        .collect()
+    qr::decode_greyscale(w, h, |x, y| buf[y * info.line_size + x])
 }
 
-#[test]
-fn readme_sandbox_walkthrough() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let mut daemon = Daemon(
+/// `wxprint serve --sandbox` in `dir`, its log on a pipe.
+fn serve_sandbox(dir: &Path) -> Daemon {
+    Daemon(
         Command::new(WXPRINT)
             .args(["serve", "--sandbox"])
             .current_dir(dir)
@@ -66,14 +63,12 @@ fn readme_sandbox_walkthrough() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
-    );
-    wait_for(&dir.join("wxprint.sock"), "the socket");
-    assert!(
-        dir.join("state/journal.sqlite").exists(),
-        "journal under ./state"
-    );
+    )
+}
 
-    // Step 2: a checkout prints its events as they arrive.
+/// Step 2: a checkout prints its events as they arrive. Returns the running command, its
+/// output after `printed`, and the code_url it announced.
+fn checkout_until_printed(dir: &Path) -> (Child, BufReader<ChildStdout>, String) {
     let mut checkout = Command::new(WXPRINT)
         .args([
             "checkout",
@@ -110,20 +105,25 @@ fn readme_sandbox_walkthrough() {
         code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
         "{seen:?}"
     );
+    (checkout, out, code_url)
+}
 
-    // Step 3: sandbox-pay; the waiting checkout prints `paid` and exits 0.
+/// Step 3: sandbox-pay; the waiting checkout prints `paid` and exits 0.
+fn sandbox_pay_ends_the_checkout(dir: &Path, mut checkout: Child, mut out: impl Read) {
     let pay = wxprint(dir, &["sandbox-pay", "T20261126001"]);
     assert!(pay.status.success(), "{pay:?}");
     assert!(String::from_utf8_lossy(&pay.stdout).starts_with("paid"));
     let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    out.read_to_string(&mut rest).unwrap();
     assert!(
         rest.starts_with("paid       ￥32.00 transaction 42000"),
         "{rest}"
     );
     assert!(checkout.wait().unwrap().success());
+}
 
-    // Step 4: render the receipt; the QR in the PNG is the code_url.
+/// Step 4: render the receipt; the QR in the PNG is the code_url.
+fn rendered_receipt_shows(dir: &Path, code_url: &str) {
     let receipts: Vec<_> = std::fs::read_dir(dir.join("receipts"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -133,19 +133,23 @@ fn readme_sandbox_walkthrough() {
     let render = wxprint(dir, &["render", bin, "-o", "receipt.png"]);
     assert!(render.status.success(), "{render:?}");
     let png = std::fs::read(dir.join("receipt.png")).unwrap();
-    assert_eq!(decode_png_qr(&png), vec![code_url.clone()]);
+    assert_eq!(decode_png_qr(&png), vec![code_url.to_owned()]);
+}
 
-    // The other shell commands speak the same protocol.
+/// The other shell commands speak the same protocol.
+fn status_commands_report(dir: &Path, code_url: &str) {
     let status = wxprint(dir, &["--json", "status", "T20261126001"]);
     assert!(status.status.success());
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["state"], "paid");
-    assert_eq!(status["code_url"], code_url.as_str());
+    assert_eq!(status["code_url"], code_url);
     let unknown = wxprint(dir, &["status", "T20261126999"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stdout).contains("order_not_found"));
+}
 
-    // SIGTERM: a clean stop that removes the socket.
+/// SIGTERM: a clean stop that removes the socket; the log says where everything is.
+fn sigterm_stops_cleanly(dir: &Path, daemon: &mut Daemon) {
     let stopped = Command::new("kill")
         .args(["-TERM", &daemon.0.id().to_string()])
         .status()
@@ -155,7 +159,13 @@ fn readme_sandbox_walkthrough() {
     assert!(status.success(), "{status:?}");
     assert!(!dir.join("wxprint.sock").exists());
     let mut log = String::new();
-    std::io::Read::read_to_string(&mut daemon.0.stderr.take().unwrap(), &mut log).unwrap();
+    daemon
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     for needle in [
         "wxprint.sock",
         "state/journal.sqlite",
@@ -167,6 +177,23 @@ fn readme_sandbox_walkthrough() {
             "the log says where {needle} is:\n{log}"
         );
     }
+}
+
+#[test]
+fn readme_sandbox_walkthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut daemon = serve_sandbox(dir);
+    wait_for(&dir.join("wxprint.sock"), "the socket");
+    assert!(
+        dir.join("state/journal.sqlite").exists(),
+        "journal under ./state"
+    );
+    let (checkout, out, code_url) = checkout_until_printed(dir);
+    sandbox_pay_ends_the_checkout(dir, checkout, out);
+    rendered_receipt_shows(dir, &code_url);
+    status_commands_report(dir, &code_url);
+    sigterm_stops_cleanly(dir, &mut daemon);
 }
 
 #[test]

@@ -1,15 +1,17 @@
 //! The daemon printing through the real transports — serial (a pseudo-terminal), the usblp
 //! device (the same pty standing in for `/dev/usb/lp0`) and TCP 9100 — to the virtual
-//! printer of `tests/support/virtual_printer.rs`, which answers `DLE EOT` and `GS r` like
+//! printer of `tests/support/virtual_printer/`, which answers `DLE EOT` and `GS r` like
 //! hardware. The QR is decoded from the bytes the printer received.
 
 mod support;
+#[path = "support/virtual_printer/mod.rs"]
+mod virtual_printer;
 
 use std::time::Duration;
 
 use serde_json::json;
-use support::virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
 use support::{Client, Daemon, Options, checkout, decode_qr, fast_config};
+use virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
 use wxprint::config::FlowControl;
 use wxprint::jobs::JobsConfig;
 use wxprint::printer::Printer;
@@ -53,13 +55,8 @@ async fn daemon(dir: &std::path::Path, printer: Box<dyn Printer>, config: JobsCo
 
 /// Checkout until printed; the receipt the printer got decodes to the code_url.
 async fn checkout_and_print(pos: &mut Client, vp: &VirtualPrinter, no: &str, nth: usize) -> String {
-    pos.send(checkout(no, 1200)).await;
-    pos.expect("accepted").await;
-    let code_url = pos.expect("code_url").await["code_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let printed = pos.expect("printed").await;
+    let opening = pos.checkout_printed(checkout(no, 1200)).await;
+    let (code_url, printed) = (opening.code_url, opening.printed);
     assert!(
         printed["location"]
             .as_str()

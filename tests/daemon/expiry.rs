@@ -1,0 +1,49 @@
+//! `time_expire`: an unpaid order is closed when it passes, and a paid one still reports its
+//! payment to a retry after it.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::start_with_config;
+use crate::support::{Daemon, checkout, fast_config};
+
+/// An order nobody pays is closed at time_expire.
+#[tokio::test]
+async fn unpaid_order_is_closed_at_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config();
+    config.order_ttl = Duration::from_millis(400);
+    let daemon = start_with_config(dir.path(), config).await;
+    let mut pos = daemon.connect().await;
+    pos.checkout_printed(checkout("T0000000005", 100)).await;
+    let closed = pos.expect("closed").await;
+    assert_eq!(closed["reason"], "expired");
+    assert!(
+        daemon.sandbox.as_ref().unwrap().pay("T0000000005").is_err(),
+        "closed at WeChat Pay too"
+    );
+    daemon.shutdown().await;
+}
+
+/// A retry of a paid order learns the payment, even after its time_expire.
+#[tokio::test]
+async fn retry_after_time_expire_still_reports_the_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let expire = wxprint::clock::rfc3339(wxprint::clock::now_ms() + 2_000);
+    let mut request = checkout("T0000000016", 100);
+    request["order"]["time_expire"] = json!(expire);
+    let mut pos = daemon.connect().await;
+    pos.checkout_printed(request.clone()).await;
+    daemon.sandbox.as_ref().unwrap().pay("T0000000016").unwrap();
+    pos.expect("paid").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let mut retry = daemon.connect().await;
+    let replayed = retry.checkout_printed(request).await;
+    assert_eq!(replayed.accepted["resumed"], true);
+    assert_eq!(replayed.accepted["state"], "paid");
+    retry.expect("paid").await;
+    daemon.shutdown().await;
+}

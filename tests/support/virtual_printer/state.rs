@@ -1,0 +1,107 @@
+//! The printer's condition and the status bytes it answers with: paper, cover, online, and
+//! the knobs that make it misbehave (silent, slow, small buffer, paper running out, overrun
+//! without flow control, real-time commands obeyed inside data). Tests set them with
+//! [`super::VirtualPrinter::set_state`].
+
+/// The roll paper sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paper {
+    Ok,
+    NearEnd,
+    Out,
+}
+
+/// The printer's condition; change it with [`VirtualPrinter::set_state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterState {
+    /// `false`: offline (engine stopped, `DLE EOT 1` bit 3).
+    pub online: bool,
+    pub paper: Paper,
+    pub cover_open: bool,
+    /// Never answer anything (`DLE EOT`, `GS r`).
+    pub silent: bool,
+    /// Pty only: when the receive buffer is full and the host uses no matching flow control,
+    /// drop incoming bytes instead of making the writer wait.
+    pub drop_without_flow_control: bool,
+    /// The engine drains the receive buffer at this rate (e.g. `Some(960)` ≈ 9600 baud);
+    /// `None`: at once.
+    pub slow_reader_bytes_per_sec: Option<u32>,
+    /// Pty only: software flow control, `XOFF` at ≥ 75 % full, `XON` at ≤ 25 %.
+    pub xon_xoff: bool,
+    /// Obey real-time commands found inside command payloads (image data), like some real
+    /// printers do. See the module docs.
+    pub realtime_in_data: bool,
+    /// Receive buffer size in bytes (default 4096).
+    pub rx_buffer: usize,
+    /// The paper runs out after this many more printed bytes (then `paper` becomes `Out`
+    /// and this `None`): paper out in the middle of a receipt.
+    pub paper_out_after_bytes: Option<usize>,
+    /// The paper runs out right after this many more cuts: paper out between receipts.
+    pub paper_out_after_cuts: Option<usize>,
+}
+
+impl Default for PrinterState {
+    fn default() -> Self {
+        PrinterState {
+            online: true,
+            paper: Paper::Ok,
+            cover_open: false,
+            silent: false,
+            drop_without_flow_control: false,
+            slow_reader_bytes_per_sec: None,
+            xon_xoff: false,
+            realtime_in_data: false,
+            rx_buffer: 4096,
+            paper_out_after_bytes: None,
+            paper_out_after_cuts: None,
+        }
+    }
+}
+
+impl PrinterState {
+    /// The engine is stopped: offline, cover open or paper out.
+    pub fn held(&self) -> bool {
+        !self.online || self.cover_open || self.paper == Paper::Out
+    }
+
+    /// The reply to `DLE EOT n`, `None` for an n the printer does not know.
+    pub fn dle_eot_reply(&self, n: u8) -> Option<u8> {
+        let mut b = 0x12;
+        match n {
+            1 => {
+                if self.held() {
+                    b |= 0x08;
+                }
+            }
+            2 => {
+                if self.cover_open {
+                    b |= 0x04;
+                }
+                if self.paper == Paper::Out {
+                    b |= 0x20;
+                }
+            }
+            3 => {}
+            4 => match self.paper {
+                Paper::Ok => {}
+                Paper::NearEnd => b |= 0x0C,
+                Paper::Out => b |= 0x0C | 0x60,
+            },
+            _ => return None,
+        }
+        Some(b)
+    }
+
+    /// The reply to `GS r n`, `None` for an n the printer does not know.
+    pub fn gs_r_reply(&self, n: u8) -> Option<u8> {
+        match n {
+            1 | 49 => Some(match self.paper {
+                Paper::Ok => 0x00,
+                Paper::NearEnd => 0x03,
+                Paper::Out => 0x0C,
+            }),
+            2 | 50 => Some(0x00),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! One call from arrival to answer: its route, the fault waiting for it, the header and
+//! signature checks, and the handler of its endpoint (`place.rs`, `trade.rs`,
+//! `certificates.rs`) run on the real orders or, for signature faults, a scratch copy.
+
+use super::Inner;
+use super::faults::{Endpoint, Fault};
+use super::http::{Answer, HttpRequest, header, percent_decode};
+use super::ids::request_id;
+use super::orders::pay_order;
+use super::reply::Reply;
+
+/// The route of a request.
+enum Route {
+    Native,
+    Query { no: String, query: String },
+    Close { no: String },
+    Certificates,
+    MethodNotAllowed,
+    NotFound,
+}
+
+impl Route {
+    fn of(method: &str, target: &str) -> Route {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        const ORDER: &str = "/v3/pay/transactions/out-trade-no/";
+        let expect = |m: &str, route: Route| {
+            if method == m {
+                route
+            } else {
+                Route::MethodNotAllowed
+            }
+        };
+        if path == "/v3/pay/transactions/native" {
+            expect("POST", Route::Native)
+        } else if path == "/v3/certificates" {
+            expect("GET", Route::Certificates)
+        } else if let Some(rest) = path.strip_prefix(ORDER) {
+            match rest.strip_suffix("/close") {
+                Some(no) if !no.is_empty() && !no.contains('/') => expect(
+                    "POST",
+                    Route::Close {
+                        no: percent_decode(no),
+                    },
+                ),
+                None if !rest.is_empty() && !rest.contains('/') => expect(
+                    "GET",
+                    Route::Query {
+                        no: percent_decode(rest),
+                        query: query.to_owned(),
+                    },
+                ),
+                _ => Route::NotFound,
+            }
+        } else {
+            Route::NotFound
+        }
+    }
+
+    fn endpoint(&self) -> Option<Endpoint> {
+        match self {
+            Route::Native => Some(Endpoint::Native),
+            Route::Query { .. } => Some(Endpoint::Query),
+            Route::Close { .. } => Some(Endpoint::Close),
+            Route::Certificates => Some(Endpoint::Certificates),
+            Route::MethodNotAllowed | Route::NotFound => None,
+        }
+    }
+}
+
+impl Inner {
+    /// Everything the simulator does with one request.
+    pub(super) async fn dispatch(&self, req: &HttpRequest) -> (Answer, String) {
+        let route = Route::of(&req.method, &req.target);
+        let (fault, index) = self.arrive(req, route.endpoint());
+        let request_id = request_id();
+        let reply = match &fault {
+            Some(Fault::Timeout) => {
+                self.log_answer(index, None, false, &request_id);
+                return (Answer::Hang, request_id);
+            }
+            Some(Fault::Reset) => {
+                self.log_answer(index, None, false, &request_id);
+                return (Answer::Reset, request_id);
+            }
+            Some(Fault::Status500) => Reply::error(500, "SYSTEM_ERROR", "系统错误"),
+            Some(Fault::Status502) => Reply {
+                content_type: "text/html",
+                ..Reply::empty(502)
+            }
+            .with_body(
+                b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>stgw</center>\r\n</body>\r\n</html>\r\n",
+            ),
+            Some(Fault::Status202) => self.signed(Reply::empty(202), req, None),
+            Some(Fault::Status429) => Reply::error(429, "FREQUENCY_LIMITED", "频率超限"),
+            Some(Fault::Error {
+                status,
+                code,
+                message,
+            }) => {
+                let reply = Reply::error(*status, code, message);
+                if reply.is_2xx() {
+                    self.signed(reply, req, None)
+                } else {
+                    reply
+                }
+            }
+            other => {
+                if let Some(Fault::Delay(d)) = other {
+                    tokio::time::sleep(*d).await;
+                }
+                let dry_run = other.as_ref().is_some_and(Fault::spoils_signature);
+                let reply = self.handle(req, &route, dry_run);
+                if reply.is_2xx() {
+                    self.signed(reply, req, other.as_ref())
+                } else {
+                    reply
+                }
+            }
+        };
+        let sent = !matches!(fault, Some(Fault::LoseAnswer | Fault::HangAfterHandling));
+        self.log_answer(index, Some(&reply), sent, &request_id);
+        let answer = match fault {
+            Some(Fault::LoseAnswer) => Answer::Reset,
+            Some(Fault::HangAfterHandling) => Answer::Hang,
+            _ => Answer::Respond(reply),
+        };
+        (answer, request_id)
+    }
+
+    /// Check the request, then serve it (on a scratch copy of the orders if `dry_run`).
+    fn handle(&self, req: &HttpRequest, route: &Route, dry_run: bool) -> Reply {
+        match route {
+            Route::NotFound => return Reply::error(404, "NOT_FOUND", "请求的资源不存在"),
+            Route::MethodNotAllowed => {
+                return Reply::error(405, "METHOD_NOT_ALLOWED", "请求方法不被允许");
+            }
+            _ => {}
+        }
+        if let Err(reply) = check_headers(req) {
+            return reply;
+        }
+        let now = self.now();
+        let mut state = self.lock();
+        if let Err(reply) = self.authenticate(req, &mut state.nonces, now) {
+            return reply;
+        }
+        let mut scratch;
+        let orders = if dry_run {
+            scratch = state.orders.clone();
+            if let (true, Route::Query { no, .. }) = (state.forge_paid, route)
+                && let Some(order) = scratch.get_mut(no.as_str())
+            {
+                pay_order(order, now);
+            }
+            &mut scratch
+        } else {
+            &mut state.orders
+        };
+        match route {
+            Route::Native => self.native(req, orders, now),
+            Route::Query { no, query } => self.query(no, query, orders),
+            Route::Close { no } => self.close(no, req, orders, now),
+            Route::Certificates => self.certificates(),
+            Route::MethodNotAllowed | Route::NotFound => unreachable!("answered above"),
+        }
+    }
+}
+
+/// `Accept`, `User-Agent` and (with a body) `Content-Type`.
+fn check_headers(req: &HttpRequest) -> Result<(), Reply> {
+    let invalid = |message: &str| Reply::error(400, "INVALID_REQUEST", message);
+    if !header(&req.headers, "accept").is_some_and(|a| a.contains("application/json")) {
+        return Err(invalid("Http头Accept错误，应为application/json"));
+    }
+    if header(&req.headers, "user-agent").is_none_or(|ua| ua.trim().is_empty()) {
+        return Err(invalid("Http头缺少User-Agent"));
+    }
+    let json_body = header(&req.headers, "content-type").is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
+    if req.method == "POST" && !json_body {
+        return Err(invalid("Http头Content-Type错误，应为application/json"));
+    }
+    Ok(())
+}
