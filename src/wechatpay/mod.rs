@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - this file: the [`WechatPay`] façade, the
-//!   [`PaymentBackend`](crate::payment::PaymentBackend) implementation the jobs drive, and
+//!   [`PaymentBackend`] implementation the jobs drive, and
 //!   which answers are believed.
 //! - `setup.rs`: the parts of [`WechatPay::from_settings`]: key files, signer, verifier, APIv3
 //!   key, HTTP client; [`SetupError`].
@@ -27,9 +27,10 @@
 //! errors (`SIGN_ERROR`, `MCH_NOT_EXISTS`, `PARAM_ERROR`…) are final and carry WeChat Pay's
 //! code, message and `Request-ID` to the POS. The retry rules are in `http/`.
 //!
-//! The façade reads its settings once ([`WechatPay::from_settings`]); nothing else in
-//! `wechatpay/` knows `crate::config` but `setup.rs` (and `auth/verify.rs` for the
-//! `PUB_KEY_ID_` prefix).
+//! The settings are read once, by [`WechatPay::from_settings`] and `setup.rs`; the rest of
+//! `wechatpay/` does not know `crate::config` (except `auth/verify.rs`, for its
+//! `PUB_KEY_ID_` prefix). When to place, poll, close or give up is the jobs' business: this
+//! client does one call at a time, as it is told.
 
 use tracing::info;
 

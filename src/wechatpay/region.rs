@@ -20,8 +20,7 @@
 //! - *Service provider (partner / institutional) mode*: `/v3/pay/partner/transactions/…` on the
 //!   mainland, with `sp_mchid` and `sub_mchid` in the query and body instead of `mchid`.
 //!
-//! Nothing else in `wechatpay/` spells a path: grep for `/v3/` should find this file (and
-//! tests) only.
+//! No other code in `wechatpay/` builds a path or names a host: the rest asks this file.
 
 /// Prefix of the transactions API of a mainland direct merchant.
 const TRANSACTIONS: &str = "/v3/pay/transactions";

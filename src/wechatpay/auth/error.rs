@@ -35,7 +35,7 @@ pub enum SignError {
          apiclient_key.pem`"
     )]
     InvalidKey(String),
-    /// An RSA key smaller than [`MIN_KEY_BITS`](super::keys::MIN_KEY_BITS).
+    /// An RSA key smaller than 2048 bits (`MIN_KEY_BITS`).
     #[error(
         "the merchant private key has only {bits} bits; WeChat Pay merchant API keys are 2048-bit \
          RSA: configure apiclient_key.pem from the merchant platform"

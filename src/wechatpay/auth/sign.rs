@@ -61,7 +61,7 @@ pub(crate) fn request_message(
     format!("{method}\n{path_with_query}\n{timestamp}\n{nonce}\n{body}\n")
 }
 
-/// A fresh request nonce: [`NONCE_LEN`] characters of `[0-9A-Za-z]`, like the official SDKs.
+/// A fresh request nonce: `NONCE_LEN` (32) characters of `[0-9A-Za-z]`, like the official SDKs.
 ///
 /// The nonce need not be secret; WeChat Pay uses it (with the timestamp) to refuse replayed
 /// requests, so it only has to be unique, which a fast non-cryptographic generator provides.
@@ -187,7 +187,7 @@ impl MerchantSigner {
     /// The complete `Authorization` header value for one request:
     /// `WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",timestamp="…",serial_no="…",signature="…"`.
     ///
-    /// The arguments are those of [`request_message`]; use a fresh `timestamp` (Unix seconds) and
+    /// The arguments are those of `request_message`; use a fresh `timestamp` (Unix seconds) and
     /// nonce ([`new_nonce`]) for every request, retries included. The attribute order is the one
     /// of the official Go SDK (WeChat Pay does not depend on it). Fails as [`Self::sign`].
     pub fn authorization(

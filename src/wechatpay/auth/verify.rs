@@ -64,7 +64,7 @@ pub struct ResponseSignature {
     pub signature: String,
     /// `Wechatpay-Serial`: platform certificate serial or `PUB_KEY_ID_…`.
     pub serial: String,
-    /// `Wechatpay-Signature-Type`, when sent; must then be [`AUTH_SCHEME`].
+    /// `Wechatpay-Signature-Type`, when sent; must then be `WECHATPAY2-SHA256-RSA2048`.
     pub signature_type: Option<String>,
 }
 
@@ -141,7 +141,7 @@ struct CertificateKey {
 /// Verifies WeChat Pay responses against the configured public key and/or platform certificates.
 ///
 /// `Send + Sync`; share one behind an `Arc`. The certificate set can be replaced at any time
-/// ([`Verifier::set_certificates`]) while other threads verify.
+/// (`set_certificates`) while other threads verify.
 pub struct Verifier {
     public_key: Option<(String, VerifyingKey<Sha256>)>,
     certificates: RwLock<HashMap<String, CertificateKey>>,

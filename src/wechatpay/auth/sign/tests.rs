@@ -69,8 +69,8 @@ fn go_sdk_known_answer_signature_of_source() {
     );
 }
 
-#[test]
-fn request_message_framing() {
+/// The documentation's Native order POST and order query GET messages.
+fn doc_messages() -> (String, String) {
     let post = request_message(
         "POST",
         "/v3/pay/transactions/native",
@@ -78,6 +78,13 @@ fn request_message_framing() {
         DOC_NONCE,
         DOC_NATIVE_BODY,
     );
+    let get = request_message("GET", DOC_QUERY_PATH, DOC_TS, DOC_NONCE, "");
+    (post, get)
+}
+
+#[test]
+fn request_message_framing() {
+    let (post, get) = doc_messages();
     assert!(post.starts_with(
         "POST\n/v3/pay/transactions/native\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n{"
     ));
@@ -88,7 +95,6 @@ fn request_message_framing() {
         "docs/wechatpay.md §9.5 gives 323 UTF-8 bytes"
     );
 
-    let get = request_message("GET", DOC_QUERY_PATH, DOC_TS, DOC_NONCE, "");
     assert_eq!(
         get,
         "GET\n/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1230000109\n\
@@ -100,15 +106,8 @@ fn request_message_framing() {
 #[test]
 fn derived_vectors_through_request_message_and_sign() {
     let signer = go_signer();
-    let post = request_message(
-        "POST",
-        "/v3/pay/transactions/native",
-        DOC_TS,
-        DOC_NONCE,
-        DOC_NATIVE_BODY,
-    );
+    let (post, get) = doc_messages();
     assert_eq!(signer.sign(post.as_bytes()).unwrap(), NATIVE_SIGNATURE);
-    let get = request_message("GET", DOC_QUERY_PATH, DOC_TS, DOC_NONCE, "");
     assert_eq!(signer.sign(get.as_bytes()).unwrap(), QUERY_SIGNATURE);
 }
 
