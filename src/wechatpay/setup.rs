@@ -1,0 +1,157 @@
+//! Setting the client up from the `[wechatpay]` settings: the key files read (and refused
+//! when group or others can read them), the merchant signer, the verifier of the configured
+//! trust mode, the APIv3 key, and the HTTP client with its timeouts, User-Agent and CA file.
+//!
+//! Runs once at start-up (and in `check-config`), so every problem is found before the first
+//! payment; each [`SetupError`] names the file or key at fault. Knows the settings and the file
+//! system; the rest of `wechatpay/` knows neither.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::auth::{MerchantSigner, SignError, Verifier, VerifyError};
+use crate::config::WechatPaySettings;
+
+/// Why the client could not be set up. Each message names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot read {what} {path}: {source}; check wechatpay.{key} and the file's owner")]
+    Read {
+        what: &'static str,
+        key: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is readable by group or others (mode {mode:04o}); a key file must be private: run `chmod 600 {path}`"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("wechatpay.private_key_file {path}: {source}")]
+    PrivateKey { path: PathBuf, source: SignError },
+    #[error("wechatpay.public_key_file {path}: {source}")]
+    PublicKey { path: PathBuf, source: VerifyError },
+    #[error(
+        "wechatpay.apiv3_key_file {path}: the APIv3 key must be exactly 32 bytes, found {len}; copy it again from the merchant platform (API安全 → APIv3密钥)"
+    )]
+    ApiV3Key { path: PathBuf, len: usize },
+    #[error("wechatpay.ca_file {path}: {message}")]
+    CaFile { path: PathBuf, message: String },
+    #[error(
+        "no way to verify WeChat Pay's answers: set public_key_id and public_key_file (public-key mode) or apiv3_key_file (certificate mode)"
+    )]
+    NoTrust,
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// The merchant's signer: `private_key_file` (private to the daemon's user), `mchid` and
+/// `merchant_serial_no`.
+pub(crate) fn load_signer(s: &WechatPaySettings) -> Result<MerchantSigner, SetupError> {
+    let key_pem = read_private(
+        &s.private_key_file,
+        "the merchant private key",
+        "private_key_file",
+    )?;
+    let key_pem = String::from_utf8_lossy(&key_pem);
+    MerchantSigner::from_pkcs8_pem(&s.mchid, &s.merchant_serial_no, &key_pem).map_err(|source| {
+        SetupError::PrivateKey {
+            path: s.private_key_file.clone(),
+            source,
+        }
+    })
+}
+
+/// The verifier with WeChat Pay's public key when `public_key_id` is set (public-key mode),
+/// and that ID; an empty verifier and `None` otherwise (certificates are added later).
+pub(crate) fn load_verifier(
+    s: &WechatPaySettings,
+) -> Result<(Verifier, Option<String>), SetupError> {
+    if s.public_key_id.is_empty() {
+        return Ok((Verifier::new(), None));
+    }
+    let pem = std::fs::read_to_string(&s.public_key_file).map_err(|source| SetupError::Read {
+        what: "the WeChat Pay public key",
+        key: "public_key_file",
+        path: s.public_key_file.clone(),
+        source,
+    })?;
+    let verifier = Verifier::new()
+        .with_public_key(&s.public_key_id, &pem)
+        .map_err(|source| SetupError::PublicKey {
+            path: s.public_key_file.clone(),
+            source,
+        })?;
+    Ok((verifier, Some(s.public_key_id.clone())))
+}
+
+/// The 32-byte APIv3 key of `apiv3_key_file` (certificate mode), surrounding white space
+/// removed; `None` when the key is not configured.
+pub(crate) fn load_apiv3_key(s: &WechatPaySettings) -> Result<Option<Vec<u8>>, SetupError> {
+    let Some(path) = &s.apiv3_key_file else {
+        return Ok(None);
+    };
+    let key = read_private(path, "the APIv3 key", "apiv3_key_file")?;
+    let key = key.trim_ascii().to_vec();
+    if key.len() != 32 {
+        return Err(SetupError::ApiV3Key {
+            path: path.clone(),
+            len: key.len(),
+        });
+    }
+    Ok(Some(key))
+}
+
+/// `wxprint/<version> (<os> <arch>)`, sent with every request.
+pub(crate) fn user_agent() -> String {
+    format!(
+        "wxprint/{} ({} {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// The HTTP client: `request_timeout` (at most 5 s to connect), the User-Agent, and the extra
+/// CA certificates of `ca_file` (for a private CA).
+pub(crate) fn http_client(
+    s: &WechatPaySettings,
+    user_agent: &str,
+) -> Result<reqwest::Client, SetupError> {
+    let mut http = reqwest::Client::builder()
+        .timeout(s.request_timeout)
+        .connect_timeout(s.request_timeout.min(Duration::from_secs(5)))
+        .user_agent(user_agent);
+    if let Some(ca) = &s.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| SetupError::CaFile {
+            path: ca.clone(),
+            message: e.to_string(),
+        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::CaFile {
+                path: ca.clone(),
+                message: format!("not a PEM certificate: {e}"),
+            })?;
+        http = http.tls_certs_merge(certs);
+    }
+    http.build().map_err(|e| SetupError::Http(e.to_string()))
+}
+
+/// Read a key file, refusing one that group or others can read.
+fn read_private(path: &Path, what: &'static str, key: &'static str) -> Result<Vec<u8>, SetupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let read_err = |source| SetupError::Read {
+        what,
+        key,
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SetupError::Permissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    std::fs::read(path).map_err(read_err)
+}
