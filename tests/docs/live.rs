@@ -103,20 +103,26 @@ impl Daemon {
             state = dir.join("state"),
         );
         std::fs::write(&config, text).unwrap();
+        let log = dir.join("daemon.log");
         let child = Command::new(WXPRINT)
             .arg("--config")
             .arg(&config)
             .arg("serve")
             .env_remove("WXPRINT_CONFIG")
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
             .spawn()
             .unwrap();
+        let mut daemon = Daemon(child);
         let start = Instant::now();
         while UnixStream::connect(&socket).is_err() {
-            assert!(start.elapsed() < TIMEOUT, "the daemon did not start");
+            let exited = daemon.0.try_wait().unwrap().is_some();
+            if exited || start.elapsed() > TIMEOUT {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("the daemon did not start:\n{log}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Daemon(child)
+        daemon
     }
 }
 
