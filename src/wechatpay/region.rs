@@ -8,7 +8,7 @@
 //!   simulator);
 //! - paths: `/v3/pay/transactions/…` with the merchant's `mchid`, and `/v3/certificates`.
 //!
-//! **Where the next regions and modes go** (`docs/wechatpay.md` §7.1, §7.3). Both share the
+//! **Where the next regions and modes go** (`docs/wechatpay.md` §7). Both share the
 //! signing, verification, HTTP and certificate code; they differ only in hosts, paths and
 //! models, so each becomes a choice made here (a `Region` and a `Mode` read from the settings)
 //! plus its own model file in `api/`:
