@@ -19,10 +19,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use wechatpay_sim::{Endpoint, SimConfig, Simulator, Trust};
 use wxprint::config::PollSchedule;
+use wxprint::escpos::Layout;
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::printer::{FilePrinter, PrinterHandle};
-use wxprint::escpos::Layout;
 use wxprint::server;
 use wxprint::wechatpay::{
     MerchantSigner, ResponseSignature, Verifier, new_nonce, response_message,

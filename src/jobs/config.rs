@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::config::{PollSchedule, PrinterSettings, QrMode, Settings, TextEncoding};
-use crate::printer::profile;
 use crate::escpos::{Layout, QrStyle, TextMode};
+use crate::printer::profile;
 
 /// What the state machine needs from the settings.
 #[derive(Debug, Clone)]

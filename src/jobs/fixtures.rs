@@ -15,13 +15,13 @@ use super::config::JobsConfig;
 use super::state::{Active, Shared, State};
 use super::transitions;
 use crate::config::PollSchedule;
+use crate::escpos::Layout;
 use crate::journal::{JobRecord, Journal};
 use crate::payment::sandbox::Sandbox;
 use crate::payment::{
     BoxFuture, Payment, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
 };
 use crate::printer::{FilePrinter, PrinterHandle};
-use crate::escpos::Layout;
 
 /// 2026-11-26T12:00:00+08:00: when the fixtures' job is checked out.
 pub(crate) const T0: i64 = 1_795_665_600_000;

@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use wxprint::config::PollSchedule;
-use wxprint::jobs::JobsConfig;
 use wxprint::escpos::Layout;
+use wxprint::jobs::JobsConfig;
 
 pub use client::Client;
 pub use daemon::{Daemon, Options};
