@@ -384,6 +384,10 @@ else
     expect_file /usr/lib/udev/rules.d/$RULES_NAME -rw-r--r--
     expect_file /etc/wxprint/wxprint.toml -rw-r-----
     expect_file /usr/share/doc/wxprint/README.md
+    # The README's links into docs/ resolve in the installed package too.
+    for doc in "$ROOT"/docs/*.md; do
+        expect_file "/usr/share/doc/wxprint/docs/$(basename "$doc")" -rw-r--r--
+    done
     depends=$(dpkg-deb -f "$DEB" Depends)
     grep -qw ca-certificates <<<"$depends" || fail "Depends lacks ca-certificates: $depends"
     say "  ok   Depends: $depends"
