@@ -20,7 +20,7 @@ use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 use wxprint::printer::{Printer, PrinterError, PrinterHandle};
-use wxprint::protocol::PrinterStatus;
+use wxprint::protocol::{Paper, PrinterStatus};
 use wxprint::receipt::{self, Line, Receipt};
 use wxprint::server;
 
@@ -92,7 +92,7 @@ impl Printer for Stamp {
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: None,
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: None,
             error: None,
             transport: None,

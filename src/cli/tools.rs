@@ -47,7 +47,7 @@ fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
         format!(
             "status: online {:?}, paper {}, cover open {:?}{}",
             status.online,
-            status.paper,
+            status.paper.as_str(),
             status.cover_open,
             status.error.map(|e| format!(" ({e})")).unwrap_or_default()
         ),

@@ -408,7 +408,7 @@ impl Jobs {
                 status
                     .online
                     .map_or("unknown", |o| if o { "yes" } else { "no" }),
-                status.paper,
+                status.paper.as_str(),
                 status
                     .cover_open
                     .map_or("unknown", |o| if o { "open" } else { "closed" }),

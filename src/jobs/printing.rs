@@ -125,16 +125,7 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
 /// The printer cannot take the receipt yet: tell the POS, once per printer state.
 fn not_ready(shared: &Shared, record: &JobRecord, printing: &mut Printing, e: PrinterError) {
     let no = record.out_trade_no.as_str();
-    let status = match e {
-        PrinterError::NotReady(status) => status,
-        other => PrinterStatus {
-            online: Some(false),
-            paper: "unknown".into(),
-            cover_open: None,
-            error: Some(other.to_string()),
-            transport: Some(shared.printer.describe().to_owned()),
-        },
-    };
+    let status = e.into_status(shared.printer.describe());
     if printing.reported.as_ref() != Some(&status) {
         warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
         printing.reported = Some(status.clone());

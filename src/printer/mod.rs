@@ -18,7 +18,7 @@
 //! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`.
 //!
 //! Printers take bytes: this module does not know what a receipt says, nor jobs or the
-//! socket; of the protocol it knows only `PrinterStatus`.
+//! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -54,6 +54,17 @@ pub enum PrinterError {
     /// The printer thread is gone (the daemon is stopping).
     #[error("the printer thread has stopped")]
     Stopped,
+}
+
+impl PrinterError {
+    /// The printer's state this error tells of, for the POS: the status the printer gave
+    /// when it is not ready, else an unreachable printer (`paper` unknown) on `transport`.
+    pub fn into_status(self, transport: &str) -> PrinterStatus {
+        match self {
+            PrinterError::NotReady(status) => status,
+            other => status::unreachable(other.to_string(), Some(transport.to_owned())),
+        }
+    }
 }
 
 /// The transport the settings describe.
@@ -158,5 +169,33 @@ impl PrinterHandle {
             return stopped();
         }
         answer.await.unwrap_or_else(|_| stopped())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Paper;
+
+    #[test]
+    fn a_printer_error_tells_the_printer_state() {
+        let io = PrinterError::Io {
+            target: "/dev/usb/lp0".into(),
+            message: "No such device".into(),
+        };
+        let unreachable = PrinterStatus {
+            online: Some(false),
+            paper: Paper::Unknown,
+            cover_open: None,
+            error: Some("cannot write to /dev/usb/lp0: No such device".into()),
+            transport: Some("usb /dev/usb/lp0".into()),
+        };
+        assert_eq!(io.into_status("usb /dev/usb/lp0"), unreachable);
+        let out = PrinterStatus {
+            paper: Paper::Out,
+            error: Some("paper out".into()),
+            ..unreachable
+        };
+        assert_eq!(PrinterError::NotReady(out.clone()).into_status("x"), out);
     }
 }

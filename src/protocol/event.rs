@@ -215,13 +215,14 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Paper;
     use super::*;
 
     #[test]
     fn event_names_are_the_serialised_event_field() {
         let status = PrinterStatus {
             online: None,
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: None,
             error: None,
             transport: None,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use wxprint::printer::{Printer, PrinterError};
-use wxprint::protocol::PrinterStatus;
+use wxprint::protocol::{Paper, PrinterStatus};
 
 use crate::start_with_printer;
 use crate::support::{Daemon, checkout, decode_qr};
@@ -75,7 +75,7 @@ impl Printer for BrokenPrinter {
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: Some(false),
-            paper: "unknown".into(),
+            paper: Paper::Unknown,
             cover_open: None,
             error: Some("No such device".into()),
             transport: None,

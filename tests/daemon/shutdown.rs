@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use wxprint::printer::{Printer, PrinterError};
-use wxprint::protocol::PrinterStatus;
+use wxprint::protocol::{Paper, PrinterStatus};
 
 use crate::start_with_printer;
 use crate::support::{self, Daemon, checkout};
@@ -32,7 +32,7 @@ impl Printer for SlowPrinter {
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: Some(true),
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: Some(false),
             error: None,
             transport: None,
