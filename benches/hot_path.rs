@@ -19,7 +19,7 @@ use wxprint::escpos::{self, Layout};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
-use wxprint::printer::{Printer, PrinterError, PrinterHandle};
+use wxprint::printer::{Printer, PrinterError, PrinterHandle, Printout};
 use wxprint::protocol::{Paper, PrinterStatus};
 use wxprint::receipt::{self, Line, Receipt};
 use wxprint::server;
@@ -84,10 +84,10 @@ impl Printer for Stamp {
     fn describe(&self) -> String {
         "bench".into()
     }
-    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         std::hint::black_box(bytes);
         self.0.lock().unwrap().push(Instant::now());
-        Ok(None)
+        Ok(Printout::default())
     }
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {

@@ -52,10 +52,13 @@ fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
             status.error.map(|e| format!(" ({e})")).unwrap_or_default()
         ),
     ];
-    let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
+    let printout = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
     println!(
         "printed{}",
-        location.map(|l| format!(" {l}")).unwrap_or_default()
+        printout
+            .location
+            .map(|l| format!(" {l}"))
+            .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
 }

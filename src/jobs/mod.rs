@@ -369,12 +369,12 @@ impl Jobs {
         if !transitions::payable(&record, clock::now_ms()) {
             return Err(Refused::about(&record, not_payable(&record)));
         }
-        let location = print_receipt(&self.shared, &record)
+        let printout = print_receipt(&self.shared, &record)
             .await
             .map_err(|e| Refused::about(&record, err(ErrorCode::Printer, e.to_string())))?;
         let mut reply = None;
         self.shared.transition(no, |r| {
-            let event = transitions::printed(r, location);
+            let event = transitions::printed(r, printout);
             reply.clone_from(&event);
             event
         });
@@ -384,6 +384,7 @@ impl Jobs {
             state: Some(record.state),
             print: PrintState::Printed,
             location: None,
+            confirmed: None,
         }))
     }
 
@@ -422,7 +423,7 @@ impl Jobs {
             format!("time: {}", clock::receipt_time(clock::now_ms())),
         ];
         let bytes = receipt::test_page(&info, &config.layout);
-        let location = self
+        let printout = self
             .shared
             .printer
             .print("test-page", bytes)
@@ -432,7 +433,8 @@ impl Jobs {
             out_trade_no: None,
             state: None,
             print: PrintState::Printed,
-            location,
+            location: printout.location,
+            confirmed: printout.confirmed,
         })
     }
 

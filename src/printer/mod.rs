@@ -67,6 +67,17 @@ impl PrinterError {
     }
 }
 
+/// What a transport can tell about a job it has written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Printout {
+    /// Where the job went, in words, when the transport can tell: the file written, or
+    /// the transport and whether the printer confirmed it.
+    pub location: Option<String>,
+    /// Whether the printer confirmed the job (it answered `GS r 1` sent after it, i.e. has
+    /// processed it); `None` when the transport cannot ask (the file transport).
+    pub confirmed: Option<bool>,
+}
+
 /// The transport the settings describe.
 pub fn open(settings: &PrinterSettings) -> Box<dyn Printer> {
     match settings.transport {
@@ -93,8 +104,9 @@ pub trait Printer: Send + 'static {
     fn describe(&self) -> String;
 
     /// Write one complete job. `name` identifies it (the order number, `test-page`); the
-    /// answer says where it went when the transport can tell (a file name).
-    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError>;
+    /// answer says where it went and whether the printer confirmed it, as far as the
+    /// transport can tell.
+    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError>;
 
     /// Live status, as far as the transport can know it.
     fn status(&mut self) -> PrinterStatus;
@@ -105,7 +117,7 @@ enum Command {
     Print {
         name: String,
         bytes: Vec<u8>,
-        reply: oneshot::Sender<Result<Option<String>, PrinterError>>,
+        reply: oneshot::Sender<Result<Printout, PrinterError>>,
     },
     Status {
         reply: oneshot::Sender<PrinterStatus>,
@@ -149,7 +161,7 @@ impl PrinterHandle {
     }
 
     /// Queue one job and wait until it is written.
-    pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Option<String>, PrinterError> {
+    pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Printout, PrinterError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command::Print {
