@@ -400,28 +400,10 @@ impl Jobs {
         }
         let config = &self.shared.config;
         let status = self.shared.printer.status().await;
-        let info = vec![
-            format!("wxprint {}", env!("CARGO_PKG_VERSION")),
-            format!("profile: {}", config.profile),
-            format!("printer: {}", self.shared.printer.describe()),
-            format!(
-                "status: online {}, paper {}, cover {}{}",
-                status
-                    .online
-                    .map_or("unknown", |o| if o { "yes" } else { "no" }),
-                status.paper.as_str(),
-                status
-                    .cover_open
-                    .map_or("unknown", |o| if o { "open" } else { "closed" }),
-                status.error.map(|e| format!(" ({e})")).unwrap_or_default()
-            ),
-            format!(
-                "paper: {} dots, {} columns, QR {:?}",
-                config.layout.width_dots, config.layout.columns, config.layout.qr
-            ),
-            format!("payment backend: {}", self.shared.backend.name()),
-            format!("time: {}", clock::receipt_time(clock::now_ms())),
-        ];
+        let printer = self.shared.printer.describe();
+        let mut info = receipt::test_info(&config.profile, printer, &status, &config.layout);
+        info.push(format!("payment backend: {}", self.shared.backend.name()));
+        info.push(format!("time: {}", clock::receipt_time(clock::now_ms())));
         let bytes = receipt::test_page(&info, &config.layout);
         let printout = self
             .shared
