@@ -7,8 +7,9 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: the [`Printer`] trait, [`PrinterError`], [`open`] (settings → transport) and
-//!   the [`PrinterHandle`] thread;
+//! - `mod.rs`: the [`Printer`] trait, what a written job tells ([`Printout`]: where it went,
+//!   whether the printer confirmed it), [`PrinterError`], [`open`] (settings → transport)
+//!   and the [`PrinterHandle`] thread;
 //! - `file.rs`: the `file` transport ([`FilePrinter`]), one `.bin` file of ESC/POS bytes per
 //!   receipt, written atomically, for development;
 //! - [`link`]: the byte-stream transports `serial`, `usb` (the kernel usblp device) and `tcp`
