@@ -19,8 +19,8 @@ use wxprint::escpos::{self, Layout};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
-use wxprint::printer::{Printer, PrinterError, PrinterHandle};
-use wxprint::protocol::PrinterStatus;
+use wxprint::printer::{Printer, PrinterError, PrinterHandle, Printout};
+use wxprint::protocol::{Paper, PrinterStatus};
 use wxprint::receipt::{self, Line, Receipt};
 use wxprint::server;
 
@@ -84,15 +84,15 @@ impl Printer for Stamp {
     fn describe(&self) -> String {
         "bench".into()
     }
-    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         std::hint::black_box(bytes);
         self.0.lock().unwrap().push(Instant::now());
-        Ok(None)
+        Ok(Printout::default())
     }
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: None,
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: None,
             error: None,
             transport: None,

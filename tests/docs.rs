@@ -9,7 +9,8 @@
 //!   lost journal (the one way to see `failed` offline) and a printer that cannot print.
 //!   Every message it sends must have the shape (keys, nested keys, JSON types) of a
 //!   documented example of the same event, and every documented example the shape of a
-//!   message it sent — except shapes only WeChat Pay produces (`live::WECHATPAY_ONLY`).
+//!   message it sent — except shapes only WeChat Pay produces (`live::WECHATPAY_ONLY`) or
+//!   only a real printer (`live::PRINTER_ONLY`).
 //! - Every relative link in every Markdown file resolves (anchors included), and every
 //!   `docs/…` path cited in a `.rs` file exists, with the `§` section it names.
 //!

@@ -64,6 +64,7 @@ async fn checkout_and_print(pos: &mut Client, vp: &VirtualPrinter, no: &str, nth
             .contains("confirmed by the printer"),
         "{printed}"
     );
+    assert_eq!(printed["confirmed"], true, "GS r answered: {printed}");
     let receipts = vp.wait_receipts(nth, WAIT).await;
     assert_eq!(decode_qr(&receipts[nth - 1], 576), vec![code_url.clone()]);
     code_url
@@ -258,6 +259,7 @@ async fn silent_printer_prints_unconfirmed() {
             .contains("did not confirm"),
         "{printed}"
     );
+    assert_eq!(printed["confirmed"], false, "no GS r answer: {printed}");
     let receipts = vp.wait_receipts(1, WAIT).await;
     assert_eq!(
         decode_qr(&receipts[0], 576),

@@ -187,10 +187,7 @@ fn describe(event: &Event) -> String {
         Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
         Event::Failed { error, .. } => format!(
             "failed     {}{}: {}",
-            serde_json::to_value(error.code)
-                .unwrap_or_default()
-                .as_str()
-                .unwrap_or(""),
+            error.code.as_str(),
             error
                 .wechatpay_code
                 .as_deref()
@@ -198,14 +195,9 @@ fn describe(event: &Event) -> String {
                 .unwrap_or_default(),
             error.message
         ),
-        Event::Error { error, .. } => format!(
-            "error      {}: {}",
-            serde_json::to_value(error.code)
-                .unwrap_or_default()
-                .as_str()
-                .unwrap_or(""),
-            error.message
-        ),
+        Event::Error { error, .. } => {
+            format!("error      {}: {}", error.code.as_str(), error.message)
+        }
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
         Event::Printer {
             out_trade_no: Some(no),
@@ -219,5 +211,26 @@ fn describe(event: &Event) -> String {
         Event::Pong { version, protocol } => {
             format!("pong       wxprint {version}, protocol {protocol}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wxprint::protocol::{ErrorBody, ErrorCode, JobState};
+
+    #[test]
+    fn describe_names_the_error_code_as_on_the_wire() {
+        let mut error = ErrorBody::new(ErrorCode::Wechatpay, "商户号不存在");
+        error.wechatpay_code = Some("MCH_NOT_EXISTS".into());
+        let failed = Event::Failed {
+            out_trade_no: "T20261126005".into(),
+            state: JobState::Failed,
+            error,
+        };
+        let line = "failed     wechatpay MCH_NOT_EXISTS: 商户号不存在";
+        assert_eq!(describe(&failed), line);
+        let refused = Event::error(ErrorBody::new(ErrorCode::DuplicateOrder, "differs"));
+        assert_eq!(describe(&refused), "error      duplicate_order: differs");
     }
 }

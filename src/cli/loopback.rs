@@ -166,8 +166,8 @@ fn on_event(event: Event, live: bool, at: Duration, stages: &mut Stages) -> Next
                  check power, cable, baud rate and flow control, paper and cover"
             )));
         }
-        Event::Printed { location, .. } => {
-            printed(&location.unwrap_or_default(), at, stages);
+        Event::Printed { confirmed, .. } => {
+            printed(confirmed, at, stages);
             return if live {
                 Next::AwaitPayment
             } else {
@@ -196,17 +196,18 @@ fn on_event(event: Event, live: bool, at: Duration, stages: &mut Stages) -> Next
     Next::Read
 }
 
-/// The receipt is written; whether the printer confirmed it is told by the event's text.
-fn printed(location: &str, at: Duration, stages: &mut Stages) {
+/// The receipt is written; the event's `confirmed` says whether the printer confirmed it
+/// (answered `GS r`), when the transport can tell (not the file transport).
+fn printed(confirmed: Option<bool>, at: Duration, stages: &mut Stages) {
     stages.reach("receipt written", at);
-    if location.contains("confirmed by the printer") {
-        stages.reach("printer confirmed (GS r)", at);
-    } else if location.contains("did not confirm") {
-        stages.reach(
+    match confirmed {
+        Some(true) => stages.reach("printer confirmed (GS r)", at),
+        Some(false) => stages.reach(
             "printer confirmed: NO \
              (no status answer; check the cable, or a unidirectional printer)",
             at,
-        );
+        ),
+        None => {}
     }
 }
 
@@ -264,4 +265,30 @@ fn request(op: Op) -> Request {
 async fn send(write: &mut OwnedWriteHalf, request: Request) -> std::io::Result<()> {
     let line = format!("{}\n", request.to_json());
     write.write_all(line.as_bytes()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stage names `printed` adds for what the event's `confirmed` says.
+    fn stages_for(confirmed: Option<bool>) -> Vec<String> {
+        let mut stages = Stages::new();
+        printed(confirmed, Duration::ZERO, &mut stages);
+        stages.reached.into_iter().map(|(stage, _)| stage).collect()
+    }
+
+    #[test]
+    fn the_printed_event_says_whether_the_printer_confirmed() {
+        let confirmed = stages_for(Some(true));
+        assert_eq!(confirmed, ["receipt written", "printer confirmed (GS r)"]);
+        let silent = stages_for(Some(false));
+        assert_eq!(silent[0], "receipt written");
+        assert!(silent[1].starts_with("printer confirmed: NO (no status answer"));
+        assert_eq!(
+            stages_for(None),
+            ["receipt written"],
+            "a file cannot confirm"
+        );
+    }
 }

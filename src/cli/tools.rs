@@ -40,22 +40,15 @@ fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
     let layout = wxprint::jobs::layout_for(&settings.printer);
     let status = printer.status();
     println!("{}", serde_json::to_string(&status).unwrap_or_default());
-    let info = vec![
-        format!("wxprint {}", env!("CARGO_PKG_VERSION")),
-        format!("profile: {}", settings.printer.profile),
-        format!("printer: {}", printer.describe()),
-        format!(
-            "status: online {:?}, paper {}, cover open {:?}{}",
-            status.online,
-            status.paper,
-            status.cover_open,
-            status.error.map(|e| format!(" ({e})")).unwrap_or_default()
-        ),
-    ];
-    let location = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
+    let profile = &settings.printer.profile;
+    let info = receipt::test_info(profile, &printer.describe(), &status, &layout);
+    let printout = printer.write_job("test-page", &receipt::test_page(&info, &layout))?;
     println!(
         "printed{}",
-        location.map(|l| format!(" {l}")).unwrap_or_default()
+        printout
+            .location
+            .map(|l| format!(" {l}"))
+            .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -369,12 +369,12 @@ impl Jobs {
         if !transitions::payable(&record, clock::now_ms()) {
             return Err(Refused::about(&record, not_payable(&record)));
         }
-        let location = print_receipt(&self.shared, &record)
+        let printout = print_receipt(&self.shared, &record)
             .await
             .map_err(|e| Refused::about(&record, err(ErrorCode::Printer, e.to_string())))?;
         let mut reply = None;
         self.shared.transition(no, |r| {
-            let event = transitions::printed(r, location);
+            let event = transitions::printed(r, printout);
             reply.clone_from(&event);
             event
         });
@@ -384,6 +384,7 @@ impl Jobs {
             state: Some(record.state),
             print: PrintState::Printed,
             location: None,
+            confirmed: None,
         }))
     }
 
@@ -399,30 +400,12 @@ impl Jobs {
         }
         let config = &self.shared.config;
         let status = self.shared.printer.status().await;
-        let info = vec![
-            format!("wxprint {}", env!("CARGO_PKG_VERSION")),
-            format!("profile: {}", config.profile),
-            format!("printer: {}", self.shared.printer.describe()),
-            format!(
-                "status: online {}, paper {}, cover {}{}",
-                status
-                    .online
-                    .map_or("unknown", |o| if o { "yes" } else { "no" }),
-                status.paper,
-                status
-                    .cover_open
-                    .map_or("unknown", |o| if o { "open" } else { "closed" }),
-                status.error.map(|e| format!(" ({e})")).unwrap_or_default()
-            ),
-            format!(
-                "paper: {} dots, {} columns, QR {:?}",
-                config.layout.width_dots, config.layout.columns, config.layout.qr
-            ),
-            format!("payment backend: {}", self.shared.backend.name()),
-            format!("time: {}", clock::receipt_time(clock::now_ms())),
-        ];
+        let printer = self.shared.printer.describe();
+        let mut info = receipt::test_info(&config.profile, printer, &status, &config.layout);
+        info.push(format!("payment backend: {}", self.shared.backend.name()));
+        info.push(format!("time: {}", clock::receipt_time(clock::now_ms())));
         let bytes = receipt::test_page(&info, &config.layout);
-        let location = self
+        let printout = self
             .shared
             .printer
             .print("test-page", bytes)
@@ -432,7 +415,8 @@ impl Jobs {
             out_trade_no: None,
             state: None,
             print: PrintState::Printed,
-            location,
+            location: printout.location,
+            confirmed: printout.confirmed,
         })
     }
 

@@ -15,7 +15,7 @@ use super::state::Shared;
 use super::transitions::{self, payable};
 use crate::clock;
 use crate::journal::JobRecord;
-use crate::printer::PrinterError;
+use crate::printer::{PrinterError, Printout};
 use crate::protocol::{ErrorCode, Event, PrintState, PrinterStatus};
 use crate::receipt;
 
@@ -44,7 +44,7 @@ impl Printing {
 pub(crate) async fn print_receipt(
     shared: &Shared,
     record: &JobRecord,
-) -> Result<Option<String>, PrinterError> {
+) -> Result<Printout, PrinterError> {
     let spec = receipt_spec(record);
     let config = &shared.config;
     let lines = match spec.lines {
@@ -100,9 +100,10 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
     let first = *printing.first_attempt.get_or_insert_with(Instant::now);
     let result = print_receipt(shared, &record).await;
     match result {
-        Ok(location) => {
-            debug!(out_trade_no = no, ?location, "receipt printed");
-            shared.transition(no, |r| transitions::printed(r, location));
+        Ok(printout) => {
+            let (location, confirmed) = (&printout.location, printout.confirmed);
+            debug!(out_trade_no = no, ?location, ?confirmed, "receipt printed");
+            shared.transition(no, |r| transitions::printed(r, printout));
         }
         Err(e) if first.elapsed() >= timeout || matches!(e, PrinterError::Stopped) => {
             warn!(out_trade_no = no, error = %e, "printing failed; the order stays payable");
@@ -125,16 +126,7 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
 /// The printer cannot take the receipt yet: tell the POS, once per printer state.
 fn not_ready(shared: &Shared, record: &JobRecord, printing: &mut Printing, e: PrinterError) {
     let no = record.out_trade_no.as_str();
-    let status = match e {
-        PrinterError::NotReady(status) => status,
-        other => PrinterStatus {
-            online: Some(false),
-            paper: "unknown".into(),
-            cover_open: None,
-            error: Some(other.to_string()),
-            transport: Some(shared.printer.describe().to_owned()),
-        },
-    };
+    let status = e.into_status(shared.printer.describe());
     if printing.reported.as_ref() != Some(&status) {
         warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
         printing.reported = Some(status.clone());

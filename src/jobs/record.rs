@@ -135,6 +135,7 @@ fn replay_print(record: &JobRecord) -> Option<Event> {
             state: Some(record.state),
             print: PrintState::Printed,
             location: None,
+            confirmed: None,
         }),
         PrintState::Failed => Some(Event::Error {
             out_trade_no: Some(record.out_trade_no.clone()),
@@ -220,6 +221,7 @@ mod tests {
         CODE_URL, MINUTE, NO, T0, awaiting, cancelling, ordering, payment,
     };
     use crate::jobs::transitions;
+    use crate::printer::Printout;
 
     /// A checkout as the POS sends it (`order` plus `extra` top-level fields).
     fn checkout(order: &str, extra: &str) -> Checkout {
@@ -307,7 +309,11 @@ mod tests {
         assert!(replay(&ordering()).is_empty());
         assert_eq!(names(&replay(&awaiting())), ["code_url"]);
         let mut printed = awaiting();
-        transitions::printed(&mut printed, Some("file".into()));
+        let printout = Printout {
+            location: Some("file".into()),
+            confirmed: None,
+        };
+        transitions::printed(&mut printed, printout);
         let mut paid = printed.clone();
         transitions::paid(&mut paid, payment(3200));
         assert_eq!(names(&replay(&paid)), ["code_url", "printed", "paid"]);
@@ -327,7 +333,7 @@ mod tests {
         transitions::closed(&mut r, None, T0);
         assert_eq!(names(&replay(&r)), ["closed"]);
         let mut printed = cancelling();
-        transitions::printed(&mut printed, None);
+        transitions::printed(&mut printed, Printout::default());
         assert_eq!(
             names(&replay(&printed)),
             ["code_url", "printed", "cancelling"]

@@ -182,6 +182,7 @@ mod tests {
     use super::*;
     use crate::jobs::fixtures::{NO, awaiting, payment};
     use crate::jobs::transitions;
+    use crate::printer::Printout;
     use crate::protocol::JobState;
 
     /// A state over a journal in `dir` with the fixtures' placed job active.
@@ -203,7 +204,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut state = state_with_job(dir.path());
         let (_, mut rx) = state.subscribers.add(Some(NO.into()));
-        let changed = state.transition(NO, |r| transitions::printed(r, None));
+        let changed = state.transition(NO, |r| transitions::printed(r, Printout::default()));
         let changed = changed.expect("an active job changes");
         assert_eq!(state.journal.get(NO).unwrap(), Some(changed.clone()));
         assert_eq!(state.active[NO].record, changed);

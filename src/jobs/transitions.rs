@@ -11,6 +11,7 @@ use super::record::{paid_event, place_order};
 use super::refusals::{Refused, duplicate_order};
 use crate::journal::JobRecord;
 use crate::payment::{Payment, PlaceOrder};
+use crate::printer::Printout;
 use crate::protocol::{CloseReason, ErrorBody, Event, JobState, PrintState};
 
 /// Whether the customer can still pay with the printed QR at `now_ms`: placed, not over,
@@ -82,14 +83,16 @@ pub(crate) fn refused(r: &mut JobRecord, error: ErrorBody) -> Option<Event> {
     })
 }
 
-/// The receipt came out of the printer (`location`: where it went, when known).
-pub(crate) fn printed(r: &mut JobRecord, location: Option<String>) -> Option<Event> {
+/// The receipt came out of the printer (`printout`: where it went and whether the printer
+/// confirmed it, as far as the transport can tell).
+pub(crate) fn printed(r: &mut JobRecord, printout: Printout) -> Option<Event> {
     r.print = PrintState::Printed;
     Some(Event::Printed {
         out_trade_no: Some(r.out_trade_no.clone()),
         state: Some(r.state),
         print: PrintState::Printed,
-        location,
+        location: printout.location,
+        confirmed: printout.confirmed,
     })
 }
 
@@ -215,7 +218,7 @@ mod tests {
     }
 
     fn transitions_printed(r: &mut JobRecord) {
-        printed(r, None);
+        printed(r, Printout::default());
         assert_eq!(r.print, PrintState::Printed);
     }
 
@@ -335,13 +338,17 @@ mod tests {
     #[test]
     fn printing_changes_the_receipt_not_the_order() {
         let mut r = awaiting();
-        let event = printed(&mut r, Some("receipt.bin".into()));
+        let printout = Printout {
+            location: Some("receipt.bin".into()),
+            confirmed: Some(true),
+        };
+        let event = printed(&mut r, printout);
         assert_eq!(
             (r.state, r.print),
             (JobState::AwaitingPayment, PrintState::Printed)
         );
         assert!(
-            matches!(event, Some(Event::Printed { location: Some(l), .. }) if l == "receipt.bin")
+            matches!(event, Some(Event::Printed { location: Some(l), confirmed: Some(true), .. }) if l == "receipt.bin")
         );
         let mut f = awaiting();
         let error = ErrorBody::new(ErrorCode::Printer, "paper out");

@@ -1,12 +1,13 @@
 //! The `file` transport, for development: one `.bin` file of ESC/POS bytes per receipt in a
 //! directory, written to a temporary name and renamed, so a reader never sees half a receipt.
 //!
-//! There is no printer to ask, so its status only says whether the directory is writable.
+//! There is no printer to ask, so its status only says whether the directory is writable,
+//! and its print result never says whether a printer confirmed the job.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Printer, PrinterError, status};
+use super::{Printer, PrinterError, Printout, status};
 use crate::protocol::PrinterStatus;
 
 /// The `file` transport: one file per job in a directory, written to a temporary name and
@@ -54,7 +55,7 @@ impl Printer for FilePrinter {
         format!("file {}", self.dir.display())
     }
 
-    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.io_err(e))?;
         let path = self.file_name(name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
@@ -65,7 +66,11 @@ impl Printer for FilePrinter {
             let _ = std::fs::remove_file(&tmp);
             return Err(self.io_err(e));
         }
-        Ok(Some(path.display().to_string()))
+        // No printer to ask: written is all it can tell.
+        Ok(Printout {
+            location: Some(path.display().to_string()),
+            confirmed: None,
+        })
     }
 
     fn status(&mut self) -> PrinterStatus {
@@ -94,15 +99,17 @@ mod tests {
     async fn file_printer_writes_one_file_per_job() {
         let dir = tempfile::tempdir().unwrap();
         let handle = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.path().join("r"))));
-        let a = handle
+        let one = handle
             .print("T0000001", b"\x1b@one".to_vec())
             .await
-            .unwrap()
             .unwrap();
+        assert_eq!(one.confirmed, None, "no printer to confirm");
+        let a = one.location.unwrap();
         let b = handle
             .print("T0000001", b"\x1b@two".to_vec())
             .await
             .unwrap()
+            .location
             .unwrap();
         assert_ne!(a, b);
         assert!(a.ends_with(".bin") && a.contains("T0000001"));

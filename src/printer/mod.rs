@@ -7,8 +7,9 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: the [`Printer`] trait, [`PrinterError`], [`open`] (settings → transport) and
-//!   the [`PrinterHandle`] thread;
+//! - `mod.rs`: the [`Printer`] trait, what a written job tells ([`Printout`]: where it went,
+//!   whether the printer confirmed it), [`PrinterError`], [`open`] (settings → transport)
+//!   and the [`PrinterHandle`] thread;
 //! - `file.rs`: the `file` transport ([`FilePrinter`]), one `.bin` file of ESC/POS bytes per
 //!   receipt, written atomically, for development;
 //! - [`link`]: the byte-stream transports `serial`, `usb` (the kernel usblp device) and `tcp`
@@ -18,7 +19,7 @@
 //! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`.
 //!
 //! Printers take bytes: this module does not know what a receipt says, nor jobs or the
-//! socket; of the protocol it knows only `PrinterStatus`.
+//! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -56,6 +57,28 @@ pub enum PrinterError {
     Stopped,
 }
 
+impl PrinterError {
+    /// The printer's state this error tells of, for the POS: the status the printer gave
+    /// when it is not ready, else an unreachable printer (`paper` unknown) on `transport`.
+    pub fn into_status(self, transport: &str) -> PrinterStatus {
+        match self {
+            PrinterError::NotReady(status) => status,
+            other => status::unreachable(other.to_string(), Some(transport.to_owned())),
+        }
+    }
+}
+
+/// What a transport can tell about a job it has written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Printout {
+    /// Where the job went, in words, when the transport can tell: the file written, or
+    /// the transport and whether the printer confirmed it.
+    pub location: Option<String>,
+    /// Whether the printer confirmed the job (it answered `GS r 1` sent after it, i.e. has
+    /// processed it); `None` when the transport cannot ask (the file transport).
+    pub confirmed: Option<bool>,
+}
+
 /// The transport the settings describe.
 pub fn open(settings: &PrinterSettings) -> Box<dyn Printer> {
     match settings.transport {
@@ -82,8 +105,9 @@ pub trait Printer: Send + 'static {
     fn describe(&self) -> String;
 
     /// Write one complete job. `name` identifies it (the order number, `test-page`); the
-    /// answer says where it went when the transport can tell (a file name).
-    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError>;
+    /// answer says where it went and whether the printer confirmed it, as far as the
+    /// transport can tell.
+    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError>;
 
     /// Live status, as far as the transport can know it.
     fn status(&mut self) -> PrinterStatus;
@@ -94,7 +118,7 @@ enum Command {
     Print {
         name: String,
         bytes: Vec<u8>,
-        reply: oneshot::Sender<Result<Option<String>, PrinterError>>,
+        reply: oneshot::Sender<Result<Printout, PrinterError>>,
     },
     Status {
         reply: oneshot::Sender<PrinterStatus>,
@@ -138,7 +162,7 @@ impl PrinterHandle {
     }
 
     /// Queue one job and wait until it is written.
-    pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Option<String>, PrinterError> {
+    pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Printout, PrinterError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command::Print {
@@ -158,5 +182,33 @@ impl PrinterHandle {
             return stopped();
         }
         answer.await.unwrap_or_else(|_| stopped())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Paper;
+
+    #[test]
+    fn a_printer_error_tells_the_printer_state() {
+        let io = PrinterError::Io {
+            target: "/dev/usb/lp0".into(),
+            message: "No such device".into(),
+        };
+        let unreachable = PrinterStatus {
+            online: Some(false),
+            paper: Paper::Unknown,
+            cover_open: None,
+            error: Some("cannot write to /dev/usb/lp0: No such device".into()),
+            transport: Some("usb /dev/usb/lp0".into()),
+        };
+        assert_eq!(io.into_status("usb /dev/usb/lp0"), unreachable);
+        let out = PrinterStatus {
+            paper: Paper::Out,
+            error: Some("paper out".into()),
+            ..unreachable
+        };
+        assert_eq!(PrinterError::NotReady(out.clone()).into_status("x"), out);
     }
 }

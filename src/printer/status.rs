@@ -5,7 +5,7 @@
 //! Bit meanings: `docs/escpos.md` §4. This file knows bytes and what they mean; it does not
 //! know how they travel (the link) or when to ask (the print-with-status exchange in `link`).
 
-use crate::protocol::PrinterStatus;
+use crate::protocol::{Paper, PrinterStatus};
 
 /// `DLE EOT 1`: real-time printer status.
 pub(crate) const DLE_EOT_PRINTER: [u8; 3] = [0x10, 0x04, 0x01];
@@ -90,27 +90,6 @@ impl PaperSensor {
     }
 }
 
-/// The paper as the protocol reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Paper {
-    Ok,
-    NearEnd,
-    Out,
-    Unknown,
-}
-
-impl Paper {
-    /// `ok`, `near_end`, `out` or `unknown`: `PrinterStatus.paper` on the wire.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Paper::Ok => "ok",
-            Paper::NearEnd => "near_end",
-            Paper::Out => "out",
-            Paper::Unknown => "unknown",
-        }
-    }
-}
-
 /// Why the printer cannot take a receipt now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NotReady {
@@ -167,7 +146,8 @@ impl Realtime {
         self.offline_cause.map(|c| c.cover_open)
     }
 
-    /// The sensor's word, except that printing stopped by paper end is `Out` whatever it says.
+    /// The sensor's word as the protocol spells it (`Unknown` when it did not answer),
+    /// except that printing stopped by paper end is `Out` whatever the sensor says.
     pub(crate) fn paper(self) -> Paper {
         let stopped = self.offline_cause.is_some_and(|c| c.paper_stop);
         match self.paper {
@@ -205,7 +185,7 @@ impl Realtime {
         };
         PrinterStatus {
             online: self.offline().map(|off| !off),
-            paper: self.paper().as_str().into(),
+            paper: self.paper(),
             cover_open: self.cover_open(),
             error,
             transport: Some(transport.to_owned()),
@@ -218,7 +198,7 @@ impl Realtime {
 pub(crate) fn unasked(error: Option<String>, transport: String) -> PrinterStatus {
     PrinterStatus {
         online: None,
-        paper: Paper::Ok.as_str().into(),
+        paper: Paper::Ok,
         cover_open: None,
         error,
         transport: Some(transport),
@@ -229,7 +209,7 @@ pub(crate) fn unasked(error: Option<String>, transport: String) -> PrinterStatus
 pub(crate) fn unreachable(error: String, transport: Option<String>) -> PrinterStatus {
     PrinterStatus {
         online: Some(false),
-        paper: Paper::Unknown.as_str().into(),
+        paper: Paper::Unknown,
         cover_open: None,
         error: Some(error),
         transport,
@@ -251,16 +231,16 @@ mod tests {
         let ready = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x12));
         assert_eq!(ready.not_ready(), None);
         assert_eq!(ready.paper(), Paper::Ok);
-        assert_eq!(ready.to_protocol("x").paper, "ok");
+        assert_eq!(ready.to_protocol("x").paper, Paper::Ok);
         let out = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x72));
         assert_eq!(out.paper(), Paper::Out);
         assert_eq!(out.not_ready(), Some(NotReady::PaperOut));
         let reported = out.to_protocol("x");
-        assert_eq!(reported.paper, "out");
+        assert_eq!(reported.paper, Paper::Out);
         assert_eq!(reported.error.as_deref(), Some("paper out"));
         let near = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x1E));
         assert_eq!(near.paper(), Paper::NearEnd);
-        assert_eq!(near.to_protocol("x").paper, "near_end");
+        assert_eq!(near.to_protocol("x").paper, Paper::NearEnd);
         assert_eq!(near.not_ready(), None, "near end still prints");
         let cover = Realtime::from_replies(Some(0x1A), Some(0x16), Some(0x12));
         assert_eq!(cover.cover_open(), Some(true));
@@ -269,7 +249,7 @@ mod tests {
         let silent = Realtime::default();
         let status = silent.to_protocol("tcp x");
         assert_eq!(status.online, None);
-        assert_eq!(status.paper, "unknown");
+        assert_eq!(status.paper, Paper::Unknown);
         assert!(status.error.unwrap().contains("unknown"));
     }
 }

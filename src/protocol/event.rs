@@ -79,6 +79,11 @@ pub enum Event {
         /// Where the receipt went (the file transport's file name), when known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<String>,
+        /// Whether the printer confirmed it: `true` when it answered `GS r 1` sent after the
+        /// receipt (it has processed it), `false` when it did not; absent when the transport
+        /// cannot tell (the file transport) and on a replayed `printed` (extension).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed: Option<bool>,
     },
     /// A cancel was taken; the order is closed once WeChat Pay allows it.
     Cancelling {
@@ -215,13 +220,14 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Paper;
     use super::*;
 
     #[test]
     fn event_names_are_the_serialised_event_field() {
         let status = PrinterStatus {
             online: None,
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: None,
             error: None,
             transport: None,
@@ -245,6 +251,7 @@ mod tests {
                 state: None,
                 print: PrintState::Printed,
                 location: None,
+                confirmed: None,
             },
             Event::Cancelling {
                 out_trade_no: no(),

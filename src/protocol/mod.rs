@@ -25,7 +25,9 @@ pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, valid
 pub use error::{ErrorBody, ErrorCode, RequestError};
 pub use event::{Event, Message, PaidAmount};
 pub use request::{OPS, Op, Request, parse_request};
-pub use status::{CloseReason, JobState, JobStatus, PrintState, PrinterStatus, StatusAmount};
+pub use status::{
+    CloseReason, JobState, JobStatus, Paper, PrintState, PrinterStatus, StatusAmount,
+};
 
 /// Protocol version, reported by `pong`.
 pub const PROTOCOL_VERSION: u32 = 1;

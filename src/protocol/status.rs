@@ -1,7 +1,10 @@
 //! The states carried by events: a job's [`JobState`], its [`PrintState`], why it was
 //! closed ([`CloseReason`]), the full record `status` reports ([`JobStatus`]) and the
-//! printer's live state ([`PrinterStatus`]). Wire spellings come from serde
-//! (`snake_case`); `as_str` gives the same spelling for logs and the CLI.
+//! printer's live state ([`PrinterStatus`], its [`Paper`]). Wire spellings come from serde
+//! (`snake_case`); `as_str` gives the same spelling for logs, the CLI and the test page.
+//!
+//! Knows the spellings only: how a printer's status bytes become these values is
+//! `printer/`'s business.
 
 use serde::{Deserialize, Serialize};
 
@@ -175,13 +178,39 @@ pub struct StatusAmount {
     pub currency: String,
 }
 
+/// The paper as the printer reports it (`PrinterStatus.paper`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paper {
+    /// Enough paper (also what the file transport, which has no printer to ask, reports).
+    Ok,
+    /// The near-end sensor says the roll is running low; receipts still print.
+    NearEnd,
+    /// Out of paper (or printing stopped by paper end): nothing prints.
+    Out,
+    /// The printer did not answer, or cannot be reached: never reported as `ok`.
+    Unknown,
+}
+
+impl Paper {
+    /// The spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Paper::Ok => "ok",
+            Paper::NearEnd => "near_end",
+            Paper::Out => "out",
+            Paper::Unknown => "unknown",
+        }
+    }
+}
+
 /// Live printer state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrinterStatus {
     /// `null` when the transport cannot tell (the file transport).
     pub online: Option<bool>,
-    /// `ok`, `near_end`, `out`, or `unknown`.
-    pub paper: String,
+    /// The paper sensor's word, `unknown` when the printer did not answer.
+    pub paper: Paper,
     /// `null` when the printer cannot tell.
     pub cover_open: Option<bool>,
     /// Why the printer cannot be reached or used, when it cannot.
@@ -190,4 +219,26 @@ pub struct PrinterStatus {
     /// Transport and where it writes (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_serialises_to_its_four_spellings() {
+        for (paper, wire) in [
+            (Paper::Ok, "ok"),
+            (Paper::NearEnd, "near_end"),
+            (Paper::Out, "out"),
+            (Paper::Unknown, "unknown"),
+        ] {
+            let json = serde_json::to_value(paper).expect("plain data");
+            assert_eq!(json, serde_json::json!(wire));
+            assert_eq!(paper.as_str(), wire);
+            let back: Paper = serde_json::from_value(json).expect("a known spelling");
+            assert_eq!(back, paper);
+        }
+        assert!(serde_json::from_str::<Paper>("\"low\"").is_err());
+    }
 }

@@ -14,7 +14,9 @@ mod text;
 
 pub use encode::encode;
 pub use money::{format_amount, write_amount};
-pub use test_page::{TEST_CHINESE_LINE, TEST_LATIN_LINE, TEST_QR_DATA, qr_description, test_page};
+pub use test_page::{
+    TEST_CHINESE_LINE, TEST_LATIN_LINE, TEST_QR_DATA, qr_description, test_info, test_page,
+};
 pub use text::{ITEM_INDENT, wrap};
 
 /// One item line: `name × quantity`, and its line total in fen.

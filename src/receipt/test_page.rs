@@ -1,13 +1,15 @@
 //! The technician's test page: what the printer does with text, the character set and a QR,
 //! and a line saying how the QR goes out on this layout ([`qr_description`]).
 //!
-//! Lays out the page only; the `info` lines (version, profile, printer status) come from the
-//! caller, the bytes from `escpos`.
+//! Lays out the page and words its info lines about the printer ([`test_info`], the same
+//! for the daemon's `test_print` and `wxprint test-print` without a daemon); the printer's
+//! status comes from the caller, the bytes from `escpos`.
 
 use super::text::wrapped_lines;
 use crate::escpos::{
     Align, EscPos, Layout, QrStyle, TextMode, native_module_dots, qr_matrix, qr_module_dots,
 };
+use crate::protocol::PrinterStatus;
 
 /// Data of the sample QR on the test page.
 pub const TEST_QR_DATA: &str = "weixin://wxpay/bizpayurl?pr=TestQR1";
@@ -60,6 +62,41 @@ pub fn test_page(info: &[String], layout: &Layout) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The test page's lines about this printer, whoever prints it: wxprint's version, the
+/// `profile`, the `printer` transport, its live `status` in words and the paper geometry
+/// of `layout`. The daemon adds its payment backend and the time.
+pub fn test_info(
+    profile: &str,
+    printer: &str,
+    status: &PrinterStatus,
+    layout: &Layout,
+) -> Vec<String> {
+    let online = status
+        .online
+        .map_or("unknown", |o| if o { "yes" } else { "no" });
+    let cover = status
+        .cover_open
+        .map_or("unknown", |o| if o { "open" } else { "closed" });
+    let error = status
+        .error
+        .as_ref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    vec![
+        format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+        format!("profile: {profile}"),
+        format!("printer: {printer}"),
+        format!(
+            "status: online {online}, paper {}, cover {cover}{error}",
+            status.paper.as_str()
+        ),
+        format!(
+            "paper: {} dots, {} columns, QR {:?}",
+            layout.width_dots, layout.columns, layout.qr
+        ),
+    ]
+}
+
 /// One line saying how a QR of `data` goes out on `layout`, e.g. "QR: raster 29 modules x
 /// 6 dots (0.75 mm), sent at 3 dots, printer doubles (GS v 0 m=3)".
 pub fn qr_description(data: &str, layout: &Layout) -> String {
@@ -97,6 +134,46 @@ pub fn qr_description(data: &str, layout: &Layout) -> String {
 mod tests {
     use super::*;
     use crate::escpos::testing::{find, hex};
+    use crate::protocol::Paper;
+
+    #[test]
+    fn test_info_words_the_printer_state() {
+        let status = PrinterStatus {
+            online: Some(true),
+            paper: Paper::NearEnd,
+            cover_open: Some(false),
+            error: None,
+            transport: None,
+        };
+        let info = test_info("80mm", "serial /dev/ttyUSB0", &status, &Layout::MM80);
+        assert_eq!(
+            info,
+            [
+                format!("wxprint {}", env!("CARGO_PKG_VERSION")),
+                "profile: 80mm".into(),
+                "printer: serial /dev/ttyUSB0".into(),
+                "status: online yes, paper near_end, cover closed".into(),
+                "paper: 576 dots, 48 columns, QR Raster".into(),
+            ]
+        );
+        let unknown = PrinterStatus {
+            online: None,
+            paper: Paper::Unknown,
+            cover_open: None,
+            error: Some("no answer".into()),
+            transport: None,
+        };
+        let info = test_info("58mm", "usb /dev/usb/lp0", &unknown, &Layout::MM58);
+        let status_line = "status: online unknown, paper unknown, cover unknown (no answer)";
+        assert_eq!(info[3], status_line);
+        let offline = PrinterStatus {
+            online: Some(false),
+            cover_open: Some(true),
+            ..unknown
+        };
+        let info = test_info("58mm", "usb /dev/usb/lp0", &offline, &Layout::MM58);
+        assert!(info[3].starts_with("status: online no, paper unknown, cover open ("));
+    }
 
     #[test]
     fn test_page_contents() {

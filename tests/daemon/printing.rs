@@ -2,8 +2,8 @@
 //! cost the payable order.
 
 use serde_json::json;
-use wxprint::printer::{Printer, PrinterError};
-use wxprint::protocol::PrinterStatus;
+use wxprint::printer::{Printer, PrinterError, Printout};
+use wxprint::protocol::{Paper, PrinterStatus};
 
 use crate::start_with_printer;
 use crate::support::{Daemon, checkout, decode_qr};
@@ -35,6 +35,10 @@ async fn reprint_test_print_and_printer_status() {
     let test = pos.call(json!({"op": "test_print"})).await;
     assert_eq!(test["event"], "printed");
     assert!(test.get("out_trade_no").is_none());
+    assert!(
+        test.get("confirmed").is_none(),
+        "the file transport cannot tell: {test}"
+    );
     let page = std::fs::read(test["location"].as_str().unwrap()).unwrap();
     assert_eq!(
         decode_qr(&page, 576).len(),
@@ -66,7 +70,7 @@ impl Printer for BrokenPrinter {
     fn describe(&self) -> String {
         "broken".into()
     }
-    fn write_job(&mut self, _: &str, _: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, _: &str, _: &[u8]) -> Result<Printout, PrinterError> {
         Err(PrinterError::Io {
             target: "/dev/wxprint-printer".into(),
             message: "No such device".into(),
@@ -75,7 +79,7 @@ impl Printer for BrokenPrinter {
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: Some(false),
-            paper: "unknown".into(),
+            paper: Paper::Unknown,
             cover_open: None,
             error: Some("No such device".into()),
             transport: None,

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::json;
-use wxprint::printer::{Printer, PrinterError};
-use wxprint::protocol::PrinterStatus;
+use wxprint::printer::{Printer, PrinterError, Printout};
+use wxprint::protocol::{Paper, PrinterStatus};
 
 use crate::start_with_printer;
 use crate::support::{self, Daemon, checkout};
@@ -23,16 +23,16 @@ impl Printer for SlowPrinter {
     fn describe(&self) -> String {
         "slow".into()
     }
-    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, _: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         let _ = self.started.send(());
         let _ = self.release.lock().unwrap().recv();
         self.written.lock().unwrap().push(bytes.to_vec());
-        Ok(None)
+        Ok(Printout::default())
     }
     fn status(&mut self) -> PrinterStatus {
         PrinterStatus {
             online: Some(true),
-            paper: "ok".into(),
+            paper: Paper::Ok,
             cover_open: Some(false),
             error: None,
             transport: None,

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 use super::status::{self, DLE_EOT_OFFLINE, DLE_EOT_PAPER, DLE_EOT_PRINTER, GS_R_PAPER, Realtime};
-use super::{Printer, PrinterError};
+use super::{Printer, PrinterError, Printout};
 use crate::protocol::PrinterStatus;
 
 mod serial;
@@ -162,7 +162,7 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         self.connector.describe()
     }
 
-    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Option<String>, PrinterError> {
+    fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         let realtime = match self.realtime() {
             Ok(r) => r,
             Err(e) => {
@@ -184,21 +184,22 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         if self.connector.per_job() || result.is_err() {
             self.link = None;
         }
-        match result {
-            Ok(true) => Ok(Some(format!("{description} (confirmed by the printer)"))),
-            Ok(false) => {
-                if realtime.answered() {
-                    warn!(
-                        job = name,
-                        "the printer took the receipt but did not confirm it (no GS r reply)"
-                    );
-                }
-                Ok(Some(format!(
-                    "{description} (sent; the printer did not confirm)"
-                )))
-            }
-            Err(e) => Err(self.io_err(&e)),
+        let confirmed = result.map_err(|e| self.io_err(&e))?;
+        if !confirmed && realtime.answered() {
+            warn!(
+                job = name,
+                "the printer took the receipt but did not confirm it (no GS r reply)"
+            );
         }
+        let said = if confirmed {
+            "confirmed by the printer"
+        } else {
+            "sent; the printer did not confirm"
+        };
+        Ok(Printout {
+            location: Some(format!("{description} ({said})")),
+            confirmed: Some(confirmed),
+        })
     }
 
     fn status(&mut self) -> PrinterStatus {
@@ -265,5 +266,38 @@ mod tests {
         };
         assert!(!query(&mut silent).unwrap().answered());
         assert!(!print_confirmed(&mut silent, b"x", Duration::from_millis(10)).unwrap());
+    }
+
+    /// Opens a [`Script`] link with the same replies every time.
+    struct Scripted(Vec<Option<u8>>);
+
+    impl Connector for Scripted {
+        fn describe(&self) -> String {
+            "script".into()
+        }
+        fn open(&mut self) -> io::Result<Box<dyn Link>> {
+            Ok(Box::new(Script {
+                sent: Vec::new(),
+                replies: self.0.clone().into(),
+            }))
+        }
+    }
+
+    #[test]
+    fn the_print_result_says_whether_the_printer_confirmed() {
+        // drain → nothing; DLE EOT 1, 2, 4 replies; GS r reply
+        let answering = vec![None, Some(0x12), Some(0x12), Some(0x12), Some(0x00)];
+        let printout = LinkPrinter::new(Scripted(answering))
+            .write_job("T1", b"x")
+            .unwrap();
+        assert_eq!(printout.confirmed, Some(true));
+        let location = printout.location.as_deref();
+        assert_eq!(location, Some("script (confirmed by the printer)"));
+        let silent = LinkPrinter::new(Scripted(Vec::new()))
+            .write_job("T1", b"x")
+            .unwrap();
+        assert_eq!(silent.confirmed, Some(false));
+        let location = silent.location.as_deref();
+        assert_eq!(location, Some("script (sent; the printer did not confirm)"));
     }
 }
