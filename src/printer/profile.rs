@@ -10,7 +10,7 @@
 //! [Creative Commons Attribution 4.0](https://creativecommons.org/licenses/by/4.0/).
 //!
 //! Our own overrides and additions (the db is wrong or silent on these; see
-//! `reference/escpos.md` §1–§3):
+//! `docs/escpos.md` §1–§3):
 //! - `native_qr`: only where Epson's `GS ( k` fn 167 reference lists the model (TM-T88IV–VII,
 //!   TM-T20 family). The db marks many printers `qrCode: true` merely by inheriting
 //!   `default`; Xprinter firmwares are mixed (XP-80C prints the command as text), Zjiang has
@@ -31,7 +31,7 @@
 //!   dots at 203 dpi when set to it; we keep 512 @ 180 for all: the layout then fits every
 //!   TM-T88IV–VII, and the 6-dot QR modules computed for 180 dpi are 0.85 mm there and still
 //!   0.75 mm on a 203 dpi head.
-//! - `usb_ids`: from `reference/escpos.md` §5 (python-escpos, node-escpos, escpos-rs, Linux
+//! - `usb_ids`: from `docs/escpos.md` §5 (python-escpos, node-escpos, escpos-rs, Linux
 //!   usblp sources), not from the db. `1fc9:2016` is the NXP vendor id Xprinter uses (seen on
 //!   an 80 mm XP-T80A); `04b8:0e15` is often quoted for the TM-T20II but unverified.
 
