@@ -34,6 +34,9 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         eprintln!("{e}");
         return Ok(ExitCode::FAILURE);
     }
+    if let Some(note) = wxprint::jobs::encoding_override(&settings.printer) {
+        println!("# note: {note}");
+    }
     if settings.wechatpay.backend == Backend::WechatPay {
         // The key files: present, private, parseable (no network needed).
         if let Err(e) = WechatPay::from_settings(&settings.wechatpay) {

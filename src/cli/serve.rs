@@ -131,6 +131,9 @@ fn announce_ready(
         "wxprint {} ready",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(note) = wxprint::jobs::encoding_override(&settings.printer) {
+        tracing::warn!(target: LOG_TARGET, "{note}");
+    }
     if backend.as_sandbox().is_some() {
         info!(
             target: LOG_TARGET,

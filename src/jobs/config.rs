@@ -57,11 +57,62 @@ pub fn layout_for(printer: &PrinterSettings) -> Layout {
         QrMode::Auto => profile.auto_qr(),
     };
     let mut layout = profile.layout(qr);
-    layout.text = match printer.encoding {
-        TextEncoding::Auto => profile.text,
-        TextEncoding::Gb18030 => TextMode::Chinese,
-        // ESC t 16 = WPC1252 in Epson's numbering, which the Zjiang POS-5890 shares.
-        TextEncoding::Cp1252 => TextMode::CodePage(16),
-    };
+    layout.text = text_mode(printer.encoding).unwrap_or(profile.text);
     layout
+}
+
+/// The text mode `printer.encoding` asks for; `None` for `auto` (the profile decides).
+fn text_mode(encoding: TextEncoding) -> Option<TextMode> {
+    match encoding {
+        TextEncoding::Auto => None,
+        TextEncoding::Gb18030 => Some(TextMode::Chinese),
+        // ESC t 16 = WPC1252 in Epson's numbering, which the Zjiang POS-5890 shares.
+        TextEncoding::Cp1252 => Some(TextMode::CodePage(16)),
+    }
+}
+
+/// A warning for the technician when `printer.encoding` overrides the profile's own text
+/// mode. Until 0.1 the key was read by nothing, and the shipped config said `"gb18030"`, so
+/// a kept `/etc/wxprint/wxprint.toml` may now switch an Epson profile to Chinese mode: say
+/// so at start and in `check-config` rather than let receipts change silently.
+pub fn encoding_override(printer: &PrinterSettings) -> Option<String> {
+    let profile = profile::find(&printer.profile)?;
+    let wanted = text_mode(printer.encoding)?;
+    let describe = |mode: TextMode| match mode {
+        TextMode::Chinese => "Chinese mode (GB18030)".to_owned(),
+        TextMode::CodePage(n) => format!("code page ESC t {n}"),
+    };
+    (wanted != profile.text).then(|| {
+        format!(
+            "printer.encoding = {:?} overrides profile {:?}: receipt text is sent in {} instead of the profile's {}; set encoding = \"auto\" if receipts print garbled text",
+            printer.encoding.as_str(),
+            profile.name,
+            describe(wanted),
+            describe(profile.text),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn an_encoding_that_overrides_the_profile_is_named() {
+        let mut printer = Settings::sandbox_defaults().printer;
+        printer.profile = "epson-tm-t88".into();
+        printer.encoding = TextEncoding::Auto;
+        assert_eq!(encoding_override(&printer), None);
+        printer.encoding = TextEncoding::Cp1252;
+        assert_eq!(encoding_override(&printer), None, "the profile's own mode");
+        printer.encoding = TextEncoding::Gb18030;
+        let note = encoding_override(&printer).expect("an override");
+        assert!(
+            note.contains("\"epson-tm-t88\"") && note.contains("GB18030"),
+            "{note}"
+        );
+        printer.profile = "80mm".into();
+        assert_eq!(encoding_override(&printer), None, "80mm is Chinese already");
+    }
 }

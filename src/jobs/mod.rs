@@ -64,7 +64,7 @@ use crate::printer::PrinterHandle;
 use crate::protocol::{Checkout, ErrorCode, Event, JobState, PrintState, PrinterStatus};
 use crate::receipt;
 
-pub use config::{JobsConfig, layout_for};
+pub use config::{JobsConfig, encoding_override, layout_for};
 pub use refusals::Refused;
 
 use printing::print_receipt;
