@@ -46,7 +46,7 @@ fn sample_receipt() -> Receipt {
                 amount: 1500,
             },
         ],
-        total: 4700,
+        total: wxprint::money::Money::cny(4700),
         code_url: CODE_URL.into(),
         footer: "Thank you!".into(),
         out_trade_no: "T20261126001".into(),

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::clock;
+use crate::money::{Currency, Money};
 use crate::protocol::{CloseReason, ErrorBody, JobState, PrintState};
 
 /// The schema this build writes.
@@ -31,8 +32,8 @@ pub struct JobRecord {
     pub state: JobState,
     pub print: PrintState,
     pub description: String,
-    pub total: i64,
-    pub currency: String,
+    /// The order's amount (columns `total` and `currency`).
+    pub amount: Money,
     pub attach: Option<String>,
     pub goods_tag: Option<String>,
     /// RFC 3339 `time_expire` sent to WeChat Pay (fixed at creation, so that a retried
@@ -49,8 +50,11 @@ pub struct JobRecord {
     pub placed_ms: Option<i64>,
     pub transaction_id: Option<String>,
     pub success_time: Option<String>,
+    /// What the customer paid, in the minor unit of the order's currency; read it as
+    /// [`JobRecord::payer_amount`].
     pub payer_total: Option<i64>,
-    /// The amount WeChat Pay reports as paid (normally `total`).
+    /// The amount WeChat Pay reports as paid (normally the order's), in the minor unit of
+    /// the order's currency; read it as [`JobRecord::paid_amount`].
     pub paid_total: Option<i64>,
     pub close_reason: Option<CloseReason>,
     pub error: Option<ErrorBody>,
@@ -67,8 +71,7 @@ impl JobRecord {
         out_trade_no: impl Into<String>,
         request: impl Into<String>,
         description: impl Into<String>,
-        total: i64,
-        currency: impl Into<String>,
+        amount: Money,
         expire_ms: i64,
         created_ms: i64,
     ) -> JobRecord {
@@ -78,8 +81,7 @@ impl JobRecord {
             state: JobState::Ordering,
             print: PrintState::Pending,
             description: description.into(),
-            total,
-            currency: currency.into(),
+            amount,
             attach: None,
             goods_tag: None,
             time_expire: clock::rfc3339(expire_ms),
@@ -97,6 +99,18 @@ impl JobRecord {
             created_ms,
             updated_ms: created_ms,
         }
+    }
+
+    /// What WeChat Pay reports as paid: `paid_total` once paid, else the order's amount.
+    pub fn paid_amount(&self) -> Money {
+        self.amount
+            .with_minor(self.paid_total.unwrap_or(self.amount.minor()))
+    }
+
+    /// What the customer paid: `payer_total` once paid, else the order's amount.
+    pub fn payer_amount(&self) -> Money {
+        self.amount
+            .with_minor(self.payer_total.unwrap_or(self.amount.minor()))
     }
 }
 
@@ -256,8 +270,8 @@ impl Journal {
             j.state.as_str(),
             j.print.as_str(),
             j.description,
-            j.total,
-            j.currency,
+            j.amount.minor(),
+            j.amount.currency().code(),
             j.attach,
             j.goods_tag,
             j.time_expire,
@@ -339,8 +353,7 @@ impl Journal {
             state,
             print,
             description: r.description,
-            total: r.total,
-            currency: r.currency,
+            amount: Money::new(r.total, Currency::new(r.currency)),
             attach: r.attach,
             goods_tag: r.goods_tag,
             time_expire: r.time_expire,
@@ -428,8 +441,7 @@ mod tests {
                 no,
                 r#"{"order":{}}"#,
                 "Latte x2",
-                3200,
-                "CNY",
+                Money::cny(3200),
                 1_795_666_200_000,
                 1_795_665_600_000,
             )

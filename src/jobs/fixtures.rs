@@ -17,6 +17,7 @@ use super::transitions;
 use crate::config::PollSchedule;
 use crate::escpos::Layout;
 use crate::journal::{JobRecord, Journal};
+use crate::money::Money;
 use crate::payment::sandbox::Sandbox;
 use crate::payment::{
     BoxFuture, Payment, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
@@ -50,8 +51,7 @@ fn new_job(created_ms: i64) -> JobRecord {
             NO,
             r#"{"order":{}}"#,
             "Latte x2",
-            3200,
-            "CNY",
+            Money::cny(3200),
             expire_ms,
             created_ms,
         )
@@ -78,9 +78,8 @@ pub(crate) fn payment(total: i64) -> Payment {
     Payment {
         transaction_id: "4200000001".into(),
         success_time: "2026-11-26T12:01:00+08:00".into(),
-        total,
-        payer_total: total - 100,
-        currency: "CNY".into(),
+        total: Money::cny(total),
+        payer_total: Money::cny(total - 100),
     }
 }
 

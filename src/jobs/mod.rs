@@ -241,7 +241,7 @@ impl Jobs {
             .journal
             .insert(&record)
             .map_err(|e| journal_failed(&e))?;
-        info!(out_trade_no = %no, total = record.total, "checkout accepted");
+        info!(out_trade_no = %no, total = %record.amount, "checkout accepted");
         let accepted = Event::Accepted {
             out_trade_no: no.clone(),
             state: JobState::Ordering,

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::refusals::{err, expired_time_expire};
 use crate::clock;
 use crate::journal::JobRecord;
+use crate::money::{Currency, Money};
 use crate::payment::PlaceOrder;
 use crate::protocol::{
-    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
-    PrintState, ReceiptSpec, StatusAmount,
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, OrderAmount,
+    PaidAmount, PrintState, ReceiptSpec, StatusAmount,
 };
 
 /// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
@@ -82,8 +83,7 @@ pub(crate) fn new_record(
             &order.out_trade_no,
             request,
             &order.description,
-            order.amount.total,
-            &order.amount.currency,
+            order_amount(&order.amount),
             expire_ms,
             now_ms,
         )
@@ -95,8 +95,7 @@ pub(crate) fn place_order(r: &JobRecord) -> PlaceOrder {
     PlaceOrder {
         out_trade_no: r.out_trade_no.clone(),
         description: r.description.clone(),
-        total: r.total,
-        currency: r.currency.clone(),
+        amount: r.amount.clone(),
         attach: r.attach.clone(),
         goods_tag: r.goods_tag.clone(),
         time_expire: r.time_expire.clone(),
@@ -182,11 +181,7 @@ pub(crate) fn paid_event(record: &JobRecord) -> Event {
         state: JobState::Paid,
         transaction_id: record.transaction_id.clone().unwrap_or_default(),
         success_time: record.success_time.clone().unwrap_or_default(),
-        amount: PaidAmount {
-            total: record.paid_total.unwrap_or(record.total),
-            payer_total: record.payer_total.unwrap_or(record.total),
-            currency: record.currency.clone(),
-        },
+        amount: paid_amount(&record.paid_amount(), &record.payer_amount()),
     }
 }
 
@@ -198,10 +193,7 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         print: r.print,
         code_url: r.code_url.clone(),
         description: r.description.clone(),
-        amount: StatusAmount {
-            total: r.total,
-            currency: r.currency.clone(),
-        },
+        amount: status_amount(&r.amount),
         created_at: clock::rfc3339(r.created_ms),
         updated_at: clock::rfc3339(r.updated_ms),
         time_expire: r.time_expire.clone(),
@@ -210,6 +202,28 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         payer_total: r.payer_total,
         close_reason: r.close_reason,
         error: r.error.clone(),
+    }
+}
+
+/// The POS's `order.amount` as [`Money`] (the wire's default currency is already filled in).
+pub(crate) fn order_amount(amount: &OrderAmount) -> Money {
+    Money::new(amount.total, Currency::new(amount.currency.as_str()))
+}
+
+/// A payment as the `paid` event spells it: both amounts in `total`'s currency.
+fn paid_amount(total: &Money, payer_total: &Money) -> PaidAmount {
+    PaidAmount {
+        total: total.minor(),
+        payer_total: payer_total.minor(),
+        currency: total.currency().code().to_owned(),
+    }
+}
+
+/// The order's amount as `status` spells it.
+fn status_amount(amount: &Money) -> StatusAmount {
+    StatusAmount {
+        total: amount.minor(),
+        currency: amount.currency().code().to_owned(),
     }
 }
 
@@ -287,8 +301,8 @@ mod tests {
             (JobState::Ordering, PrintState::Pending)
         );
         assert_eq!(
-            (r.out_trade_no.as_str(), r.total, r.currency.as_str()),
-            (NO, 3200, "CNY")
+            (r.out_trade_no.as_str(), &r.amount),
+            (NO, &Money::cny(3200))
         );
         assert_eq!(r.attach.as_deref(), Some("table 4"));
         assert_eq!(r.goods_tag.as_deref(), Some("tag"));
@@ -299,7 +313,10 @@ mod tests {
             (&None, None, &None)
         );
         let order = place_order(&r);
-        assert_eq!((order.time_expire, order.total), (r.time_expire, 3200));
+        assert_eq!(
+            (order.time_expire, order.amount),
+            (r.time_expire, Money::cny(3200))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 use crate::clock;
+use crate::money::{Currency, Money};
 use crate::payment::Payment;
 
 /// The prefix of every Native `code_url`.
@@ -112,12 +113,12 @@ impl Sandbox {
         let digits: String = (0..23)
             .map(|_| char::from(b'0' + fastrand::u8(0..10)))
             .collect();
+        let total = Money::new(total, Currency::new(currency));
         let payment = Payment {
             transaction_id: format!("42000{digits}"),
             success_time: clock::rfc3339(now),
+            payer_total: total.clone(),
             total,
-            payer_total: total,
-            currency,
         };
         conn.execute(
             "UPDATE sandbox_orders SET trade_state = 'SUCCESS', transaction_id = ?2, success_time = ?3
@@ -145,7 +146,13 @@ impl Sandbox {
                 conn.execute(
                     "INSERT INTO sandbox_orders (out_trade_no, request, code_url, trade_state, total, currency)
                      VALUES (?1, ?2, ?3, 'NOTPAY', ?4, ?5)",
-                    params![order.out_trade_no, request, code_url, order.total, order.currency],
+                    params![
+                        order.out_trade_no,
+                        request,
+                        code_url,
+                        order.amount.minor(),
+                        order.amount.currency().code()
+                    ],
                 )
                 .map_err(transient)?;
             }
@@ -196,13 +203,15 @@ impl Sandbox {
             return Err(PaymentError::OrderNotFound(out_trade_no.to_owned()));
         };
         Ok(match state.as_str() {
-            "SUCCESS" => TradeState::Paid(Payment {
-                transaction_id: transaction_id.unwrap_or_default(),
-                success_time: success_time.unwrap_or_default(),
-                total,
-                payer_total: total,
-                currency,
-            }),
+            "SUCCESS" => {
+                let total = Money::new(total, Currency::new(currency));
+                TradeState::Paid(Payment {
+                    transaction_id: transaction_id.unwrap_or_default(),
+                    success_time: success_time.unwrap_or_default(),
+                    payer_total: total.clone(),
+                    total,
+                })
+            }
             "CLOSED" => TradeState::Closed,
             _ => TradeState::NotPay,
         })
@@ -298,8 +307,7 @@ mod tests {
         PlaceOrder {
             out_trade_no: no.into(),
             description: "Latte x2".into(),
-            total,
-            currency: "CNY".into(),
+            amount: Money::cny(total),
             attach: None,
             goods_tag: None,
             time_expire: "2026-11-26T12:10:00+08:00".into(),
@@ -337,7 +345,7 @@ mod tests {
         assert!(matches!(e, PaymentError::Rejected { ref code, .. } if code == "INVALID_REQUEST"));
 
         let paid = s.pay("T1000001").unwrap();
-        assert_eq!(paid.total, 3200);
+        assert_eq!(paid.total, Money::cny(3200));
         assert!(paid.transaction_id.starts_with("42000") && paid.transaction_id.len() == 28);
         assert_eq!(block(s.query("T1000001")).unwrap(), TradeState::Paid(paid));
         assert_eq!(

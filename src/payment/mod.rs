@@ -8,6 +8,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::money::Money;
+
 pub mod sandbox;
 
 /// A boxed future, so that backends can be used as `Arc<dyn PaymentBackend>`.
@@ -19,9 +21,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct PlaceOrder {
     pub out_trade_no: String,
     pub description: String,
-    /// Fen.
-    pub total: i64,
-    pub currency: String,
+    /// What the order costs.
+    pub amount: Money,
     pub attach: Option<String>,
     pub goods_tag: Option<String>,
     /// RFC 3339 with `+08:00`.
@@ -44,9 +45,10 @@ pub struct Placed {
 pub struct Payment {
     pub transaction_id: String,
     pub success_time: String,
-    pub total: i64,
-    pub payer_total: i64,
-    pub currency: String,
+    /// The amount paid for the order (normally the order's amount).
+    pub total: Money,
+    /// What the customer paid, in the same currency (less than `total` after a discount).
+    pub payer_total: Money,
 }
 
 /// `trade_state` of a query.
