@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Jobs;
 use super::config::JobsConfig;
 use super::state::{Active, Shared, State};
 use super::transitions;
@@ -126,6 +127,14 @@ pub(crate) fn shared(
     (shared, wake)
 }
 
+/// A started [`Jobs`] manager over `backend`, with its journal and receipts in `dir` and no
+/// job yet.
+pub(crate) fn jobs(backend: Arc<dyn PaymentBackend>, dir: &Path) -> Jobs {
+    let journal = Journal::open(dir).expect("journal");
+    let printer = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.join("receipts"))));
+    Jobs::start(config(), backend, printer, journal).expect("jobs")
+}
+
 /// The journal's record of the fixtures' job.
 pub(crate) fn journaled(shared: &Shared) -> JobRecord {
     shared
@@ -147,6 +156,8 @@ pub(crate) struct Scripted {
     pub(crate) calls: Mutex<Vec<&'static str>>,
     /// Every order `place` was asked to place.
     pub(crate) placed: Mutex<Vec<PlaceOrder>>,
+    /// Takes any currency (default: CNY only, as mainland WeChat Pay).
+    pub(crate) any_currency: bool,
 }
 
 fn next<T>(script: &Mutex<VecDeque<Result<T, PaymentError>>>) -> Result<T, PaymentError> {
@@ -160,6 +171,13 @@ fn next<T>(script: &Mutex<VecDeque<Result<T, PaymentError>>>) -> Result<T, Payme
 impl PaymentBackend for Scripted {
     fn name(&self) -> &'static str {
         "scripted"
+    }
+
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        if self.any_currency {
+            return Ok(());
+        }
+        crate::payment::cny_only(amount)
     }
 
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {

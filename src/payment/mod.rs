@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::money::Money;
+use crate::money::{Currency, Money};
 
 pub mod sandbox;
 
@@ -91,10 +91,28 @@ pub enum PaymentError {
     OrderPaid(String),
 }
 
-/// The three calls the job state machine needs from a payment service.
+/// Mainland WeChat Pay's currency rule, for the backends that are it or stand in for it:
+/// only CNY.
+pub fn cny_only(amount: &Money) -> Result<(), String> {
+    if *amount.currency() == Currency::CNY {
+        return Ok(());
+    }
+    Err(format!(
+        "{:?} is not supported; mainland WeChat Pay takes only \"CNY\"",
+        amount.currency().code()
+    ))
+}
+
+/// The three calls the job state machine needs from a payment service, and the currencies
+/// it takes.
 pub trait PaymentBackend: Send + Sync + 'static {
     /// Short name for logs and `status`: `sandbox`, `wechatpay`.
     fn name(&self) -> &'static str;
+
+    /// Whether an order of `amount` can be placed here (its currency): checked at checkout,
+    /// before anything is stored or sent. The error is what the POS reads about the field
+    /// `order.amount.currency`. Mainland WeChat Pay and the sandbox take [`cny_only`].
+    fn accepts(&self, amount: &Money) -> Result<(), String>;
 
     /// The exact request `place` will send for `order`, to be stored with the job before
     /// the first attempt. `None` when the backend has nothing to pin.
@@ -119,5 +137,22 @@ pub trait PaymentBackend: Send + Sync + 'static {
     /// The sandbox backend, for `sandbox_pay`; `None` for real backends.
     fn as_sandbox(&self) -> Option<&sandbox::Sandbox> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mainland_backends_take_only_cny() {
+        assert_eq!(cny_only(&Money::cny(3200)), Ok(()));
+        let usd = Money::new(100, Currency::new("USD"));
+        let refusal = cny_only(&usd).unwrap_err();
+        assert_eq!(
+            refusal,
+            r#""USD" is not supported; mainland WeChat Pay takes only "CNY""#
+        );
+        assert!(cny_only(&Money::new(1, Currency::new("cny"))).is_err());
     }
 }

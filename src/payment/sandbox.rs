@@ -279,6 +279,11 @@ impl PaymentBackend for Sandbox {
         "sandbox"
     }
 
+    /// The sandbox stands in for mainland WeChat Pay: CNY only.
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        super::cny_only(amount)
+    }
+
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async move { self.place_now(order) })
     }
