@@ -89,6 +89,10 @@ pub enum PaymentError {
     /// ORDER_PAID on close: query to learn the payment.
     #[error("order {0} is already paid")]
     OrderPaid(String),
+    /// ORDER_CLOSED on placement: the order was closed (expired or closed by the merchant)
+    /// and can no longer be paid.
+    #[error("order {0} is closed")]
+    OrderClosed(String),
 }
 
 /// Mainland WeChat Pay's currency rule, for the backends that are it or stand in for it:

@@ -165,11 +165,7 @@ impl Sandbox {
                 });
             }
             Some((_, state)) if state == "CLOSED" => {
-                return Err(PaymentError::Rejected {
-                    code: "ORDER_CLOSED".into(),
-                    message: "the order is closed".into(),
-                    request_id: None,
-                });
+                return Err(PaymentError::OrderClosed(order.out_trade_no.clone()));
             }
             Some((_, state)) if state == "SUCCESS" => {
                 return Err(PaymentError::OrderPaid(order.out_trade_no.clone()));
@@ -376,6 +372,11 @@ mod tests {
         block(s.close("T2000002")).unwrap();
         block(s.close("T2000002")).unwrap();
         assert_eq!(block(s.query("T2000002")).unwrap(), TradeState::Closed);
+        assert_eq!(
+            block(s.place(&order("T2000002", 1))).unwrap_err(),
+            PaymentError::OrderClosed("T2000002".into()),
+            "a closed order cannot be placed again"
+        );
         assert!(matches!(
             s.pay("T2000002"),
             Err(SandboxError::NotPayable { .. })
