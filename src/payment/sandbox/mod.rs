@@ -7,6 +7,11 @@
 //! is paid only when someone pays it (here: `sandbox_pay`), and close/query honour the
 //! order's state. Its orders live in `sandbox.sqlite` beside the journal, so a daemon
 //! restarted mid-payment finds them again, as it would find them at WeChat Pay.
+//!
+//! An order is known by its pinned request (`identity.rs`), as WeChat Pay knows a
+//! re-placement by its body.
+
+mod identity;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -130,7 +135,7 @@ impl Sandbox {
     }
 
     fn place_now(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
-        let request = format!("{order:?}");
+        let request = identity::of(order);
         let code_url = new_code_url();
         let conn = self.conn();
         let existing: Option<(String, String)> = conn
@@ -156,7 +161,7 @@ impl Sandbox {
                 )
                 .map_err(transient)?;
             }
-            Some((old, _)) if old != request => {
+            Some((stored, _)) if !identity::matches(&stored, order) => {
                 return Err(PaymentError::Rejected {
                     code: "INVALID_REQUEST".into(),
                     message: "the parameters differ from the first request with this out_trade_no"
@@ -280,6 +285,12 @@ impl PaymentBackend for Sandbox {
         super::cny_only(amount)
     }
 
+    /// The canonical JSON of the order's fields, pinned with the job: a re-placement is the
+    /// same order when it carries the same request.
+    fn prepare(&self, order: &PlaceOrder) -> Option<String> {
+        identity::request(order)
+    }
+
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async move { self.place_now(order) })
     }
@@ -388,6 +399,57 @@ mod tests {
         assert_eq!(
             s.pay("T9999999"),
             Err(SandboxError::NotFound("T9999999".into()))
+        );
+    }
+
+    #[test]
+    fn an_order_stored_by_an_older_wxprint_is_the_same_order() {
+        let s = Sandbox::in_memory();
+        let old = identity::legacy(&order("T4000004", 3200));
+        s.conn()
+            .execute(
+                "INSERT INTO sandbox_orders (out_trade_no, request, code_url, trade_state, total, currency)
+                 VALUES ('T4000004', ?1, 'weixin://wxpay/bizpayurl?pr=0ld0ld0', 'NOTPAY', 3200, 'CNY')",
+                [&old],
+            )
+            .unwrap();
+        // The job resumed after the upgrade places its order again: the same order.
+        let again = block(s.place(&order("T4000004", 3200))).unwrap();
+        assert_eq!(s.current_code_url("T4000004"), Some(again.code_url));
+        let e = block(s.place(&order("T4000004", 3300))).unwrap_err();
+        assert!(matches!(e, PaymentError::Rejected { ref code, .. } if code == "INVALID_REQUEST"));
+        assert_eq!(s.pay("T4000004").unwrap().total, Money::cny(3200));
+    }
+
+    #[test]
+    fn a_pinned_request_is_the_orders_identity() {
+        let s = Sandbox::in_memory();
+        let mut pinned = order("T5000005", 3200);
+        pinned.request = s.prepare(&pinned);
+        assert!(
+            pinned
+                .request
+                .as_deref()
+                .unwrap()
+                .contains(r#""total":3200"#)
+        );
+        block(s.place(&pinned)).unwrap();
+        let stored: String = s
+            .conn()
+            .query_row("SELECT request FROM sandbox_orders", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            Some(stored),
+            pinned.request,
+            "stored as pinned, not as Debug text"
+        );
+        // A job journaled before the sandbox pinned anything places the same order.
+        block(s.place(&order("T5000005", 3200))).unwrap();
+        let mut other = order("T5000005", 3200);
+        other.request = Some(r#"{"other":true}"#.into());
+        assert!(
+            block(s.place(&other)).is_err(),
+            "another request, another order"
         );
     }
 
