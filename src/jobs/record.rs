@@ -18,16 +18,23 @@ use crate::protocol::{
     PaidAmount, PrintState, ReceiptSpec, StatusAmount,
 };
 
-/// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
+/// The checkout content that makes a retry "identical": `order`, `receipt` and whether it
+/// is a `loopback` order, canonical.
 #[derive(Serialize, Deserialize)]
 struct StoredRequest {
     order: Order,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     receipt: Option<ReceiptSpec>,
+    /// Written only when true: a real checkout's canonical form is what it always was, so
+    /// the journals of real jobs still resume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    loopback: bool,
 }
 
 /// The checkout content that makes a retry "identical", as canonical JSON. An empty
-/// `receipt` object is the same as none.
+/// `receipt` object is the same as none. A loopback (sandbox) checkout and a real one are
+/// never identical: neither resumes the other's job (a customer must never get a sandbox
+/// QR), the second is a `duplicate_order`.
 pub(crate) fn canonical_request(checkout: &Checkout) -> String {
     let receipt = checkout
         .receipt
@@ -36,6 +43,7 @@ pub(crate) fn canonical_request(checkout: &Checkout) -> String {
     let stored = StoredRequest {
         order: checkout.order.clone(),
         receipt,
+        loopback: checkout.loopback,
     };
     serde_json::to_string(&stored).expect("plain data")
 }
@@ -260,6 +268,29 @@ mod tests {
         assert_ne!(canonical_request(&other_amount), plain);
         let titled = checkout("", r#","receipt":{"title":"Café"}"#);
         assert_ne!(canonical_request(&titled), plain);
+    }
+
+    #[test]
+    fn a_loopback_checkout_never_shares_a_real_orders_identity() {
+        let real = canonical_request(&checkout("", ""));
+        // Byte-identical to what journals of real jobs hold, so they still resume.
+        let stored = r#"{"order":{"out_trade_no":"T0001","description":"Latte x2","amount":{"total":3200,"currency":"CNY"}}}"#;
+        assert_eq!(real, stored);
+        assert_eq!(
+            canonical_request(&checkout("", r#","loopback":false"#)),
+            real
+        );
+        let test_order = canonical_request(&checkout("", r#","loopback":true"#));
+        assert_ne!(test_order, real);
+        let make = |c: &Checkout| new_record(c, canonical_request(c), T0 + MINUTE, T0);
+        let real_job = make(&checkout("", ""));
+        let loopback_job = make(&checkout("", r#","loopback":true"#));
+        for (job, other) in [(&real_job, &test_order), (&loopback_job, &real)] {
+            let refused = transitions::resume(job, other).unwrap_err();
+            assert_eq!(refused.error.code, ErrorCode::DuplicateOrder);
+        }
+        assert!(transitions::resume(&loopback_job, &test_order).is_ok());
+        assert_eq!(receipt_spec(&loopback_job), ReceiptSpec::default());
     }
 
     #[test]

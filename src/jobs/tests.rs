@@ -75,3 +75,23 @@ async fn which_currencies_are_taken_is_the_backends_rule() {
     );
     jobs.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_loopback_checkout_and_a_real_one_never_share_an_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Scripted::default());
+    let jobs = fixtures::jobs(backend.clone(), dir.path());
+    for (first, second) in [(false, true), (true, false)] {
+        let no = if first { "LOOP000001" } else { "T0000000015" };
+        jobs.checkout(&checkout(no, "CNY", first))
+            .expect("a new order");
+        let refused = jobs
+            .checkout(&checkout(no, "CNY", second))
+            .err()
+            .expect("the other kind is another order");
+        assert_eq!(refused.error.code, ErrorCode::DuplicateOrder, "{no}");
+        jobs.checkout(&checkout(no, "CNY", first))
+            .expect("the same kind resumes");
+    }
+    jobs.shutdown().await;
+}
