@@ -220,6 +220,7 @@ pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
 }
 
 /// A stored row that is not a record: which one, and what is wrong with it.
+#[derive(Debug)]
 pub(super) struct Corrupt {
     pub(super) out_trade_no: String,
     pub(super) what: String,
@@ -391,7 +392,7 @@ mod tests {
         let read = |no: &str| {
             let sql = "SELECT * FROM jobs WHERE out_trade_no = ?1";
             let raw = conn.query_row(sql, [no], read_row).unwrap();
-            decode(raw).ok().expect("a valid record")
+            decode(raw).expect("a valid record")
         };
         let paid = read("T0000001");
         assert_eq!(
@@ -448,7 +449,7 @@ mod tests {
         conn.execute("UPDATE jobs SET state = 'awaiting'", [])
             .unwrap();
         let raw = conn.query_row("SELECT * FROM jobs", [], read_row).unwrap();
-        let corrupt = decode(raw).err().expect("corrupt");
+        let corrupt = decode(raw).expect_err("corrupt");
         assert_eq!(
             (corrupt.out_trade_no.as_str(), corrupt.what.as_str()),
             ("T0000001", r#"state "awaiting""#)

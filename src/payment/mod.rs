@@ -4,6 +4,11 @@
 //! A backend is told *what* to do (place / query / close one order); *when* to do it —
 //! retries, polling cadence, expiry, the five-minute close rule — is the `jobs` module's
 //! business, so that every backend gets the same, tested state machine.
+//!
+//! What is the backend's own stays behind the trait: which currencies it takes
+//! ([`PaymentBackend::accepts`]) and what its error codes mean — a backend answers with a
+//! [`PaymentError`] variant (`OrderClosed`, `OrderPaid`…), never with a code for the jobs to
+//! read. Amounts are [`Money`]. Nothing here knows sockets, printers or the wire.
 
 use std::future::Future;
 use std::pin::Pin;
