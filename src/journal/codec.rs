@@ -163,43 +163,68 @@ pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlit
     Ok(())
 }
 
-/// A row as SQLite returns it, before the spellings are read.
-pub(super) struct RawRow {
-    out_trade_no: String,
-    request: String,
-    state: String,
-    print: String,
-    description: String,
-    total: i64,
-    currency: String,
-    attach: Option<String>,
-    goods_tag: Option<String>,
-    time_expire: String,
-    expire_ms: i64,
-    place_body: Option<String>,
-    loopback: bool,
-    code_url: Option<String>,
-    placed_ms: Option<i64>,
-    transaction_id: Option<String>,
-    success_time: Option<String>,
-    payer_total: Option<i64>,
-    paid_total: Option<i64>,
-    close_reason: Option<String>,
-    error: Option<String>,
-    created_ms: i64,
-    updated_ms: i64,
+/// A stored row that is not a record: which one, and what is wrong with it.
+#[derive(Debug)]
+pub(super) struct Corrupt {
+    pub(super) out_trade_no: String,
+    pub(super) what: String,
 }
 
-/// A row of `SELECT * FROM jobs`, its columns read by name.
-pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok(RawRow {
-        out_trade_no: r.get("out_trade_no")?,
+/// The columns stored in the journal's own spellings, read back.
+struct Spelled {
+    state: JobState,
+    print: PrintState,
+    close_reason: Option<CloseReason>,
+    error: Option<ErrorBody>,
+}
+
+impl Spelled {
+    /// The spelled columns of row `r`; `Err` names the column that holds no spelling.
+    fn read(r: &Row<'_>) -> rusqlite::Result<Result<Spelled, String>> {
+        let state: String = r.get("state")?;
+        let print: String = r.get("print")?;
+        let close_reason: Option<String> = r.get("close_reason")?;
+        let error: Option<String> = r.get("error")?;
+        Ok(Spelled::parse(&state, &print, close_reason, error))
+    }
+
+    fn parse(
+        state: &str,
+        print: &str,
+        close_reason: Option<String>,
+        error: Option<String>,
+    ) -> Result<Spelled, String> {
+        Ok(Spelled {
+            state: parse_state(state).ok_or_else(|| format!("state {state:?}"))?,
+            print: parse_print(print).ok_or_else(|| format!("print {print:?}"))?,
+            close_reason: match close_reason {
+                None => None,
+                Some(s) => Some(parse_reason(&s).ok_or_else(|| format!("close_reason {s:?}"))?),
+            },
+            error: match error {
+                None => None,
+                Some(s) => Some(decode_error(&s).map_err(|e| format!("error {e}"))?),
+            },
+        })
+    }
+}
+
+/// The record in a row of `SELECT * FROM jobs` (its columns read by name), or why the row
+/// is not one.
+pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrupt>> {
+    let out_trade_no: String = r.get("out_trade_no")?;
+    let spelled = match Spelled::read(r)? {
+        Ok(spelled) => spelled,
+        Err(what) => return Ok(Err(Corrupt { out_trade_no, what })),
+    };
+    let currency: String = r.get("currency")?;
+    Ok(Ok(JobRecord {
+        out_trade_no,
         request: r.get("request")?,
-        state: r.get("state")?,
-        print: r.get("print")?,
+        state: spelled.state,
+        print: spelled.print,
         description: r.get("description")?,
-        total: r.get("total")?,
-        currency: r.get("currency")?,
+        amount: Money::new(r.get("total")?, Currency::new(currency)),
         attach: r.get("attach")?,
         goods_tag: r.get("goods_tag")?,
         time_expire: r.get("time_expire")?,
@@ -212,60 +237,11 @@ pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         success_time: r.get("success_time")?,
         payer_total: r.get("payer_total")?,
         paid_total: r.get("paid_total")?,
-        close_reason: r.get("close_reason")?,
-        error: r.get("error")?,
+        close_reason: spelled.close_reason,
+        error: spelled.error,
         created_ms: r.get("created_ms")?,
         updated_ms: r.get("updated_ms")?,
-    })
-}
-
-/// A stored row that is not a record: which one, and what is wrong with it.
-#[derive(Debug)]
-pub(super) struct Corrupt {
-    pub(super) out_trade_no: String,
-    pub(super) what: String,
-}
-
-/// The record a row holds.
-pub(super) fn decode(r: RawRow) -> Result<JobRecord, Corrupt> {
-    let corrupt = |what: String| Corrupt {
-        out_trade_no: r.out_trade_no.clone(),
-        what,
-    };
-    let state = parse_state(&r.state).ok_or_else(|| corrupt(format!("state {:?}", r.state)))?;
-    let print = parse_print(&r.print).ok_or_else(|| corrupt(format!("print {:?}", r.print)))?;
-    let close_reason = match &r.close_reason {
-        None => None,
-        Some(s) => Some(parse_reason(s).ok_or_else(|| corrupt(format!("close_reason {s:?}")))?),
-    };
-    let error = match &r.error {
-        None => None,
-        Some(s) => Some(decode_error(s).map_err(|e| corrupt(format!("error {e}")))?),
-    };
-    Ok(JobRecord {
-        out_trade_no: r.out_trade_no,
-        request: r.request,
-        state,
-        print,
-        description: r.description,
-        amount: Money::new(r.total, Currency::new(r.currency)),
-        attach: r.attach,
-        goods_tag: r.goods_tag,
-        time_expire: r.time_expire,
-        expire_ms: r.expire_ms,
-        place_body: r.place_body,
-        loopback: r.loopback,
-        code_url: r.code_url,
-        placed_ms: r.placed_ms,
-        transaction_id: r.transaction_id,
-        success_time: r.success_time,
-        payer_total: r.payer_total,
-        paid_total: r.paid_total,
-        close_reason,
-        error,
-        created_ms: r.created_ms,
-        updated_ms: r.updated_ms,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -391,8 +367,8 @@ mod tests {
         .unwrap();
         let read = |no: &str| {
             let sql = "SELECT * FROM jobs WHERE out_trade_no = ?1";
-            let raw = conn.query_row(sql, [no], read_row).unwrap();
-            decode(raw).expect("a valid record")
+            let row = conn.query_row(sql, [no], read_row).unwrap();
+            row.expect("a valid record")
         };
         let paid = read("T0000001");
         assert_eq!(
@@ -448,8 +424,8 @@ mod tests {
         write_row(&conn, "INSERT", &record()).unwrap();
         conn.execute("UPDATE jobs SET state = 'awaiting'", [])
             .unwrap();
-        let raw = conn.query_row("SELECT * FROM jobs", [], read_row).unwrap();
-        let corrupt = decode(raw).expect_err("corrupt");
+        let row = conn.query_row("SELECT * FROM jobs", [], read_row).unwrap();
+        let corrupt = row.expect_err("corrupt");
         assert_eq!(
             (corrupt.out_trade_no.as_str(), corrupt.what.as_str()),
             ("T0000001", r#"state "awaiting""#)

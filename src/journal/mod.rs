@@ -131,7 +131,7 @@ impl Journal {
             .prepare_cached("SELECT * FROM jobs WHERE out_trade_no = ?1")
             .and_then(|mut s| s.query_row([out_trade_no], codec::read_row).optional())
             .map_err(|e| self.err(e))?;
-        row.map(|r| self.decode(r)).transpose()
+        row.map(|r| self.checked(r)).transpose()
     }
 
     /// Every job not yet paid, closed or failed, oldest first.
@@ -148,7 +148,7 @@ impl Journal {
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(|e| self.err(e))?;
-        rows.into_iter().map(|r| self.decode(r)).collect()
+        rows.into_iter().map(|r| self.checked(r)).collect()
     }
 
     /// Fold the WAL into the main file; called on shutdown.
@@ -158,8 +158,9 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    fn decode(&self, row: codec::RawRow) -> Result<JobRecord, JournalError> {
-        codec::decode(row).map_err(|c| JournalError::Corrupt {
+    /// A row read back, or the `Corrupt` error naming this journal.
+    fn checked(&self, row: Result<JobRecord, codec::Corrupt>) -> Result<JobRecord, JournalError> {
+        row.map_err(|c| JournalError::Corrupt {
             path: self.path.clone(),
             out_trade_no: c.out_trade_no,
             what: c.what,
