@@ -18,6 +18,7 @@ use wxprint::config::PollSchedule;
 use wxprint::escpos::{self, Layout};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
+use wxprint::money::Money;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 use wxprint::printer::{Printer, PrinterError, PrinterHandle, Printout};
 use wxprint::protocol::{Paper, PrinterStatus};
@@ -46,7 +47,7 @@ fn sample_receipt() -> Receipt {
                 amount: 1500,
             },
         ],
-        total: 4700,
+        total: Money::cny(4700),
         code_url: CODE_URL.into(),
         footer: "Thank you!".into(),
         out_trade_no: "T20261126001".into(),
@@ -61,6 +62,9 @@ struct Instant0;
 impl PaymentBackend for Instant0 {
     fn name(&self) -> &'static str {
         "instant"
+    }
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        wxprint::payment::cny_only(amount)
     }
     fn place<'a>(&'a self, _: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async {

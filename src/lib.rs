@@ -28,6 +28,7 @@ pub mod config;
 pub mod escpos;
 pub mod jobs;
 pub mod journal;
+pub mod money;
 pub mod payment;
 pub mod preview;
 pub mod printer;

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedReadHalf;
 
+use wxprint::money::{Currency, Money};
 use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
 
 use super::{DaemonOp, connect_error, runtime};
@@ -157,7 +158,6 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
 
 /// One line of human-readable output per event.
 fn describe(event: &Event) -> String {
-    let yuan = |fen: i64| format!("￥{}.{:02}", fen / 100, fen % 100);
     match event {
         Event::Accepted {
             out_trade_no,
@@ -182,7 +182,7 @@ fn describe(event: &Event) -> String {
             ..
         } => format!(
             "paid       {} transaction {transaction_id} at {success_time}",
-            yuan(amount.total)
+            Money::new(amount.total, Currency::new(amount.currency.as_str()))
         ),
         Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
         Event::Failed { error, .. } => format!(

@@ -11,12 +11,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Jobs;
 use super::config::JobsConfig;
 use super::state::{Active, Shared, State};
 use super::transitions;
 use crate::config::PollSchedule;
 use crate::escpos::Layout;
 use crate::journal::{JobRecord, Journal};
+use crate::money::Money;
 use crate::payment::sandbox::Sandbox;
 use crate::payment::{
     BoxFuture, Payment, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
@@ -50,8 +52,7 @@ fn new_job(created_ms: i64) -> JobRecord {
             NO,
             r#"{"order":{}}"#,
             "Latte x2",
-            3200,
-            "CNY",
+            Money::cny(3200),
             expire_ms,
             created_ms,
         )
@@ -78,9 +79,8 @@ pub(crate) fn payment(total: i64) -> Payment {
     Payment {
         transaction_id: "4200000001".into(),
         success_time: "2026-11-26T12:01:00+08:00".into(),
-        total,
-        payer_total: total - 100,
-        currency: "CNY".into(),
+        total: Money::cny(total),
+        payer_total: Money::cny(total - 100),
     }
 }
 
@@ -127,6 +127,14 @@ pub(crate) fn shared(
     (shared, wake)
 }
 
+/// A started [`Jobs`] manager over `backend`, with its journal and receipts in `dir` and no
+/// job yet.
+pub(crate) fn jobs(backend: Arc<dyn PaymentBackend>, dir: &Path) -> Jobs {
+    let journal = Journal::open(dir).expect("journal");
+    let printer = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.join("receipts"))));
+    Jobs::start(config(), backend, printer, journal).expect("jobs")
+}
+
 /// The journal's record of the fixtures' job.
 pub(crate) fn journaled(shared: &Shared) -> JobRecord {
     shared
@@ -148,6 +156,8 @@ pub(crate) struct Scripted {
     pub(crate) calls: Mutex<Vec<&'static str>>,
     /// Every order `place` was asked to place.
     pub(crate) placed: Mutex<Vec<PlaceOrder>>,
+    /// Takes any currency (default: CNY only, as mainland WeChat Pay).
+    pub(crate) any_currency: bool,
 }
 
 fn next<T>(script: &Mutex<VecDeque<Result<T, PaymentError>>>) -> Result<T, PaymentError> {
@@ -161,6 +171,13 @@ fn next<T>(script: &Mutex<VecDeque<Result<T, PaymentError>>>) -> Result<T, Payme
 impl PaymentBackend for Scripted {
     fn name(&self) -> &'static str {
         "scripted"
+    }
+
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        if self.any_currency {
+            return Ok(());
+        }
+        crate::payment::cny_only(amount)
     }
 
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {

@@ -47,6 +47,8 @@ mod refusals;
 mod state;
 mod subscribers;
 mod task;
+#[cfg(test)]
+mod tests;
 mod transitions;
 
 use std::sync::{Arc, Mutex, Weak};
@@ -68,8 +70,12 @@ pub use config::{JobsConfig, encoding_override, layout_for};
 pub use refusals::Refused;
 
 use printing::print_receipt;
-use record::{canonical_request, expire_ms, new_record, place_order, replay, status_of};
-use refusals::{err, journal_failed, not_payable, sandbox_only, shutting_down};
+use record::{
+    canonical_request, expire_ms, new_record, order_amount, place_order, replay, status_of,
+};
+use refusals::{
+    err, journal_failed, not_payable, sandbox_only, shutting_down, unsupported_currency,
+};
 use state::{Active, Shared, State};
 
 /// Handle on the job manager; cheap to clone.
@@ -177,8 +183,14 @@ impl Jobs {
         }
     }
 
-    /// `checkout`: start a job, or resume the identical one.
+    /// `checkout`: start a job, or resume the identical one. An amount the order's backend
+    /// does not take is refused first, as a bad field.
     pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, Refused> {
+        let amount = order_amount(&checkout.order.amount);
+        self.shared
+            .backend_for(checkout.loopback)
+            .accepts(&amount)
+            .map_err(|why| Refused::from(unsupported_currency(&why)))?;
         let request = canonical_request(checkout);
         let no = &checkout.order.out_trade_no;
         let mut state = self.shared.lock();
@@ -241,7 +253,7 @@ impl Jobs {
             .journal
             .insert(&record)
             .map_err(|e| journal_failed(&e))?;
-        info!(out_trade_no = %no, total = record.total, "checkout accepted");
+        info!(out_trade_no = %no, total = %record.amount, "checkout accepted");
         let accepted = Event::Accepted {
             out_trade_no: no.clone(),
             state: JobState::Ordering,

@@ -60,13 +60,13 @@ pub(crate) async fn print_receipt(
         None => vec![receipt::Line {
             name: record.description.clone(),
             quantity: 1,
-            amount: record.total,
+            amount: record.amount.minor(),
         }],
     };
     let receipt = receipt::Receipt {
         title: spec.title.unwrap_or_else(|| config.receipt_title.clone()),
         lines,
-        total: record.total,
+        total: record.amount.clone(),
         code_url: record.code_url.clone().unwrap_or_default(),
         footer: spec.footer.unwrap_or_else(|| config.receipt_footer.clone()),
         out_trade_no: record.out_trade_no.clone(),

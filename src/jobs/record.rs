@@ -11,22 +11,30 @@ use serde::{Deserialize, Serialize};
 use super::refusals::{err, expired_time_expire};
 use crate::clock;
 use crate::journal::JobRecord;
+use crate::money::{Currency, Money};
 use crate::payment::PlaceOrder;
 use crate::protocol::{
-    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, PaidAmount,
-    PrintState, ReceiptSpec, StatusAmount,
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, OrderAmount,
+    PaidAmount, PrintState, ReceiptSpec, StatusAmount,
 };
 
-/// The checkout content that makes a retry "identical": `order` and `receipt`, canonical.
+/// The checkout content that makes a retry "identical": `order`, `receipt` and whether it
+/// is a `loopback` order, canonical.
 #[derive(Serialize, Deserialize)]
 struct StoredRequest {
     order: Order,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     receipt: Option<ReceiptSpec>,
+    /// Written only when true: a real checkout's canonical form is what it always was, so
+    /// the journals of real jobs still resume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    loopback: bool,
 }
 
 /// The checkout content that makes a retry "identical", as canonical JSON. An empty
-/// `receipt` object is the same as none.
+/// `receipt` object is the same as none. A loopback (sandbox) checkout and a real one are
+/// never identical: neither resumes the other's job (a customer must never get a sandbox
+/// QR), the second is a `duplicate_order`.
 pub(crate) fn canonical_request(checkout: &Checkout) -> String {
     let receipt = checkout
         .receipt
@@ -35,6 +43,7 @@ pub(crate) fn canonical_request(checkout: &Checkout) -> String {
     let stored = StoredRequest {
         order: checkout.order.clone(),
         receipt,
+        loopback: checkout.loopback,
     };
     serde_json::to_string(&stored).expect("plain data")
 }
@@ -82,8 +91,7 @@ pub(crate) fn new_record(
             &order.out_trade_no,
             request,
             &order.description,
-            order.amount.total,
-            &order.amount.currency,
+            order_amount(&order.amount),
             expire_ms,
             now_ms,
         )
@@ -95,8 +103,7 @@ pub(crate) fn place_order(r: &JobRecord) -> PlaceOrder {
     PlaceOrder {
         out_trade_no: r.out_trade_no.clone(),
         description: r.description.clone(),
-        total: r.total,
-        currency: r.currency.clone(),
+        amount: r.amount.clone(),
         attach: r.attach.clone(),
         goods_tag: r.goods_tag.clone(),
         time_expire: r.time_expire.clone(),
@@ -183,11 +190,7 @@ pub(crate) fn paid_event(record: &JobRecord) -> Event {
         state: JobState::Paid,
         transaction_id: record.transaction_id.clone().unwrap_or_default(),
         success_time: record.success_time.clone().unwrap_or_default(),
-        amount: PaidAmount {
-            total: record.paid_total.unwrap_or(record.total),
-            payer_total: record.payer_total.unwrap_or(record.total),
-            currency: record.currency.clone(),
-        },
+        amount: paid_amount(&record.paid_amount(), &record.payer_amount()),
     }
 }
 
@@ -199,10 +202,7 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         print: r.print,
         code_url: r.code_url.clone(),
         description: r.description.clone(),
-        amount: StatusAmount {
-            total: r.total,
-            currency: r.currency.clone(),
-        },
+        amount: status_amount(&r.amount),
         created_at: clock::rfc3339(r.created_ms),
         updated_at: clock::rfc3339(r.updated_ms),
         time_expire: r.time_expire.clone(),
@@ -211,6 +211,28 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         payer_total: r.payer_total,
         close_reason: r.close_reason,
         error: r.error.clone(),
+    }
+}
+
+/// The POS's `order.amount` as [`Money`] (the wire's default currency is already filled in).
+pub(crate) fn order_amount(amount: &OrderAmount) -> Money {
+    Money::new(amount.total, Currency::new(amount.currency.as_str()))
+}
+
+/// A payment as the `paid` event spells it: both amounts in `total`'s currency.
+fn paid_amount(total: &Money, payer_total: &Money) -> PaidAmount {
+    PaidAmount {
+        total: total.minor(),
+        payer_total: payer_total.minor(),
+        currency: total.currency().code().to_owned(),
+    }
+}
+
+/// The order's amount as `status` spells it.
+fn status_amount(amount: &Money) -> StatusAmount {
+    StatusAmount {
+        total: amount.minor(),
+        currency: amount.currency().code().to_owned(),
     }
 }
 
@@ -248,6 +270,29 @@ mod tests {
         assert_ne!(canonical_request(&other_amount), plain);
         let titled = checkout("", r#","receipt":{"title":"Café"}"#);
         assert_ne!(canonical_request(&titled), plain);
+    }
+
+    #[test]
+    fn a_loopback_checkout_never_shares_a_real_orders_identity() {
+        let real = canonical_request(&checkout("", ""));
+        // Byte-identical to what journals of real jobs hold, so they still resume.
+        let stored = r#"{"order":{"out_trade_no":"T0001","description":"Latte x2","amount":{"total":3200,"currency":"CNY"}}}"#;
+        assert_eq!(real, stored);
+        assert_eq!(
+            canonical_request(&checkout("", r#","loopback":false"#)),
+            real
+        );
+        let test_order = canonical_request(&checkout("", r#","loopback":true"#));
+        assert_ne!(test_order, real);
+        let make = |c: &Checkout| new_record(c, canonical_request(c), T0 + MINUTE, T0);
+        let real_job = make(&checkout("", ""));
+        let loopback_job = make(&checkout("", r#","loopback":true"#));
+        for (job, other) in [(&real_job, &test_order), (&loopback_job, &real)] {
+            let refused = transitions::resume(job, other).unwrap_err();
+            assert_eq!(refused.error.code, ErrorCode::DuplicateOrder);
+        }
+        assert!(transitions::resume(&loopback_job, &test_order).is_ok());
+        assert_eq!(receipt_spec(&loopback_job), ReceiptSpec::default());
     }
 
     #[test]
@@ -289,8 +334,8 @@ mod tests {
             (JobState::Ordering, PrintState::Pending)
         );
         assert_eq!(
-            (r.out_trade_no.as_str(), r.total, r.currency.as_str()),
-            (NO, 3200, "CNY")
+            (r.out_trade_no.as_str(), &r.amount),
+            (NO, &Money::cny(3200))
         );
         assert_eq!(r.attach.as_deref(), Some("table 4"));
         assert_eq!(r.goods_tag.as_deref(), Some("tag"));
@@ -301,7 +346,10 @@ mod tests {
             (&None, None, &None)
         );
         let order = place_order(&r);
-        assert_eq!((order.time_expire, order.total), (r.time_expire, 3200));
+        assert_eq!(
+            (order.time_expire, order.amount),
+            (r.time_expire, Money::cny(3200))
+        );
     }
 
     #[test]

@@ -86,6 +86,15 @@ pub(crate) fn duplicate_order(no: &str) -> ErrorBody {
     )
 }
 
+/// An `order.amount.currency` the payment backend does not take (`why`: its words), with
+/// the spelling of a refused field (`field: message`).
+pub(crate) fn unsupported_currency(why: &str) -> ErrorBody {
+    let field = "order.amount.currency";
+    let mut error = err(ErrorCode::InvalidRequest, format!("{field}: {why}"));
+    error.field = Some(field.into());
+    error
+}
+
 /// A `time_expire` from the POS that has already passed.
 pub(crate) fn expired_time_expire(time_expire: &str) -> ErrorBody {
     let mut error = err(

@@ -92,7 +92,13 @@ impl Shared {
 
     /// The backend a job's order lives on.
     pub(crate) fn backend_of(&self, record: &JobRecord) -> &dyn PaymentBackend {
-        if record.loopback {
+        self.backend_for(record.loopback)
+    }
+
+    /// The backend an order is placed on: the built-in sandbox for a `loopback` order,
+    /// else the daemon's.
+    pub(crate) fn backend_for(&self, loopback: bool) -> &dyn PaymentBackend {
+        if loopback {
             self.loopback.as_ref()
         } else {
             self.backend.as_ref()

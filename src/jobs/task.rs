@@ -81,9 +81,7 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
 /// identical request.
 fn on_placement_error(shared: &Shared, no: &str, e: PaymentError, attempt: u32) -> bool {
     match e {
-        PaymentError::Rejected { code, .. }
-            if matches!(code.as_str(), "ORDER_CLOSED" | "ORDERCLOSED") =>
-        {
+        PaymentError::OrderClosed(_) => {
             // Closed at WeChat Pay before we could place it again: it cannot be paid.
             finish_closed(shared, no, None);
             true
@@ -203,8 +201,8 @@ mod tests {
     async fn an_order_closed_at_wechat_pay_before_its_placement_is_closed() {
         let dir = tempfile::tempdir().unwrap();
         let record = ordering_now();
-        let (_, shared) =
-            place_with(&record, vec![Err(rejected("ORDER_CLOSED"))], dir.path()).await;
+        let closed = PaymentError::OrderClosed(NO.into());
+        let (_, shared) = place_with(&record, vec![Err(closed)], dir.path()).await;
         let r = journaled(&shared);
         assert_eq!(
             (r.state, r.close_reason),

@@ -127,19 +127,20 @@ pub(crate) fn not_paying(r: &mut JobRecord) -> Option<Event> {
 /// The order is paid, whatever the job was doing (a cancel or a close included): the
 /// payment is reported as WeChat Pay states it.
 pub(crate) fn paid(r: &mut JobRecord, payment: Payment) -> Option<Event> {
-    if payment.total != r.total {
+    if payment.total != r.amount {
         error!(
             out_trade_no = %r.out_trade_no,
-            ordered = r.total,
-            paid = payment.total,
+            ordered = %r.amount,
+            paid = %payment.total,
             "paid amount differs from the order; reporting what WeChat Pay says"
         );
     }
     r.state = JobState::Paid;
     r.transaction_id = Some(payment.transaction_id);
     r.success_time = Some(payment.success_time);
-    r.payer_total = Some(payment.payer_total);
-    r.paid_total = Some(payment.total);
+    // Stored in the minor unit of the order's currency, the only one an order is paid in.
+    r.payer_total = Some(payment.payer_total.minor());
+    r.paid_total = Some(payment.total.minor());
     Some(paid_event(r))
 }
 
@@ -176,6 +177,7 @@ mod tests {
     use crate::jobs::fixtures::{
         CODE_URL, MINUTE, NO, T0, awaiting, cancelling, ordering, payment,
     };
+    use crate::money::Money;
     use crate::protocol::ErrorCode;
 
     #[test]
@@ -190,7 +192,7 @@ mod tests {
             first.time_expire, r.time_expire,
             "time_expire fixed at checkout"
         );
-        assert_eq!(first.total, 3200);
+        assert_eq!(first.amount, Money::cny(3200));
         let retry = next_placement(&r, T0 + MINUTE).expect("retried while ordering");
         assert_eq!(retry, first, "every attempt is the identical order");
     }

@@ -22,7 +22,7 @@ fn sample(sandbox: bool) -> Receipt {
                 amount: 800,
             },
         ],
-        total: 3200,
+        total: crate::money::Money::cny(3200),
         code_url: URL.into(),
         footer: "谢谢 Thank you".into(),
         out_trade_no: "T20261126120005".into(),

@@ -216,7 +216,7 @@ mod tests {
                     amount: 3200,
                 },
             ],
-            total: 8800,
+            total: crate::money::Money::cny(8800),
             code_url: URL.into(),
             footer: "谢谢惠顾 Thank you, see you again soon!".into(),
             out_trade_no: "T20261126120005".into(),

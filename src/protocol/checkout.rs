@@ -1,7 +1,8 @@
 //! The `checkout` op: the order to place and what the receipt shows, with the checks of
-//! their shape done before anything is stored or sent (lengths, characters, ranges). The
-//! one currency rule that is WeChat Pay's (mainland takes only CNY) is checked here too,
-//! until the payment backend owns it.
+//! their shape done before anything is stored or sent (lengths, characters, ranges).
+//!
+//! Shape only: which currencies can be paid in is the payment backend's rule
+//! (`PaymentBackend::accepts`, checked by `jobs` at checkout), not the wire's.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +63,8 @@ pub struct Order {
 pub struct OrderAmount {
     /// Fen.
     pub total: i64,
-    /// ISO 4217 code; `CNY` on mainland WeChat Pay.
+    /// ISO 4217 code (default `CNY`); the payment backend says which it takes (mainland
+    /// WeChat Pay: `CNY` only).
     #[serde(default = "cny")]
     pub currency: String,
 }
@@ -160,15 +162,6 @@ impl Checkout {
         validate_out_trade_no("order.out_trade_no", &o.out_trade_no)?;
         validate_text("order.description", &o.description, 127, true)?;
         validate_amount("order.amount.total", o.amount.total)?;
-        if o.amount.currency != "CNY" {
-            return Err(RequestError::invalid(
-                "order.amount.currency",
-                format!(
-                    "{:?} is not supported; mainland WeChat Pay takes only \"CNY\"",
-                    o.amount.currency
-                ),
-            ));
-        }
         if let Some(attach) = &o.attach {
             validate_text("order.attach", attach, 128, false)?;
         }
@@ -203,5 +196,26 @@ impl Checkout {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkout(amount: &str) -> Checkout {
+        let json = format!(
+            r#"{{"order":{{"out_trade_no":"T0000000011","description":"x","amount":{amount}}}}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn the_currency_is_left_to_the_payment_backend() {
+        let usd = checkout(r#"{"total":1,"currency":"USD"}"#);
+        assert_eq!(usd.validate(), Ok(()), "a shape check only");
+        assert_eq!(usd.order.amount.currency, "USD");
+        let default = checkout(r#"{"total":1}"#);
+        assert_eq!(default.order.amount.currency, "CNY");
     }
 }

@@ -48,20 +48,6 @@ impl JobState {
             JobState::Failed => "failed",
         }
     }
-
-    /// The state a wire spelling names.
-    pub fn parse(s: &str) -> Option<JobState> {
-        Some(match s {
-            "ordering" => JobState::Ordering,
-            "awaiting_payment" => JobState::AwaitingPayment,
-            "user_paying" => JobState::UserPaying,
-            "cancelling" => JobState::Cancelling,
-            "paid" => JobState::Paid,
-            "closed" => JobState::Closed,
-            "failed" => JobState::Failed,
-            _ => return None,
-        })
-    }
 }
 
 /// Printing is tracked beside the state: a printer fault must not lose a payable order.
@@ -85,16 +71,6 @@ impl PrintState {
             PrintState::Failed => "failed",
         }
     }
-
-    /// The print state a wire spelling names.
-    pub fn parse(s: &str) -> Option<PrintState> {
-        Some(match s {
-            "pending" => PrintState::Pending,
-            "printed" => PrintState::Printed,
-            "failed" => PrintState::Failed,
-            _ => return None,
-        })
-    }
 }
 
 /// Why an order was closed.
@@ -117,16 +93,6 @@ impl CloseReason {
             CloseReason::Expired => "expired",
             CloseReason::Remote => "remote",
         }
-    }
-
-    /// The reason a wire spelling names.
-    pub fn parse(s: &str) -> Option<CloseReason> {
-        Some(match s {
-            "cancelled" => CloseReason::Cancelled,
-            "expired" => CloseReason::Expired,
-            "remote" => CloseReason::Remote,
-            _ => return None,
-        })
     }
 }
 

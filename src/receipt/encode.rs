@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 
 use super::Receipt;
-use super::money::write_amount;
 use super::text::{item_line, wrap, wrapped_lines};
 use crate::escpos::{Align, EscPos, Layout, TextMode};
 
@@ -77,12 +76,12 @@ fn items(out: &mut EscPos, receipt: &Receipt, columns: usize) {
         // Writing into a String cannot fail.
         let _ = write!(scratch, " x {}", line.quantity);
         amount.clear();
-        write_amount(&mut amount, line.amount);
+        let _ = write!(amount, "{}", receipt.total.with_minor(line.amount));
         item_line(out, &line.name, &scratch, &amount, columns);
     }
     out.repeat(b'-', columns).lf();
     amount.clear();
-    write_amount(&mut amount, receipt.total);
+    let _ = write!(amount, "{}", receipt.total);
     out.bold(true);
     item_line(out, "TOTAL", "", &amount, columns);
     out.bold(false);
@@ -125,6 +124,7 @@ mod tests {
     use super::*;
     use crate::escpos::testing::{count, find, hex, unhex};
     use crate::escpos::{QrStyle, text_width};
+    use crate::money::Money;
     use crate::receipt::Line;
 
     fn sample() -> Receipt {
@@ -142,7 +142,7 @@ mod tests {
                     amount: 800,
                 },
             ],
-            total: 3200,
+            total: Money::cny(3200),
             code_url: "weixin://wxpay/bizpayurl?pr=Ab3dE9x".into(),
             footer: "Thank you! 谢谢".into(),
             out_trade_no: "T20261126120005".into(),
@@ -159,7 +159,7 @@ mod tests {
                 quantity: 1,
                 amount,
             }],
-            total: amount,
+            total: Money::cny(amount),
             code_url: "weixin://wxpay/bizpayurl?pr=Ab3dE9x1".into(),
             footer: String::new(),
             out_trade_no: "T1".into(),

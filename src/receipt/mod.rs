@@ -3,30 +3,30 @@
 //!
 //! [`encode`](fn@encode) lays out a receipt (`encode.rs`: header, items, QR block, trailer),
 //! [`test_page`](fn@test_page) the test page (`test_page.rs`); `text.rs` wraps text and sets
-//! item lines, `money.rs` formats amounts. The byte codes (commands, text encoding, QR
+//! item lines; amounts print as [`Money`] says. The byte codes (commands, text encoding, QR
 //! rasters) are `escpos`'s business: nothing here spells an ESC/POS command, and nothing here
 //! knows printers or transports.
 
 mod encode;
-mod money;
 mod test_page;
 mod text;
 
 pub use encode::encode;
-pub use money::{format_amount, write_amount};
 pub use test_page::{
     TEST_CHINESE_LINE, TEST_LATIN_LINE, TEST_QR_DATA, qr_description, test_info, test_page,
 };
 pub use text::{ITEM_INDENT, wrap};
 
-/// One item line: `name × quantity`, and its line total in fen.
+use crate::money::Money;
+
+/// One item line: `name × quantity`, and its line total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// What was bought, as the POS names it.
     pub name: String,
     /// How many.
     pub quantity: u32,
-    /// Line total in fen.
+    /// Line total, in the minor unit of the receipt's [`total`](Receipt::total) (fen).
     pub amount: i64,
 }
 
@@ -37,8 +37,8 @@ pub struct Receipt {
     pub title: String,
     /// The item lines.
     pub lines: Vec<Line>,
-    /// Order total in fen.
-    pub total: i64,
+    /// The order's total.
+    pub total: Money,
     /// The WeChat Pay `code_url` to print as a QR code.
     pub code_url: String,
     /// Printed centred at the bottom.

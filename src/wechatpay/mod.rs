@@ -36,7 +36,10 @@ use tracing::info;
 
 use crate::clock;
 use crate::config::WechatPaySettings;
-use crate::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
+use crate::money::Money;
+use crate::payment::{
+    self, BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
+};
 
 mod api;
 mod auth;
@@ -187,6 +190,11 @@ impl Validator for WechatPay {
 impl PaymentBackend for WechatPay {
     fn name(&self) -> &'static str {
         "wechatpay"
+    }
+
+    /// Native orders of a mainland merchant: CNY only.
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        payment::cny_only(amount)
     }
 
     fn prepare(&self, order: &PlaceOrder) -> Option<String> {

@@ -2,6 +2,7 @@
 //! code, `sandbox_pay` is refused, and loopback orders stay on the built-in sandbox.
 
 use serde_json::json;
+use wxprint::money::Money;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 
 use crate::start_with_backend;
@@ -14,6 +15,9 @@ struct RefusingBackend;
 impl PaymentBackend for RefusingBackend {
     fn name(&self) -> &'static str {
         "refusing"
+    }
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        wxprint::payment::cny_only(amount)
     }
     fn place<'a>(&'a self, _: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async {

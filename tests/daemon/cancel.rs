@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use wxprint::money::Money;
 use wxprint::payment::sandbox::Sandbox;
 use wxprint::payment::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 
@@ -108,6 +109,9 @@ impl Recording {
 impl PaymentBackend for Recording {
     fn name(&self) -> &'static str {
         "recording"
+    }
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        self.sandbox.accepts(amount)
     }
     fn place<'a>(&'a self, o: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async move {

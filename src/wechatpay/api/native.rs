@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::super::http::{Reply, transient};
+use crate::money::{Currency, Money};
 use crate::payment::{Payment, PaymentError, PlaceOrder, Placed, TradeState};
 
 /// The Native order request body.
@@ -87,8 +88,8 @@ pub(crate) fn request_body(merchant: &Merchant<'_>, order: &PlaceOrder) -> Strin
         notify_url: merchant.notify_url,
         goods_tag: order.goods_tag.as_deref(),
         amount: NativeAmount {
-            total: order.total,
-            currency: &order.currency,
+            total: order.amount.minor(),
+            currency: order.amount.currency().code(),
         },
     };
     serde_json::to_string(&body).expect("plain data")
@@ -155,13 +156,13 @@ fn trade_state(no: &str, parsed: QueryAnswer) -> TradeState {
                 payer_total: None,
                 currency: None,
             });
+            let currency = amount.currency.map_or(Currency::CNY, Currency::new);
             let total = amount.total.unwrap_or(0);
             TradeState::Paid(Payment {
                 transaction_id: parsed.transaction_id.unwrap_or_default(),
                 success_time: parsed.success_time.unwrap_or_default(),
-                total,
-                payer_total: amount.payer_total.unwrap_or(total),
-                currency: amount.currency.unwrap_or_else(|| "CNY".into()),
+                total: Money::new(total, currency.clone()),
+                payer_total: Money::new(amount.payer_total.unwrap_or(total), currency),
             })
         }
         "USERPAYING" => TradeState::UserPaying,

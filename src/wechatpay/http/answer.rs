@@ -143,6 +143,9 @@ impl From<ApiError> for PaymentError {
         if code_is(&code, codes::ORDER_PAID) {
             return PaymentError::OrderPaid(message);
         }
+        if code_is(&code, codes::ORDER_CLOSED) {
+            return PaymentError::OrderClosed(message);
+        }
         if status >= 500
             || code_is(&code, codes::SYSTEM_ERROR)
             || code_is(&code, codes::USER_PAYING)
@@ -199,6 +202,13 @@ mod tests {
             PaymentError::Transient { .. }
         ));
         assert!(matches!(r(502, ""), PaymentError::Transient { .. }));
+        for code in ["ORDER_CLOSED", "ORDERCLOSED"] {
+            assert_eq!(
+                r(400, code),
+                PaymentError::OrderClosed("m".into()),
+                "{code}"
+            );
+        }
         for code in [
             "SIGN_ERROR",
             "MCH_NOT_EXISTS",

@@ -4,9 +4,16 @@
 //! A backend is told *what* to do (place / query / close one order); *when* to do it —
 //! retries, polling cadence, expiry, the five-minute close rule — is the `jobs` module's
 //! business, so that every backend gets the same, tested state machine.
+//!
+//! What is the backend's own stays behind the trait: which currencies it takes
+//! ([`PaymentBackend::accepts`]) and what its error codes mean — a backend answers with a
+//! [`PaymentError`] variant (`OrderClosed`, `OrderPaid`…), never with a code for the jobs to
+//! read. Amounts are [`Money`]. Nothing here knows sockets, printers or the wire.
 
 use std::future::Future;
 use std::pin::Pin;
+
+use crate::money::{Currency, Money};
 
 pub mod sandbox;
 
@@ -19,9 +26,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct PlaceOrder {
     pub out_trade_no: String,
     pub description: String,
-    /// Fen.
-    pub total: i64,
-    pub currency: String,
+    /// What the order costs.
+    pub amount: Money,
     pub attach: Option<String>,
     pub goods_tag: Option<String>,
     /// RFC 3339 with `+08:00`.
@@ -44,9 +50,10 @@ pub struct Placed {
 pub struct Payment {
     pub transaction_id: String,
     pub success_time: String,
-    pub total: i64,
-    pub payer_total: i64,
-    pub currency: String,
+    /// The amount paid for the order (normally the order's amount).
+    pub total: Money,
+    /// What the customer paid, in the same currency (less than `total` after a discount).
+    pub payer_total: Money,
 }
 
 /// `trade_state` of a query.
@@ -87,12 +94,34 @@ pub enum PaymentError {
     /// ORDER_PAID on close: query to learn the payment.
     #[error("order {0} is already paid")]
     OrderPaid(String),
+    /// ORDER_CLOSED on placement: the order was closed (expired or closed by the merchant)
+    /// and can no longer be paid.
+    #[error("order {0} is closed")]
+    OrderClosed(String),
 }
 
-/// The three calls the job state machine needs from a payment service.
+/// Mainland WeChat Pay's currency rule, for the backends that are it or stand in for it:
+/// only CNY.
+pub fn cny_only(amount: &Money) -> Result<(), String> {
+    if *amount.currency() == Currency::CNY {
+        return Ok(());
+    }
+    Err(format!(
+        "{:?} is not supported; mainland WeChat Pay takes only \"CNY\"",
+        amount.currency().code()
+    ))
+}
+
+/// The three calls the job state machine needs from a payment service, and the currencies
+/// it takes.
 pub trait PaymentBackend: Send + Sync + 'static {
     /// Short name for logs and `status`: `sandbox`, `wechatpay`.
     fn name(&self) -> &'static str;
+
+    /// Whether an order of `amount` can be placed here (its currency): checked at checkout,
+    /// before anything is stored or sent. The error is what the POS reads about the field
+    /// `order.amount.currency`. Mainland WeChat Pay and the sandbox take [`cny_only`].
+    fn accepts(&self, amount: &Money) -> Result<(), String>;
 
     /// The exact request `place` will send for `order`, to be stored with the job before
     /// the first attempt. `None` when the backend has nothing to pin.
@@ -117,5 +146,22 @@ pub trait PaymentBackend: Send + Sync + 'static {
     /// The sandbox backend, for `sandbox_pay`; `None` for real backends.
     fn as_sandbox(&self) -> Option<&sandbox::Sandbox> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mainland_backends_take_only_cny() {
+        assert_eq!(cny_only(&Money::cny(3200)), Ok(()));
+        let usd = Money::new(100, Currency::new("USD"));
+        let refusal = cny_only(&usd).unwrap_err();
+        assert_eq!(
+            refusal,
+            r#""USD" is not supported; mainland WeChat Pay takes only "CNY""#
+        );
+        assert!(cny_only(&Money::new(1, Currency::new("cny"))).is_err());
     }
 }

@@ -7,6 +7,11 @@
 //! is paid only when someone pays it (here: `sandbox_pay`), and close/query honour the
 //! order's state. Its orders live in `sandbox.sqlite` beside the journal, so a daemon
 //! restarted mid-payment finds them again, as it would find them at WeChat Pay.
+//!
+//! An order is known by its pinned request (`identity.rs`), as WeChat Pay knows a
+//! re-placement by its body.
+
+mod identity;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -15,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
 use crate::clock;
+use crate::money::{Currency, Money};
 use crate::payment::Payment;
 
 /// The prefix of every Native `code_url`.
@@ -112,12 +118,12 @@ impl Sandbox {
         let digits: String = (0..23)
             .map(|_| char::from(b'0' + fastrand::u8(0..10)))
             .collect();
+        let total = Money::new(total, Currency::new(currency));
         let payment = Payment {
             transaction_id: format!("42000{digits}"),
             success_time: clock::rfc3339(now),
+            payer_total: total.clone(),
             total,
-            payer_total: total,
-            currency,
         };
         conn.execute(
             "UPDATE sandbox_orders SET trade_state = 'SUCCESS', transaction_id = ?2, success_time = ?3
@@ -129,7 +135,7 @@ impl Sandbox {
     }
 
     fn place_now(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
-        let request = format!("{order:?}");
+        let request = identity::of(order);
         let code_url = new_code_url();
         let conn = self.conn();
         let existing: Option<(String, String)> = conn
@@ -145,11 +151,17 @@ impl Sandbox {
                 conn.execute(
                     "INSERT INTO sandbox_orders (out_trade_no, request, code_url, trade_state, total, currency)
                      VALUES (?1, ?2, ?3, 'NOTPAY', ?4, ?5)",
-                    params![order.out_trade_no, request, code_url, order.total, order.currency],
+                    params![
+                        order.out_trade_no,
+                        request,
+                        code_url,
+                        order.amount.minor(),
+                        order.amount.currency().code()
+                    ],
                 )
                 .map_err(transient)?;
             }
-            Some((old, _)) if old != request => {
+            Some((stored, _)) if !identity::matches(&stored, order) => {
                 return Err(PaymentError::Rejected {
                     code: "INVALID_REQUEST".into(),
                     message: "the parameters differ from the first request with this out_trade_no"
@@ -158,11 +170,7 @@ impl Sandbox {
                 });
             }
             Some((_, state)) if state == "CLOSED" => {
-                return Err(PaymentError::Rejected {
-                    code: "ORDER_CLOSED".into(),
-                    message: "the order is closed".into(),
-                    request_id: None,
-                });
+                return Err(PaymentError::OrderClosed(order.out_trade_no.clone()));
             }
             Some((_, state)) if state == "SUCCESS" => {
                 return Err(PaymentError::OrderPaid(order.out_trade_no.clone()));
@@ -196,13 +204,15 @@ impl Sandbox {
             return Err(PaymentError::OrderNotFound(out_trade_no.to_owned()));
         };
         Ok(match state.as_str() {
-            "SUCCESS" => TradeState::Paid(Payment {
-                transaction_id: transaction_id.unwrap_or_default(),
-                success_time: success_time.unwrap_or_default(),
-                total,
-                payer_total: total,
-                currency,
-            }),
+            "SUCCESS" => {
+                let total = Money::new(total, Currency::new(currency));
+                TradeState::Paid(Payment {
+                    transaction_id: transaction_id.unwrap_or_default(),
+                    success_time: success_time.unwrap_or_default(),
+                    payer_total: total.clone(),
+                    total,
+                })
+            }
             "CLOSED" => TradeState::Closed,
             _ => TradeState::NotPay,
         })
@@ -270,6 +280,17 @@ impl PaymentBackend for Sandbox {
         "sandbox"
     }
 
+    /// The sandbox stands in for mainland WeChat Pay: CNY only.
+    fn accepts(&self, amount: &Money) -> Result<(), String> {
+        super::cny_only(amount)
+    }
+
+    /// The canonical JSON of the order's fields, pinned with the job: a re-placement is the
+    /// same order when it carries the same request.
+    fn prepare(&self, order: &PlaceOrder) -> Option<String> {
+        identity::request(order)
+    }
+
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         Box::pin(async move { self.place_now(order) })
     }
@@ -298,8 +319,7 @@ mod tests {
         PlaceOrder {
             out_trade_no: no.into(),
             description: "Latte x2".into(),
-            total,
-            currency: "CNY".into(),
+            amount: Money::cny(total),
             attach: None,
             goods_tag: None,
             time_expire: "2026-11-26T12:10:00+08:00".into(),
@@ -337,7 +357,7 @@ mod tests {
         assert!(matches!(e, PaymentError::Rejected { ref code, .. } if code == "INVALID_REQUEST"));
 
         let paid = s.pay("T1000001").unwrap();
-        assert_eq!(paid.total, 3200);
+        assert_eq!(paid.total, Money::cny(3200));
         assert!(paid.transaction_id.starts_with("42000") && paid.transaction_id.len() == 28);
         assert_eq!(block(s.query("T1000001")).unwrap(), TradeState::Paid(paid));
         assert_eq!(
@@ -363,6 +383,11 @@ mod tests {
         block(s.close("T2000002")).unwrap();
         block(s.close("T2000002")).unwrap();
         assert_eq!(block(s.query("T2000002")).unwrap(), TradeState::Closed);
+        assert_eq!(
+            block(s.place(&order("T2000002", 1))).unwrap_err(),
+            PaymentError::OrderClosed("T2000002".into()),
+            "a closed order cannot be placed again"
+        );
         assert!(matches!(
             s.pay("T2000002"),
             Err(SandboxError::NotPayable { .. })
@@ -374,6 +399,57 @@ mod tests {
         assert_eq!(
             s.pay("T9999999"),
             Err(SandboxError::NotFound("T9999999".into()))
+        );
+    }
+
+    #[test]
+    fn an_order_stored_by_an_older_wxprint_is_the_same_order() {
+        let s = Sandbox::in_memory();
+        let old = identity::legacy(&order("T4000004", 3200));
+        s.conn()
+            .execute(
+                "INSERT INTO sandbox_orders (out_trade_no, request, code_url, trade_state, total, currency)
+                 VALUES ('T4000004', ?1, 'weixin://wxpay/bizpayurl?pr=0ld0ld0', 'NOTPAY', 3200, 'CNY')",
+                [&old],
+            )
+            .unwrap();
+        // The job resumed after the upgrade places its order again: the same order.
+        let again = block(s.place(&order("T4000004", 3200))).unwrap();
+        assert_eq!(s.current_code_url("T4000004"), Some(again.code_url));
+        let e = block(s.place(&order("T4000004", 3300))).unwrap_err();
+        assert!(matches!(e, PaymentError::Rejected { ref code, .. } if code == "INVALID_REQUEST"));
+        assert_eq!(s.pay("T4000004").unwrap().total, Money::cny(3200));
+    }
+
+    #[test]
+    fn a_pinned_request_is_the_orders_identity() {
+        let s = Sandbox::in_memory();
+        let mut pinned = order("T5000005", 3200);
+        pinned.request = s.prepare(&pinned);
+        assert!(
+            pinned
+                .request
+                .as_deref()
+                .unwrap()
+                .contains(r#""total":3200"#)
+        );
+        block(s.place(&pinned)).unwrap();
+        let stored: String = s
+            .conn()
+            .query_row("SELECT request FROM sandbox_orders", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            Some(stored),
+            pinned.request,
+            "stored as pinned, not as Debug text"
+        );
+        // A job journaled before the sandbox pinned anything places the same order.
+        block(s.place(&order("T5000005", 3200))).unwrap();
+        let mut other = order("T5000005", 3200);
+        other.request = Some(r#"{"other":true}"#.into());
+        assert!(
+            block(s.place(&other)).is_err(),
+            "another request, another order"
         );
     }
 

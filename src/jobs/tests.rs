@@ -1,0 +1,97 @@
+//! The [`Jobs`] handle against a scripted backend: the refusals a checkout gets before
+//! anything is stored or placed.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::Jobs;
+use super::fixtures::{self, Scripted};
+use crate::protocol::{Checkout, ErrorCode};
+
+/// A checkout of order `no` for 1 fen in `currency`, a loopback one if `loopback`.
+fn checkout(no: &str, currency: &str, loopback: bool) -> Checkout {
+    serde_json::from_value(json!({
+        "order": {
+            "out_trade_no": no,
+            "description": "Latte x2",
+            "amount": {"total": 1, "currency": currency},
+        },
+        "loopback": loopback,
+    }))
+    .unwrap()
+}
+
+/// Whether `jobs` knows order `no`.
+fn known(jobs: &Jobs, no: &str) -> bool {
+    jobs.status(no).is_ok()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_currency_the_backend_does_not_take_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Scripted::default()); // CNY only, as mainland WeChat Pay
+    let jobs = fixtures::jobs(backend.clone(), dir.path());
+    for loopback in [false, true] {
+        let refused = jobs
+            .checkout(&checkout("T0000000011", "USD", loopback))
+            .err()
+            .expect("USD is refused");
+        let error = refused.error;
+        assert_eq!(error.code, ErrorCode::InvalidRequest, "loopback {loopback}");
+        assert_eq!(error.field.as_deref(), Some("order.amount.currency"));
+        assert_eq!(
+            error.message,
+            r#"order.amount.currency: "USD" is not supported; mainland WeChat Pay takes only "CNY""#
+        );
+        assert_eq!(refused.state, None);
+        assert!(!known(&jobs, "T0000000011"), "nothing stored");
+    }
+    assert!(backend.calls.lock().unwrap().is_empty(), "nothing sent");
+    jobs.checkout(&checkout("T0000000012", "CNY", false))
+        .expect("CNY is taken");
+    jobs.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn which_currencies_are_taken_is_the_backends_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Scripted {
+        any_currency: true,
+        ..Scripted::default()
+    };
+    let jobs = fixtures::jobs(Arc::new(backend), dir.path());
+    jobs.checkout(&checkout("T0000000013", "USD", false))
+        .expect("this backend takes USD");
+    assert!(known(&jobs, "T0000000013"));
+    // A loopback order is placed on the built-in sandbox, which takes CNY only.
+    let refused = jobs
+        .checkout(&checkout("T0000000014", "USD", true))
+        .err()
+        .expect("the sandbox refuses USD");
+    assert_eq!(
+        refused.error.field.as_deref(),
+        Some("order.amount.currency")
+    );
+    jobs.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loopback_checkout_and_a_real_one_never_share_an_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Scripted::default());
+    let jobs = fixtures::jobs(backend.clone(), dir.path());
+    for (first, second) in [(false, true), (true, false)] {
+        let no = if first { "LOOP000001" } else { "T0000000015" };
+        jobs.checkout(&checkout(no, "CNY", first))
+            .expect("a new order");
+        let refused = jobs
+            .checkout(&checkout(no, "CNY", second))
+            .err()
+            .expect("the other kind is another order");
+        assert_eq!(refused.error.code, ErrorCode::DuplicateOrder, "{no}");
+        jobs.checkout(&checkout(no, "CNY", first))
+            .expect("the same kind resumes");
+    }
+    jobs.shutdown().await;
+}

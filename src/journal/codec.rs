@@ -1,0 +1,434 @@
+//! How a [`JobRecord`] is spelled in the `jobs` table: the journal's own spellings of job
+//! states, print states, close reasons and error bodies, and the row ↔ record mapping.
+//!
+//! These spellings are the disk format of every journal ever written, so they are fixed
+//! here, once, and never borrowed from the protocol: the protocol may rename a wire value
+//! (its serde spelling, its `as_str`) without a journal written before the rename becoming
+//! unreadable. Today each spelling happens to equal the wire's; a test pins them.
+//!
+//! Knows the columns (`schema.rs` creates them) and the record; no business rules.
+
+use rusqlite::{Connection, Row, ToSql};
+use serde::{Deserialize, Serialize};
+
+use super::JobRecord;
+use crate::money::{Currency, Money};
+use crate::protocol::{CloseReason, ErrorBody, ErrorCode, JobState, PrintState};
+
+/// `$name` spells a `$ty` for the journal and `$parse` reads it back; every variant must
+/// be listed (the `match` is exhaustive), each spelling is written once.
+macro_rules! spellings {
+    ($(#[$doc:meta])* $name:ident, $parse:ident: $ty:ident { $($variant:ident => $text:literal,)+ }) => {
+        $(#[$doc])*
+        pub(super) fn $name(value: $ty) -> &'static str {
+            match value {
+                $($ty::$variant => $text,)+
+            }
+        }
+
+        /// The value a stored spelling names (`None`: not a spelling of this journal).
+        pub(super) fn $parse(text: &str) -> Option<$ty> {
+            match text {
+                $($text => Some($ty::$variant),)+
+                _ => None,
+            }
+        }
+    };
+}
+
+spellings! {
+    /// A job's state, as stored in `state`.
+    state_name, parse_state: JobState {
+        Ordering => "ordering",
+        AwaitingPayment => "awaiting_payment",
+        UserPaying => "user_paying",
+        Cancelling => "cancelling",
+        Paid => "paid",
+        Closed => "closed",
+        Failed => "failed",
+    }
+}
+
+spellings! {
+    /// Where the receipt stands, as stored in `print`.
+    print_name, parse_print: PrintState {
+        Pending => "pending",
+        Printed => "printed",
+        Failed => "failed",
+    }
+}
+
+spellings! {
+    /// Why an order was closed, as stored in `close_reason`.
+    reason_name, parse_reason: CloseReason {
+        Cancelled => "cancelled",
+        Expired => "expired",
+        Remote => "remote",
+    }
+}
+
+spellings! {
+    /// An error's code, as stored in the `code` of the `error` column's JSON.
+    code_name, parse_code: ErrorCode {
+        InvalidJson => "invalid_json",
+        InvalidRequest => "invalid_request",
+        LineTooLong => "line_too_long",
+        UnknownOp => "unknown_op",
+        DuplicateOrder => "duplicate_order",
+        OrderNotFound => "order_not_found",
+        Wechatpay => "wechatpay",
+        Printer => "printer",
+        ShuttingDown => "shutting_down",
+        NotPayable => "not_payable",
+        SandboxOnly => "sandbox_only",
+        Internal => "internal",
+    }
+}
+
+/// The `error` column: one JSON object, keys in this order, absent ones left out.
+#[derive(Serialize, Deserialize)]
+struct StoredError {
+    code: String,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wechatpay_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+/// An error body as the `error` column stores it.
+pub(super) fn encode_error(e: &ErrorBody) -> String {
+    let stored = StoredError {
+        code: code_name(e.code).to_owned(),
+        message: e.message.clone(),
+        wechatpay_code: e.wechatpay_code.clone(),
+        request_id: e.request_id.clone(),
+        field: e.field.clone(),
+    };
+    serde_json::to_string(&stored).expect("plain data")
+}
+
+/// The error body an `error` column holds.
+pub(super) fn decode_error(text: &str) -> Result<ErrorBody, String> {
+    let s: StoredError = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let code = parse_code(&s.code).ok_or_else(|| format!("unknown code {:?}", s.code))?;
+    Ok(ErrorBody {
+        code,
+        message: s.message,
+        wechatpay_code: s.wechatpay_code,
+        request_id: s.request_id,
+        field: s.field,
+    })
+}
+
+/// Write `j` as one row with `verb` (`INSERT` or `INSERT OR REPLACE`). The columns are
+/// named with their values, so their order matters nowhere.
+pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlite::Result<()> {
+    let error = j.error.as_ref().map(encode_error);
+    let row: [(&str, &dyn ToSql); 23] = [
+        (":out_trade_no", &j.out_trade_no),
+        (":request", &j.request),
+        (":state", &state_name(j.state)),
+        (":print", &print_name(j.print)),
+        (":description", &j.description),
+        (":total", &j.amount.minor()),
+        (":currency", &j.amount.currency().code()),
+        (":attach", &j.attach),
+        (":goods_tag", &j.goods_tag),
+        (":time_expire", &j.time_expire),
+        (":expire_ms", &j.expire_ms),
+        (":place_body", &j.place_body),
+        (":loopback", &j.loopback),
+        (":code_url", &j.code_url),
+        (":placed_ms", &j.placed_ms),
+        (":transaction_id", &j.transaction_id),
+        (":success_time", &j.success_time),
+        (":payer_total", &j.payer_total),
+        (":paid_total", &j.paid_total),
+        (":close_reason", &j.close_reason.map(reason_name)),
+        (":error", &error),
+        (":created_ms", &j.created_ms),
+        (":updated_ms", &j.updated_ms),
+    ];
+    let columns: Vec<&str> = row.iter().map(|(name, _)| &name[1..]).collect();
+    let values: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
+    let sql = format!(
+        "{verb} INTO jobs ({}) VALUES ({})",
+        columns.join(", "),
+        values.join(", ")
+    );
+    conn.prepare_cached(&sql)?.execute(&row[..])?;
+    Ok(())
+}
+
+/// A stored row that is not a record: which one, and what is wrong with it.
+#[derive(Debug)]
+pub(super) struct Corrupt {
+    pub(super) out_trade_no: String,
+    pub(super) what: String,
+}
+
+/// The columns stored in the journal's own spellings, read back.
+struct Spelled {
+    state: JobState,
+    print: PrintState,
+    close_reason: Option<CloseReason>,
+    error: Option<ErrorBody>,
+}
+
+impl Spelled {
+    /// The spelled columns of row `r`; `Err` names the column that holds no spelling.
+    fn read(r: &Row<'_>) -> rusqlite::Result<Result<Spelled, String>> {
+        let state: String = r.get("state")?;
+        let print: String = r.get("print")?;
+        let close_reason: Option<String> = r.get("close_reason")?;
+        let error: Option<String> = r.get("error")?;
+        Ok(Spelled::parse(&state, &print, close_reason, error))
+    }
+
+    fn parse(
+        state: &str,
+        print: &str,
+        close_reason: Option<String>,
+        error: Option<String>,
+    ) -> Result<Spelled, String> {
+        Ok(Spelled {
+            state: parse_state(state).ok_or_else(|| format!("state {state:?}"))?,
+            print: parse_print(print).ok_or_else(|| format!("print {print:?}"))?,
+            close_reason: match close_reason {
+                None => None,
+                Some(s) => Some(parse_reason(&s).ok_or_else(|| format!("close_reason {s:?}"))?),
+            },
+            error: match error {
+                None => None,
+                Some(s) => Some(decode_error(&s).map_err(|e| format!("error {e}"))?),
+            },
+        })
+    }
+}
+
+/// The record in a row of `SELECT * FROM jobs` (its columns read by name), or why the row
+/// is not one.
+pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrupt>> {
+    let out_trade_no: String = r.get("out_trade_no")?;
+    let spelled = match Spelled::read(r)? {
+        Ok(spelled) => spelled,
+        Err(what) => return Ok(Err(Corrupt { out_trade_no, what })),
+    };
+    let currency: String = r.get("currency")?;
+    Ok(Ok(JobRecord {
+        out_trade_no,
+        request: r.get("request")?,
+        state: spelled.state,
+        print: spelled.print,
+        description: r.get("description")?,
+        amount: Money::new(r.get("total")?, Currency::new(currency)),
+        attach: r.get("attach")?,
+        goods_tag: r.get("goods_tag")?,
+        time_expire: r.get("time_expire")?,
+        expire_ms: r.get("expire_ms")?,
+        place_body: r.get("place_body")?,
+        loopback: r.get("loopback")?,
+        code_url: r.get("code_url")?,
+        placed_ms: r.get("placed_ms")?,
+        transaction_id: r.get("transaction_id")?,
+        success_time: r.get("success_time")?,
+        payer_total: r.get("payer_total")?,
+        paid_total: r.get("paid_total")?,
+        close_reason: spelled.close_reason,
+        error: spelled.error,
+        created_ms: r.get("created_ms")?,
+        updated_ms: r.get("updated_ms")?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::schema;
+
+    /// The spellings in every journal written so far. Never edit a line of these tables:
+    /// a journal on a register somewhere holds them. (Before the journal had this codec it
+    /// stored the protocol's spellings, so a renamed wire value would have failed here.)
+    const STATES: [(JobState, &str); 7] = [
+        (JobState::Ordering, "ordering"),
+        (JobState::AwaitingPayment, "awaiting_payment"),
+        (JobState::UserPaying, "user_paying"),
+        (JobState::Cancelling, "cancelling"),
+        (JobState::Paid, "paid"),
+        (JobState::Closed, "closed"),
+        (JobState::Failed, "failed"),
+    ];
+    const PRINTS: [(PrintState, &str); 3] = [
+        (PrintState::Pending, "pending"),
+        (PrintState::Printed, "printed"),
+        (PrintState::Failed, "failed"),
+    ];
+    const REASONS: [(CloseReason, &str); 3] = [
+        (CloseReason::Cancelled, "cancelled"),
+        (CloseReason::Expired, "expired"),
+        (CloseReason::Remote, "remote"),
+    ];
+    const CODES: [(ErrorCode, &str); 12] = [
+        (ErrorCode::InvalidJson, "invalid_json"),
+        (ErrorCode::InvalidRequest, "invalid_request"),
+        (ErrorCode::LineTooLong, "line_too_long"),
+        (ErrorCode::UnknownOp, "unknown_op"),
+        (ErrorCode::DuplicateOrder, "duplicate_order"),
+        (ErrorCode::OrderNotFound, "order_not_found"),
+        (ErrorCode::Wechatpay, "wechatpay"),
+        (ErrorCode::Printer, "printer"),
+        (ErrorCode::ShuttingDown, "shutting_down"),
+        (ErrorCode::NotPayable, "not_payable"),
+        (ErrorCode::SandboxOnly, "sandbox_only"),
+        (ErrorCode::Internal, "internal"),
+    ];
+
+    /// An in-memory `jobs` table of the current schema.
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&conn, 0).unwrap();
+        conn
+    }
+
+    fn record() -> JobRecord {
+        JobRecord::new(
+            "T0000001",
+            r#"{"order":{}}"#,
+            "Latte x2",
+            Money::cny(3200),
+            1_795_666_200_000,
+            1_795_665_600_000,
+        )
+    }
+
+    /// `r` written, then its `column` read back with plain SQL.
+    fn stored(conn: &Connection, r: &JobRecord, column: &str) -> Option<String> {
+        write_row(conn, "INSERT OR REPLACE", r).unwrap();
+        let sql = format!("SELECT {column} FROM jobs WHERE out_trade_no = ?1");
+        conn.query_row(&sql, [&r.out_trade_no], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn stored_spellings_are_pinned() {
+        let conn = table();
+        let mut r = record();
+        for (state, text) in STATES {
+            r.state = state;
+            assert_eq!(stored(&conn, &r, "state").as_deref(), Some(text));
+            assert_eq!(parse_state(text), Some(state));
+        }
+        for (print, text) in PRINTS {
+            r.print = print;
+            assert_eq!(stored(&conn, &r, "print").as_deref(), Some(text));
+            assert_eq!(parse_print(text), Some(print));
+        }
+        for (reason, text) in REASONS {
+            r.close_reason = Some(reason);
+            assert_eq!(stored(&conn, &r, "close_reason").as_deref(), Some(text));
+            assert_eq!(parse_reason(text), Some(reason));
+        }
+        for (code, text) in CODES {
+            r.error = Some(ErrorBody::new(code, "m"));
+            let json = format!(r#"{{"code":"{text}","message":"m"}}"#);
+            assert_eq!(stored(&conn, &r, "error"), Some(json));
+            assert_eq!(parse_code(text), Some(code));
+        }
+        r.error = Some(ErrorBody {
+            code: ErrorCode::Wechatpay,
+            message: "商户号不存在".into(),
+            wechatpay_code: Some("MCH_NOT_EXISTS".into()),
+            request_id: Some("08F8B1C2-0001".into()),
+            field: Some("order".into()),
+        });
+        let json = r#"{"code":"wechatpay","message":"商户号不存在","wechatpay_code":"MCH_NOT_EXISTS","request_id":"08F8B1C2-0001","field":"order"}"#;
+        assert_eq!(stored(&conn, &r, "error").as_deref(), Some(json));
+        assert_eq!(stored(&conn, &r, "currency").as_deref(), Some("CNY"));
+    }
+
+    #[test]
+    fn a_row_written_by_an_older_wxprint_reads_back_unchanged() {
+        let conn = table();
+        // A paid job and a failed one, as wxprint wrote them before this codec existed.
+        conn.execute_batch(
+            r#"INSERT INTO jobs VALUES ('T0000001', '{"order":{}}', 'paid', 'printed',
+                'Latte x2', 3200, 'CNY', 'till 2', NULL, '2026-11-26T12:10:00+08:00',
+                1795666200000, '{"pinned":1}', 0, 'weixin://wxpay/bizpayurl?pr=abc',
+                1795665601000, '4200000001', '2026-11-26T12:01:00+08:00', 3000, 3100,
+                NULL, NULL, 1795665600000, 1795665660000);
+               INSERT INTO jobs VALUES ('T0000002', '{"order":{}}', 'closed', 'failed',
+                'Tea', 800, 'CNY', NULL, NULL, '2026-11-26T12:10:00+08:00',
+                1795666200000, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, 'cancelled',
+                '{"code":"printer","message":"paper out"}', 1795665600000, 1795665600000);"#,
+        )
+        .unwrap();
+        let read = |no: &str| {
+            let sql = "SELECT * FROM jobs WHERE out_trade_no = ?1";
+            let row = conn.query_row(sql, [no], read_row).unwrap();
+            row.expect("a valid record")
+        };
+        let paid = read("T0000001");
+        assert_eq!(
+            (paid.state, paid.print),
+            (JobState::Paid, PrintState::Printed)
+        );
+        assert_eq!(paid.amount, Money::cny(3200));
+        assert_eq!(
+            (paid.paid_amount(), paid.payer_amount()),
+            (Money::cny(3100), Money::cny(3000))
+        );
+        assert_eq!(paid.attach.as_deref(), Some("till 2"));
+        let closed = read("T0000002");
+        assert_eq!(
+            (closed.state, closed.print, closed.close_reason),
+            (
+                JobState::Closed,
+                PrintState::Failed,
+                Some(CloseReason::Cancelled)
+            )
+        );
+        assert!(closed.loopback);
+        assert_eq!(
+            closed.error,
+            Some(ErrorBody::new(ErrorCode::Printer, "paper out"))
+        );
+        // Written back, every column is as it was.
+        let before = rows(&conn);
+        for r in [&paid, &closed] {
+            write_row(&conn, "INSERT OR REPLACE", r).unwrap();
+        }
+        assert_eq!(rows(&conn), before);
+    }
+
+    /// Every value of every row, as SQLite holds it.
+    fn rows(conn: &Connection) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut stmt = conn
+            .prepare("SELECT * FROM jobs ORDER BY out_trade_no")
+            .unwrap();
+        let width = stmt.column_count();
+        stmt.query_map([], |row| (0..width).map(|i| row.get(i)).collect())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_unknown_spelling_is_corrupt_not_guessed() {
+        assert_eq!(parse_state("awaiting"), None);
+        assert_eq!(parse_print("PRINTED"), None);
+        assert!(decode_error(r#"{"code":"nope","message":"m"}"#).is_err());
+        let conn = table();
+        write_row(&conn, "INSERT", &record()).unwrap();
+        conn.execute("UPDATE jobs SET state = 'awaiting'", [])
+            .unwrap();
+        let row = conn.query_row("SELECT * FROM jobs", [], read_row).unwrap();
+        let corrupt = row.expect_err("corrupt");
+        assert_eq!(
+            (corrupt.out_trade_no.as_str(), corrupt.what.as_str()),
+            ("T0000001", r#"state "awaiting""#)
+        );
+    }
+}

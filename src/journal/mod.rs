@@ -1,0 +1,249 @@
+//! Durable job records in SQLite (`journal.sqlite` under `state_dir`).
+//!
+//! WAL mode with `synchronous=FULL`: when [`Journal::insert`] or [`Journal::update`]
+//! returns, the record is on disk and survives a power cut. The `jobs` module commits every
+//! state change here *before* it tells anyone about it, so a POS never hears of a state the
+//! daemon could forget. The journal stores records; it knows no business rules.
+//!
+//! - this file: the [`Journal`] — open, insert, update, get, the unfinished jobs, checkpoint;
+//! - `record.rs`: [`JobRecord`], what one job is;
+//! - `schema.rs`: the table, versioned with `PRAGMA user_version`; [`Journal::open`]
+//!   migrates older files forward and refuses files from a newer wxprint;
+//! - `codec.rs`: how a record is spelled in a row — the journal's own spellings, so that
+//!   renaming a wire value never makes an old journal unreadable.
+
+mod codec;
+mod record;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::protocol::JobState;
+
+pub use record::JobRecord;
+pub use schema::SCHEMA_VERSION;
+
+/// File name of the journal inside `state_dir`.
+pub const FILE_NAME: &str = "journal.sqlite";
+
+/// Why the journal could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "cannot create state directory {path}: {source}; check `daemon.state_dir` and its permissions"
+    )]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "journal {path} has schema version {found}, newer than this wxprint understands ({SCHEMA_VERSION}); upgrade wxprint or move the file away"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("journal {path}: corrupt record {out_trade_no}: {what}")]
+    Corrupt {
+        path: PathBuf,
+        out_trade_no: String,
+        what: String,
+    },
+}
+
+/// The open journal.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Journal({})", self.path.display())
+    }
+}
+
+impl Journal {
+    /// Open or create the journal in `state_dir` (created if missing).
+    pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| JournalError::CreateDir {
+            path: state_dir.to_owned(),
+            source,
+        })?;
+        let path = state_dir.join(FILE_NAME);
+        let conn = Connection::open(&path).map_err(|source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let journal = Journal { conn, path };
+        journal.init()?;
+        Ok(journal)
+    }
+
+    /// Where the journal lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn init(&self) -> Result<(), JournalError> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| self.err(e))?;
+        let version = schema::version(&self.conn).map_err(|e| self.err(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(JournalError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        schema::migrate(&self.conn, version).map_err(|e| self.err(e))
+    }
+
+    /// Store a new job. Fails if the number is already stored.
+    pub fn insert(&mut self, job: &JobRecord) -> Result<(), JournalError> {
+        codec::write_row(&self.conn, "INSERT", job).map_err(|e| self.err(e))
+    }
+
+    /// Replace a job's record with `job`.
+    pub fn update(&mut self, job: &JobRecord) -> Result<(), JournalError> {
+        codec::write_row(&self.conn, "INSERT OR REPLACE", job).map_err(|e| self.err(e))
+    }
+
+    /// The job stored under `out_trade_no`.
+    pub fn get(&self, out_trade_no: &str) -> Result<Option<JobRecord>, JournalError> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT * FROM jobs WHERE out_trade_no = ?1")
+            .and_then(|mut s| s.query_row([out_trade_no], codec::read_row).optional())
+            .map_err(|e| self.err(e))?;
+        row.map(|r| self.checked(r)).transpose()
+    }
+
+    /// Every job not yet paid, closed or failed, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<JobRecord>, JournalError> {
+        let finals = [JobState::Paid, JobState::Closed, JobState::Failed]
+            .map(|s| format!("'{}'", codec::state_name(s)))
+            .join(", ");
+        let sql = format!("SELECT * FROM jobs WHERE state NOT IN ({finals}) ORDER BY created_ms");
+        let rows = self
+            .conn
+            .prepare(&sql)
+            .and_then(|mut s| {
+                s.query_map([], codec::read_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.err(e))?;
+        rows.into_iter().map(|r| self.checked(r)).collect()
+    }
+
+    /// Fold the WAL into the main file; called on shutdown.
+    pub fn checkpoint(&self) -> Result<(), JournalError> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
+    }
+
+    /// A row read back, or the `Corrupt` error naming this journal.
+    fn checked(&self, row: Result<JobRecord, codec::Corrupt>) -> Result<JobRecord, JournalError> {
+        row.map_err(|c| JournalError::Corrupt {
+            path: self.path.clone(),
+            out_trade_no: c.out_trade_no,
+            what: c.what,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+    use crate::protocol::{CloseReason, ErrorBody, ErrorCode};
+
+    fn record(no: &str) -> JobRecord {
+        JobRecord {
+            goods_tag: Some("tag".into()),
+            ..JobRecord::new(
+                no,
+                r#"{"order":{}}"#,
+                "Latte x2",
+                Money::cny(3200),
+                1_795_666_200_000,
+                1_795_665_600_000,
+            )
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = record("T0000001");
+        let mut b = record("T0000002");
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            j.insert(&a).unwrap();
+            j.insert(&b).unwrap();
+            assert!(j.insert(&a).is_err(), "a number is stored once");
+            a.state = JobState::Paid;
+            a.transaction_id = Some("4200".into());
+            a.close_reason = None;
+            j.update(&a).unwrap();
+            b.state = JobState::Closed;
+            b.close_reason = Some(CloseReason::Cancelled);
+            b.error = Some(ErrorBody::new(ErrorCode::Printer, "paper out"));
+            j.update(&b).unwrap();
+            // Dropped without checkpoint: like a crash, the WAL must carry the commits.
+        }
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.get("T0000001").unwrap().unwrap(), a);
+        assert_eq!(j.get("T0000002").unwrap().unwrap(), b);
+        assert_eq!(j.get("T0000003").unwrap(), None);
+    }
+
+    #[test]
+    fn lists_unfinished_jobs_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let mut first = record("T0000001");
+        first.created_ms -= 10;
+        let mut done = record("T0000002");
+        done.state = JobState::Failed;
+        let mut second = record("T0000003");
+        second.state = JobState::Cancelling;
+        for r in [&second, &done, &first] {
+            j.insert(r).unwrap();
+        }
+        let nos: Vec<_> = j
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.out_trade_no)
+            .collect();
+        assert_eq!(nos, ["T0000001", "T0000003"]);
+    }
+
+    #[test]
+    fn refuses_a_journal_from_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+        drop(conn);
+        let e = Journal::open(dir.path()).unwrap_err();
+        assert!(matches!(e, JournalError::TooNew { found: 99, .. }), "{e}");
+    }
+}

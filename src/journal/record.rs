@@ -1,0 +1,119 @@
+//! [`JobRecord`]: one job as the journal stores it — the order, where the job stands, and
+//! what WeChat Pay answered. Plain data: the `jobs` module decides every change, the codec
+//! (`codec.rs`) decides how it is spelled on disk.
+
+use crate::clock;
+use crate::money::Money;
+use crate::protocol::{CloseReason, ErrorBody, JobState, PrintState};
+
+/// One job, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub out_trade_no: String,
+    /// Canonical JSON of the checkout's `order` and `receipt` (and `loopback` when set):
+    /// what "identical content" means for an idempotent retry.
+    pub request: String,
+    pub state: JobState,
+    pub print: PrintState,
+    pub description: String,
+    /// The order's amount (columns `total` and `currency`).
+    pub amount: Money,
+    pub attach: Option<String>,
+    pub goods_tag: Option<String>,
+    /// RFC 3339 `time_expire` sent to WeChat Pay (fixed at creation, so that a retried
+    /// placement is identical).
+    pub time_expire: String,
+    pub expire_ms: i64,
+    /// The payment backend's exact placement request (see `PlaceOrder::request`).
+    pub place_body: Option<String>,
+    /// A technician's test order, placed on the built-in sandbox.
+    pub loopback: bool,
+    pub code_url: Option<String>,
+    /// When the order was last placed successfully: WeChat Pay's order age (for the
+    /// `close_min_age` rule) counts from here, not from the checkout.
+    pub placed_ms: Option<i64>,
+    pub transaction_id: Option<String>,
+    pub success_time: Option<String>,
+    /// What the customer paid, in the minor unit of the order's currency; read it as
+    /// [`JobRecord::payer_amount`].
+    pub payer_total: Option<i64>,
+    /// The amount WeChat Pay reports as paid (normally the order's), in the minor unit of
+    /// the order's currency; read it as [`JobRecord::paid_amount`].
+    pub paid_total: Option<i64>,
+    pub close_reason: Option<CloseReason>,
+    pub error: Option<ErrorBody>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl JobRecord {
+    /// A job as a checkout creates it: `ordering`, nothing printed, placed or paid yet, with
+    /// `time_expire` spelled from `expire_ms`. The order's optional parts (`attach`,
+    /// `goods_tag`, `place_body`, `loopback`) start empty; set them with struct update:
+    /// `JobRecord { attach, ..JobRecord::new(…) }`.
+    pub fn new(
+        out_trade_no: impl Into<String>,
+        request: impl Into<String>,
+        description: impl Into<String>,
+        amount: Money,
+        expire_ms: i64,
+        created_ms: i64,
+    ) -> JobRecord {
+        JobRecord {
+            out_trade_no: out_trade_no.into(),
+            request: request.into(),
+            state: JobState::Ordering,
+            print: PrintState::Pending,
+            description: description.into(),
+            amount,
+            attach: None,
+            goods_tag: None,
+            time_expire: clock::rfc3339(expire_ms),
+            expire_ms,
+            place_body: None,
+            loopback: false,
+            code_url: None,
+            placed_ms: None,
+            transaction_id: None,
+            success_time: None,
+            payer_total: None,
+            paid_total: None,
+            close_reason: None,
+            error: None,
+            created_ms,
+            updated_ms: created_ms,
+        }
+    }
+
+    /// What WeChat Pay reports as paid: `paid_total` once paid, else the order's amount.
+    pub fn paid_amount(&self) -> Money {
+        let minor = self.paid_total.unwrap_or(self.amount.minor());
+        self.amount.with_minor(minor)
+    }
+
+    /// What the customer paid: `payer_total` once paid, else the order's amount.
+    pub fn payer_amount(&self) -> Money {
+        let minor = self.payer_total.unwrap_or(self.amount.minor());
+        self.amount.with_minor(minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paid_amounts_are_in_the_orders_currency() {
+        let mut r = JobRecord::new("T0000001", "{}", "Latte", Money::cny(3200), 0, 0);
+        assert_eq!(
+            (r.paid_amount(), r.payer_amount()),
+            (r.amount.clone(), r.amount.clone())
+        );
+        r.paid_total = Some(3100);
+        r.payer_total = Some(3000);
+        assert_eq!(
+            (r.paid_amount(), r.payer_amount()),
+            (Money::cny(3100), Money::cny(3000))
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! The journal's SQLite schema and its versions: the `jobs` table as each version created
+//! it, and the steps that bring an older file forward. The version is `PRAGMA
+//! user_version`; a file newer than [`SCHEMA_VERSION`] is refused by the caller.
+//!
+//! A version's DDL is history: once released it never changes (files in the field were
+//! made by it). A new column is a new version with an `ALTER TABLE` step. What goes *in* a
+//! column — the spellings of states, reasons and errors — is `codec.rs`'s business.
+
+use rusqlite::Connection;
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Version 1: one row per job; `state` indexed for [`Journal::unfinished`](super::Journal::unfinished).
+const V1: &str = "BEGIN;
+     CREATE TABLE jobs (
+         out_trade_no   TEXT PRIMARY KEY,
+         request        TEXT NOT NULL,
+         state          TEXT NOT NULL,
+         print          TEXT NOT NULL,
+         description    TEXT NOT NULL,
+         total          INTEGER NOT NULL,
+         currency       TEXT NOT NULL,
+         attach         TEXT,
+         goods_tag      TEXT,
+         time_expire    TEXT NOT NULL,
+         expire_ms      INTEGER NOT NULL,
+         place_body     TEXT,
+         loopback       INTEGER NOT NULL DEFAULT 0,
+         code_url       TEXT,
+         placed_ms      INTEGER,
+         transaction_id TEXT,
+         success_time   TEXT,
+         payer_total    INTEGER,
+         paid_total     INTEGER,
+         close_reason   TEXT,
+         error          TEXT,
+         created_ms     INTEGER NOT NULL,
+         updated_ms     INTEGER NOT NULL
+     );
+     CREATE INDEX jobs_by_state ON jobs(state);
+     PRAGMA user_version = 1;
+     COMMIT;";
+
+/// The schema version of the open file (0: a new, empty file).
+pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Bring a file of version `from` (≤ [`SCHEMA_VERSION`]) to [`SCHEMA_VERSION`], one step
+/// per version, each in its own transaction.
+pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    if from < 1 {
+        conn.execute_batch(V1)?;
+    }
+    // Future schema versions migrate here, one `if from < N` step each.
+    Ok(())
+}
