@@ -14,9 +14,10 @@
 //!
 //! - wire and service: [`protocol`] (the serde types of protocol v1), [`server`] (socket,
 //!   framing, connections);
-//! - the money: [`jobs`] (pure transitions beside the tasks that place, print, poll and
-//!   close), [`journal`] (SQLite, durable before every event), [`payment`] (the backend
-//!   trait and the sandbox), [`wechatpay`] (the API v3 backend);
+//! - the money: [`money`] (an amount in its currency's minor unit), [`jobs`] (pure
+//!   transitions beside the tasks that place, print, poll and close), [`journal`] (SQLite,
+//!   durable before every event), [`payment`] (the backend trait and the sandbox),
+//!   [`wechatpay`] (the API v3 backend);
 //! - the paper: [`receipt`] (what a receipt says), [`escpos`] (bytes), [`printer`]
 //!   (transports on their own thread), [`preview`] (bytes back to a picture);
 //! - the rest: [`config`] (settings, keys, validation), [`clock`].
