@@ -203,7 +203,8 @@ fn init_logging() {
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Under systemd, stderr is the journal: log there natively, with the structured fields
-    // (OUT_TRADE_NO, STATE, REQUEST_ID…) that `journalctl -u wxprint OUT_TRADE_NO=…` finds.
+    // (tracing-journald prefixes them: F_OUT_TRADE_NO, F_STATE, F_REQUEST_ID…) that
+    // `journalctl -u wxprint F_OUT_TRADE_NO=…` finds.
     if stderr_is_journal()
         && let Ok(journald) = tracing_journald::layer()
     {

@@ -94,7 +94,7 @@ impl EscPos {
     }
 
     /// Makes room for at least `additional` more bytes (emits nothing).
-    pub fn reserve(&mut self, additional: usize) -> &mut Self {
+    pub(crate) fn reserve(&mut self, additional: usize) -> &mut Self {
         self.buf.reserve(additional);
         self
     }
@@ -206,7 +206,7 @@ impl EscPos {
     /// black): for each row `y` from 0, `draw(y, row, above)` fills `row` (`bytes_per_row`
     /// zero bytes) and may copy `above`, the row before it (`None` for the first). Exactly
     /// `rows` rows are sent, so the header always matches the data.
-    pub fn raster_rows(
+    pub(crate) fn raster_rows(
         &mut self,
         scale: RasterScale,
         bytes_per_row: u16,
@@ -259,13 +259,13 @@ impl EscPos {
     }
 
     /// `n` spaces.
-    pub fn pad(&mut self, n: usize) -> &mut Self {
+    pub(crate) fn pad(&mut self, n: usize) -> &mut Self {
         self.repeat(b' ', n)
     }
 
     /// `n` copies of the printable ASCII character `c` (padding, rules); any other byte is
     /// sent as a space, as in [`text`](Self::text).
-    pub fn repeat(&mut self, c: u8, n: usize) -> &mut Self {
+    pub(crate) fn repeat(&mut self, c: u8, n: usize) -> &mut Self {
         let c = if (0x20..0x7F).contains(&c) { c } else { b' ' };
         self.buf.resize(self.buf.len() + n, c);
         self

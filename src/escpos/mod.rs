@@ -4,7 +4,7 @@
 //! ([`Layout`]), the byte builder [`EscPos`], whose every method appends exactly the bytes
 //! documented in `docs/escpos.md` §1–§3, how text is encoded for the printer ([`TextMode`]:
 //! GB18030 or a code page, and print widths), and QR codes: the symbol
-//! ([`qr_matrix`](fn@qr_matrix)) and the centred QR blocks ([`EscPos::qr_block`],
+//! ([`qr_matrix`](fn@qr_matrix)) and the centred QR blocks (`EscPos::qr_block`,
 //! [`qr_raster`], [`qr_native_block`]).
 //!
 //! It must not know what a receipt says (`receipt` composes the paper from these parts), how

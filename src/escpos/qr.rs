@@ -86,7 +86,7 @@ pub fn qr_native_block(data: &str, module_dots: u8) -> Vec<u8> {
 impl EscPos {
     /// The QR part for `data` in the layout's [`QrStyle`]: as [`qr_raster`] or as
     /// [`qr_native_block`] at [`native_module_dots`].
-    pub fn qr_block(&mut self, data: &str, layout: &Layout) -> &mut Self {
+    pub(crate) fn qr_block(&mut self, data: &str, layout: &Layout) -> &mut Self {
         match layout.qr {
             QrStyle::Raster => push_raster_block(self, data, layout, true),
             QrStyle::Native => push_native_block(self, data, native_module_dots(data, layout)),

@@ -1,5 +1,5 @@
-//! Test helpers for byte-level assertions, shared by the `escpos`, `receipt` and `preview`
-//! tests: hex dumps, byte searches and a one-command builder.
+//! Test helpers for byte-level assertions, shared by the `escpos` and `receipt` tests (and
+//! `printer::profile`'s): hex dumps, byte searches and a one-command builder.
 
 use super::EscPos;
 

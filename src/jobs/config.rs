@@ -1,12 +1,14 @@
 //! [`JobsConfig`]: the state machine's part of the settings, and the receipt layout of
 //! the configured printer profile.
 //!
-//! The only file of `jobs/` that reads [`crate::config`]: the rest of the state machine
-//! sees durations and a [`Layout`], never the settings tree, the TOML or the environment.
+//! The only file of `jobs/` that reads the settings tree: the rest of the state machine sees
+//! durations, the [`PollSchedule`] (a plain value it re-exports) and a [`Layout`], never the
+//! settings, the TOML or the environment.
 
 use std::time::Duration;
 
-use crate::config::{PollSchedule, PrinterSettings, QrMode, Settings, TextEncoding};
+pub(crate) use crate::config::PollSchedule;
+use crate::config::{PrinterSettings, QrMode, Settings, TextEncoding};
 use crate::escpos::{Layout, QrStyle, TextMode};
 use crate::printer::profile;
 

@@ -2,8 +2,9 @@
 //! never younger than `close_min_age`, and with a query on either side of the close, so
 //! that a payment racing the close is reported as paid.
 //!
-//! [`Poller`] is the loop's arithmetic (schedule, close timing, back-off) and [`outcome`]
-//! reads a query around a close; both are pure. [`poll`] and [`close`] do the I/O.
+//! [`Poller`]'s schedule, close timing and back-off are the loop's arithmetic, and
+//! [`outcome`] reads a query around a close; those are pure. [`Poller::apply`] commits what a
+//! query said (through the journal), and [`poll`] and [`close`] do the rest of the I/O.
 
 use std::time::Duration;
 
@@ -12,12 +13,12 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::config::JobsConfig;
+use super::config::PollSchedule;
 use super::printing::{Printing, print_attempt};
 use super::state::Shared;
 use super::task::backoff;
 use super::transitions;
 use crate::clock;
-use crate::config::PollSchedule;
 use crate::journal::JobRecord;
 use crate::payment::{Payment, PaymentError, TradeState};
 use crate::protocol::{CloseReason, JobState};

@@ -5,7 +5,7 @@
 //! Every command's length is decided here, from the ESC/POS manuals, so that unknown or
 //! irrelevant commands are skipped whole and a command cut off by the end of the input is
 //! reported ([`RenderError::Truncated`]). The command-length table of the virtual printer in
-//! `tests/support/virtual_printer.rs` is deliberately a separate one, written independently:
+//! `tests/support/virtual_printer/commands.rs` is deliberately a separate one, written independently:
 //! a mistake on one side then shows up as a test failure instead of cancelling out. Do not
 //! share one table between them. Nor does this file use `escpos`'s builder or QR code: what
 //! it draws comes from the bytes alone.

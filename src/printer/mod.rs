@@ -60,7 +60,7 @@ pub enum PrinterError {
 impl PrinterError {
     /// The printer's state this error tells of, for the POS: the status the printer gave
     /// when it is not ready, else an unreachable printer (`paper` unknown) on `transport`.
-    pub fn into_status(self, transport: &str) -> PrinterStatus {
+    pub(crate) fn into_status(self, transport: &str) -> PrinterStatus {
         match self {
             PrinterError::NotReady(status) => status,
             other => status::unreachable(other.to_string(), Some(transport.to_owned())),

@@ -229,10 +229,6 @@ mod tests {
         preview::decode_qrs(&preview::render(bytes, usize::from(width)).expect("renderable"))
     }
 
-    fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-        haystack.windows(needle.len()).position(|w| w == needle)
-    }
-
     #[test]
     fn lookup() {
         assert_eq!(find("80mm").unwrap().name, "80mm");
@@ -334,16 +330,16 @@ mod tests {
                     "{} {layout:?}",
                     p.name
                 );
-                let scaled = find_bytes(&bytes, &[0x1D, 0x76, 0x30, 3]).is_some();
+                let scaled = escpos::testing::find(&bytes, &[0x1D, 0x76, 0x30, 3]).is_some();
                 assert_eq!(
                     scaled,
                     layout.qr == QrStyle::Raster && layout.raster_scaling,
                     "{}",
                     p.name
                 );
-                let guard = find_bytes(&bytes, &escpos::REALTIME_DISABLE);
+                let guard = escpos::testing::find(&bytes, &escpos::REALTIME_DISABLE);
                 if layout.qr == QrStyle::Raster && p.realtime_disable {
-                    let raster = find_bytes(&bytes, &[0x1D, 0x76, 0x30]).unwrap();
+                    let raster = escpos::testing::find(&bytes, &[0x1D, 0x76, 0x30]).unwrap();
                     assert!(guard.unwrap() < raster);
                 } else {
                     assert!(guard.is_none());

@@ -5,11 +5,11 @@
 //! (echoed on every message the request causes). The contract POS integrators build
 //! against is `docs/protocol.md`; `tests/docs.rs` checks its examples against these types.
 //!
-//! - [`request`]: what a POS sends ([`Request`], [`Op`]) and how a line is parsed;
-//! - [`checkout`]: the `checkout` op's order and receipt, with the shape checks;
-//! - [`event`]: what the daemon sends ([`Message`], [`Event`]);
-//! - [`status`]: job, print and printer states carried by events;
-//! - [`error`]: error codes and the `error` object.
+//! - `request.rs`: what a POS sends ([`Request`], [`Op`]) and how a line is parsed;
+//! - `checkout.rs`: the `checkout` op's order and receipt, with the shape checks;
+//! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
+//! - `status.rs`: job, print and printer states carried by events;
+//! - `error.rs`: error codes and the `error` object.
 //!
 //! This module knows nothing of sockets, jobs or payment backends: it is the wire, only.
 

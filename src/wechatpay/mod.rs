@@ -16,7 +16,8 @@
 //!   partner mode go next.
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
-//! - `api/`: the models: error [`codes`], Native order bodies and answers, the online probe.
+//! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers, the
+//!   online probe.
 //!
 //! # Trust
 //!
@@ -50,7 +51,7 @@ mod setup;
 #[cfg(test)]
 mod testkit;
 
-pub use api::{ProbeReport, codes};
+pub use api::ProbeReport;
 pub use auth::{
     MerchantSigner, ResponseSignature, SignError, Verifier, VerifyError, new_nonce,
     response_message,

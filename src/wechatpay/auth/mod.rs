@@ -6,7 +6,8 @@
 //! - `aead.rs`: AEAD_AES_256_GCM under the APIv3 key (`/v3/certificates`, later notifications).
 //! - `error.rs`: [`SignError`] and [`VerifyError`].
 //!
-//! Nothing here knows HTTP, settings, files or WeChat Pay's paths: the client (`http/`) asks
+//! Nothing here knows HTTP, files or WeChat Pay's paths (of the settings, only the
+//! documented `PUBLIC_KEY_ID_PREFIX`, which `config` owns): the client (`http/`) asks
 //! for a header and hands over the headers and bytes it received. wechatpay-go draws the same
 //! line between `core/auth`, `core/cipher` and `core/client.go`.
 

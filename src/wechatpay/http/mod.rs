@@ -162,10 +162,10 @@ impl Http {
         let request_id = header("Request-ID").map(str::to_owned);
         let signature = ResponseSignature::from_headers(header);
         let received_at = clock::now_ms() / 1000;
-        let clock_offset = signature
-            .as_ref()
-            .ok()
-            .and_then(|s| s.timestamp.parse::<i64>().ok())
+        // WeChat Pay's clock: its signature timestamp when it sent one (even on an answer
+        // whose other signature headers are missing), else the HTTP `Date`.
+        let clock_offset = header("Wechatpay-Timestamp")
+            .and_then(|ts| ts.parse::<i64>().ok())
             .or_else(|| header("Date").and_then(http_date))
             .map(|ts| ts - received_at);
         let body = resp
@@ -204,7 +204,7 @@ impl Http {
     }
 
     /// One call with WeChat Pay's retry rules: the backup host on connection failure,
-    /// back-off on 5xx/202/429, one immediate re-entry on an unverified answer.
+    /// back-off on 5xx/202/429 and on an unverified answer, up to [`ATTEMPTS`] in all.
     pub(crate) async fn call(
         &self,
         req: &Request<'_>,
