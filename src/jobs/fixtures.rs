@@ -81,6 +81,7 @@ pub(crate) fn payment(total: i64) -> Payment {
         success_time: "2026-11-26T12:01:00+08:00".into(),
         total: Money::cny(total),
         payer_total: Money::cny(total - 100),
+        exchange_rate: None,
     }
 }
 

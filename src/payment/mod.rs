@@ -52,8 +52,22 @@ pub struct Payment {
     pub success_time: String,
     /// The amount paid for the order (normally the order's amount).
     pub total: Money,
-    /// What the customer paid, in the same currency (less than `total` after a discount).
+    /// What the customer paid, in the currency they paid in (less than `total` after a
+    /// discount): the order's currency on the mainland, usually CNY on WeChat Pay Global.
     pub payer_total: Money,
+    /// The rate WeChat Pay converted at, when the customer paid in another currency
+    /// (WeChat Pay Global); `None` when nothing was converted.
+    pub exchange_rate: Option<ExchangeRate>,
+}
+
+/// A currency conversion as WeChat Pay Global reports it with a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeRate {
+    /// The kind of rate, e.g. `SETTLEMENT_RATE`.
+    pub kind: String,
+    /// Units of the payer's currency per unit of the order's, times 10^8 (WeChat's integer
+    /// convention: a rate of 6.5 is `650000000`).
+    pub rate: i64,
 }
 
 /// `trade_state` of a query.

@@ -123,6 +123,7 @@ impl Sandbox {
             transaction_id: format!("42000{digits}"),
             success_time: clock::rfc3339(now),
             payer_total: total.clone(),
+            exchange_rate: None,
             total,
         };
         conn.execute(
@@ -211,6 +212,7 @@ impl Sandbox {
                     success_time: success_time.unwrap_or_default(),
                     payer_total: total.clone(),
                     total,
+                    exchange_rate: None,
                 })
             }
             "CLOSED" => TradeState::Closed,

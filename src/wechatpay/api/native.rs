@@ -163,6 +163,7 @@ fn trade_state(no: &str, parsed: QueryAnswer) -> TradeState {
                 success_time: parsed.success_time.unwrap_or_default(),
                 total: Money::new(total, currency.clone()),
                 payer_total: Money::new(amount.payer_total.unwrap_or(total), currency),
+                exchange_rate: None,
             })
         }
         "USERPAYING" => TradeState::UserPaying,
