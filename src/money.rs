@@ -51,6 +51,15 @@ impl Currency {
     }
 }
 
+/// The currencies WeChat Pay Global settles in (ISO 4217), as its documentation lists them
+/// (`docs/wechatpay.md` §7). The mainland takes only CNY. Whether a merchant may use one is
+/// the payment backend's rule; `config` checks `wechatpay.currency` against this list.
+pub const GLOBAL_CURRENCIES: [&str; 30] = [
+    "CNY", "HKD", "GBP", "USD", "JPY", "CAD", "AUD", "EUR", "NZD", "KRW", "THB", "SGD", "RUB",
+    "CHF", "SEK", "DKK", "NOK", "AED", "TRY", "MOP", "TWD", "CZK", "MYR", "PHP", "IDR", "MNT",
+    "QAR", "HUF", "KHR", "ISK",
+];
+
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
