@@ -24,6 +24,8 @@
 //!
 //! The `wxprint` binary (`src/main.rs`, `src/cli/`) uses this library like any other client.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod escpos;

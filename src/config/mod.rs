@@ -76,14 +76,30 @@ pub use settings::{
 pub enum ConfigError {
     /// The file named by `--config` / `WXPRINT_CONFIG` is missing or unreadable.
     #[error("cannot read config file {path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The config file.
+        path: PathBuf,
+        /// The operating system's reason.
+        message: String,
+    },
     /// The file is not valid TOML (`message` has the line and column).
     #[error("config file {path} is not valid TOML: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's complaint, on one line.
+        message: String,
+    },
     /// One key is unknown or has a bad value; `message` is
     /// `what is wrong (got "value"); expected …`.
     #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The dotted key (`printer.baud_rate`); for the environment, the malformed
+        /// variable's name, or `WXPRINT` when its values as a whole were refused.
+        key: String,
+        /// What is wrong, and what is expected.
+        message: String,
+    },
     /// Several of the above, one line each.
     #[error("{}", display_lines(.0))]
     Many(Vec<ConfigError>),

@@ -19,10 +19,13 @@ pub struct JobsConfig {
     pub order_ttl: Duration,
     /// WeChat Pay's rule: never close a younger order.
     pub close_min_age: Duration,
+    /// How often a payable order is queried (`[wechatpay]` `poll_*` keys).
     pub poll: PollSchedule,
     /// `[receipt]` defaults; a checkout's `receipt` overrides them.
     pub receipt_title: String,
+    /// The text printed at the foot of the receipt (wrapped, centred).
     pub receipt_footer: String,
+    /// Paper width, text mode and QR style of the printer profile (see [`layout_for`]).
     pub layout: Layout,
     /// The printer profile's name, for the test page.
     pub profile: String,

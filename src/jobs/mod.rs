@@ -87,6 +87,7 @@ pub struct Jobs {
 /// Why the job manager could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
+    /// The journal could not be read for the unfinished jobs to resume.
     #[error(transparent)]
     Journal(#[from] JournalError),
 }

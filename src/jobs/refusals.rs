@@ -10,7 +10,10 @@ use crate::protocol::{ErrorBody, ErrorCode, JobState};
 /// A refused request: the error, and the state of the order it concerns, if it exists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
+    /// The error as answered on the wire: code, message, and the field at fault if any.
     pub error: ErrorBody,
+    /// The order's state when the refusal concerns an existing order; `None` otherwise
+    /// (an unknown order, a malformed request, …).
     pub state: Option<JobState>,
 }
 

@@ -31,26 +31,46 @@ pub const FILE_NAME: &str = "journal.sqlite";
 /// Why the journal could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// `daemon.state_dir` does not exist and could not be created (permissions, a file in
+    /// the way, a read-only file system).
     #[error(
         "cannot create state directory {path}: {source}; check `daemon.state_dir` and its permissions"
     )]
     CreateDir {
+        /// The state directory.
         path: PathBuf,
+        /// The operating system's reason.
         source: std::io::Error,
     },
+    /// SQLite could not open, migrate, read or write the journal (permissions, a full
+    /// disk, a file that is not a database, another process holding the lock).
     #[error("journal {path}: {source}")]
     Sqlite {
+        /// The journal file, `journal.sqlite` under the state directory.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The journal was written by a newer wxprint whose schema this one does not know:
+    /// upgrade wxprint, or move the file away to start an empty journal.
     #[error(
         "journal {path} has schema version {found}, newer than this wxprint understands ({SCHEMA_VERSION}); upgrade wxprint or move the file away"
     )]
-    TooNew { path: PathBuf, found: i64 },
+    TooNew {
+        /// The journal file.
+        path: PathBuf,
+        /// Its `PRAGMA user_version`, greater than [`SCHEMA_VERSION`].
+        found: i64,
+    },
+    /// A stored row is not a record: its state, print state, close reason or error is not
+    /// one this wxprint can read.
     #[error("journal {path}: corrupt record {out_trade_no}: {what}")]
     Corrupt {
+        /// The journal file.
         path: PathBuf,
+        /// The row's order number.
         out_trade_no: String,
+        /// The column at fault and its value, e.g. `state "frobbed"`.
         what: String,
     },
 }

@@ -9,30 +9,40 @@ use crate::protocol::{CloseReason, ErrorBody, JobState, PrintState};
 /// One job, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
+    /// The merchant's order number, the job's key.
     pub out_trade_no: String,
     /// Canonical JSON of the checkout's `order` and `receipt` (and `loopback` when set):
     /// what "identical content" means for an idempotent retry.
     pub request: String,
+    /// Where the job stands: placing, awaiting payment, cancelling, or its outcome.
     pub state: JobState,
+    /// Whether the receipt is printed, still to print, or given up on.
     pub print: PrintState,
+    /// What is sold, as the customer's WeChat shows it.
     pub description: String,
     /// The order's amount (columns `total` and `currency`).
     pub amount: Money,
+    /// Merchant data WeChat Pay returns with the order; `None` when the checkout gave none.
     pub attach: Option<String>,
+    /// WeChat Pay's promotion tag; `None` when the checkout gave none.
     pub goods_tag: Option<String>,
     /// RFC 3339 `time_expire` sent to WeChat Pay (fixed at creation, so that a retried
     /// placement is identical).
     pub time_expire: String,
+    /// The same instant as `time_expire`, in milliseconds since the Unix epoch.
     pub expire_ms: i64,
     /// The payment backend's exact placement request (see `PlaceOrder::request`).
     pub place_body: Option<String>,
     /// A technician's test order, placed on the built-in sandbox.
     pub loopback: bool,
+    /// The QR content of the placed order; `None` until the order is placed.
     pub code_url: Option<String>,
     /// When the order was last placed successfully: WeChat Pay's order age (for the
     /// `close_min_age` rule) counts from here, not from the checkout.
     pub placed_ms: Option<i64>,
+    /// WeChat Pay's number for the payment; `None` until paid.
     pub transaction_id: Option<String>,
+    /// When the customer paid (RFC 3339, as WeChat Pay reported it); `None` until paid.
     pub success_time: Option<String>,
     /// What the customer paid, in the minor unit of the order's currency; read it as
     /// [`JobRecord::payer_amount`].
@@ -40,9 +50,15 @@ pub struct JobRecord {
     /// The amount WeChat Pay reports as paid (normally the order's), in the minor unit of
     /// the order's currency; read it as [`JobRecord::paid_amount`].
     pub paid_total: Option<i64>,
+    /// Why the order was closed unpaid; `None` unless `state` is `closed`.
     pub close_reason: Option<CloseReason>,
+    /// The last failure reported for the job: why the order was refused (`state` is
+    /// `failed`) or why the receipt could not be printed (`print` is `failed`); `None`
+    /// while nothing failed.
     pub error: Option<ErrorBody>,
+    /// When the checkout arrived, in milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// When the record last changed, in milliseconds since the Unix epoch.
     pub updated_ms: i64,
 }
 

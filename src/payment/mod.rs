@@ -24,13 +24,17 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// that a retried placement is byte-identical (WeChat Pay's re-entry rule).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaceOrder {
+    /// The merchant's order number, as the POS chose it.
     pub out_trade_no: String,
+    /// What is sold, as the customer's WeChat shows it.
     pub description: String,
     /// What the order costs.
     pub amount: Money,
+    /// Merchant data WeChat Pay returns with the order; `None` when the checkout gave none.
     pub attach: Option<String>,
+    /// WeChat Pay's promotion tag; `None` when the checkout gave none.
     pub goods_tag: Option<String>,
-    /// RFC 3339 with `+08:00`.
+    /// When the order stops being payable: RFC 3339 with `+08:00`.
     pub time_expire: String,
     /// The backend's request as first prepared ([`PaymentBackend::prepare`]), stored with
     /// the job: every placement of this order sends exactly these bytes, even after a
@@ -42,13 +46,17 @@ pub struct PlaceOrder {
 /// A placed order: the QR content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
+    /// The `weixin://wxpay/bizpayurl?pr=…` URL the receipt prints as a QR code.
     pub code_url: String,
 }
 
 /// What a payment looks like once WeChat Pay reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
+    /// WeChat Pay's number for the payment (the sandbox makes one up); empty if the answer
+    /// lacked it.
     pub transaction_id: String,
+    /// When the customer paid, RFC 3339; empty if the answer lacked it.
     pub success_time: String,
     /// The amount paid for the order (normally the order's amount).
     pub total: Money,
@@ -89,7 +97,10 @@ pub enum PaymentError {
     /// Network trouble, 5xx, an unverifiable answer: try again later, same request.
     #[error("temporary payment backend failure: {message}")]
     Transient {
+        /// What went wrong, for the log.
         message: String,
+        /// WeChat Pay's `Request-ID` of the answer, to quote to its support; `None` when
+        /// there was no answer or it carried none, and from the sandbox.
         request_id: Option<String>,
     },
     /// HTTP 429: back off before the next call.
@@ -98,8 +109,13 @@ pub enum PaymentError {
     /// The backend refused the request for good (configuration or parameter error).
     #[error("WeChat Pay refused the request: {code}: {message}")]
     Rejected {
+        /// The backend's error code (`PARAM_ERROR`, `INVALID_REQUEST`…); `HTTP_<status>`
+        /// when the answer carried none.
         code: String,
+        /// The backend's explanation.
         message: String,
+        /// WeChat Pay's `Request-ID` of the answer, to quote to its support; `None` when it
+        /// carried none, and from the sandbox.
         request_id: Option<String>,
     },
     /// ORDER_NOT_EXIST.

@@ -15,8 +15,12 @@ pub struct Candidate {
     pub device: PathBuf,
     /// `serial` or `usb`: the `printer.transport` to use.
     pub transport: &'static str,
+    /// The USB vendor and product id (`idVendor`, `idProduct`); `None` when no USB device
+    /// was found above the port in sysfs, or its ids are unreadable.
     pub usb_id: Option<(u16, u16)>,
+    /// The USB device's product string (`POS58 Printer`); `None` when it has none.
     pub product: Option<String>,
+    /// The USB device's manufacturer string; `None` when it has none.
     pub manufacturer: Option<String>,
     /// Names of built-in profiles known to use this USB id.
     pub profiles: Vec<&'static str>,

@@ -47,7 +47,13 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum PrinterError {
     /// The transport failed (device gone, connection refused, write timed out).
     #[error("cannot write to {target}: {message}")]
-    Io { target: String, message: String },
+    Io {
+        /// The transport as described for the technician (`serial /dev/ttyUSB0 …`), or the
+        /// directory of the file printer.
+        target: String,
+        /// The operating system's reason.
+        message: String,
+    },
     /// The printer says it cannot print now (paper out, cover open, offline): nothing was
     /// sent; try again when it is back.
     #[error("the printer is not ready: {}", .0.error.as_deref().unwrap_or("not ready"))]

@@ -43,9 +43,11 @@ use crate::escpos::{Layout, QrStyle};
 pub struct Profile {
     /// The name used in the configuration (`[printer] profile = "…"`).
     pub name: &'static str,
+    /// What printers it is for, in one line.
     pub description: &'static str,
     /// Printable width in dots.
     pub width_dots: u16,
+    /// Print head resolution in dots per inch (180 or 203), for sizing QR modules.
     pub dpi: u16,
     /// Text columns in font A.
     pub columns: u16,
@@ -55,7 +57,10 @@ pub struct Profile {
     pub raster_scaling: bool,
     /// Accepts `GS ( D` (`1D 28 44 05 00 14 01 00 02 00`), disabling real-time commands.
     pub realtime_disable: bool,
+    /// How text is encoded unless `printer.encoding` overrides it: Chinese mode (GB18030)
+    /// or a single-byte code page.
     pub text: TextMode,
+    /// How the receipt is cut off at its end (or fed to the tear bar, without a cutter).
     pub cut: Cut,
     /// USB vendor:product ids this profile likely matches (for `wxprint printers`).
     pub usb_ids: &'static [(u16, u16)],

@@ -48,7 +48,9 @@ pub enum ServerError {
     /// Creating the directory, replacing a stale socket, binding or setting the mode failed.
     #[error("cannot listen on {path}: {source}; check that its directory exists and is writable")]
     Bind {
+        /// The socket path, `daemon.socket`.
         path: PathBuf,
+        /// The operating system's reason.
         source: std::io::Error,
     },
 }

@@ -15,31 +15,74 @@ use crate::config::WechatPaySettings;
 /// Why the client could not be set up. Each message names the file or key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// A key file (merchant key, WeChat Pay public key or APIv3 key) could not be read:
+    /// missing, or not readable by the daemon's user. Fix the setting or the file's owner.
     #[error("cannot read {what} {path}: {source}; check wechatpay.{key} and the file's owner")]
     Read {
+        /// What the file should hold, in words ("the merchant private key").
         what: &'static str,
+        /// The setting under `[wechatpay]` that names the file (`private_key_file`).
         key: &'static str,
+        /// The file as configured.
         path: PathBuf,
+        /// The operating system's reason.
         source: std::io::Error,
     },
+    /// A private key file (merchant key or APIv3 key) is readable by group or others, so it
+    /// is refused; `chmod 600` it.
     #[error(
         "{path} is readable by group or others (mode {mode:04o}); a key file must be private: run `chmod 600 {path}`"
     )]
-    Permissions { path: PathBuf, mode: u32 },
+    Permissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits (`mode & 0o777`, e.g. `0o644`).
+        mode: u32,
+    },
+    /// The merchant signer was refused: `private_key_file` holds no usable RSA private key
+    /// (PKCS#8 or PKCS#1, unencrypted, at least 2048 bits), or `mchid` or
+    /// `merchant_serial_no` is malformed; the [`SignError`] says which.
     #[error("wechatpay.private_key_file {path}: {source}")]
-    PrivateKey { path: PathBuf, source: SignError },
+    PrivateKey {
+        /// The configured `private_key_file`.
+        path: PathBuf,
+        /// Why the signer refused it.
+        source: SignError,
+    },
+    /// `public_key_file` was read but holds no usable WeChat Pay public key (public-key mode).
     #[error("wechatpay.public_key_file {path}: {source}")]
-    PublicKey { path: PathBuf, source: VerifyError },
+    PublicKey {
+        /// The configured `public_key_file`.
+        path: PathBuf,
+        /// Why the verifier refused it.
+        source: VerifyError,
+    },
+    /// The APIv3 key (certificate mode) is not 32 bytes once surrounding white space is
+    /// removed; copy it again from the merchant platform.
     #[error(
         "wechatpay.apiv3_key_file {path}: the APIv3 key must be exactly 32 bytes, found {len}; copy it again from the merchant platform (API安全 → APIv3密钥)"
     )]
-    ApiV3Key { path: PathBuf, len: usize },
+    ApiV3Key {
+        /// The configured `apiv3_key_file`.
+        path: PathBuf,
+        /// The key's length in bytes, white space trimmed.
+        len: usize,
+    },
+    /// `ca_file` could not be read or holds no PEM certificate.
     #[error("wechatpay.ca_file {path}: {message}")]
-    CaFile { path: PathBuf, message: String },
+    CaFile {
+        /// The configured `ca_file`.
+        path: PathBuf,
+        /// What went wrong: the read error, or why the PEM bundle was refused.
+        message: String,
+    },
+    /// Neither trust mode is configured, so no answer from WeChat Pay could be verified: set
+    /// `public_key_id` and `public_key_file`, or `apiv3_key_file`.
     #[error(
         "no way to verify WeChat Pay's answers: set public_key_id and public_key_file (public-key mode) or apiv3_key_file (certificate mode)"
     )]
     NoTrust,
+    /// The HTTP client could not be built; the message is reqwest's.
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
 }

@@ -28,13 +28,22 @@ pub const CODE_URL_PREFIX: &str = "weixin://wxpay/bizpayurl?pr=";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// Why `sandbox_pay` was refused.
+/// Why `sandbox_pay` was refused, or the sandbox's store could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SandboxError {
+    /// No order with this `out_trade_no` (the one given) was ever placed on the sandbox.
     #[error("sandbox order {0} does not exist")]
     NotFound(String),
+    /// The order is already paid or closed, so it cannot be paid (again).
     #[error("sandbox order {no} is {state}; only an unpaid (NOTPAY) order can be paid")]
-    NotPayable { no: String, state: String },
+    NotPayable {
+        /// The order's `out_trade_no`.
+        no: String,
+        /// Its sandbox `trade_state`: `SUCCESS` or `CLOSED`.
+        state: String,
+    },
+    /// `sandbox.sqlite` (or its directory) could not be created, read or written; the
+    /// message is SQLite's or the operating system's.
     #[error("sandbox store: {0}")]
     Store(String),
 }

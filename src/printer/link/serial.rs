@@ -14,7 +14,10 @@ use crate::config::FlowControl;
 pub struct Serial {
     /// `/dev/ttyUSB0`, `/dev/ttyS0`, or a udev symlink.
     pub device: PathBuf,
+    /// Line speed in bit/s (`printer.baud_rate`); it must match the printer's own setting.
     pub baud_rate: u32,
+    /// RTS/CTS, XON/XOFF or none (`printer.flow_control`); without it, writes are paced at
+    /// the line rate.
     pub flow_control: FlowControl,
 }
 

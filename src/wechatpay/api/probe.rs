@@ -15,6 +15,8 @@ use crate::wechatpay::region;
 /// What `check-config --online` learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
+    /// WeChat Pay's `Request-ID` of the answer, to quote to its support; `None` when the
+    /// answer carried none.
     pub request_id: Option<String>,
     /// WeChat Pay's clock minus ours, in seconds, when the answer said.
     pub clock_offset: Option<i64>,
