@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::OwnedReadHalf;
 
 use wxprint::money::{Currency, Money};
-use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, Request};
+use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, PaidAmount, Request};
 
 use super::{DaemonOp, connect_error, runtime};
 
@@ -26,6 +26,7 @@ impl From<DaemonOp> for Op {
                 out_trade_no,
                 total,
                 description,
+                currency,
                 no_follow,
             } => Op::Checkout(Box::new(Checkout {
                 order: Order {
@@ -33,7 +34,7 @@ impl From<DaemonOp> for Op {
                     description,
                     amount: OrderAmount {
                         total,
-                        currency: "CNY".into(),
+                        currency: currency.unwrap_or_else(|| "CNY".into()),
                     },
                     attach: None,
                     time_expire: None,
@@ -181,8 +182,9 @@ fn describe(event: &Event) -> String {
             amount,
             ..
         } => format!(
-            "paid       {} transaction {transaction_id} at {success_time}",
-            Money::new(amount.total, Currency::new(amount.currency.as_str()))
+            "paid       {}{} transaction {transaction_id} at {success_time}",
+            Money::new(amount.total, Currency::new(amount.currency.as_str())),
+            payer_part(amount)
         ),
         Event::Closed { reason, .. } => format!("closed     {}", reason.as_str()),
         Event::Failed { error, .. } => format!(
@@ -214,10 +216,94 @@ fn describe(event: &Event) -> String {
     }
 }
 
+/// ` (payer ￥11.35)` when the customer paid in another currency than the order's (WeChat
+/// Pay Global), else nothing: a mainland `paid` line reads as it always did.
+fn payer_part(amount: &PaidAmount) -> String {
+    if amount.payer_currency == amount.currency {
+        return String::new();
+    }
+    let payer = Money::new(
+        amount.payer_total,
+        Currency::new(amount.payer_currency.as_str()),
+    );
+    format!(" (payer {payer})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wxprint::protocol::{ErrorBody, ErrorCode, JobState};
+    use wxprint::protocol::{ErrorBody, ErrorCode, ExchangeRate, JobState};
+
+    fn paid(amount: PaidAmount) -> Event {
+        Event::Paid {
+            out_trade_no: "T20261126002".into(),
+            state: JobState::Paid,
+            transaction_id: "4200071552950396617392818394".into(),
+            success_time: "2026-11-27T10:15:09+08:00".into(),
+            amount,
+        }
+    }
+
+    #[test]
+    fn describe_paid_shows_the_payers_amount_only_when_converted() {
+        let mainland = paid(PaidAmount {
+            total: 3200,
+            payer_total: 3000,
+            currency: "CNY".into(),
+            payer_currency: "CNY".into(),
+            exchange_rate: None,
+        });
+        assert_eq!(
+            describe(&mainland),
+            "paid       ￥32.00 transaction 4200071552950396617392818394 at 2026-11-27T10:15:09+08:00"
+        );
+        let global = paid(PaidAmount {
+            total: 1234,
+            payer_total: 1135,
+            currency: "HKD".into(),
+            payer_currency: "CNY".into(),
+            exchange_rate: Some(ExchangeRate {
+                kind: "SETTLEMENT_RATE".into(),
+                rate: 92_000_000,
+            }),
+        });
+        assert_eq!(
+            describe(&global),
+            "paid       HKD 12.34 (payer ￥11.35) transaction 4200071552950396617392818394 at 2026-11-27T10:15:09+08:00"
+        );
+        let yen = paid(PaidAmount {
+            total: 1200,
+            payer_total: 1200,
+            currency: "JPY".into(),
+            payer_currency: "JPY".into(),
+            exchange_rate: None,
+        });
+        assert!(describe(&yen).starts_with("paid       JPY 1,200 transaction"));
+    }
+
+    #[test]
+    fn the_currency_flag_is_sent_only_as_given() {
+        let op = |currency: Option<&str>| {
+            Op::from(DaemonOp::Checkout {
+                out_trade_no: "T20261126002".into(),
+                total: 1234,
+                description: "Milk tea".into(),
+                currency: currency.map(str::to_owned),
+                no_follow: false,
+            })
+        };
+        let Op::Checkout(hkd) = op(Some("HKD")) else {
+            panic!("a checkout");
+        };
+        assert_eq!(hkd.order.amount.currency, "HKD");
+        let Op::Checkout(plain) = op(None) else {
+            panic!("a checkout");
+        };
+        assert_eq!(
+            plain.order.amount.currency, "CNY",
+            "today's request, unchanged"
+        );
+    }
 
     #[test]
     fn describe_names_the_error_code_as_on_the_wire() {

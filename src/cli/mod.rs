@@ -77,11 +77,14 @@ enum DaemonOp {
     Checkout {
         #[arg(long)]
         out_trade_no: String,
-        /// Amount in fen (3200 = ￥32.00).
+        /// Amount in the minor unit of the currency (fen: 3200 = ￥32.00; JPY has none).
         #[arg(long)]
         total: i64,
         #[arg(long)]
         description: String,
+        /// ISO 4217 code of the amount (e.g. HKD); without it, the protocol's default (CNY).
+        #[arg(long, value_name = "CODE")]
+        currency: Option<String>,
         /// Stop after the receipt is printed instead of waiting for the payment.
         #[arg(long)]
         no_follow: bool,

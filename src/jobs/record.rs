@@ -14,8 +14,8 @@ use crate::journal::JobRecord;
 use crate::money::{Currency, Money};
 use crate::payment::PlaceOrder;
 use crate::protocol::{
-    Checkout, CloseReason, ErrorBody, ErrorCode, Event, JobState, JobStatus, Order, OrderAmount,
-    PaidAmount, PrintState, ReceiptSpec, StatusAmount,
+    Checkout, CloseReason, ErrorBody, ErrorCode, Event, ExchangeRate, JobState, JobStatus, Order,
+    OrderAmount, PaidAmount, PrintState, ReceiptSpec, StatusAmount,
 };
 
 /// The checkout content that makes a retry "identical": `order`, `receipt` and whether it
@@ -190,7 +190,7 @@ pub(crate) fn paid_event(record: &JobRecord) -> Event {
         state: JobState::Paid,
         transaction_id: record.transaction_id.clone().unwrap_or_default(),
         success_time: record.success_time.clone().unwrap_or_default(),
-        amount: paid_amount(&record.paid_amount(), &record.payer_amount()),
+        amount: paid_amount(record),
     }
 }
 
@@ -202,7 +202,7 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         print: r.print,
         code_url: r.code_url.clone(),
         description: r.description.clone(),
-        amount: status_amount(&r.amount),
+        amount: status_amount(r),
         created_at: clock::rfc3339(r.created_ms),
         updated_at: clock::rfc3339(r.updated_ms),
         time_expire: r.time_expire.clone(),
@@ -219,21 +219,37 @@ pub(crate) fn order_amount(amount: &OrderAmount) -> Money {
     Money::new(amount.total, Currency::new(amount.currency.as_str()))
 }
 
-/// A payment as the `paid` event spells it: both amounts in `total`'s currency.
-fn paid_amount(total: &Money, payer_total: &Money) -> PaidAmount {
+/// A payment as the `paid` event spells it: `total` in the order's currency, `payer_total`
+/// in the payer's, and the rate when WeChat Pay converted.
+fn paid_amount(record: &JobRecord) -> PaidAmount {
+    let (total, payer_total) = (record.paid_amount(), record.payer_amount());
     PaidAmount {
         total: total.minor(),
         payer_total: payer_total.minor(),
         currency: total.currency().code().to_owned(),
+        payer_currency: payer_total.currency().code().to_owned(),
+        exchange_rate: exchange_rate(record),
     }
 }
 
-/// The order's amount as `status` spells it.
-fn status_amount(amount: &Money) -> StatusAmount {
+/// The order's amount as `status` spells it; once paid, with the payer's currency and the
+/// rate.
+fn status_amount(record: &JobRecord) -> StatusAmount {
+    let paid = record.payer_total.is_some();
     StatusAmount {
-        total: amount.minor(),
-        currency: amount.currency().code().to_owned(),
+        total: record.amount.minor(),
+        currency: record.amount.currency().code().to_owned(),
+        payer_currency: paid.then(|| record.payer_amount().currency().code().to_owned()),
+        exchange_rate: exchange_rate(record),
     }
+}
+
+/// The record's conversion rate as the wire spells it.
+fn exchange_rate(record: &JobRecord) -> Option<ExchangeRate> {
+    record.exchange_rate.as_ref().map(|r| ExchangeRate {
+        kind: r.kind.clone(),
+        rate: r.rate,
+    })
 }
 
 #[cfg(test)]
@@ -402,5 +418,61 @@ mod tests {
             (3200, Some(3000))
         );
         assert_eq!(status.created_at, "2026-11-26T12:00:00+08:00");
+    }
+
+    #[test]
+    fn a_converted_payment_is_reported_with_the_payers_currency_and_the_rate() {
+        let mut r = awaiting();
+        transitions::paid(&mut r, payment(3100));
+        let Event::Paid { amount, .. } = paid_event(&r) else {
+            panic!("not paid");
+        };
+        assert_eq!(
+            (amount.currency.as_str(), amount.payer_currency.as_str()),
+            ("CNY", "CNY")
+        );
+        assert_eq!(amount.exchange_rate, None, "the mainland converts nothing");
+
+        let hkd = |minor| Money::new(minor, Currency::new("HKD"));
+        let mut r = awaiting();
+        r.amount = hkd(1234);
+        let global = crate::payment::Payment {
+            total: hkd(1234),
+            payer_total: Money::cny(1135),
+            exchange_rate: Some(crate::payment::ExchangeRate {
+                kind: "SETTLEMENT_RATE".into(),
+                rate: 92_000_000,
+            }),
+            ..payment(1234)
+        };
+        transitions::paid(&mut r, global);
+        let rate = Some(ExchangeRate {
+            kind: "SETTLEMENT_RATE".into(),
+            rate: 92_000_000,
+        });
+        let Event::Paid { amount, .. } = paid_event(&r) else {
+            panic!("not paid");
+        };
+        let expected = PaidAmount {
+            total: 1234,
+            payer_total: 1135,
+            currency: "HKD".into(),
+            payer_currency: "CNY".into(),
+            exchange_rate: rate.clone(),
+        };
+        assert_eq!(amount, expected);
+        let status = status_of(&r);
+        assert_eq!(status.payer_total, Some(1135));
+        assert_eq!(
+            status.amount,
+            StatusAmount {
+                total: 1234,
+                currency: "HKD".into(),
+                payer_currency: Some("CNY".into()),
+                exchange_rate: rate,
+            }
+        );
+        let unpaid = status_of(&awaiting()).amount;
+        assert_eq!((unpaid.payer_currency, unpaid.exchange_rate), (None, None));
     }
 }

@@ -138,8 +138,11 @@ pub(crate) fn paid(r: &mut JobRecord, payment: Payment) -> Option<Event> {
     r.state = JobState::Paid;
     r.transaction_id = Some(payment.transaction_id);
     r.success_time = Some(payment.success_time);
-    // Stored in the minor unit of the order's currency, the only one an order is paid in.
+    // `paid_total` in the minor unit of the order's currency; what the customer paid in
+    // their own currency (CNY on WeChat Pay Global), with the rate it was converted at.
     r.payer_total = Some(payment.payer_total.minor());
+    r.payer_currency = Some(payment.payer_total.currency().clone());
+    r.exchange_rate = payment.exchange_rate;
     r.paid_total = Some(payment.total.minor());
     Some(paid_event(r))
 }

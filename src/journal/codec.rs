@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JobRecord;
 use crate::money::{Currency, Money};
+use crate::payment::ExchangeRate;
 use crate::protocol::{CloseReason, ErrorBody, ErrorCode, JobState, PrintState};
 
 /// `$name` spells a `$ty` for the journal and `$parse` reads it back; every variant must
@@ -127,7 +128,10 @@ pub(super) fn decode_error(text: &str) -> Result<ErrorBody, String> {
 /// named with their values, so their order matters nowhere.
 pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlite::Result<()> {
     let error = j.error.as_ref().map(encode_error);
-    let row: [(&str, &dyn ToSql); 23] = [
+    let payer_currency = j.payer_currency.as_ref().map(Currency::code);
+    let rate_type = j.exchange_rate.as_ref().map(|r| r.kind.as_str());
+    let rate = j.exchange_rate.as_ref().map(|r| r.rate);
+    let row: [(&str, &dyn ToSql); 26] = [
         (":out_trade_no", &j.out_trade_no),
         (":request", &j.request),
         (":state", &state_name(j.state)),
@@ -147,6 +151,9 @@ pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlit
         (":success_time", &j.success_time),
         (":payer_total", &j.payer_total),
         (":paid_total", &j.paid_total),
+        (":payer_currency", &payer_currency),
+        (":rate_type", &rate_type),
+        (":rate", &rate),
         (":close_reason", &j.close_reason.map(reason_name)),
         (":error", &error),
         (":created_ms", &j.created_ms),
@@ -217,7 +224,12 @@ pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrup
         Ok(spelled) => spelled,
         Err(what) => return Ok(Err(Corrupt { out_trade_no, what })),
     };
+    let exchange_rate = match read_rate(r)? {
+        Ok(rate) => rate,
+        Err(what) => return Ok(Err(Corrupt { out_trade_no, what })),
+    };
     let currency: String = r.get("currency")?;
+    let payer_currency: Option<String> = r.get("payer_currency")?;
     Ok(Ok(JobRecord {
         out_trade_no,
         request: r.get("request")?,
@@ -237,11 +249,24 @@ pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrup
         success_time: r.get("success_time")?,
         payer_total: r.get("payer_total")?,
         paid_total: r.get("paid_total")?,
+        payer_currency: payer_currency.map(Currency::new),
+        exchange_rate,
         close_reason: spelled.close_reason,
         error: spelled.error,
         created_ms: r.get("created_ms")?,
         updated_ms: r.get("updated_ms")?,
     }))
+}
+
+/// The `rate_type` and `rate` columns: both set (a conversion) or both NULL (none).
+fn read_rate(r: &Row<'_>) -> rusqlite::Result<Result<Option<ExchangeRate>, String>> {
+    let kind: Option<String> = r.get("rate_type")?;
+    let rate: Option<i64> = r.get("rate")?;
+    Ok(match (kind, rate) {
+        (Some(kind), Some(rate)) => Ok(Some(ExchangeRate { kind, rate })),
+        (None, None) => Ok(None),
+        (kind, rate) => Err(format!("rate_type {kind:?} with rate {rate:?}")),
+    })
 }
 
 #[cfg(test)]
@@ -351,8 +376,10 @@ mod tests {
 
     #[test]
     fn a_row_written_by_an_older_wxprint_reads_back_unchanged() {
-        let conn = table();
-        // A paid job and a failed one, as wxprint wrote them before this codec existed.
+        let conn = Connection::open_in_memory().unwrap();
+        schema::create_v1(&conn).unwrap();
+        // A paid job and a failed one, as wxprint wrote them before this codec existed
+        // (schema version 1), then the file migrated to the current schema.
         conn.execute_batch(
             r#"INSERT INTO jobs VALUES ('T0000001', '{"order":{}}', 'paid', 'printed',
                 'Latte x2', 3200, 'CNY', 'till 2', NULL, '2026-11-26T12:10:00+08:00',
@@ -365,6 +392,7 @@ mod tests {
                 '{"code":"printer","message":"paper out"}', 1795665600000, 1795665600000);"#,
         )
         .unwrap();
+        schema::migrate(&conn, 1).unwrap();
         let read = |no: &str| {
             let sql = "SELECT * FROM jobs WHERE out_trade_no = ?1";
             let row = conn.query_row(sql, [no], read_row).unwrap();
@@ -381,6 +409,7 @@ mod tests {
             (Money::cny(3100), Money::cny(3000))
         );
         assert_eq!(paid.attach.as_deref(), Some("till 2"));
+        assert_eq!((&paid.payer_currency, &paid.exchange_rate), (&None, &None));
         let closed = read("T0000002");
         assert_eq!(
             (closed.state, closed.print, closed.close_reason),

@@ -191,7 +191,8 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Money;
+    use crate::money::{Currency, Money};
+    use crate::payment::ExchangeRate;
     use crate::protocol::{CloseReason, ErrorBody, ErrorCode};
 
     fn record(no: &str) -> JobRecord {
@@ -265,5 +266,78 @@ mod tests {
         drop(conn);
         let e = Journal::open(dir.path()).unwrap_err();
         assert!(matches!(e, JournalError::TooNew { found: 99, .. }), "{e}");
+    }
+
+    #[test]
+    fn a_global_payment_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let hkd = Money::new(1234, Currency::new("HKD"));
+        let mut r = JobRecord::new("T0000001", "{}", "Milk tea", hkd, 0, 0);
+        r.state = JobState::Paid;
+        r.paid_total = Some(1234);
+        r.payer_total = Some(1135);
+        r.payer_currency = Some(Currency::CNY);
+        r.exchange_rate = Some(ExchangeRate {
+            kind: "SETTLEMENT_RATE".into(),
+            rate: 92_000_000,
+        });
+        Journal::open(dir.path()).unwrap().insert(&r).unwrap();
+        let back = Journal::open(dir.path()).unwrap().get("T0000001").unwrap();
+        assert_eq!(back.as_ref(), Some(&r));
+        assert_eq!(r.payer_amount(), Money::cny(1135));
+    }
+
+    #[test]
+    fn a_version_1_journal_is_migrated_to_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            schema::create_v1(&conn).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO jobs VALUES ('T0000001', '{"order":{}}', 'paid', 'printed',
+                    'Latte x2', 3200, 'CNY', NULL, NULL, '2026-11-26T12:10:00+08:00',
+                    1795666200000, NULL, 0, 'weixin://wxpay/bizpayurl?pr=abc',
+                    1795665601000, '4200000001', '2026-11-26T12:01:00+08:00', 3000, 3200,
+                    NULL, NULL, 1795665600000, 1795665660000);
+                   INSERT INTO jobs VALUES ('T0000002', '{"order":{}}', 'awaiting_payment',
+                    'printed', 'Tea', 800, 'CNY', NULL, NULL, '2026-11-26T12:10:00+08:00',
+                    1795666200000, NULL, 0, 'weixin://wxpay/bizpayurl?pr=def', 1795665601000,
+                    NULL, NULL, NULL, NULL, NULL, NULL, 1795665600000, 1795665600000);"#,
+            )
+            .unwrap();
+        }
+        let mut j = Journal::open(dir.path()).unwrap();
+        let version = schema::version(&j.conn).unwrap();
+        assert_eq!((version, SCHEMA_VERSION), (2, 2));
+        let paid = j.get("T0000001").unwrap().unwrap();
+        assert_eq!(paid.state, JobState::Paid);
+        assert_eq!(paid.transaction_id.as_deref(), Some("4200000001"));
+        assert_eq!(
+            (paid.paid_amount(), paid.payer_amount()),
+            (Money::cny(3200), Money::cny(3000))
+        );
+        assert_eq!(
+            (paid.payer_currency.clone(), paid.exchange_rate.clone()),
+            (None, None)
+        );
+        let open: Vec<_> = j
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.out_trade_no)
+            .collect();
+        assert_eq!(
+            open,
+            ["T0000002"],
+            "the unfinished job resumes after the upgrade"
+        );
+        // The migrated file takes the new columns, and opens again without a second step.
+        let mut converted = paid.clone();
+        converted.payer_currency = Some(Currency::CNY);
+        j.update(&converted).unwrap();
+        drop(j);
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.get("T0000001").unwrap(), Some(converted));
     }
 }

@@ -3,7 +3,8 @@
 //! (`codec.rs`) decides how it is spelled on disk.
 
 use crate::clock;
-use crate::money::Money;
+use crate::money::{Currency, Money};
+use crate::payment::ExchangeRate;
 use crate::protocol::{CloseReason, ErrorBody, JobState, PrintState};
 
 /// One job, as stored.
@@ -44,9 +45,14 @@ pub struct JobRecord {
     pub transaction_id: Option<String>,
     /// When the customer paid (RFC 3339, as WeChat Pay reported it); `None` until paid.
     pub success_time: Option<String>,
-    /// What the customer paid, in the minor unit of the order's currency; read it as
+    /// What the customer paid, in the minor unit of `payer_currency`; read it as
     /// [`JobRecord::payer_amount`].
     pub payer_total: Option<i64>,
+    /// The currency the customer paid in, when WeChat Pay named it (schema 2): `None`
+    /// means the order's currency (every payment a version-1 journal holds).
+    pub payer_currency: Option<Currency>,
+    /// The rate WeChat Pay converted the payment at, when it converted (schema 2).
+    pub exchange_rate: Option<ExchangeRate>,
     /// The amount WeChat Pay reports as paid (normally the order's), in the minor unit of
     /// the order's currency; read it as [`JobRecord::paid_amount`].
     pub paid_total: Option<i64>,
@@ -93,6 +99,8 @@ impl JobRecord {
             transaction_id: None,
             success_time: None,
             payer_total: None,
+            payer_currency: None,
+            exchange_rate: None,
             paid_total: None,
             close_reason: None,
             error: None,
@@ -107,10 +115,14 @@ impl JobRecord {
         self.amount.with_minor(minor)
     }
 
-    /// What the customer paid: `payer_total` once paid, else the order's amount.
+    /// What the customer paid: `payer_total` in `payer_currency` (or the order's currency)
+    /// once paid, else the order's amount.
     pub fn payer_amount(&self) -> Money {
-        let minor = self.payer_total.unwrap_or(self.amount.minor());
-        self.amount.with_minor(minor)
+        match (self.payer_total, &self.payer_currency) {
+            (Some(minor), Some(currency)) => Money::new(minor, currency.clone()),
+            (Some(minor), None) => self.amount.with_minor(minor),
+            (None, _) => self.amount.clone(),
+        }
     }
 }
 
@@ -131,5 +143,15 @@ mod tests {
             (r.paid_amount(), r.payer_amount()),
             (Money::cny(3100), Money::cny(3000))
         );
+    }
+
+    #[test]
+    fn a_converted_payment_is_read_in_the_payers_currency() {
+        let hkd = Money::new(1234, Currency::new("HKD"));
+        let mut r = JobRecord::new("T0000001", "{}", "Latte", hkd.clone(), 0, 0);
+        r.paid_total = Some(1234);
+        r.payer_total = Some(1135);
+        r.payer_currency = Some(Currency::CNY);
+        assert_eq!((r.paid_amount(), r.payer_amount()), (hkd, Money::cny(1135)));
     }
 }

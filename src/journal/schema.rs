@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: one row per job; `state` indexed for [`Journal::unfinished`](super::Journal::unfinished).
 const V1: &str = "BEGIN;
@@ -42,6 +42,16 @@ const V1: &str = "BEGIN;
      PRAGMA user_version = 1;
      COMMIT;";
 
+/// Version 2: what a payment in another currency needs to be reported again after a
+/// restart — the payer's currency and the rate WeChat Pay converted at (WeChat Pay Global).
+/// NULL in every row a version-1 file held: the order's currency, nothing converted.
+const V2: &str = "BEGIN;
+     ALTER TABLE jobs ADD COLUMN payer_currency TEXT;
+     ALTER TABLE jobs ADD COLUMN rate_type TEXT;
+     ALTER TABLE jobs ADD COLUMN rate INTEGER;
+     PRAGMA user_version = 2;
+     COMMIT;";
+
 /// The schema version of the open file (0: a new, empty file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -53,6 +63,15 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     if from < 1 {
         conn.execute_batch(V1)?;
     }
+    if from < 2 {
+        conn.execute_batch(V2)?;
+    }
     // Future schema versions migrate here, one `if from < N` step each.
     Ok(())
+}
+
+/// A file as a version-1 wxprint made it, for the migration tests.
+#[cfg(test)]
+pub(super) fn create_v1(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(V1)
 }

@@ -36,12 +36,28 @@ impl Message {
 /// The amount of a paid order as WeChat Pay reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaidAmount {
-    /// The order's amount in fen.
+    /// The order's amount, in the minor unit of `currency` (fen for CNY).
     pub total: i64,
-    /// What the customer paid after promotions, in fen.
+    /// What the customer paid after promotions, in the minor unit of `payer_currency`.
     pub payer_total: i64,
-    /// ISO 4217 code; `CNY` on mainland WeChat Pay.
+    /// ISO 4217 code of `total`: the order's currency; `CNY` on mainland WeChat Pay.
     pub currency: String,
+    /// ISO 4217 code of `payer_total`: the currency the customer paid in (extension) —
+    /// `currency` on the mainland, usually `CNY` on WeChat Pay Global.
+    pub payer_currency: String,
+    /// The rate WeChat Pay converted at, when it converted (WeChat Pay Global; extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_rate: Option<ExchangeRate>,
+}
+
+/// A currency conversion as WeChat Pay Global reports it, spelled as WeChat Pay spells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRate {
+    /// The kind of rate, e.g. `SETTLEMENT_RATE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Units of `payer_currency` per unit of `currency`, times 10^8 (6.5 is `650000000`).
+    pub rate: i64,
 }
 
 /// Every event the daemon sends. The `event` field names the variant.
@@ -266,6 +282,8 @@ mod tests {
                     total: 1,
                     payer_total: 1,
                     currency: "CNY".into(),
+                    payer_currency: "CNY".into(),
+                    exchange_rate: None,
                 },
             },
             Event::Closed {
@@ -294,5 +312,29 @@ mod tests {
             let wire = serde_json::to_value(&event).expect("plain data");
             assert_eq!(wire["event"].as_str(), Some(event.name()), "{event:?}");
         }
+    }
+
+    #[test]
+    fn a_converted_payment_carries_the_payer_currency_and_the_rate() {
+        let mut amount = PaidAmount {
+            total: 1234,
+            payer_total: 1136,
+            currency: "HKD".into(),
+            payer_currency: "CNY".into(),
+            exchange_rate: Some(ExchangeRate {
+                kind: "SETTLEMENT_RATE".into(),
+                rate: 92_000_000,
+            }),
+        };
+        let wire = serde_json::to_value(&amount).expect("plain data");
+        assert_eq!(
+            wire,
+            serde_json::json!({"total": 1234, "payer_total": 1136, "currency": "HKD",
+                "payer_currency": "CNY",
+                "exchange_rate": {"type": "SETTLEMENT_RATE", "rate": 92_000_000}})
+        );
+        amount.exchange_rate = None;
+        let wire = serde_json::to_value(&amount).expect("plain data");
+        assert!(wire.get("exchange_rate").is_none(), "absent, not null");
     }
 }

@@ -23,7 +23,7 @@ mod status;
 
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
 pub use error::{ErrorBody, ErrorCode, RequestError};
-pub use event::{Event, Message, PaidAmount};
+pub use event::{Event, ExchangeRate, Message, PaidAmount};
 pub use request::{OPS, Op, Request, parse_request};
 pub use status::{
     CloseReason, JobState, JobStatus, Paper, PrintState, PrinterStatus, StatusAmount,

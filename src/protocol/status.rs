@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorBody;
+use super::event::ExchangeRate;
 
 /// The state of a job (`docs/protocol.md` "Job states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,7 +125,7 @@ pub struct JobStatus {
     /// When the customer paid, once paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_time: Option<String>,
-    /// What the customer paid, in fen, once paid.
+    /// What the customer paid, once paid, in the minor unit of `amount.payer_currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_total: Option<i64>,
     /// Why the order was closed, once closed.
@@ -138,10 +139,17 @@ pub struct JobStatus {
 /// An order's amount as `status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusAmount {
-    /// The order's amount in fen.
+    /// The order's amount, in the minor unit of `currency` (fen for CNY).
     pub total: i64,
     /// ISO 4217 code; `CNY` on mainland WeChat Pay.
     pub currency: String,
+    /// Once paid: the currency the customer paid in, that of the job's `payer_total`
+    /// (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_currency: Option<String>,
+    /// Once paid, when WeChat Pay converted: the rate (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_rate: Option<ExchangeRate>,
 }
 
 /// The paper as the printer reports it (`PrinterStatus.paper`).

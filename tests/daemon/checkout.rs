@@ -49,7 +49,7 @@ async fn checkout_prints_the_code_url_and_reports_the_payment() {
     assert_eq!(paid["id"], "pay");
     assert_eq!(
         paid["amount"],
-        json!({"total": 3200, "payer_total": 3200, "currency": "CNY"})
+        json!({"total": 3200, "payer_total": 3200, "currency": "CNY", "payer_currency": "CNY"})
     );
     let waited = pos.expect("paid").await;
     assert_eq!(waited["id"], "co-T20261126001");
@@ -64,7 +64,10 @@ async fn checkout_prints_the_code_url_and_reports_the_payment() {
     assert_eq!(status["state"], "paid");
     assert_eq!(status["print"], "printed");
     assert_eq!(status["code_url"], code_url.as_str());
-    assert_eq!(status["amount"], json!({"total": 3200, "currency": "CNY"}));
+    assert_eq!(
+        status["amount"],
+        json!({"total": 3200, "currency": "CNY", "payer_currency": "CNY"})
+    );
     daemon.shutdown().await;
 }
 

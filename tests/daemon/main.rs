@@ -12,6 +12,7 @@ mod cancel;
 mod checkout;
 mod errors;
 mod expiry;
+mod global;
 mod printing;
 mod restart;
 mod shutdown;

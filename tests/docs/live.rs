@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use super::{Examples, examples};
 
 const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
-/// Key paths that only a real WeChat Pay answer produces: a documented example holding one
-/// needs no counterpart from the offline daemon.
-const WECHATPAY_ONLY: [&str; 1] = ["error.request_id"];
+/// Key paths that only a real WeChat Pay answer produces (or, for `amount.exchange_rate`, a
+/// sandbox standing in for WeChat Pay Global, which this mainland daemon is not): a
+/// documented example holding one needs no counterpart from the offline daemon.
+const WECHATPAY_ONLY: [&str; 2] = ["error.request_id", "amount.exchange_rate"];
 /// Key paths that only a printer on a byte link produces (the offline daemon prints to
 /// files, which cannot confirm a receipt): likewise.
 const PRINTER_ONLY: [&str; 1] = ["confirmed"];

@@ -28,7 +28,7 @@ async fn pays_in_every_trust_mode() {
         assert!(paid["success_time"].as_str().unwrap().ends_with("+08:00"));
         assert_eq!(
             paid["amount"],
-            json!({"total": 3200, "payer_total": 3200, "currency": "CNY"})
+            json!({"total": 3200, "payer_total": 3200, "currency": "CNY", "payer_currency": "CNY"})
         );
         assert_eq!(order.placed, 1, "{trust:?}: one checkout, one order");
         assert_eq!(setup.daemon.receipts().len(), 1);

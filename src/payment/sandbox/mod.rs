@@ -9,9 +9,13 @@
 //! restarted mid-payment finds them again, as it would find them at WeChat Pay.
 //!
 //! An order is known by its pinned request (`identity.rs`), as WeChat Pay knows a
-//! re-placement by its body.
+//! re-placement by its body. Which WeChat Pay it stands in for — the currency it takes,
+//! mainland or Global-shaped payments — is its [`SandboxMarket`] (`market.rs`).
 
 mod identity;
+mod market;
+
+pub use market::{SETTLEMENT_RATE, SandboxMarket};
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -51,6 +55,7 @@ pub enum SandboxError {
 /// The offline payment service.
 pub struct Sandbox {
     db: Mutex<Connection>,
+    market: SandboxMarket,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -95,7 +100,15 @@ impl Sandbox {
         .map_err(store_err)?;
         Ok(Sandbox {
             db: Mutex::new(conn),
+            market: SandboxMarket::default(),
         })
+    }
+
+    /// The same sandbox standing in for `market`'s WeChat Pay (the default: mainland, CNY):
+    /// it takes only the market's currency, and on Global reports payments in CNY with the
+    /// rate they were converted at. `Sandbox::open(dir)?.with_market(market)`.
+    pub fn with_market(self, market: SandboxMarket) -> Sandbox {
+        Sandbox { market, ..self }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -128,13 +141,9 @@ impl Sandbox {
             .map(|_| char::from(b'0' + fastrand::u8(0..10)))
             .collect();
         let total = Money::new(total, Currency::new(currency));
-        let payment = Payment {
-            transaction_id: format!("42000{digits}"),
-            success_time: clock::rfc3339(now),
-            payer_total: total.clone(),
-            exchange_rate: None,
-            total,
-        };
+        let payment = self
+            .market
+            .payment(format!("42000{digits}"), clock::rfc3339(now), total);
         conn.execute(
             "UPDATE sandbox_orders SET trade_state = 'SUCCESS', transaction_id = ?2, success_time = ?3
              WHERE out_trade_no = ?1",
@@ -216,13 +225,11 @@ impl Sandbox {
         Ok(match state.as_str() {
             "SUCCESS" => {
                 let total = Money::new(total, Currency::new(currency));
-                TradeState::Paid(Payment {
-                    transaction_id: transaction_id.unwrap_or_default(),
-                    success_time: success_time.unwrap_or_default(),
-                    payer_total: total.clone(),
+                TradeState::Paid(self.market.payment(
+                    transaction_id.unwrap_or_default(),
+                    success_time.unwrap_or_default(),
                     total,
-                    exchange_rate: None,
-                })
+                ))
             }
             "CLOSED" => TradeState::Closed,
             _ => TradeState::NotPay,
@@ -291,9 +298,10 @@ impl PaymentBackend for Sandbox {
         "sandbox"
     }
 
-    /// The sandbox stands in for mainland WeChat Pay: CNY only.
+    /// Its market's rule: CNY only by default (mainland WeChat Pay), else exactly the
+    /// market's currency.
     fn accepts(&self, amount: &Money) -> Result<(), String> {
-        super::cny_only(amount)
+        self.market.accepts(amount)
     }
 
     /// The canonical JSON of the order's fields, pinned with the job: a re-placement is the
