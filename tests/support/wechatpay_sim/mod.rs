@@ -90,8 +90,11 @@
 
 mod certificates;
 mod faults;
+mod fields;
 mod http;
+mod identity;
 mod ids;
+mod kind;
 mod log;
 mod orders;
 mod place;
@@ -115,6 +118,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use faults::{Endpoint, Fault};
+#[allow(
+    unused_imports,
+    reason = "tests/wechatpay names these, the example and the bench do not"
+)]
+pub use kind::{
+    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, HKD_RATE, JPY_RATE, Kind, Region,
+    SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
+};
 pub use log::RequestLog;
 #[allow(
     unused_imports,
@@ -169,10 +180,27 @@ pub struct SimConfig {
     pub platform_serial: String,
     /// The 32-byte APIv3 key.
     pub apiv3_key: Vec<u8>,
+    /// Which API the merchant speaks; with [`SimConfig::sub_mchid`] it makes the [`Kind`].
+    pub region: Region,
+    /// Non-empty: a sub-merchant (mainland partner, Global institutional) of the provider
+    /// whose `sp_mchid`/`sp_appid` are `mchid`/`appid`.
+    pub sub_mchid: String,
+    /// The sub-merchant's app; optional in requests, `""` for none.
+    pub sub_appid: String,
+    /// The settlement currency (ISO 4217): `amount.currency` must be it. Mainland: CNY.
+    pub currency: String,
+    /// Global: the 4-digit MCC the merchant is registered with; the body must carry it.
+    pub merchant_category_code: String,
+    /// Global: CNY per major unit of `currency`, ×10^8 (`exchange_rate.rate`).
+    pub exchange_rate: i64,
+    /// Closes of orders younger than this (simulator clock, from creation) are refused;
+    /// `None`: no minimum (mainland).
+    pub close_min_age: Option<Duration>,
 }
 
 impl SimConfig {
-    /// The test merchant, keys read from `tests/fixtures/wechatpay/` of this crate.
+    /// The test merchant (mainland direct; see [`SimConfig::with_kind`]), keys read from
+    /// `tests/fixtures/wechatpay/` of this crate.
     pub fn from_fixtures(trust: Trust) -> SimConfig {
         Self::from_fixtures_in(trust, &default_fixture_dir())
     }
@@ -195,6 +223,13 @@ impl SimConfig {
             platform_cert_pem: read("platform_cert.pem"),
             platform_serial: PLATFORM_SERIAL.into(),
             apiv3_key: read("apiv3_key.txt").trim().as_bytes().to_vec(),
+            region: Region::Mainland,
+            sub_mchid: String::new(),
+            sub_appid: String::new(),
+            currency: "CNY".into(),
+            merchant_category_code: String::new(),
+            exchange_rate: 100_000_000,
+            close_min_age: None,
         }
     }
 }
@@ -223,6 +258,7 @@ impl Drop for Simulator {
 impl Simulator {
     /// Start on `127.0.0.1:<free port>`. Panics if a key cannot be parsed or binding fails.
     pub async fn start(config: SimConfig) -> Simulator {
+        config.assert_coherent();
         let merchant_key = rsa::PublicKey::from_public_key_pem(&config.merchant_public_key_pem)
             .expect("merchant public key (SPKI PEM)");
         let platform_key = rsa::PrivateKey::from_pkcs8_pem(&config.platform_private_key_pem)
