@@ -100,7 +100,11 @@ mod orders;
 mod place;
 mod reply;
 mod routes;
+#[cfg(test)]
+mod selftest;
 mod signing;
+#[cfg(test)]
+mod test_client;
 mod time;
 mod trade;
 
