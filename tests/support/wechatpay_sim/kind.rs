@@ -252,7 +252,7 @@ impl SimConfig {
         }
         assert!(self.exchange_rate > 0, "exchange_rate must be > 0");
         assert!(
-            !(self.sub_mchid.is_empty() && !self.sub_appid.is_empty()),
+            !self.sub_mchid.is_empty() || self.sub_appid.is_empty(),
             "sub_appid without sub_mchid"
         );
     }

@@ -12,7 +12,7 @@ use super::kind::{
 use super::test_client::{Answer, call};
 use super::{APPID, Endpoint, MCHID, SimConfig, Simulator, TradeState, Trust};
 
-async fn start(kind: Kind) -> Simulator {
+pub(super) async fn start(kind: Kind) -> Simulator {
     Simulator::start(SimConfig::from_fixtures(Trust::Certificate).with_kind(kind)).await
 }
 
@@ -26,7 +26,7 @@ fn prefix(kind: Kind) -> &'static str {
 }
 
 /// The query target for order `no`, with the kind's identity parameters.
-fn query_target(kind: Kind, no: &str) -> String {
+pub(super) fn query_target(kind: Kind, no: &str) -> String {
     let ids = if kind.has_sub_merchant() {
         format!("sub_mchid={SUB_MCHID}&sp_mchid={MCHID}")
     } else {
@@ -36,7 +36,7 @@ fn query_target(kind: Kind, no: &str) -> String {
 }
 
 /// The kind's close body.
-fn close_body(kind: Kind) -> Value {
+pub(super) fn close_body(kind: Kind) -> Value {
     if kind.has_sub_merchant() {
         json!({ "sp_mchid": MCHID, "sub_mchid": SUB_MCHID })
     } else {
@@ -45,7 +45,7 @@ fn close_body(kind: Kind) -> Value {
 }
 
 /// A valid Native body for the kind: `total` in the minor unit of `currency` (Global).
-fn native_body(kind: Kind, no: &str, total: i64, currency: &str) -> Value {
+pub(super) fn native_body(kind: Kind, no: &str, total: i64, currency: &str) -> Value {
     let mut body = json!({
         "description": "Latte x2",
         "out_trade_no": no,
@@ -69,11 +69,11 @@ fn native_body(kind: Kind, no: &str, total: i64, currency: &str) -> Value {
     body
 }
 
-async fn place(sim: &Simulator, kind: Kind, body: &Value) -> Answer {
+pub(super) async fn place(sim: &Simulator, kind: Kind, body: &Value) -> Answer {
     call(sim, "POST", &format!("{}/native", prefix(kind)), Some(body)).await
 }
 
-fn assert_refused(answer: &Answer, status: u16, code: &str, what: &str) {
+pub(super) fn assert_refused(answer: &Answer, status: u16, code: &str, what: &str) {
     assert_eq!(
         (answer.status, answer.code()),
         (status, code),
@@ -86,12 +86,12 @@ fn assert_refused(answer: &Answer, status: u16, code: &str, what: &str) {
     );
 }
 
-fn close_target(kind: Kind, no: &str) -> String {
+pub(super) fn close_target(kind: Kind, no: &str) -> String {
     format!("{}/out-trade-no/{no}/close", prefix(kind))
 }
 
 /// Close order `no` the kind's way.
-async fn close(sim: &Simulator, kind: Kind, no: &str) -> Answer {
+pub(super) async fn close(sim: &Simulator, kind: Kind, no: &str) -> Answer {
     call(
         sim,
         "POST",
