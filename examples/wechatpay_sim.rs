@@ -1,8 +1,10 @@
 //! `cargo run --example wechatpay_sim`: the WeChat Pay API v3 simulator of the tests, on
 //! loopback, for running `wxprint serve` with the real backend without a merchant account.
 //!
-//! It prints a config to use (test keys from `tests/fixtures/wechatpay/`, copied to a
-//! private temporary directory), then reads commands on standard input:
+//! `cargo run --example wechatpay_sim -- global-common` (or `mainland-partner`,
+//! `global-institutional`; default `mainland-direct`) simulates that kind of merchant (Global:
+//! HKD, MCC 5812). It prints a config to use (test keys from `tests/fixtures/wechatpay/`,
+//! copied to a private temporary directory), then reads commands on standard input:
 //! `pay N` (the customer pays order N), `paying N` (USERPAYING), `orders`, `quit`.
 
 #[path = "../tests/support/wechatpay_sim/mod.rs"]
@@ -11,11 +13,46 @@ mod wechatpay_sim;
 use std::os::unix::fs::PermissionsExt;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use wechatpay_sim::{SimConfig, Simulator, Trust};
+use wechatpay_sim::{Kind, Region, SimConfig, Simulator, Trust};
+
+/// The merchant kind named on the command line.
+fn kind_arg() -> Kind {
+    match std::env::args().nth(1).as_deref() {
+        None | Some("mainland-direct") => Kind::MainlandDirect,
+        Some("mainland-partner") => Kind::MainlandPartner,
+        Some("global-common") => Kind::GlobalCommon,
+        Some("global-institutional") => Kind::GlobalInstitutional,
+        Some(other) => {
+            eprintln!(
+                "unknown kind {other:?}: use mainland-direct, mainland-partner, global-common or global-institutional"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The `[wechatpay]` keys that say which kind of merchant wxprint is.
+fn kind_keys(config: &SimConfig) -> String {
+    let mut keys = String::new();
+    if config.region == Region::Global {
+        keys += &format!(
+            "region = \"global\"\ncurrency = \"{}\"\nmerchant_category_code = \"{}\"\n",
+            config.currency, config.merchant_category_code
+        );
+    }
+    if !config.sub_mchid.is_empty() {
+        keys += &format!(
+            "sub_mchid = \"{}\"\nsub_appid = \"{}\"\n",
+            config.sub_mchid, config.sub_appid
+        );
+    }
+    keys
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    let config = SimConfig::from_fixtures(Trust::PublicKey).with_kind(kind_arg());
+    let sim = Simulator::start(config).await;
     let keys = std::env::temp_dir().join(format!("wxprint-sim-keys-{}", std::process::id()));
     std::fs::create_dir_all(&keys).expect("key directory");
     for file in ["merchant_key.pem", "platform_pub.pem"] {
@@ -43,7 +80,7 @@ private_key_file = "{keys}/merchant_key.pem"
 public_key_id = "{pkid}"
 public_key_file = "{keys}/platform_pub.pem"
 notify_url = "https://merchant.example/wechatpay/notify"
-
+{kind}
 [printer]
 transport = "file"
 device = "./receipts"
@@ -54,6 +91,7 @@ device = "./receipts"
         serial = wechatpay_sim::MERCHANT_SERIAL,
         pkid = wechatpay_sim::PUBLIC_KEY_ID,
         keys = keys.display(),
+        kind = kind_keys(sim.config()),
     );
     println!("# commands: pay N | paying N | orders | quit");
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -68,8 +106,8 @@ device = "./receipts"
             ["orders"] => {
                 for o in sim.orders() {
                     println!(
-                        "{} {:?} {} fen {}",
-                        o.out_trade_no, o.state, o.total, o.code_url
+                        "{} {:?} {} {} (minor unit) {}",
+                        o.out_trade_no, o.state, o.total, o.currency, o.code_url
                     );
                 }
             }

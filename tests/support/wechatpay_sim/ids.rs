@@ -3,7 +3,6 @@
 
 use std::time::SystemTime;
 
-use super::CODE_URL_PREFIX;
 use super::time::unix;
 
 /// `len` random ASCII letters and digits (nonces, `code_url` suffixes, openids).
@@ -20,9 +19,9 @@ pub(super) fn digits(len: usize) -> String {
         .collect()
 }
 
-/// A fresh Native `code_url`.
-pub(super) fn new_code_url() -> String {
-    format!("{CODE_URL_PREFIX}{}", random_alnum(7))
+/// A fresh Native `code_url` (`prefix`: the region's).
+pub(super) fn new_code_url(prefix: &str) -> String {
+    format!("{prefix}{}", random_alnum(7))
 }
 
 /// `08` + time + random hex, `-` + an internal code, like WeChat's `Request-ID`.

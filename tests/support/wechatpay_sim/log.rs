@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use super::Inner;
 use super::faults::{Endpoint, Fault};
-use super::http::{HttpRequest, header};
+use super::http::{HttpRequest, header, percent_decode};
 use super::reply::Reply;
 
 /// One call the simulator received.
@@ -49,6 +49,34 @@ impl RequestLog {
 
     pub fn user_agent(&self) -> Option<&str> {
         self.header("user-agent")
+    }
+
+    /// The query string's parameters, percent-decoded, in order (`mchid`, or `sp_mchid` and
+    /// `sub_mchid`, on a query call).
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        let query = self.path.split_once('?').map_or("", |(_, q)| q);
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+            .collect()
+    }
+
+    /// The first query parameter of that name, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_params()
+            .into_iter()
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    /// The path without its query string.
+    pub fn path_only(&self) -> &str {
+        self.path.split_once('?').map_or(&self.path, |(p, _)| p)
+    }
+
+    /// The request body as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
 
     /// Whether the call was answered with a 2xx.

@@ -1,5 +1,7 @@
-//! A WeChat Pay API v3 simulator (mainland, direct merchant, Native payment) on loopback
-//! `http://127.0.0.1:<port>`, for wxprint's integration tests.
+//! A WeChat Pay API v3 simulator (Native payment) on loopback `http://127.0.0.1:<port>`, for
+//! wxprint's integration tests. It is one merchant of one of the four kinds ([`Kind`]:
+//! mainland direct, mainland partner, Global common, Global institutional), chosen with
+//! [`SimConfig::with_kind`] (default: mainland direct).
 //!
 //! It is an independent implementation: it signs and verifies with `rsa`/`sha2`/`base64`
 //! and encrypts with `aes-gcm` itself and never calls wxprint's own WeChat Pay code, so a
@@ -24,6 +26,22 @@
 //!   unpaid shape that has no `trade_type`, `transaction_id` or `payer`.
 //! - **Close** (`POST …/out-trade-no/{no}/close`, body `{"mchid":…}`) → 204, re-entrant;
 //!   paid → `ORDERPAID`; the close time is recorded so tests can check the five-minute rule.
+//! - **Kinds**: each kind calls only its own paths (`/v3/pay/transactions/…`,
+//!   `/v3/pay/partner/transactions/…`, `/v3/global/transactions/…`; certificates at
+//!   `/v3/certificates` or `/v3/global/certificates`), others → 400 `INVALID_REQUEST`. A
+//!   sub-merchant kind is named by `sp_appid`/`sp_mchid`/`sub_mchid` (+ optional `sub_appid`)
+//!   in place bodies, `?sp_mchid=&sub_mchid=` in queries, `{"sp_mchid","sub_mchid"}` in closes,
+//!   and its answers carry those identities and `payer{sp_openid, sub_openid?}`; another mode's
+//!   identity fields → `PARAM_ERROR`; a foreign `sub_mchid` → `INVALID_REQUEST` "受理关系不存在".
+//! - **Global**: the body needs `trade_type` "NATIVE", the merchant's 4-digit
+//!   `merchant_category_code` and `amount{total, currency}` in the merchant's settlement
+//!   currency (total an integer in its minor unit; JPY, KRW, ISK have none); mainland-only
+//!   fields (`support_fapiao`, `settle_info`) are unknown fields. Queries answer WeChat's
+//!   number as `id` and `amount{total, currency, payer_total, payer_currency: "CNY",
+//!   exchange_rate{type: "SETTLEMENT_RATE", rate}}`, `payer_total` being the CNY fen at the
+//!   rate (×10^8), rounded half up. Closes of orders younger than `close_min_age` (5 minutes,
+//!   from creation, simulator clock: fast-forward with [`Simulator::set_clock_offset`]) → 400
+//!   `INVALID_REQUEST`. `code_url`s look like `weixin://wxpay/s/…`.
 //! - **Certificates** (`GET /v3/certificates`): the platform certificate encrypted with
 //!   AEAD_AES_256_GCM under the APIv3 key (12-character nonce, AAD `certificate`), its serial
 //!   and validity read from the certificate itself; 404 `RESOURCE_NOT_EXISTS` for a merchant
@@ -47,8 +65,13 @@
 //!   `Accept` must name `application/json` (WeChat also takes `*/*`); `null` values and
 //!   space-padded strings are refused with `PARAM_ERROR` (WeChat may accept them and then fail
 //!   at scan time); `time_expire` must have whole seconds and an explicit offset or `Z`.
-//! - Not modelled: the partner (service-provider) APIs, `detail`/`scene_info`/`settle_info`
-//!   contents (accepted unchecked), the 7-day auto-close, rate limits (inject `Status429`),
+//! - Stricter for the kinds: Global requires `amount.currency` (WeChat may default it) and
+//!   the MCC the merchant registered; a Global merchant is refused `/v3/certificates` (WeChat
+//!   serves the same certificates there); the codes of a foreign currency, a bad MCC, an early
+//!   close, a foreign `sub_mchid` and a path of another kind are not published (guesses above).
+//! - Not modelled: `detail`/`scene_info`/`settle_info`/`limit_pay` contents (accepted
+//!   unchecked), the `/id/{id}` paths, the Global unpaid answer's exact shape (here
+//!   `amount{total, currency}`), the 7-day auto-close, rate limits (inject `Status429`),
 //!   notifications, refunds beyond flipping the state to REFUND, and the `?algorithm_type=`
 //!   filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
@@ -68,17 +91,22 @@
 //! This folder keeps each side of the service apart; nothing in it uses wxprint.
 //! - `mod.rs`: the merchant account ([`SimConfig`], [`Trust`]) and the [`Simulator`] handle
 //!   (start, faults, the call log, the clock);
+//! - `kind.rs`: the four kinds ([`Kind`], [`Region`]): paths, identity fields, body fields,
+//!   currencies and the payer's CNY; `identity.rs`: identity values checked, and the errors;
 //! - `orders.rs`: the orders as WeChat Pay keeps them, and the payer's side (pay, refund…);
 //! - `faults.rs`: [`Endpoint`], [`Fault`] and the queue of injected faults;
 //! - `log.rs`: [`RequestLog`], every call received and what was answered;
 //! - `http.rs`: hand-written HTTP/1.1 over loopback (reading requests, framing answers);
 //! - `reply.rs`: an answer before it is framed, and WeChat's error-body shapes;
 //! - `routes.rs`: one call from arrival to answer (route, fault, checks, handler);
-//! - `place.rs`: the Native place call and its body validation;
+//! - `place.rs`: the Native place call and its body validation; `fields.rs`: the shared
+//!   field validators (`null`s, unknown fields, strings, `amount`);
 //! - `trade.rs`: the query and close calls about one order;
 //! - `signing.rs`: request authentication and response signing (`rsa`, `sha2`);
 //! - `certificates.rs`: `/v3/certificates` (AES-256-GCM) and the certificate's validity;
-//! - `time.rs`: Unix seconds ↔ RFC 3339; `ids.rs`: random ids, `code_url`s, `Request-ID`s.
+//! - `time.rs`: Unix seconds ↔ RFC 3339; `ids.rs`: random ids, `code_url`s, `Request-ID`s;
+//! - `selftest.rs`, `selftest_refusals.rs` (tests only): the kinds' rules over HTTP, with the
+//!   tiny signed client of `test_client.rs`.
 
 // A test double with a whole API (orders, the payer's actions, faults, the call log, the
 // clock); its users (tests/wechatpay, examples/wechatpay_sim, benches/wechatpay) each compile
@@ -90,14 +118,33 @@
 
 mod certificates;
 mod faults;
+mod fields;
 mod http;
+mod identity;
 mod ids;
+mod kind;
 mod log;
 mod orders;
 mod place;
 mod reply;
 mod routes;
+// `cargo clippy --all-targets` compiles the bench with `cfg(test)` but no test harness, so
+// the tests vanish and leave their imports unused there.
+#[cfg(test)]
+#[allow(
+    unused_imports,
+    reason = "unused in the bench, which has no test harness"
+)]
+mod selftest;
+#[cfg(test)]
+#[allow(
+    unused_imports,
+    reason = "unused in the bench, which has no test harness"
+)]
+mod selftest_refusals;
 mod signing;
+#[cfg(test)]
+mod test_client;
 mod time;
 mod trade;
 
@@ -115,6 +162,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use faults::{Endpoint, Fault};
+#[allow(
+    unused_imports,
+    reason = "tests/wechatpay names these, the example and the bench do not"
+)]
+pub use kind::{
+    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, HKD_RATE, JPY_RATE, Kind, Region,
+    SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
+};
 pub use log::RequestLog;
 #[allow(
     unused_imports,
@@ -169,10 +224,27 @@ pub struct SimConfig {
     pub platform_serial: String,
     /// The 32-byte APIv3 key.
     pub apiv3_key: Vec<u8>,
+    /// Which API the merchant speaks; with [`SimConfig::sub_mchid`] it makes the [`Kind`].
+    pub region: Region,
+    /// Non-empty: a sub-merchant (mainland partner, Global institutional) of the provider
+    /// whose `sp_mchid`/`sp_appid` are `mchid`/`appid`.
+    pub sub_mchid: String,
+    /// The sub-merchant's app; optional in requests, `""` for none.
+    pub sub_appid: String,
+    /// The settlement currency (ISO 4217): `amount.currency` must be it. Mainland: CNY.
+    pub currency: String,
+    /// Global: the 4-digit MCC the merchant is registered with; the body must carry it.
+    pub merchant_category_code: String,
+    /// Global: CNY per major unit of `currency`, ×10^8 (`exchange_rate.rate`).
+    pub exchange_rate: i64,
+    /// Closes of orders younger than this (simulator clock, from creation) are refused;
+    /// `None`: no minimum (mainland).
+    pub close_min_age: Option<Duration>,
 }
 
 impl SimConfig {
-    /// The test merchant, keys read from `tests/fixtures/wechatpay/` of this crate.
+    /// The test merchant (mainland direct; see [`SimConfig::with_kind`]), keys read from
+    /// `tests/fixtures/wechatpay/` of this crate.
     pub fn from_fixtures(trust: Trust) -> SimConfig {
         Self::from_fixtures_in(trust, &default_fixture_dir())
     }
@@ -195,6 +267,13 @@ impl SimConfig {
             platform_cert_pem: read("platform_cert.pem"),
             platform_serial: PLATFORM_SERIAL.into(),
             apiv3_key: read("apiv3_key.txt").trim().as_bytes().to_vec(),
+            region: Region::Mainland,
+            sub_mchid: String::new(),
+            sub_appid: String::new(),
+            currency: "CNY".into(),
+            merchant_category_code: String::new(),
+            exchange_rate: 100_000_000,
+            close_min_age: None,
         }
     }
 }
@@ -223,6 +302,7 @@ impl Drop for Simulator {
 impl Simulator {
     /// Start on `127.0.0.1:<free port>`. Panics if a key cannot be parsed or binding fails.
     pub async fn start(config: SimConfig) -> Simulator {
+        config.assert_coherent();
         let merchant_key = rsa::PublicKey::from_public_key_pem(&config.merchant_public_key_pem)
             .expect("merchant public key (SPKI PEM)");
         let platform_key = rsa::PrivateKey::from_pkcs8_pem(&config.platform_private_key_pem)

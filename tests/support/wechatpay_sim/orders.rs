@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use super::Simulator;
 use super::ids::{digits, random_alnum};
+use super::kind::cny_payer_total;
 use super::time::{rfc3339_beijing, secs_between, unix};
 
 /// How long a `code_url` can be paid after it was issued.
@@ -65,8 +66,15 @@ pub struct SimPayment {
     pub transaction_id: String,
     /// RFC 3339, `+08:00`.
     pub success_time: String,
+    /// The payer's openid under the (provider's) app: `payer.openid`, or `payer.sp_openid`
+    /// for a sub-merchant kind.
     pub openid: String,
+    /// The payer's openid under the sub-merchant's app (`payer.sub_openid`, when it has one).
+    pub sub_openid: String,
+    /// What the payer paid, in fen: the total, or on Global the total at the exchange rate.
     pub payer_total: i64,
+    /// Global: the rate the payer was charged at (CNY per major unit ×10^8).
+    pub exchange_rate: Option<i64>,
 }
 
 /// One order as the simulated WeChat Pay keeps it.
@@ -83,7 +91,13 @@ pub struct SimOrder {
     /// Successful placements (the first one and identical re-entries).
     pub placed: usize,
     pub description: String,
+    /// In the minor unit of `currency`.
     pub total: i64,
+    /// The order's currency (ISO 4217): CNY on the mainland, the merchant's on Global.
+    pub currency: String,
+    /// Global: the merchant's exchange rate when the order was placed; `None` on the
+    /// mainland (the payer pays the total in CNY).
+    pub exchange_rate: Option<i64>,
     pub attach: Option<String>,
     /// `time_expire` as sent, if any.
     pub time_expire: Option<String>,
@@ -218,7 +232,12 @@ pub(super) fn pay_order(order: &mut SimOrder, now: SystemTime) -> bool {
         ),
         success_time: rfc3339_beijing(secs),
         openid: format!("oUpF8u{}", random_alnum(22)),
-        payer_total: order.total,
+        sub_openid: format!("oSub8u{}", random_alnum(22)),
+        payer_total: match order.exchange_rate {
+            Some(rate) => cny_payer_total(order.total, &order.currency, rate),
+            None => order.total,
+        },
+        exchange_rate: order.exchange_rate,
     });
     true
 }

@@ -1,6 +1,7 @@
-//! The Native place call (`POST /v3/pay/transactions/native`): body validation the way
-//! WeChat Pay's gateway does it, then a new order or a re-entry of an existing one. The
-//! field validators here are shared with the close call (`trade.rs`).
+//! The Native place call (`POST …/native` of the merchant's kind): body validation the way
+//! WeChat Pay's gateway does it (the fields, limits and identity of the kind, the Global
+//! `trade_type` and MCC), then a new order or a re-entry of an existing one. The generic
+//! field validators are in `fields.rs`.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,31 +9,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use super::Inner;
+use super::fields::{amount_field, json_body, string_field};
 use super::http::HttpRequest;
 use super::ids::new_code_url;
+use super::kind::{Region, is_mcc};
 use super::orders::{SimOrder, TradeState};
 use super::reply::Reply;
 use super::time::{parse_rfc3339, unix};
 
-/// The fields a Native place body may have.
-const KNOWN: [&str; 13] = [
-    "appid",
-    "mchid",
-    "description",
-    "out_trade_no",
-    "time_expire",
-    "attach",
-    "notify_url",
-    "goods_tag",
-    "support_fapiao",
-    "amount",
-    "detail",
-    "scene_info",
-    "settle_info",
-];
-
 impl Inner {
-    /// `POST /v3/pay/transactions/native`.
+    /// `POST /v3/pay/transactions/native` (partner: `/v3/pay/partner/…`, Global:
+    /// `/v3/global/…`).
     pub(super) fn native(
         &self,
         req: &HttpRequest,
@@ -43,6 +30,7 @@ impl Inner {
             Ok(form) => form,
             Err(reply) => return reply,
         };
+        let kind = self.config.kind();
         let body = String::from_utf8_lossy(&req.body).into_owned();
         if let Some(order) = orders.get_mut(&form.out_trade_no) {
             if order.state.was_paid() {
@@ -57,7 +45,7 @@ impl Inner {
             if now >= order.expires_at {
                 return Reply::error(400, "INVALID_REQUEST", "订单已过期");
             }
-            let fresh = new_code_url();
+            let fresh = new_code_url(kind.code_url_prefix());
             let old = std::mem::replace(&mut order.code_url, fresh);
             order.dead_code_urls.push(old);
             order.code_url_issued_at = now;
@@ -67,12 +55,14 @@ impl Inner {
         let order = SimOrder {
             out_trade_no: form.out_trade_no.clone(),
             state: TradeState::NotPay,
-            code_url: new_code_url(),
+            code_url: new_code_url(kind.code_url_prefix()),
             dead_code_urls: Vec::new(),
             body,
             placed: 1,
             description: form.description,
             total: form.total,
+            currency: form.currency,
+            exchange_rate: (kind.region() == Region::Global).then_some(self.config.exchange_rate),
             attach: form.attach,
             time_expire: form.time_expire,
             expires_at: form.expires_at,
@@ -87,46 +77,77 @@ impl Inner {
     }
 
     /// Validate a Native place body the way WeChat Pay's gateway does (in its order: the
-    /// first problem found is the one answered).
+    /// first problem found is the one answered), with the fields and limits of the kind.
     fn native_form(&self, raw: &[u8], now: SystemTime) -> Result<NativeForm, Reply> {
-        let body = json_body(raw)?;
-        let appid = string_field(&body, "appid", true, 1, 32)?.unwrap_or_default();
-        let mchid = string_field(&body, "mchid", true, 1, 32)?.unwrap_or_default();
+        let kind = self.config.kind();
+        let (min_no, max_attach, max_notify) = kind.limits();
+        let body = json_body(raw, &kind.native_fields())?;
+        let mut named = Vec::new();
+        for &(field, required) in kind.place_identity() {
+            if let Some(value) = string_field(&body, field, required, 1, 32)? {
+                named.push((field, value));
+            }
+        }
         let description = string_field(&body, "description", true, 1, 127)?.unwrap_or_default();
-        let out_trade_no = string_field(&body, "out_trade_no", true, 6, 32)?.unwrap_or_default();
+        let out_trade_no =
+            string_field(&body, "out_trade_no", true, min_no, 32)?.unwrap_or_default();
         let time_expire = string_field(&body, "time_expire", false, 1, 64)?;
-        let attach = string_field(&body, "attach", false, 1, 128)?;
-        let notify_url = string_field(&body, "notify_url", true, 1, 255)?.unwrap_or_default();
+        let attach = string_field(&body, "attach", false, 1, max_attach)?;
+        let notify_url =
+            string_field(&body, "notify_url", true, 1, max_notify)?.unwrap_or_default();
         let _goods_tag = string_field(&body, "goods_tag", false, 1, 32)?;
+        if kind.region() == Region::Global {
+            self.global_fields(&body)?;
+        }
         check_formats(&body, &out_trade_no, &notify_url)?;
-        let (total, _currency) = amount_field(&body)?;
+        let (total, currency) = amount_field(&body, kind.region(), &self.config.currency)?;
         let expires_at = expiry(time_expire.as_deref(), now)?;
-        self.check_merchant(&mchid, &appid)?;
+        self.check_identity(&named, true)?;
         Ok(NativeForm {
             out_trade_no,
             description,
             total,
+            currency,
             attach,
             time_expire,
             expires_at: UNIX_EPOCH + Duration::from_secs(expires_at.max(0).unsigned_abs()),
         })
     }
 
-    /// The body's `mchid` and `appid` are this merchant's.
-    fn check_merchant(&self, mchid: &str, appid: &str) -> Result<(), Reply> {
-        if mchid != self.config.mchid {
+    /// The fields only a Global body has: `trade_type` "NATIVE", the merchant's
+    /// `merchant_category_code`, a well-formed `time_start` (`limit_pay` is not checked).
+    fn global_fields(&self, body: &Map<String, Value>) -> Result<(), Reply> {
+        let trade_type = string_field(body, "trade_type", true, 1, 16)?.unwrap_or_default();
+        if trade_type != "NATIVE" {
+            return Err(Reply::param(
+                "/trade_type",
+                &format!("取值校验失败，本接口的trade_type应为NATIVE，收到{trade_type}"),
+            ));
+        }
+        let mcc = string_field(body, "merchant_category_code", true, 1, 32)?.unwrap_or_default();
+        if !is_mcc(&mcc) {
+            return Err(Reply::param(
+                "/merchant_category_code",
+                &format!("格式错误，应为4位数字的MCC，收到{mcc}"),
+            ));
+        }
+        if mcc != self.config.merchant_category_code {
             return Err(Reply::error_with(
                 400,
                 "PARAM_ERROR",
-                "mchid不匹配",
-                Some(json!({ "location": "body", "field": "/mchid" })),
+                &format!(
+                    "merchant_category_code {mcc}与商户登记的{}不一致",
+                    self.config.merchant_category_code
+                ),
+                Some(json!({ "location": "body", "field": "/merchant_category_code" })),
             ));
         }
-        if appid != self.config.appid {
-            return Err(Reply::error(
-                400,
-                "APPID_MCHID_NOT_MATCH",
-                "appid和mchid不匹配",
+        if let Some(start) = string_field(body, "time_start", false, 1, 64)?
+            && parse_rfc3339(&start).is_none()
+        {
+            return Err(Reply::param(
+                "/time_start",
+                "格式错误，应为yyyy-MM-DDTHH:mm:ss+TIMEZONE",
             ));
         }
         Ok(())
@@ -138,21 +159,10 @@ struct NativeForm {
     out_trade_no: String,
     description: String,
     total: i64,
+    currency: String,
     attach: Option<String>,
     time_expire: Option<String>,
     expires_at: SystemTime,
-}
-
-/// The body as a JSON object without `null`s or unknown fields.
-fn json_body(raw: &[u8]) -> Result<Map<String, Value>, Reply> {
-    let value: Value = serde_json::from_slice(raw)
-        .map_err(|e| Reply::error(400, "PARAM_ERROR", &format!("请求体JSON格式错误: {e}")))?;
-    let Value::Object(body) = value else {
-        return Err(Reply::error(400, "PARAM_ERROR", "请求体必须是JSON对象"));
-    };
-    reject_nulls("", &Value::Object(body.clone()))?;
-    reject_unknown("", &body, &KNOWN)?;
-    Ok(body)
 }
 
 /// Types of the optional members, the `out_trade_no` character set, the `notify_url` form.
@@ -204,109 +214,4 @@ fn expiry(time_expire: Option<&str>, now: SystemTime) -> Result<i64, Reply> {
         }
         None => unix(now) + 7 * 86_400,
     })
-}
-
-/// `null` anywhere → PARAM_ERROR.
-pub(super) fn reject_nulls(path: &str, value: &Value) -> Result<(), Reply> {
-    match value {
-        Value::Null => Err(Reply::param(path, "的值不能为null")),
-        Value::Object(map) => map
-            .iter()
-            .try_for_each(|(k, v)| reject_nulls(&format!("{path}/{k}"), v)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, v)| reject_nulls(&format!("{path}/{i}"), v)),
-        _ => Ok(()),
-    }
-}
-
-/// Fields outside `known` → PARAM_ERROR "参数中含有非法的额外参数".
-pub(super) fn reject_unknown(
-    path: &str,
-    map: &Map<String, Value>,
-    known: &[&str],
-) -> Result<(), Reply> {
-    match map.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(extra) => Err(Reply::error_with(
-            400,
-            "PARAM_ERROR",
-            "参数中含有非法的额外参数",
-            Some(json!({ "location": "body", "field": format!("{path}/{extra}") })),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// A string field: presence, type, length in characters, no 4-byte UTF-8, no padding.
-fn string_field(
-    body: &Map<String, Value>,
-    name: &str,
-    required: bool,
-    min: usize,
-    max: usize,
-) -> Result<Option<String>, Reply> {
-    let field = format!("/{name}");
-    let text = match body.get(name) {
-        None if required => {
-            return Err(Reply::param(&field, "必填性规则校验失败，此字段为必填项"));
-        }
-        None => return Ok(None),
-        Some(Value::String(text)) => text,
-        Some(_) => return Err(Reply::param(&field, "类型错误，应为字符串")),
-    };
-    let chars = text.chars().count();
-    if chars < min || chars > max {
-        return Err(Reply::param(
-            &field,
-            &format!("长度校验失败，应为{min}到{max}个字符"),
-        ));
-    }
-    if text.chars().any(|c| u32::from(c) > 0xFFFF) {
-        return Err(Reply::param(
-            &field,
-            "包含不支持的字符（仅支持UTF-8中1到3字节的字符）",
-        ));
-    }
-    if text.trim() != text {
-        return Err(Reply::param(&field, "首尾不能包含空白字符"));
-    }
-    Ok(Some(text.clone()))
-}
-
-/// `amount{total ≥ 1, currency "CNY"?}`.
-fn amount_field(body: &Map<String, Value>) -> Result<(i64, String), Reply> {
-    let Some(amount) = body.get("amount") else {
-        return Err(Reply::param(
-            "/amount",
-            "必填性规则校验失败，此字段为必填项",
-        ));
-    };
-    let Value::Object(amount) = amount else {
-        return Err(Reply::param("/amount", "类型错误，应为对象"));
-    };
-    reject_unknown("/amount", amount, &["total", "currency"])?;
-    let total = match amount.get("total") {
-        None => {
-            return Err(Reply::param(
-                "/amount/total",
-                "必填性规则校验失败，此字段为必填项",
-            ));
-        }
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| Reply::param("/amount/total", "类型错误，应为整数"))?,
-    };
-    if total < 1 {
-        return Err(Reply::param(
-            "/amount/total",
-            "取值校验失败，订单金额必须大于0",
-        ));
-    }
-    let currency = match amount.get("currency") {
-        None => "CNY".to_owned(),
-        Some(Value::String(c)) if c == "CNY" => c.clone(),
-        Some(_) => return Err(Reply::param("/amount/currency", "取值校验失败，仅支持CNY")),
-    };
-    Ok((total, currency))
 }

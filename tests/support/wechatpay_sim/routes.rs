@@ -1,20 +1,22 @@
-//! One call from arrival to answer: its route, the fault waiting for it, the header and
-//! signature checks, and the handler of its endpoint (`place.rs`, `trade.rs`,
-//! `certificates.rs`) run on the real orders or, for signature faults, a scratch copy.
+//! One call from arrival to answer: its route (and whether the merchant's kind may call that
+//! family of paths), the fault waiting for it, the header and signature checks, and the
+//! handler of its endpoint (`place.rs`, `trade.rs`, `certificates.rs`) run on the real
+//! orders or, for signature faults, a scratch copy.
 
 use super::Inner;
 use super::faults::{Endpoint, Fault};
 use super::http::{Answer, HttpRequest, header, percent_decode};
 use super::ids::request_id;
+use super::kind::{Api, Kind, Region};
 use super::orders::pay_order;
 use super::reply::Reply;
 
-/// The route of a request.
+/// The route of a request, with the family of paths it used.
 enum Route {
-    Native,
-    Query { no: String, query: String },
-    Close { no: String },
-    Certificates,
+    Native(Api),
+    Query { api: Api, no: String, query: String },
+    Close { api: Api, no: String },
+    Certificates(Region),
     MethodNotAllowed,
     NotFound,
 }
@@ -22,7 +24,6 @@ enum Route {
 impl Route {
     fn of(method: &str, target: &str) -> Route {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        const ORDER: &str = "/v3/pay/transactions/out-trade-no/";
         let expect = |m: &str, route: Route| {
             if method == m {
                 route
@@ -30,39 +31,65 @@ impl Route {
                 Route::MethodNotAllowed
             }
         };
-        if path == "/v3/pay/transactions/native" {
-            expect("POST", Route::Native)
-        } else if path == "/v3/certificates" {
-            expect("GET", Route::Certificates)
-        } else if let Some(rest) = path.strip_prefix(ORDER) {
-            match rest.strip_suffix("/close") {
+        if path == "/v3/certificates" {
+            return expect("GET", Route::Certificates(Region::Mainland));
+        }
+        if path == "/v3/global/certificates" {
+            return expect("GET", Route::Certificates(Region::Global));
+        }
+        for api in Api::ALL {
+            let Some(rest) = path.strip_prefix(api.transactions()) else {
+                continue;
+            };
+            if rest == "/native" {
+                return expect("POST", Route::Native(api));
+            }
+            let Some(rest) = rest.strip_prefix("/out-trade-no/") else {
+                continue;
+            };
+            return match rest.strip_suffix("/close") {
                 Some(no) if !no.is_empty() && !no.contains('/') => expect(
                     "POST",
                     Route::Close {
+                        api,
                         no: percent_decode(no),
                     },
                 ),
                 None if !rest.is_empty() && !rest.contains('/') => expect(
                     "GET",
                     Route::Query {
+                        api,
                         no: percent_decode(rest),
                         query: query.to_owned(),
                     },
                 ),
                 _ => Route::NotFound,
-            }
-        } else {
-            Route::NotFound
+            };
         }
+        Route::NotFound
     }
 
     fn endpoint(&self) -> Option<Endpoint> {
         match self {
-            Route::Native => Some(Endpoint::Native),
+            Route::Native(_) => Some(Endpoint::Native),
             Route::Query { .. } => Some(Endpoint::Query),
             Route::Close { .. } => Some(Endpoint::Close),
-            Route::Certificates => Some(Endpoint::Certificates),
+            Route::Certificates(_) => Some(Endpoint::Certificates),
             Route::MethodNotAllowed | Route::NotFound => None,
+        }
+    }
+
+    /// Why this merchant may not call this route, if it may not (400 `INVALID_REQUEST`).
+    fn refusal(&self, kind: Kind) -> Option<&'static str> {
+        match self {
+            Route::Native(api) | Route::Query { api, .. } | Route::Close { api, .. } => {
+                api.refusal(kind)
+            }
+            Route::Certificates(region) if *region != kind.region() => Some(match region {
+                Region::Mainland => "境外商户请调用/v3/global/certificates",
+                Region::Global => "境内商户请调用/v3/certificates",
+            }),
+            _ => None,
         }
     }
 }
@@ -144,6 +171,9 @@ impl Inner {
         if let Err(reply) = self.authenticate(req, &mut state.nonces, now) {
             return reply;
         }
+        if let Some(message) = route.refusal(self.config.kind()) {
+            return Reply::error(400, "INVALID_REQUEST", message);
+        }
         let mut scratch;
         let orders = if dry_run {
             scratch = state.orders.clone();
@@ -157,10 +187,10 @@ impl Inner {
             &mut state.orders
         };
         match route {
-            Route::Native => self.native(req, orders, now),
-            Route::Query { no, query } => self.query(no, query, orders),
-            Route::Close { no } => self.close(no, req, orders, now),
-            Route::Certificates => self.certificates(),
+            Route::Native(_) => self.native(req, orders, now),
+            Route::Query { no, query, .. } => self.query(no, query, orders),
+            Route::Close { no, .. } => self.close(no, req, orders, now),
+            Route::Certificates(_) => self.certificates(),
             Route::MethodNotAllowed | Route::NotFound => unreachable!("answered above"),
         }
     }

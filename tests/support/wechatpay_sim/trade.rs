@@ -1,74 +1,113 @@
 //! The calls about one placed order, by `out_trade_no`: query (with the real answer
-//! shapes, paid and unpaid) and close (re-entrant; refused once paid).
+//! shapes, paid and unpaid, per merchant kind: identities, `transaction_id` or Global's `id`,
+//! Global's payer currency and exchange rate) and close (re-entrant; refused once paid, and
+//! before the account's minimum age).
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::Inner;
+use super::fields::{reject_nulls, reject_unknown};
 use super::http::{HttpRequest, percent_decode};
-use super::orders::{SimOrder, TradeState};
-use super::place::{reject_nulls, reject_unknown};
+use super::kind::Region;
+use super::orders::{SimOrder, SimPayment, TradeState};
 use super::reply::Reply;
+use super::time::secs_between;
 
 impl Inner {
-    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`.
+    /// `GET …/out-trade-no/{no}?mchid=…` (sub-merchant kinds: `?sp_mchid=…&sub_mchid=…`).
     pub(super) fn query(&self, no: &str, query: &str, orders: &HashMap<String, SimOrder>) -> Reply {
-        let mchid = query.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            (k == "mchid").then(|| percent_decode(v))
-        });
-        match mchid {
-            None => {
-                return Reply::error_with(
-                    400,
-                    "PARAM_ERROR",
-                    "输入源“/query/mchid”映射到值字段“直连商户号”必填性规则校验失败，此字段为必填项",
-                    Some(json!({ "location": "query", "field": "mchid" })),
-                );
-            }
-            Some(m) if m != self.config.mchid => {
-                return Reply::error(400, "PARAM_ERROR", "mchid不匹配");
-            }
-            Some(_) => {}
+        if let Err(reply) = self.check_query_identity(&query_params(query)) {
+            return reply;
         }
         let Some(order) = orders.get(no) else {
             return Reply::error(404, "ORDER_NOT_EXIST", "订单不存在");
         };
-        let mut body = json!({
-            "appid": self.config.appid,
-            "mchid": self.config.mchid,
+        Reply::json(200, &self.query_answer(order))
+    }
+
+    /// The query answer about `order`, shaped as the merchant's kind gets it.
+    fn query_answer(&self, order: &SimOrder) -> Value {
+        let kind = self.config.kind();
+        let global = kind.region() == Region::Global;
+        let mut body = self.identity_json();
+        body.extend(json_map(json!({
             "out_trade_no": order.out_trade_no,
             "trade_state": order.state.as_str(),
             "trade_state_desc": order.state.desc(),
-            "amount": { "total": order.total, "payer_currency": "CNY" },
             "promotion_detail": [],
-            "scene_info": { "device_id": "" },
-        });
+        })));
+        if global {
+            body.insert(
+                "amount".into(),
+                json!({ "total": order.total, "currency": order.currency }),
+            );
+        } else {
+            body.insert(
+                "amount".into(),
+                json!({ "total": order.total, "payer_currency": "CNY" }),
+            );
+            body.insert("scene_info".into(), json!({ "device_id": "" }));
+        }
         if let Some(payment) = &order.payment {
-            let extra = json!({
+            let mut amount = json!({
+                "total": order.total,
+                "payer_total": payment.payer_total,
+                "currency": order.currency,
+                "payer_currency": "CNY",
+            });
+            if let Some(rate) = payment.exchange_rate {
+                amount["exchange_rate"] = json!({ "type": "SETTLEMENT_RATE", "rate": rate });
+            }
+            body.extend(json_map(json!({
                 "trade_type": "NATIVE",
-                "transaction_id": payment.transaction_id,
                 "success_time": payment.success_time,
                 "bank_type": "OTHERS",
-                "payer": { "openid": payment.openid },
-                "amount": {
-                    "total": order.total,
-                    "payer_total": payment.payer_total,
-                    "currency": "CNY",
-                    "payer_currency": "CNY",
-                },
+                "payer": self.payer_json(payment),
+                "amount": amount,
                 "attach": order.attach.clone().unwrap_or_default(),
-            });
-            if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-                body.extend(extra);
-            }
+            })));
+            body.insert(
+                kind.transaction_id_field().into(),
+                json!(payment.transaction_id),
+            );
         }
-        Reply::json(200, &body)
+        Value::Object(body)
     }
 
-    /// `POST /v3/pay/transactions/out-trade-no/{no}/close`.
+    /// `appid` + `mchid`, or `sp_appid` + `sp_mchid` + `sub_mchid` (+ `sub_appid`).
+    fn identity_json(&self) -> Map<String, Value> {
+        let c = &self.config;
+        if !c.kind().has_sub_merchant() {
+            return json_map(json!({ "appid": c.appid, "mchid": c.mchid }));
+        }
+        let mut ids = json_map(json!({
+            "sp_appid": c.appid,
+            "sp_mchid": c.mchid,
+            "sub_mchid": c.sub_mchid,
+        }));
+        if !c.sub_appid.is_empty() {
+            ids.insert("sub_appid".into(), json!(c.sub_appid));
+        }
+        ids
+    }
+
+    /// `payer{openid}`, or `payer{sp_openid, sub_openid?}` for a sub-merchant kind.
+    fn payer_json(&self, payment: &SimPayment) -> Value {
+        if !self.config.kind().has_sub_merchant() {
+            return json!({ "openid": payment.openid });
+        }
+        let mut payer = json!({ "sp_openid": payment.openid });
+        if !self.config.sub_appid.is_empty() {
+            payer["sub_openid"] = json!(payment.sub_openid);
+        }
+        payer
+    }
+
+    /// `POST …/out-trade-no/{no}/close`, body `{"mchid"}` or `{"sp_mchid","sub_mchid"}`:
+    /// 204, re-entrant; paid → `ORDERPAID`; younger than `close_min_age` → refused.
     pub(super) fn close(
         &self,
         no: &str,
@@ -76,23 +115,18 @@ impl Inner {
         orders: &mut HashMap<String, SimOrder>,
         now: SystemTime,
     ) -> Reply {
-        let body: Value = match serde_json::from_slice(&req.body) {
-            Ok(Value::Object(map)) => Value::Object(map),
+        let map = match serde_json::from_slice(&req.body) {
+            Ok(Value::Object(map)) => map,
             _ => return Reply::error(400, "PARAM_ERROR", "请求体JSON格式错误"),
         };
-        if let Err(reply) = reject_nulls("", &body) {
+        if let Err(reply) = reject_nulls("", &Value::Object(map.clone())) {
             return reply;
         }
-        let Value::Object(map) = &body else {
-            unreachable!("matched above")
-        };
-        if let Err(reply) = reject_unknown("", map, &["mchid"]) {
+        if let Err(reply) = reject_unknown("", &map, self.config.kind().trade_identity()) {
             return reply;
         }
-        match map.get("mchid") {
-            Some(Value::String(m)) if *m == self.config.mchid => {}
-            Some(Value::String(_)) => return Reply::error(400, "PARAM_ERROR", "mchid不匹配"),
-            _ => return Reply::param("/mchid", "必填性规则校验失败，此字段为必填项"),
+        if let Err(reply) = self.check_close_identity(&map) {
+            return reply;
         }
         let Some(order) = orders.get_mut(no) else {
             return Reply::error(404, "ORDER_NOT_EXIST", "订单不存在");
@@ -100,11 +134,38 @@ impl Inner {
         if order.state.was_paid() {
             return Reply::error(400, "ORDERPAID", "订单已支付");
         }
+        if let Some(min_age) = self.config.close_min_age
+            && secs_between(order.created_at, now)
+                < i64::try_from(min_age.as_secs()).unwrap_or(i64::MAX)
+        {
+            return Reply::error(
+                400,
+                "INVALID_REQUEST",
+                "订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟",
+            );
+        }
         order.state = match order.state {
             TradeState::Revoked => TradeState::Revoked,
             _ => TradeState::Closed,
         };
         order.closed_at.get_or_insert(now);
         Reply::empty(204)
+    }
+}
+
+/// The parameters of a query string, percent-decoded, in order.
+fn query_params(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect()
+}
+
+/// The members of a JSON object literal.
+fn json_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
     }
 }
