@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawSettings;
-use super::settings::Settings;
+use super::settings::{Region, Settings};
 use super::validate::validate;
 
 #[cfg(test)]
@@ -60,6 +60,31 @@ const SECRET_KEYS: &[&str] = &[];
 /// What [`Settings::effective_toml`] prints instead of a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// The mainland API host, the default `api_base` with region `mainland`.
+const MAINLAND_API: &str = "https://api.mch.weixin.qq.com";
+/// The mainland backup host, the default `backup_api_base` with region `mainland`.
+const MAINLAND_BACKUP_API: &str = "https://api2.mch.weixin.qq.com";
+/// WeChat Pay Global's host for servers outside the mainland, the default `api_base` with
+/// region `global`; its failover is the mainland host (WeChat Pay's own advice).
+const GLOBAL_API: &str = "https://apihk.mch.weixin.qq.com";
+
+/// Keys whose default depends on `wechatpay.region`: the loader gives them no default
+/// layer, so that validation can tell an explicit value (file or environment, even `""`)
+/// from none and fill in [`region_default`]. Their [`Key::production`] is the mainland
+/// default.
+pub(super) const REGION_DEFAULTED: &[&str] = &["wechatpay.api_base", "wechatpay.backup_api_base"];
+
+/// The default of a [`REGION_DEFAULTED`] key under `region`; `None` for other keys.
+pub(super) fn region_default(dotted: &str, region: Region) -> Option<&'static str> {
+    match (dotted, region) {
+        ("wechatpay.api_base", Region::Mainland) => Some(MAINLAND_API),
+        ("wechatpay.api_base", Region::Global) => Some(GLOBAL_API),
+        ("wechatpay.backup_api_base", Region::Mainland) => Some(MAINLAND_BACKUP_API),
+        ("wechatpay.backup_api_base", Region::Global) => Some(MAINLAND_API),
+        _ => None,
+    }
+}
+
 /// Every key of the file, in the order of `config/wxprint.toml` and of
 /// [`Settings::effective_toml`]. The merchant's identifiers (`appid`, `mchid`, …) and
 /// `notify_url` default to empty, so that a production file must set them.
@@ -90,8 +115,16 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         section: "wechatpay",
+        name: "region",
+        production: "mainland",
+        sandbox: None,
+        doc: "Which WeChat Pay: \"mainland\" (China) or \"global\" (WeChat Pay Global, cross-border).",
+        show: |s| text(s.wechatpay.region.as_str()),
+    },
+    Key {
+        section: "wechatpay",
         name: "api_base",
-        production: "https://api.mch.weixin.qq.com",
+        production: MAINLAND_API,
         sandbox: None,
         doc: "WeChat Pay API base URL.",
         show: |s| text(&s.wechatpay.api_base),
@@ -99,7 +132,7 @@ pub const KEYS: &[Key] = &[
     Key {
         section: "wechatpay",
         name: "backup_api_base",
-        production: "https://api2.mch.weixin.qq.com",
+        production: MAINLAND_BACKUP_API,
         sandbox: None,
         doc: "Backup domain, tried once (freshly signed) when api_base cannot be reached.",
         show: |s| text(&s.wechatpay.backup_api_base),
@@ -127,6 +160,22 @@ pub const KEYS: &[Key] = &[
         sandbox: None,
         doc: "Merchant ID, 商户号 (required with backend \"wechatpay\").",
         show: |s| text(&s.wechatpay.mchid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "sub_mchid",
+        production: "",
+        sandbox: None,
+        doc: "Sub-merchant ID: set for service-provider (mainland) or institutional (global) mode.",
+        show: |s| text(&s.wechatpay.sub_mchid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "sub_appid",
+        production: "",
+        sandbox: None,
+        doc: "The sub-merchant's own AppID (optional, only with sub_mchid).",
+        show: |s| text(&s.wechatpay.sub_appid),
     },
     Key {
         section: "wechatpay",
@@ -176,6 +225,22 @@ pub const KEYS: &[Key] = &[
         sandbox: None,
         doc: "Sent with each order (the API requires it): the merchant backend's https:// URL.",
         show: |s| text(&s.wechatpay.notify_url),
+    },
+    Key {
+        section: "wechatpay",
+        name: "currency",
+        production: "CNY",
+        sandbox: None,
+        doc: "Currency of every order (ISO 4217); the POS sends amounts in its minor unit.",
+        show: |s| text(s.wechatpay.currency.code()),
+    },
+    Key {
+        section: "wechatpay",
+        name: "merchant_category_code",
+        production: "",
+        sandbox: None,
+        doc: "Merchant category code (MCC), 4 digits: required with region \"global\".",
+        show: |s| text(&s.wechatpay.merchant_category_code),
     },
     Key {
         section: "wechatpay",

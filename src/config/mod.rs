@@ -68,7 +68,7 @@ pub use load::{
 };
 pub use settings::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Settings, TextEncoding, Transport, WechatPaySettings,
+    Region, Settings, TextEncoding, Transport, WechatPaySettings,
 };
 
 /// Why settings could not be loaded. Each message is one line naming the key.

@@ -9,7 +9,7 @@
 
 use ::config::{Map, Value, ValueKind};
 
-use super::keys::KEYS;
+use super::keys::{KEYS, REGION_DEFAULTED};
 use super::load::{ENV_ORIGIN, env_name};
 use super::{ConfigError, invalid};
 
@@ -27,10 +27,12 @@ pub(super) struct RawValue {
 }
 
 impl RawSettings {
-    /// The defaults of the key table, production or `sandbox`, as if read from a file.
+    /// The defaults of the key table, production or `sandbox`, as if read from a file;
+    /// without the [`REGION_DEFAULTED`] keys, which validation fills in for the region.
     pub(super) fn defaults(sandbox: bool) -> RawSettings {
         let values = KEYS
             .iter()
+            .filter(|key| !REGION_DEFAULTED.contains(&key.dotted().as_str()))
             .map(|key| {
                 let text = key.default_text(sandbox).to_string();
                 let value = RawValue {
