@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawSettings;
-use super::settings::{Region, Settings};
+use super::region_defaults::{MAINLAND_API, MAINLAND_BACKUP_API};
+use super::settings::Settings;
 use super::validate::validate;
 
 #[cfg(test)]
@@ -59,31 +60,6 @@ const SECRET_KEYS: &[&str] = &[];
 
 /// What [`Settings::effective_toml`] prints instead of a secret value.
 pub const REDACTED: &str = "<redacted>";
-
-/// The mainland API host, the default `api_base` with region `mainland`.
-const MAINLAND_API: &str = "https://api.mch.weixin.qq.com";
-/// The mainland backup host, the default `backup_api_base` with region `mainland`.
-const MAINLAND_BACKUP_API: &str = "https://api2.mch.weixin.qq.com";
-/// WeChat Pay Global's host for servers outside the mainland, the default `api_base` with
-/// region `global`; its failover is the mainland host (WeChat Pay's own advice).
-const GLOBAL_API: &str = "https://apihk.mch.weixin.qq.com";
-
-/// Keys whose default depends on `wechatpay.region`: the loader gives them no default
-/// layer, so that validation can tell an explicit value (file or environment, even `""`)
-/// from none and fill in [`region_default`]. Their [`Key::production`] is the mainland
-/// default.
-pub(super) const REGION_DEFAULTED: &[&str] = &["wechatpay.api_base", "wechatpay.backup_api_base"];
-
-/// The default of a [`REGION_DEFAULTED`] key under `region`; `None` for other keys.
-pub(super) fn region_default(dotted: &str, region: Region) -> Option<&'static str> {
-    match (dotted, region) {
-        ("wechatpay.api_base", Region::Mainland) => Some(MAINLAND_API),
-        ("wechatpay.api_base", Region::Global) => Some(GLOBAL_API),
-        ("wechatpay.backup_api_base", Region::Mainland) => Some(MAINLAND_BACKUP_API),
-        ("wechatpay.backup_api_base", Region::Global) => Some(MAINLAND_API),
-        _ => None,
-    }
-}
 
 /// Every key of the file, in the order of `config/wxprint.toml` and of
 /// [`Settings::effective_toml`]. The merchant's identifiers (`appid`, `mchid`, …) and

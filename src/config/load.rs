@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use ::config::{Config, Environment, File, FileFormat, Map, Source, Value};
 
-use super::keys::{KEYS, REGION_DEFAULTED};
+use super::keys::KEYS;
 use super::raw::RawSettings;
+use super::region_defaults::REGION_DEFAULTED;
 use super::settings::Settings;
 use super::validate::validate;
 use super::{ConfigError, invalid};

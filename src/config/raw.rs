@@ -9,8 +9,9 @@
 
 use ::config::{Map, Value, ValueKind};
 
-use super::keys::{KEYS, REGION_DEFAULTED};
+use super::keys::KEYS;
 use super::load::{ENV_ORIGIN, env_name};
+use super::region_defaults::REGION_DEFAULTED;
 use super::{ConfigError, invalid};
 
 /// The merged tree as text: `section.key` → value, for every known key.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::ConfigError;
 use super::check::{Check, Range};
-use super::keys::region_default;
 use super::raw::RawSettings;
+use super::region_defaults::region_default;
 use super::settings::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
     Region, Settings, TextEncoding, Transport, WechatPaySettings,
