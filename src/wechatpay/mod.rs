@@ -224,3 +224,77 @@ impl PaymentBackend for WechatPay {
         Box::pin(self.close_order(no))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::config::{Backend, Settings};
+    use crate::money::Currency;
+
+    /// A backend set up from settings for `region` in `currency`, with the fixture keys.
+    fn backend(dir: &std::path::Path, region: Region, currency: &str, sub: &str) -> WechatPay {
+        let mut s = Settings::sandbox_defaults().wechatpay;
+        for (name, text) in [
+            ("key.pem", testkit::MERCHANT_KEY),
+            ("pub.pem", testkit::PLATFORM_PUB),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        s.backend = Backend::WechatPay;
+        s.region = region;
+        s.currency = Currency::new(currency);
+        s.appid = "wxsp".into();
+        s.mchid = "1900000109".into();
+        s.sub_mchid = sub.into();
+        s.merchant_serial_no = testkit::MERCHANT_SERIAL.into();
+        s.private_key_file = dir.join("key.pem");
+        s.public_key_id = testkit::PUB_KEY_ID.into();
+        s.public_key_file = dir.join("pub.pem");
+        s.notify_url = "https://m.example/n".into();
+        s.merchant_category_code = "5812".into();
+        WechatPay::from_settings(&s).unwrap()
+    }
+
+    #[test]
+    fn the_backend_follows_the_configured_region_mode_and_currency() {
+        let dir = tempfile::tempdir().unwrap();
+        let mainland = backend(dir.path(), Region::Mainland, "CNY", "");
+        let usd = Money::new(100, Currency::new("USD"));
+        assert_eq!(mainland.accepts(&Money::cny(1)), Ok(()));
+        assert_eq!(mainland.accepts(&usd), crate::payment::cny_only(&usd));
+        assert_eq!(mainland.api.native_order(), "/v3/pay/transactions/native");
+
+        let global = backend(dir.path(), Region::Global, "JPY", "1900000209");
+        assert_eq!(
+            global.accepts(&Money::new(1200, Currency::new("JPY"))),
+            Ok(())
+        );
+        let refusal = global.accepts(&Money::cny(1)).unwrap_err();
+        assert!(refusal.contains("takes only \"JPY\""), "{refusal}");
+        assert_eq!(
+            global.api.order_query("T1"),
+            "/v3/global/transactions/out-trade-no/T1?sub_mchid=1900000209&sp_mchid=1900000109"
+        );
+        let order = PlaceOrder {
+            out_trade_no: "T1".into(),
+            description: "Ramen".into(),
+            amount: Money::new(1200, Currency::new("JPY")),
+            attach: None,
+            goods_tag: None,
+            time_expire: "2026-01-01T10:00:00+08:00".into(),
+            request: None,
+        };
+        let body = global.prepare(&order).unwrap();
+        assert!(
+            body.starts_with(
+                r#"{"sp_appid":"wxsp","sp_mchid":"1900000109","sub_mchid":"1900000209","#
+            ),
+            "{body}"
+        );
+        assert!(body.ends_with(r#""trade_type":"NATIVE","merchant_category_code":"5812","amount":{"total":1200,"currency":"JPY"}}"#), "{body}");
+    }
+}
