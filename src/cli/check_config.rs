@@ -1,6 +1,7 @@
 //! `wxprint check-config [--online]`: the technician's check before starting the daemon.
 //! Loads the config file as `serve` would, prints the effective settings, checks the printer
-//! profile and the key files, and with `--online` makes one signed call to WeChat Pay.
+//! profile and the key files, and with `--online` makes one signed call to WeChat Pay, on
+//! the configured region's and mode's API (a query of an order that does not exist).
 //! Problems go to stderr, one a line, and the exit code is 1.
 //!
 //! Only reports: the checks themselves live in the library (`config`, `wechatpay`).
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use wxprint::config::{self, Backend, Settings};
+use wxprint::config::{self, Backend, Region, Settings, WechatPaySettings};
 use wxprint::payment::PaymentError;
 use wxprint::wechatpay::{ProbeReport, WechatPay};
 
@@ -80,8 +81,9 @@ fn check_online(settings: &Settings) -> Result<ExitCode> {
 /// What the signed call proved: the merchant, the trust mode and the clock.
 fn print_report(settings: &Settings, report: &ProbeReport) {
     println!(
-        "# online check OK: WeChat Pay accepted our signed request for mchid {} (Request-ID {})",
-        settings.wechatpay.mchid,
+        "# online check OK: {} accepted our signed request for {} (Request-ID {})",
+        api_name(&settings.wechatpay),
+        merchant_name(&settings.wechatpay),
         report.request_id.as_deref().unwrap_or("none")
     );
     if let Some(n) = report.certificates {
@@ -104,6 +106,25 @@ fn print_report(settings: &Settings, report: &ProbeReport) {
     }
 }
 
+/// Which API was probed: the region and the mode.
+fn api_name(w: &WechatPaySettings) -> &'static str {
+    match (w.region, w.is_sub_merchant()) {
+        (Region::Mainland, false) => "WeChat Pay (mainland, direct merchant)",
+        (Region::Mainland, true) => "WeChat Pay (mainland, service provider)",
+        (Region::Global, false) => "WeChat Pay Global (common mode)",
+        (Region::Global, true) => "WeChat Pay Global (institutional mode)",
+    }
+}
+
+/// Who was probed: `mchid X`, or `sp_mchid X, sub_mchid Y`.
+fn merchant_name(w: &WechatPaySettings) -> String {
+    if w.is_sub_merchant() {
+        format!("sp_mchid {}, sub_mchid {}", w.mchid, w.sub_mchid)
+    } else {
+        format!("mchid {}", w.mchid)
+    }
+}
+
 /// What to check when the signed call failed.
 fn hint_for(error: &PaymentError) -> &'static str {
     match error {
@@ -113,6 +134,10 @@ fn hint_for(error: &PaymentError) -> &'static str {
         PaymentError::Transient { .. } => {
             "check the network, DNS and api_base (and ca_file for a private CA)"
         }
-        _ => "check appid, mchid and the trust mode keys",
+        _ => {
+            "check appid, mchid, sub_mchid and the trust mode keys, and that region \
+             (\"mainland\" or \"global\") is where the merchant signed up: a WeChat Pay \
+             Global merchant needs region = \"global\", a service provider's shop sub_mchid"
+        }
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use super::load::env_name;
 use super::raw::RawSettings;
-use super::settings::{Choice, TextEncoding};
+use super::settings::{Choice, Region, TextEncoding};
 use super::url::{is_loopback, parse_url, split_host_port};
 use super::{ConfigError, invalid};
+use crate::money::{Currency, GLOBAL_CURRENCIES};
 
 /// The baud rates accepted for `printer.baud_rate`.
 pub const STANDARD_BAUD_RATES: &[u32] = &[
@@ -55,7 +56,13 @@ impl<'a> Check<'a> {
         self.errors
     }
 
-    /// The value of `key` as text. Every known key has a default, so it is always there.
+    /// Whether `key` has a value: every key but the region-defaulted ones
+    /// (`keys::REGION_DEFAULTED`) always has one, from its default at least.
+    pub(super) fn is_set(&self, key: &str) -> bool {
+        self.raw.values.contains_key(key)
+    }
+
+    /// The value of `key` as text; `""` for a region-defaulted key that nothing set.
     pub(super) fn text(&self, key: &str) -> &'a str {
         self.raw
             .values
@@ -292,6 +299,52 @@ impl<'a> Check<'a> {
             Ok(_) => {}
         }
         text
+    }
+
+    /// The currency of the orders (ISO 4217, any case): only CNY on the mainland, one of
+    /// [`GLOBAL_CURRENCIES`] on Global.
+    pub(super) fn currency(&mut self, key: &str, region: Region) -> Currency {
+        let code = self.text(key).trim().to_ascii_uppercase();
+        match region {
+            Region::Mainland if code != Currency::CNY.code() => self.fail(
+                key,
+                "mainland WeChat Pay takes only CNY",
+                "\"CNY\" (or region = \"global\" for a WeChat Pay Global merchant)",
+            ),
+            Region::Global if !GLOBAL_CURRENCIES.contains(&code.as_str()) => self.fail(
+                key,
+                "not a currency of WeChat Pay Global",
+                &format!(
+                    "the merchant's settlement currency, one of {}",
+                    GLOBAL_CURRENCIES.join(", ")
+                ),
+            ),
+            _ => {}
+        }
+        Currency::new(code)
+    }
+
+    /// The merchant category code: exactly 4 digits, required on Global, not used (so not
+    /// allowed) on the mainland.
+    pub(super) fn merchant_category_code(&mut self, key: &str, region: Region) -> String {
+        let value = self.text(key).trim().to_string();
+        let expected = "the 4-digit merchant category code (MCC) WeChat Pay Global assigned, \
+                        e.g. \"5812\"";
+        match region {
+            Region::Global if value.is_empty() => {
+                self.fail(key, "required with region \"global\"", expected)
+            }
+            Region::Global if value.len() != 4 || !value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.fail(key, "not 4 digits", expected)
+            }
+            Region::Mainland if !value.is_empty() => self.fail(
+                key,
+                "only used with region \"global\"",
+                "\"\" on the mainland (or region = \"global\" for a WeChat Pay Global merchant)",
+            ),
+            _ => {}
+        }
+        value
     }
 
     /// `host:port` of a network printer.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawSettings;
+use super::region_defaults::{MAINLAND_API, MAINLAND_BACKUP_API};
 use super::settings::Settings;
 use super::validate::validate;
 
@@ -90,8 +91,16 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         section: "wechatpay",
+        name: "region",
+        production: "mainland",
+        sandbox: None,
+        doc: "Which WeChat Pay: \"mainland\" (China) or \"global\" (WeChat Pay Global, cross-border).",
+        show: |s| text(s.wechatpay.region.as_str()),
+    },
+    Key {
+        section: "wechatpay",
         name: "api_base",
-        production: "https://api.mch.weixin.qq.com",
+        production: MAINLAND_API,
         sandbox: None,
         doc: "WeChat Pay API base URL.",
         show: |s| text(&s.wechatpay.api_base),
@@ -99,7 +108,7 @@ pub const KEYS: &[Key] = &[
     Key {
         section: "wechatpay",
         name: "backup_api_base",
-        production: "https://api2.mch.weixin.qq.com",
+        production: MAINLAND_BACKUP_API,
         sandbox: None,
         doc: "Backup domain, tried once (freshly signed) when api_base cannot be reached.",
         show: |s| text(&s.wechatpay.backup_api_base),
@@ -127,6 +136,22 @@ pub const KEYS: &[Key] = &[
         sandbox: None,
         doc: "Merchant ID, 商户号 (required with backend \"wechatpay\").",
         show: |s| text(&s.wechatpay.mchid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "sub_mchid",
+        production: "",
+        sandbox: None,
+        doc: "Sub-merchant ID: set for service-provider (mainland) or institutional (global) mode.",
+        show: |s| text(&s.wechatpay.sub_mchid),
+    },
+    Key {
+        section: "wechatpay",
+        name: "sub_appid",
+        production: "",
+        sandbox: None,
+        doc: "The sub-merchant's own AppID (optional, only with sub_mchid).",
+        show: |s| text(&s.wechatpay.sub_appid),
     },
     Key {
         section: "wechatpay",
@@ -176,6 +201,22 @@ pub const KEYS: &[Key] = &[
         sandbox: None,
         doc: "Sent with each order (the API requires it): the merchant backend's https:// URL.",
         show: |s| text(&s.wechatpay.notify_url),
+    },
+    Key {
+        section: "wechatpay",
+        name: "currency",
+        production: "CNY",
+        sandbox: None,
+        doc: "Currency of every order (ISO 4217); the POS sends amounts in its minor unit.",
+        show: |s| text(s.wechatpay.currency.code()),
+    },
+    Key {
+        section: "wechatpay",
+        name: "merchant_category_code",
+        production: "",
+        sandbox: None,
+        doc: "Merchant category code (MCC), 4 digits: required with region \"global\".",
+        show: |s| text(&s.wechatpay.merchant_category_code),
     },
     Key {
         section: "wechatpay",

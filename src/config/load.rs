@@ -11,6 +11,7 @@ use ::config::{Config, Environment, File, FileFormat, Map, Source, Value};
 
 use super::keys::KEYS;
 use super::raw::RawSettings;
+use super::region_defaults::REGION_DEFAULTED;
 use super::settings::Settings;
 use super::validate::validate;
 use super::{ConfigError, invalid};
@@ -84,9 +85,13 @@ fn merged_tree(
     env: &[(String, String)],
     errors: &mut Vec<ConfigError>,
 ) -> Result<Map<String, Value>, ConfigError> {
-    // Layer 1: the defaults, every key as text (like the environment's values).
+    // Layer 1: the defaults, every key as text (like the environment's values), except
+    // those whose default depends on the region (validation fills them in).
     let mut builder = Config::builder();
-    for key in KEYS {
+    for key in KEYS
+        .iter()
+        .filter(|key| !REGION_DEFAULTED.contains(&key.dotted().as_str()))
+    {
         builder = builder
             .set_default(key.dotted(), key.default_text(sandbox))
             .map_err(|err| invalid(&key.dotted(), &one_line(&err.to_string())))?;

@@ -9,6 +9,8 @@
 //!   [`Settings::effective_toml`] come from it.
 //! - `load.rs`: the config path, the three layers and the `WXPRINT_…` variable names.
 //! - `raw.rs`: the merged tree flattened to text; unknown keys and non-scalar values.
+//! - `region_defaults.rs`: the defaults that depend on `wechatpay.region` (the API hosts),
+//!   filled in by validation when neither the file nor the environment sets them.
 //! - `check.rs`: single-key validators ([`STANDARD_BAUD_RATES`], [`PUBLIC_KEY_ID_PREFIX`]).
 //! - `validate.rs`: raw text → typed settings, one function per section, and which keys are
 //!   required when.
@@ -54,6 +56,7 @@ mod check;
 mod keys;
 mod load;
 mod raw;
+mod region_defaults;
 mod settings;
 mod url;
 mod validate;
@@ -68,7 +71,7 @@ pub use load::{
 };
 pub use settings::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Settings, TextEncoding, Transport, WechatPaySettings,
+    Region, Settings, TextEncoding, Transport, WechatPaySettings,
 };
 
 /// Why settings could not be loaded. Each message is one line naming the key.

@@ -11,6 +11,7 @@ use ::config::{Map, Value, ValueKind};
 
 use super::keys::KEYS;
 use super::load::{ENV_ORIGIN, env_name};
+use super::region_defaults::REGION_DEFAULTED;
 use super::{ConfigError, invalid};
 
 /// The merged tree as text: `section.key` → value, for every known key.
@@ -27,10 +28,12 @@ pub(super) struct RawValue {
 }
 
 impl RawSettings {
-    /// The defaults of the key table, production or `sandbox`, as if read from a file.
+    /// The defaults of the key table, production or `sandbox`, as if read from a file;
+    /// without the [`REGION_DEFAULTED`] keys, which validation fills in for the region.
     pub(super) fn defaults(sandbox: bool) -> RawSettings {
         let values = KEYS
             .iter()
+            .filter(|key| !REGION_DEFAULTED.contains(&key.dotted().as_str()))
             .map(|key| {
                 let text = key.default_text(sandbox).to_string();
                 let value = RawValue {

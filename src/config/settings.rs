@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::money::Currency;
+
 /// Everything the daemon and the CLI need to know, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -40,11 +42,24 @@ pub enum Backend {
     Sandbox,
 }
 
+/// Which WeChat Pay the merchant is signed up with (`wechatpay.region`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// Mainland China (`api.mch.weixin.qq.com`), CNY only.
+    Mainland,
+    /// WeChat Pay Global, the cross-border API (`apihk.mch.weixin.qq.com`), paid in the
+    /// merchant's settlement currency.
+    Global,
+}
+
 /// `[wechatpay]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WechatPaySettings {
     /// Who places the orders.
     pub backend: Backend,
+    /// Which WeChat Pay: mainland or Global. Decides the default hosts, the API paths and
+    /// which currencies and keys are allowed.
+    pub region: Region,
     /// Without a trailing slash (it is stripped), e.g. `https://api.mch.weixin.qq.com`.
     pub api_base: String,
     /// Without a trailing slash, like `api_base`; empty turns the fail-over off.
@@ -53,8 +68,14 @@ pub struct WechatPaySettings {
     pub ca_file: Option<PathBuf>,
     /// The AppID bound to the merchant account.
     pub appid: String,
-    /// The merchant ID (商户号).
+    /// The merchant ID (商户号); the service provider's / institution's `sp_mchid` when
+    /// `sub_mchid` is set.
     pub mchid: String,
+    /// Service-provider (mainland) or institutional (Global) mode: the sub-merchant's ID;
+    /// empty for a direct (mainland) or common (Global) merchant.
+    pub sub_mchid: String,
+    /// The sub-merchant's own AppID (optional, only with `sub_mchid`); empty for none.
+    pub sub_appid: String,
     /// Serial number of the merchant API certificate.
     pub merchant_serial_no: String,
     /// The merchant's private key (PEM); a path, never the key itself.
@@ -67,6 +88,12 @@ pub struct WechatPaySettings {
     pub apiv3_key_file: Option<PathBuf>,
     /// Sent with each order; may be empty with the sandbox.
     pub notify_url: String,
+    /// The currency of every order (ISO 4217): CNY on the mainland, the merchant's
+    /// settlement currency on Global. Amounts are in its minor unit.
+    pub currency: Currency,
+    /// Global: the merchant category code (4 digits), sent with each order; empty on the
+    /// mainland.
+    pub merchant_category_code: String,
     /// `time_expire = now + order_ttl`.
     pub order_ttl: Duration,
     /// Never close an order younger than this.
@@ -75,6 +102,15 @@ pub struct WechatPaySettings {
     pub request_timeout: Duration,
     /// How often the payment state is queried.
     pub poll: PollSchedule,
+}
+
+impl WechatPaySettings {
+    /// Whether the merchant is a sub-merchant: service-provider mode on the mainland,
+    /// institutional mode on Global (`sub_mchid` is set; `mchid`/`appid` are then the
+    /// provider's `sp_mchid`/`sp_appid`).
+    pub fn is_sub_merchant(&self) -> bool {
+        !self.sub_mchid.is_empty()
+    }
 }
 
 /// The query schedule of a payable order (keys `poll_interval`, `poll_fast_window`,
@@ -230,6 +266,7 @@ macro_rules! choice {
 }
 
 choice!(Backend { WechatPay => "wechatpay", Sandbox => "sandbox" });
+choice!(Region { Mainland => "mainland", Global => "global" });
 choice!(Transport { Serial => "serial", Usb => "usb", Tcp => "tcp", File => "file" });
 choice!(FlowControl { Hardware => "hardware", Software => "software", None => "none" });
 choice!(QrMode { Auto => "auto", Native => "native", Raster => "raster" });

@@ -12,9 +12,10 @@ use std::time::Duration;
 use super::ConfigError;
 use super::check::{Check, Range};
 use super::raw::RawSettings;
+use super::region_defaults::region_default;
 use super::settings::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Settings, TextEncoding, Transport, WechatPaySettings,
+    Region, Settings, TextEncoding, Transport, WechatPaySettings,
 };
 
 #[cfg(test)]
@@ -50,13 +51,15 @@ fn daemon(c: &mut Check<'_>) -> DaemonSettings {
     }
 }
 
-/// `[wechatpay]`: what is required depends on the backend and the key mode.
+/// `[wechatpay]`: what is required depends on the backend, the key mode and the region.
 fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
     let backend = c.choice::<Backend>("wechatpay.backend");
     let live = backend == Some(Backend::WechatPay);
-    let api_base = c.base_url("wechatpay.api_base");
-    // An empty backup host turns the fail-over off (a simulator, a proxy).
-    let backup_api_base = c.optional_base_url("wechatpay.backup_api_base");
+    // Placeholder: the mainland, whose rules are the narrower ones.
+    let region = c
+        .choice::<Region>("wechatpay.region")
+        .unwrap_or(Region::Mainland);
+    let (api_base, backup_api_base) = hosts(c, region);
     let ca_file = c.optional_path("wechatpay.ca_file");
     let appid = c.identifier(
         "wechatpay.appid",
@@ -68,6 +71,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
         live,
         "the merchant ID (商户号), e.g. \"1230000109\"",
     );
+    let (sub_mchid, sub_appid) = sub_merchant(c);
     let merchant_serial_no = c.identifier(
         "wechatpay.merchant_serial_no",
         live,
@@ -78,11 +82,14 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
     WechatPaySettings {
         // Placeholder: the sandbox requires nothing more.
         backend: backend.unwrap_or(Backend::Sandbox),
+        region,
         api_base,
         backup_api_base,
         ca_file,
         appid,
         mchid,
+        sub_mchid,
+        sub_appid,
         merchant_serial_no,
         private_key_file: c.path(
             "wechatpay.private_key_file",
@@ -97,6 +104,9 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
         ),
         apiv3_key_file,
         notify_url: c.notify_url("wechatpay.notify_url", live),
+        currency: c.currency("wechatpay.currency", region),
+        merchant_category_code: c
+            .merchant_category_code("wechatpay.merchant_category_code", region),
         order_ttl: c.duration("wechatpay.order_ttl", ORDER_TTL),
         close_min_age: c.duration("wechatpay.close_min_age", Range::Any),
         request_timeout: c.duration("wechatpay.request_timeout", Range::Positive),
@@ -107,6 +117,35 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
             slow: c.duration("wechatpay.poll_interval_slow", Range::Positive),
         },
     }
+}
+
+/// `api_base` and `backup_api_base`: an explicit value (file or environment) wins, even an
+/// empty backup, which turns the fail-over off (a simulator, a proxy); else the region's
+/// default hosts.
+fn hosts(c: &mut Check<'_>, region: Region) -> (String, String) {
+    let mut host = |key: &str, optional: bool| match region_default(key, region) {
+        Some(default) if !c.is_set(key) => default.to_string(),
+        _ if optional => c.optional_base_url(key),
+        _ => c.base_url(key),
+    };
+    let api_base = host("wechatpay.api_base", false);
+    let backup_api_base = host("wechatpay.backup_api_base", true);
+    (api_base, backup_api_base)
+}
+
+/// `sub_mchid` and `sub_appid`: a sub-merchant's AppID needs its merchant ID.
+fn sub_merchant(c: &mut Check<'_>) -> (String, String) {
+    let sub_mchid = c.text("wechatpay.sub_mchid").trim().to_string();
+    let sub_appid = c.text("wechatpay.sub_appid").trim().to_string();
+    if sub_mchid.is_empty() && !sub_appid.is_empty() {
+        c.fail(
+            "wechatpay.sub_appid",
+            "set without wechatpay.sub_mchid",
+            "sub_mchid set as well (service-provider or institutional mode, with mchid and \
+             appid the provider's), or sub_appid = \"\" for a direct merchant",
+        );
+    }
+    (sub_mchid, sub_appid)
 }
 
 /// `[printer]`: the transport decides between `device` and `address`. Whether `profile`

@@ -142,6 +142,56 @@ pub fn cny_only(amount: &Money) -> Result<(), String> {
     ))
 }
 
+/// WeChat Pay's currency rule for one merchant: orders only in the configured currency
+/// (`wechatpay.currency`), which on the mainland is always CNY ([`cny_only`], whose
+/// refusal it keeps word for word) and on WeChat Pay Global the merchant's settlement
+/// currency. The POS sends amounts in that currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyRule {
+    currency: Currency,
+    global: bool,
+}
+
+impl CurrencyRule {
+    /// Orders in `currency`; `global` for a WeChat Pay Global merchant.
+    pub fn new(currency: Currency, global: bool) -> CurrencyRule {
+        CurrencyRule { currency, global }
+    }
+
+    /// Mainland WeChat Pay: CNY.
+    pub fn mainland() -> CurrencyRule {
+        CurrencyRule::new(Currency::CNY, false)
+    }
+
+    /// The one currency orders are placed in.
+    pub fn currency(&self) -> &Currency {
+        &self.currency
+    }
+
+    /// Whether an order of `amount` can be placed: its currency is the configured one. The
+    /// refusal names both and says what the POS must send.
+    pub fn accepts(&self, amount: &Money) -> Result<(), String> {
+        if !self.global && self.currency == Currency::CNY {
+            return cny_only(amount);
+        }
+        if *amount.currency() == self.currency {
+            return Ok(());
+        }
+        let code = self.currency.code();
+        let region = if self.global {
+            "WeChat Pay Global"
+        } else {
+            "WeChat Pay"
+        };
+        Err(format!(
+            "{:?} is not supported; this {region} merchant takes only {code:?}: send the \
+             amount in {code} (its minor unit) with currency {code:?}, or ask the \
+             technician to check wechatpay.currency",
+            amount.currency().code()
+        ))
+    }
+}
+
 /// The three calls the job state machine needs from a payment service, and the currencies
 /// it takes.
 pub trait PaymentBackend: Send + Sync + 'static {
@@ -150,7 +200,8 @@ pub trait PaymentBackend: Send + Sync + 'static {
 
     /// Whether an order of `amount` can be placed here (its currency): checked at checkout,
     /// before anything is stored or sent. The error is what the POS reads about the field
-    /// `order.amount.currency`. Mainland WeChat Pay and the sandbox take [`cny_only`].
+    /// `order.amount.currency`. WeChat Pay takes the configured currency ([`CurrencyRule`]:
+    /// [`cny_only`] on the mainland).
     fn accepts(&self, amount: &Money) -> Result<(), String>;
 
     /// The exact request `place` will send for `order`, to be stored with the job before
@@ -193,5 +244,42 @@ mod tests {
             r#""USD" is not supported; mainland WeChat Pay takes only "CNY""#
         );
         assert!(cny_only(&Money::new(1, Currency::new("cny"))).is_err());
+    }
+
+    #[test]
+    fn wechatpay_takes_exactly_the_configured_currency() {
+        let usd = Money::new(100, Currency::new("USD"));
+        let hkd = Money::new(1234, Currency::new("HKD"));
+
+        let mainland = CurrencyRule::mainland();
+        assert_eq!(mainland.accepts(&Money::cny(3200)), Ok(()));
+        assert_eq!(mainland.accepts(&usd), cny_only(&usd));
+        assert_eq!(mainland, CurrencyRule::new(Currency::CNY, false));
+
+        let global = CurrencyRule::new(Currency::new("HKD"), true);
+        assert_eq!(global.currency(), &Currency::new("HKD"));
+        assert_eq!(global.accepts(&hkd), Ok(()));
+        assert_eq!(
+            global.accepts(&Money::cny(3200)).unwrap_err(),
+            "\"CNY\" is not supported; this WeChat Pay Global merchant takes only \"HKD\": send \
+             the amount in HKD (its minor unit) with currency \"HKD\", or ask the technician \
+             to check wechatpay.currency"
+        );
+        assert!(
+            global
+                .accepts(&usd)
+                .unwrap_err()
+                .starts_with("\"USD\" is not supported")
+        );
+
+        // A Global merchant settling in CNY takes CNY only, with the Global wording.
+        let global_cny = CurrencyRule::new(Currency::CNY, true);
+        assert_eq!(global_cny.accepts(&Money::cny(1)), Ok(()));
+        assert!(
+            global_cny
+                .accepts(&hkd)
+                .unwrap_err()
+                .contains("Global merchant takes only \"CNY\"")
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Platform certificates (certificate mode): `GET /v3/certificates`, each certificate
+//! Platform certificates (certificate mode): `GET /v3/certificates` (Global:
+//! `/v3/global/certificates`, the path `region.rs` gives), each certificate
 //! decrypted with the merchant's APIv3 key, and when to download them again.
 //!
 //! Refresh policy: before an answer is verified, the certificates are downloaded when they are
@@ -21,7 +22,6 @@ use super::auth::{
     parse_certificate_pem,
 };
 use super::http::{ApiError, Http, Request, transient};
-use super::region;
 use crate::clock;
 use crate::payment::PaymentError;
 
@@ -33,6 +33,8 @@ const CERTIFICATE_REFRESH: Duration = Duration::from_secs(6 * 3600);
 pub(crate) struct Certificates {
     /// The key that decrypts `/v3/certificates`.
     apiv3_key: Vec<u8>,
+    /// Where they are downloaded from (`region::Api::certificates`).
+    path: &'static str,
     fetch: Mutex<CertificateFetch>,
 }
 
@@ -53,10 +55,12 @@ impl CertificateFetch {
 }
 
 impl Certificates {
-    /// `apiv3_key`: the 32-byte APIv3 key, as checked by `setup.rs`.
-    pub(crate) fn new(apiv3_key: Vec<u8>) -> Certificates {
+    /// `apiv3_key`: the 32-byte APIv3 key, as checked by `setup.rs`; `path`: the region's
+    /// certificates path.
+    pub(crate) fn new(apiv3_key: Vec<u8>, path: &'static str) -> Certificates {
         Certificates {
             apiv3_key,
+            path,
             fetch: Mutex::new(CertificateFetch::default()),
         }
     }
@@ -112,7 +116,7 @@ impl Certificates {
         // The download itself is authenticated by AES-GCM with the APIv3 key; its answer
         // is then also checked against the certificates it carries. Not pinned to the
         // public key: the answer must be signed by one of these certificates.
-        let request = Request::get(region::CERTIFICATES).unpinned();
+        let request = Request::get(self.path).unpinned();
         let reply = http.send_once(http.api_base(), &request).await?;
         if reply.status == 404 {
             return Err(PaymentError::Rejected {

@@ -12,8 +12,8 @@
 //!   answer, the error answer (`ApiError`) and its classification into a [`PaymentError`]
 //!   (`answer.rs`).
 //! - `certificates.rs`: platform certificates (certificate mode): download and refresh policy.
-//! - `region.rs`: hosts and paths, mainland direct merchant today; where WeChat Pay Global and
-//!   partner mode go next.
+//! - `region.rs`: the region (mainland / Global) and mode (direct / sub-merchant): paths,
+//!   the merchant's identity fields and the field names that differ ([`region::Api`]).
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
 //! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers, the
@@ -22,7 +22,7 @@
 //! # Trust
 //!
 //! Public-key mode (`PUB_KEY_ID_…`) or platform-certificate mode (downloaded from
-//! `/v3/certificates`, AES-256-GCM with the APIv3 key), or both. A 2xx whose signature does
+//! `/v3/certificates` or `/v3/global/certificates`, AES-256-GCM with the APIv3 key), or both. A 2xx whose signature does
 //! not verify is never believed: a placement is re-entered with the identical body (WeChat
 //! Pay then answers the order's current `code_url`), a query is discarded. Configuration
 //! errors (`SIGN_ERROR`, `MCH_NOT_EXISTS`, `PARAM_ERROR`…) are final and carry WeChat Pay's
@@ -36,10 +36,10 @@
 use tracing::info;
 
 use crate::clock;
-use crate::config::WechatPaySettings;
+use crate::config::{Region, WechatPaySettings};
 use crate::money::Money;
 use crate::payment::{
-    self, BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
+    BoxFuture, CurrencyRule, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
 };
 
 mod api;
@@ -61,6 +61,7 @@ pub use setup::SetupError;
 use api::native::{self, Merchant};
 use certificates::Certificates;
 use http::{Http, Reply, Request, Validator};
+use region::Api;
 
 /// The WeChat Pay API v3 backend.
 pub struct WechatPay {
@@ -68,8 +69,13 @@ pub struct WechatPay {
     verifier: Verifier,
     /// Certificate mode: the APIv3 key and when the certificates were downloaded.
     certificates: Option<Certificates>,
-    appid: String,
+    /// The region and mode: paths and the merchant's identity fields.
+    api: Api,
+    /// The one currency orders are placed in.
+    currency: CurrencyRule,
     notify_url: String,
+    /// Global: the MCC sent with each order.
+    merchant_category_code: String,
 }
 
 impl std::fmt::Debug for WechatPay {
@@ -77,6 +83,7 @@ impl std::fmt::Debug for WechatPay {
         f.debug_struct("WechatPay")
             .field("api_base", &self.http.api_base())
             .field("mchid", &self.http.mchid())
+            .field("api", &self.api)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +97,7 @@ impl WechatPay {
         if public_key_id.is_none() && apiv3_key.is_none() {
             return Err(SetupError::NoTrust);
         }
+        let api = Api::from_settings(s);
         let user_agent = setup::user_agent();
         let client = setup::http_client(s, &user_agent)?;
         Ok(WechatPay {
@@ -102,9 +110,11 @@ impl WechatPay {
                 user_agent,
             ),
             verifier,
-            certificates: apiv3_key.map(Certificates::new),
-            appid: s.appid.clone(),
+            certificates: apiv3_key.map(|key| Certificates::new(key, api.certificates())),
+            currency: CurrencyRule::new(s.currency.clone(), api.region() == Region::Global),
+            api,
             notify_url: s.notify_url.clone(),
+            merchant_category_code: s.merchant_category_code.clone(),
         })
     }
 
@@ -135,9 +145,9 @@ impl WechatPay {
 
     fn native_body(&self, order: &PlaceOrder) -> String {
         let merchant = Merchant {
-            appid: &self.appid,
-            mchid: self.http.mchid(),
+            api: &self.api,
             notify_url: &self.notify_url,
+            merchant_category_code: &self.merchant_category_code,
         };
         native::request_body(&merchant, order)
     }
@@ -149,20 +159,20 @@ impl WechatPay {
             .clone()
             .unwrap_or_else(|| self.native_body(order));
         let answer = self
-            .call(Request::post(&region::native_order(), &body))
+            .call(Request::post(&self.api.native_order(), &body))
             .await?;
         native::read_placed(&answer)
     }
 
     async fn query_order(&self, no: &str) -> Result<TradeState, PaymentError> {
-        let path = region::order_query(no, self.http.mchid());
+        let path = self.api.order_query(no);
         let answer = self.call(Request::get(&path)).await?;
-        native::read_query(no, self.http.mchid(), &answer)
+        native::read_query(no, &self.api, &answer)
     }
 
     async fn close_order(&self, no: &str) -> Result<(), PaymentError> {
-        let body = native::close_body(self.http.mchid());
-        self.call(Request::post(&region::order_close(no), &body))
+        let body = native::close_body(&self.api);
+        self.call(Request::post(&self.api.order_close(no), &body))
             .await
             .map(|_| ())
     }
@@ -193,9 +203,9 @@ impl PaymentBackend for WechatPay {
         "wechatpay"
     }
 
-    /// Native orders of a mainland merchant: CNY only.
+    /// Exactly the configured currency (mainland: CNY).
     fn accepts(&self, amount: &Money) -> Result<(), String> {
-        payment::cny_only(amount)
+        self.currency.accepts(amount)
     }
 
     fn prepare(&self, order: &PlaceOrder) -> Option<String> {
@@ -212,5 +222,79 @@ impl PaymentBackend for WechatPay {
 
     fn close<'a>(&'a self, no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(self.close_order(no))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::config::{Backend, Settings};
+    use crate::money::Currency;
+
+    /// A backend set up from settings for `region` in `currency`, with the fixture keys.
+    fn backend(dir: &std::path::Path, region: Region, currency: &str, sub: &str) -> WechatPay {
+        let mut s = Settings::sandbox_defaults().wechatpay;
+        for (name, text) in [
+            ("key.pem", testkit::MERCHANT_KEY),
+            ("pub.pem", testkit::PLATFORM_PUB),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        s.backend = Backend::WechatPay;
+        s.region = region;
+        s.currency = Currency::new(currency);
+        s.appid = "wxsp".into();
+        s.mchid = "1900000109".into();
+        s.sub_mchid = sub.into();
+        s.merchant_serial_no = testkit::MERCHANT_SERIAL.into();
+        s.private_key_file = dir.join("key.pem");
+        s.public_key_id = testkit::PUB_KEY_ID.into();
+        s.public_key_file = dir.join("pub.pem");
+        s.notify_url = "https://m.example/n".into();
+        s.merchant_category_code = "5812".into();
+        WechatPay::from_settings(&s).unwrap()
+    }
+
+    #[test]
+    fn the_backend_follows_the_configured_region_mode_and_currency() {
+        let dir = tempfile::tempdir().unwrap();
+        let mainland = backend(dir.path(), Region::Mainland, "CNY", "");
+        let usd = Money::new(100, Currency::new("USD"));
+        assert_eq!(mainland.accepts(&Money::cny(1)), Ok(()));
+        assert_eq!(mainland.accepts(&usd), crate::payment::cny_only(&usd));
+        assert_eq!(mainland.api.native_order(), "/v3/pay/transactions/native");
+
+        let global = backend(dir.path(), Region::Global, "JPY", "1900000209");
+        assert_eq!(
+            global.accepts(&Money::new(1200, Currency::new("JPY"))),
+            Ok(())
+        );
+        let refusal = global.accepts(&Money::cny(1)).unwrap_err();
+        assert!(refusal.contains("takes only \"JPY\""), "{refusal}");
+        assert_eq!(
+            global.api.order_query("T1"),
+            "/v3/global/transactions/out-trade-no/T1?sub_mchid=1900000209&sp_mchid=1900000109"
+        );
+        let order = PlaceOrder {
+            out_trade_no: "T1".into(),
+            description: "Ramen".into(),
+            amount: Money::new(1200, Currency::new("JPY")),
+            attach: None,
+            goods_tag: None,
+            time_expire: "2026-01-01T10:00:00+08:00".into(),
+            request: None,
+        };
+        let body = global.prepare(&order).unwrap();
+        assert!(
+            body.starts_with(
+                r#"{"sp_appid":"wxsp","sp_mchid":"1900000109","sub_mchid":"1900000209","#
+            ),
+            "{body}"
+        );
+        assert!(body.ends_with(r#""trade_type":"NATIVE","merchant_category_code":"5812","amount":{"total":1200,"currency":"JPY"}}"#), "{body}");
     }
 }

@@ -8,8 +8,9 @@ use super::{KEYS, SECRET_KEYS, Shown, toml_string};
 use crate::config::testing::{MERCHANT, assert_invalid, load_text};
 use crate::config::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Settings, TextEncoding, Transport, WechatPaySettings,
+    Region, Settings, TextEncoding, Transport, WechatPaySettings,
 };
+use crate::money::Currency;
 
 /// Every key's production default, in its typed form.
 #[test]
@@ -20,6 +21,10 @@ fn production_defaults_of_every_key() {
     assert_eq!(s.daemon.state_dir, Path::new("/var/lib/wxprint"));
     let w = &s.wechatpay;
     assert_eq!(w.backend, Backend::WechatPay);
+    assert_eq!(w.region, Region::Mainland);
+    assert_eq!(w.currency, Currency::CNY);
+    assert!(w.merchant_category_code.is_empty());
+    assert!(w.sub_mchid.is_empty() && w.sub_appid.is_empty() && !w.is_sub_merchant());
     assert_eq!(w.api_base, "https://api.mch.weixin.qq.com");
     assert_eq!(w.backup_api_base, "https://api2.mch.weixin.qq.com");
     assert_eq!(w.ca_file, None);
@@ -115,17 +120,22 @@ const FULL: &str = r#"
 
     [wechatpay]
     backend = "wechatpay"
+    region = "Global"
     api_base = "http://127.0.0.1:18080/"
     backup_api_base = "http://[::1]:18081"
     ca_file = "/tmp/x/ca.pem"
     appid = "wx0000000000000001"
     mchid = "1900000109"
+    sub_mchid = "1900000209"
+    sub_appid = "wx0000000000000002"
     merchant_serial_no = "ABCDEF"
     private_key_file = "/tmp/x/key.pem"
     public_key_id = "PUB_KEY_ID_42"
     public_key_file = "/tmp/x/pub.pem"
     apiv3_key_file = "/tmp/x/apiv3.key"
     notify_url = "https://shop.example/notify"
+    currency = "hkd"
+    merchant_category_code = "5812"
     order_ttl = "1h 30m"
     close_min_age = "0s"
     request_timeout = "3s"
@@ -158,17 +168,22 @@ fn full_settings() -> Settings {
         },
         wechatpay: WechatPaySettings {
             backend: Backend::WechatPay,
+            region: Region::Global,
             api_base: "http://127.0.0.1:18080".into(),
             backup_api_base: "http://[::1]:18081".into(),
             ca_file: Some("/tmp/x/ca.pem".into()),
             appid: "wx0000000000000001".into(),
             mchid: "1900000109".into(),
+            sub_mchid: "1900000209".into(),
+            sub_appid: "wx0000000000000002".into(),
             merchant_serial_no: "ABCDEF".into(),
             private_key_file: "/tmp/x/key.pem".into(),
             public_key_id: "PUB_KEY_ID_42".into(),
             public_key_file: "/tmp/x/pub.pem".into(),
             apiv3_key_file: Some("/tmp/x/apiv3.key".into()),
             notify_url: "https://shop.example/notify".into(),
+            currency: Currency::new("HKD"),
+            merchant_category_code: "5812".into(),
             order_ttl: Duration::from_secs(90 * 60),
             close_min_age: Duration::ZERO,
             request_timeout: Duration::from_secs(3),

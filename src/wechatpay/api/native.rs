@@ -1,26 +1,33 @@
-//! Native orders of a mainland direct merchant (直连商户): the order request body, the
-//! placement answer (`code_url`) and the query answer, mapped into the neutral
-//! [`payment`](crate::payment) types.
+//! Native orders of every kind of merchant (mainland direct or service provider, WeChat Pay
+//! Global common or institutional): the order request body, the placement answer
+//! (`code_url`) and the query answer, mapped into the neutral [`payment`](crate::payment)
+//! types.
 //!
-//! Models only, no I/O: the façade sends these bodies to the paths of `region.rs`. The field
-//! order of [`request_body`] and its omitted `None`s are fixed, so the same order always
-//! serialises to the same bytes (WeChat Pay's re-entry rule); the job stores those bytes and
-//! sends them unchanged, even after an upgrade. Partner mode (`sp_mchid`/`sub_mchid`) and
-//! WeChat Pay Global (`trade_type`, `merchant_category_code`, `id`) have their own bodies and
-//! answers, so they get their own files rather than options here.
+//! Models only, no I/O: the façade sends these bodies to the paths of `region.rs`, which
+//! also gives every field that differs by region or mode (the merchant's identity fields,
+//! `trade_type`, the answer's name for WeChat's order number), so one model serves all four
+//! kinds. The field order of [`request_body`] and its omitted `None`s are fixed, so the same
+//! order always serialises to the same bytes (WeChat Pay's re-entry rule), and a mainland
+//! direct merchant's body is byte for byte what it was before regions existed; the job
+//! stores those bytes and sends them unchanged, even after an upgrade.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use tracing::warn;
 
 use super::super::http::{Reply, transient};
+use super::super::region::{Api, Field};
 use crate::money::{Currency, Money};
-use crate::payment::{Payment, PaymentError, PlaceOrder, Placed, TradeState};
+use crate::payment::{ExchangeRate, Payment, PaymentError, PlaceOrder, Placed, TradeState};
+
+#[cfg(test)]
+mod tests;
 
 /// The Native order request body.
 #[derive(Serialize)]
 struct NativeBody<'a> {
-    appid: &'a str,
-    mchid: &'a str,
+    #[serde(flatten)]
+    merchant: Fields<'a>,
     description: &'a str,
     out_trade_no: &'a str,
     time_expire: &'a str,
@@ -29,7 +36,24 @@ struct NativeBody<'a> {
     notify_url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     goods_tag: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trade_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merchant_category_code: Option<&'a str>,
     amount: NativeAmount<'a>,
+}
+
+/// Identity fields from `region.rs`, in their order, as JSON members.
+struct Fields<'a>(Vec<Field<'a>>);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -43,23 +67,21 @@ struct NativeAnswer {
     code_url: String,
 }
 
-/// The query answer; unknown fields are ignored (WeChat Pay adds fields over time).
+/// The query answer; unknown fields are ignored (WeChat Pay adds fields over time). The
+/// merchant fields and WeChat's order number are read by name from the JSON, as `region.rs`
+/// names them.
 #[derive(Deserialize)]
 struct QueryAnswer {
     #[serde(default)]
     out_trade_no: Option<String>,
-    #[serde(default)]
-    mchid: Option<String>,
     trade_state: String,
-    #[serde(default)]
-    transaction_id: Option<String>,
     #[serde(default)]
     success_time: Option<String>,
     #[serde(default)]
     amount: Option<QueryAmount>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct QueryAmount {
     #[serde(default)]
     total: Option<i64>,
@@ -67,37 +89,60 @@ struct QueryAmount {
     payer_total: Option<i64>,
     #[serde(default)]
     currency: Option<String>,
+    /// Global: the currency the customer paid in (usually CNY).
+    #[serde(default)]
+    payer_currency: Option<String>,
+    /// Global: the rate WeChat Pay converted at.
+    #[serde(default)]
+    exchange_rate: Option<RateAnswer>,
+}
+
+#[derive(Deserialize)]
+struct RateAnswer {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    rate: i64,
 }
 
 /// Who places the order: the fields of the body that come from the settings.
 pub(crate) struct Merchant<'a> {
-    pub(crate) appid: &'a str,
-    pub(crate) mchid: &'a str,
+    pub(crate) api: &'a Api,
     pub(crate) notify_url: &'a str,
+    /// Global: the MCC; empty (not sent) on the mainland.
+    pub(crate) merchant_category_code: &'a str,
 }
 
-/// The body of `POST …/native` for `order`.
+/// The body of `POST …/native` for `order`, its amount in the order's currency's minor unit.
 pub(crate) fn request_body(merchant: &Merchant<'_>, order: &PlaceOrder) -> String {
+    let api = merchant.api;
     let body = NativeBody {
-        appid: merchant.appid,
-        mchid: merchant.mchid,
+        merchant: Fields(api.order_fields()),
         description: &order.description,
         out_trade_no: &order.out_trade_no,
         time_expire: &order.time_expire,
         attach: order.attach.as_deref(),
         notify_url: merchant.notify_url,
         goods_tag: order.goods_tag.as_deref(),
+        trade_type: api.trade_type(),
+        merchant_category_code: api
+            .takes_category_code()
+            .then_some(merchant.merchant_category_code),
         amount: NativeAmount {
             total: order.amount.minor(),
             currency: order.amount.currency().code(),
         },
     };
-    serde_json::to_string(&body).expect("plain data")
+    to_json(&body)
 }
 
-/// The body of `POST …/out-trade-no/{no}/close`.
-pub(crate) fn close_body(mchid: &str) -> String {
-    serde_json::json!({ "mchid": mchid }).to_string()
+/// The body of `POST …/out-trade-no/{no}/close`: the merchant, as `region.rs` names it.
+pub(crate) fn close_body(api: &Api) -> String {
+    to_json(&Fields(api.merchant_fields()))
+}
+
+/// Plain data (strings and integers) serialises to JSON without fail; `{}` is never sent.
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
 }
 
 /// The `code_url` of a verified placement answer; anything but a `weixin://` URL is refused.
@@ -119,53 +164,45 @@ pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
     })
 }
 
-/// The trade state of order `no` of merchant `mchid` from a verified query answer.
-pub(crate) fn read_query(
-    no: &str,
-    mchid: &str,
-    answer: &Reply,
-) -> Result<TradeState, PaymentError> {
-    let parsed: QueryAnswer = serde_json::from_slice(&answer.body).map_err(|e| {
+/// The trade state of order `no` of the merchant of `api` from a verified query answer.
+pub(crate) fn read_query(no: &str, api: &Api, answer: &Reply) -> Result<TradeState, PaymentError> {
+    let unreadable = |e: serde_json::Error| {
         transient(
             format!("unreadable query answer: {e}"),
             answer.request_id.clone(),
         )
-    })?;
+    };
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).map_err(unreadable)?;
+    let parsed = QueryAnswer::deserialize(&json).map_err(unreadable)?;
     // The signature covers the answer, not the question: a genuine answer about another
-    // order (replayed by something in the middle) must not count for this one.
-    if parsed.out_trade_no.as_deref() != Some(no)
-        || parsed.mchid.as_deref().is_some_and(|m| m != mchid)
-    {
-        warn!(out_trade_no = no, answered = ?parsed.out_trade_no, "query answer is about another order; discarded");
+    // order or merchant (replayed by something in the middle) must not count for this one.
+    let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
+    let other_merchant = api
+        .merchant_fields()
+        .into_iter()
+        .find(|(name, ours)| member(name).is_some_and(|theirs| theirs != *ours));
+    if parsed.out_trade_no.as_deref() != Some(no) || other_merchant.is_some() {
+        warn!(out_trade_no = no, answered = ?parsed.out_trade_no, ?other_merchant, "query answer is about another order; discarded");
         return Err(transient(
             format!(
-                "the query answer is about order {:?}, not {no:?}",
-                parsed.out_trade_no
+                "the query answer is about order {:?} ({}), not {no:?}",
+                parsed.out_trade_no,
+                other_merchant.map_or("this merchant", |(name, _)| name)
             ),
             answer.request_id.clone(),
         ));
     }
-    Ok(trade_state(no, parsed))
+    let order_number = member(api.order_number_field()).unwrap_or_default();
+    Ok(trade_state(no, order_number, parsed))
 }
 
-fn trade_state(no: &str, parsed: QueryAnswer) -> TradeState {
+fn trade_state(no: &str, order_number: &str, parsed: QueryAnswer) -> TradeState {
     match parsed.trade_state.as_str() {
-        "SUCCESS" | "REFUND" => {
-            let amount = parsed.amount.unwrap_or(QueryAmount {
-                total: None,
-                payer_total: None,
-                currency: None,
-            });
-            let currency = amount.currency.map_or(Currency::CNY, Currency::new);
-            let total = amount.total.unwrap_or(0);
-            TradeState::Paid(Payment {
-                transaction_id: parsed.transaction_id.unwrap_or_default(),
-                success_time: parsed.success_time.unwrap_or_default(),
-                total: Money::new(total, currency.clone()),
-                payer_total: Money::new(amount.payer_total.unwrap_or(total), currency),
-                exchange_rate: None,
-            })
-        }
+        "SUCCESS" | "REFUND" => TradeState::Paid(payment(
+            order_number,
+            parsed.success_time.unwrap_or_default(),
+            parsed.amount.unwrap_or_default(),
+        )),
         "USERPAYING" => TradeState::UserPaying,
         "CLOSED" | "REVOKED" | "PAYERROR" => TradeState::Closed,
         "NOTPAY" => TradeState::NotPay,
@@ -177,5 +214,25 @@ fn trade_state(no: &str, parsed: QueryAnswer) -> TradeState {
             );
             TradeState::NotPay
         }
+    }
+}
+
+/// A paid order's amounts: the order's currency (CNY when the answer does not say), what
+/// the payer paid in theirs (the order's when not said), and Global's rate when given.
+fn payment(order_number: &str, success_time: String, amount: QueryAmount) -> Payment {
+    let currency = amount.currency.map_or(Currency::CNY, Currency::new);
+    let total = amount.total.unwrap_or(0);
+    let payer_currency = amount
+        .payer_currency
+        .map_or_else(|| currency.clone(), Currency::new);
+    Payment {
+        transaction_id: order_number.to_owned(),
+        success_time,
+        total: Money::new(total, currency),
+        payer_total: Money::new(amount.payer_total.unwrap_or(total), payer_currency),
+        exchange_rate: amount.exchange_rate.map(|r| ExchangeRate {
+            kind: r.kind.unwrap_or_default(),
+            rate: r.rate,
+        }),
     }
 }

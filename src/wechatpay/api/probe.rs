@@ -1,6 +1,7 @@
 //! `check-config --online`: one signed query of an order that does not exist, which proves
-//! the keys, the certificate serial, the clock and the trust mode end to end, and what it
-//! learned ([`ProbeReport`]).
+//! the keys, the certificate serial, the clock and the trust mode end to end, on the
+//! configured region's and mode's path (a Global or sub-merchant is probed as it will
+//! query), and what it learned ([`ProbeReport`]).
 //!
 //! WeChat Pay's expected answer is `404 ORDER_NOT_EXIST`, which is a success here. The probe
 //! makes one attempt (no retries, no backup host): `check-config` reports, it does not insist.
@@ -10,7 +11,6 @@ use crate::clock;
 use crate::payment::PaymentError;
 use crate::wechatpay::WechatPay;
 use crate::wechatpay::http::{ApiError, CallError, Request};
-use crate::wechatpay::region;
 
 /// What `check-config --online` learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,8 @@ pub(crate) async fn probe(pay: &WechatPay) -> Result<ProbeReport, PaymentError> 
         None
     };
     let no = format!("WXPRINTPROBE{}", clock::now_ms());
-    let path = region::order_query(&no, pay.http.mchid());
+    // The configured region's and mode's query path, with its merchant fields.
+    let path = pay.api.order_query(&no);
     let request = Request::get(&path);
     match pay.http.exchange(pay.http.api_base(), &request, pay).await {
         Ok(answer) => Ok(ProbeReport {

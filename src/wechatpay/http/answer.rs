@@ -119,9 +119,9 @@ impl ApiError {
         }
     }
 
-    /// 429 and 5xx: the same request may succeed after a pause.
+    /// A rate limit and 5xx: the same request may succeed after a pause.
     pub(crate) fn is_retryable(&self) -> bool {
-        self.status == 429 || self.status >= 500
+        codes::is_rate_limit(self.status, &self.code) || self.status >= 500
     }
 }
 
@@ -134,7 +134,7 @@ impl From<ApiError> for PaymentError {
             message,
             request_id,
         } = e;
-        if status == 429 {
+        if codes::is_rate_limit(status, &code) {
             return PaymentError::RateLimited;
         }
         if code_is(&code, codes::ORDER_NOT_EXIST) {
@@ -197,6 +197,21 @@ mod tests {
         assert_eq!(r(400, "ORDER_PAID"), PaymentError::OrderPaid("m".into()));
         assert_eq!(r(429, "FREQUENCY_LIMITED"), PaymentError::RateLimited);
         assert_eq!(r(429, "RATELIMIT_EXCEEDED"), PaymentError::RateLimited);
+        // 429 whatever the code; Global's rate-limit codes whatever the status.
+        assert_eq!(r(429, "PARAM_ERROR"), PaymentError::RateLimited);
+        assert_eq!(r(429, ""), PaymentError::RateLimited);
+        for code in ["RATE_LIMITED", "RATELIMIT_EXCEEDED", "RATELIMITED"] {
+            assert_eq!(r(403, code), PaymentError::RateLimited, "{code}");
+        }
+        assert!(!r(400, "FREQUENCY_LIMITED").eq(&PaymentError::RateLimited));
+        let api = |status, code: &str| ApiError {
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: None,
+        };
+        assert!(api(429, "X").is_retryable() && api(403, "RATE_LIMITED").is_retryable());
+        assert!(!api(400, "PARAM_ERROR").is_retryable());
         assert!(matches!(
             r(500, "SYSTEMERROR"),
             PaymentError::Transient { .. }
