@@ -32,10 +32,7 @@ impl From<DaemonOp> for Op {
                 order: Order {
                     out_trade_no,
                     description,
-                    amount: OrderAmount {
-                        total,
-                        currency: currency.unwrap_or_else(|| "CNY".into()),
-                    },
+                    amount: OrderAmount { total, currency },
                     attach: None,
                     time_expire: None,
                     goods_tag: None,
@@ -295,13 +292,13 @@ mod tests {
         let Op::Checkout(hkd) = op(Some("HKD")) else {
             panic!("a checkout");
         };
-        assert_eq!(hkd.order.amount.currency, "HKD");
+        assert_eq!(hkd.order.amount.currency.as_deref(), Some("HKD"));
         let Op::Checkout(plain) = op(None) else {
             panic!("a checkout");
         };
         assert_eq!(
-            plain.order.amount.currency, "CNY",
-            "today's request, unchanged"
+            plain.order.amount.currency, None,
+            "the daemon fills in the merchant's currency"
         );
     }
 

@@ -238,7 +238,7 @@ fn checkout(no: &str, test: &Test) -> Request {
             description: "wxprint loopback test".into(),
             amount: OrderAmount {
                 total: if test.live { test.total } else { 1 },
-                currency: "CNY".into(),
+                currency: None, // the merchant's own: the daemon fills it in
             },
             attach: None,
             time_expire: None,

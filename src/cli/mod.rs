@@ -82,7 +82,8 @@ enum DaemonOp {
         total: i64,
         #[arg(long)]
         description: String,
-        /// ISO 4217 code of the amount (e.g. HKD); without it, the protocol's default (CNY).
+        /// ISO 4217 code of the amount (e.g. HKD); without it, the merchant's configured
+        /// currency (`wechatpay.currency`).
         #[arg(long, value_name = "CODE")]
         currency: Option<String>,
         /// Stop after the receipt is printed instead of waiting for the payment.

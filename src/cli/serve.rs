@@ -13,11 +13,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use tracing::info;
 
-use wxprint::config::{Backend, Settings};
+use wxprint::config::{Backend, Region, Settings};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::payment::PaymentBackend;
-use wxprint::payment::sandbox::Sandbox;
+use wxprint::payment::sandbox::{Sandbox, SandboxMarket};
 use wxprint::printer::PrinterHandle;
 use wxprint::server;
 use wxprint::wechatpay::WechatPay;
@@ -64,10 +64,18 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
 fn open_backend(settings: &Settings) -> Result<Arc<dyn PaymentBackend>> {
     let state_dir = &settings.daemon.state_dir;
     Ok(match settings.wechatpay.backend {
-        Backend::Sandbox => Arc::new(
-            Sandbox::open(state_dir)
-                .with_context(|| format!("sandbox store in {}", state_dir.display()))?,
-        ),
+        Backend::Sandbox => {
+            // The sandbox stands in for the configured merchant: its currency, its region.
+            let market = SandboxMarket {
+                currency: settings.wechatpay.currency.clone(),
+                global: settings.wechatpay.region == Region::Global,
+            };
+            Arc::new(
+                Sandbox::open(state_dir)
+                    .with_context(|| format!("sandbox store in {}", state_dir.display()))?
+                    .with_market(market),
+            )
+        }
         Backend::WechatPay => {
             let backend = WechatPay::from_settings(&settings.wechatpay).map(Arc::new)?;
             if settings.wechatpay.apiv3_key_file.is_some() {

@@ -61,7 +61,7 @@ use tracing::{debug, info, warn};
 use crate::clock;
 use crate::journal::{JobRecord, Journal, JournalError};
 use crate::payment::PaymentBackend;
-use crate::payment::sandbox::Sandbox;
+use crate::payment::sandbox::{Sandbox, SandboxMarket};
 use crate::printer::PrinterHandle;
 use crate::protocol::{Checkout, ErrorCode, Event, JobState, PrintState, PrinterStatus};
 use crate::receipt;
@@ -71,7 +71,8 @@ pub use refusals::Refused;
 
 use printing::print_receipt;
 use record::{
-    canonical_request, expire_ms, new_record, order_amount, place_order, replay, status_of,
+    canonical_request, expire_ms, in_currency, new_record, order_amount, place_order, replay,
+    status_of,
 };
 use refusals::{
     err, journal_failed, not_payable, sandbox_only, shutting_down, unsupported_currency,
@@ -131,10 +132,13 @@ impl Jobs {
         journal: Journal,
     ) -> Result<Jobs, JobsError> {
         let unfinished = journal.unfinished()?;
+        // Test orders stay off WeChat Pay but look like the merchant's own: same currency,
+        // same region.
+        let market = SandboxMarket::from(&backend.currency_rule());
         let shared = Arc::new(Shared {
             config,
             backend,
-            loopback: Arc::new(Sandbox::in_memory()),
+            loopback: Arc::new(Sandbox::in_memory().with_market(market)),
             printer,
             state: Mutex::new(State::new(journal)),
             stop: CancellationToken::new(),
@@ -187,9 +191,10 @@ impl Jobs {
     /// `checkout`: start a job, or resume the identical one. An amount the order's backend
     /// does not take is refused first, as a bad field.
     pub fn checkout(&self, checkout: &Checkout) -> Result<Follow, Refused> {
+        let backend = self.shared.backend_for(checkout.loopback);
+        let checkout = &in_currency(checkout, backend.currency_rule().currency());
         let amount = order_amount(&checkout.order.amount);
-        self.shared
-            .backend_for(checkout.loopback)
+        backend
             .accepts(&amount)
             .map_err(|why| Refused::from(unsupported_currency(&why)))?;
         let request = canonical_request(checkout);

@@ -214,9 +214,22 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
     }
 }
 
-/// The POS's `order.amount` as [`Money`] (the wire's default currency is already filled in).
+/// The checkout with its currency filled in: a POS that names none means the merchant's
+/// `currency` (what the backend takes). Done before anything is checked or stored, so the
+/// stored request of a mainland order reads `"currency":"CNY"` whether or not the POS
+/// wrote it, as it always has.
+pub(crate) fn in_currency(checkout: &Checkout, currency: &Currency) -> Checkout {
+    let mut filled = checkout.clone();
+    let named = &mut filled.order.amount.currency;
+    named.get_or_insert_with(|| currency.code().to_owned());
+    filled
+}
+
+/// The POS's `order.amount` as [`Money`], its currency filled in ([`in_currency`]; CNY
+/// if it was not).
 pub(crate) fn order_amount(amount: &OrderAmount) -> Money {
-    Money::new(amount.total, Currency::new(amount.currency.as_str()))
+    let code = amount.currency.as_deref().unwrap_or(Currency::CNY.code());
+    Money::new(amount.total, Currency::new(code))
 }
 
 /// A payment as the `paid` event spells it: `total` in the order's currency, `payer_total`
@@ -262,11 +275,27 @@ mod tests {
     use crate::printer::Printout;
 
     /// A checkout as the POS sends it (`order` plus `extra` top-level fields).
+    /// A POS's checkout (no currency named) as the daemon takes it: in a mainland
+    /// merchant's CNY ([`in_currency`]).
     fn checkout(order: &str, extra: &str) -> Checkout {
         let json = format!(
             r#"{{"order":{{"out_trade_no":"T0001","description":"Latte x2","amount":{{"total":3200}}{order}}}{extra}}}"#
         );
-        serde_json::from_str(&json).unwrap()
+        in_currency(&serde_json::from_str(&json).unwrap(), &Currency::CNY)
+    }
+
+    #[test]
+    fn a_checkout_without_a_currency_is_in_the_merchants() {
+        let json =
+            r#"{"order":{"out_trade_no":"T0001","description":"x","amount":{"total":1234}}}"#;
+        let pos: Checkout = serde_json::from_str(json).unwrap();
+        let hkd = in_currency(&pos, &Currency::new("HKD"));
+        assert_eq!(
+            order_amount(&hkd.order.amount),
+            Money::new(1234, Currency::new("HKD"))
+        );
+        let named = in_currency(&hkd, &Currency::CNY);
+        assert_eq!(named, hkd, "a currency the POS names is kept");
     }
 
     fn names(events: &[Event]) -> Vec<&'static str> {

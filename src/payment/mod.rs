@@ -168,6 +168,11 @@ impl CurrencyRule {
         &self.currency
     }
 
+    /// WeChat Pay Global: payments may be converted (the payer pays in CNY).
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
     /// Whether an order of `amount` can be placed: its currency is the configured one. The
     /// refusal names both and says what the POS must send.
     pub fn accepts(&self, amount: &Money) -> Result<(), String> {
@@ -203,6 +208,13 @@ pub trait PaymentBackend: Send + Sync + 'static {
     /// `order.amount.currency`. WeChat Pay takes the configured currency ([`CurrencyRule`]:
     /// [`cny_only`] on the mainland).
     fn accepts(&self, amount: &Money) -> Result<(), String>;
+
+    /// The merchant's currency rule: its one currency (what a checkout that names none is
+    /// in) and whether it is a WeChat Pay Global merchant. Mainland CNY unless a backend
+    /// says otherwise.
+    fn currency_rule(&self) -> CurrencyRule {
+        CurrencyRule::mainland()
+    }
 
     /// The exact request `place` will send for `order`, to be stored with the job before
     /// the first attempt. `None` when the backend has nothing to pin.

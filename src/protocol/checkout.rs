@@ -61,16 +61,13 @@ pub struct Order {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderAmount {
-    /// Fen.
+    /// In the currency's minor unit (fen for CNY, cents for HKD, yen for JPY).
     pub total: i64,
-    /// ISO 4217 code (default `CNY`); the payment backend says which it takes (mainland
-    /// WeChat Pay: `CNY` only).
-    #[serde(default = "cny")]
-    pub currency: String,
-}
-
-fn cny() -> String {
-    "CNY".to_owned()
+    /// ISO 4217 code; when the POS leaves it out, the merchant's configured currency
+    /// (`wechatpay.currency`, CNY on the mainland), filled in at checkout before the order
+    /// is stored. The payment backend says which it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// What the receipt shows besides the QR; overrides the `[receipt]` config.
@@ -214,8 +211,11 @@ mod tests {
     fn the_currency_is_left_to_the_payment_backend() {
         let usd = checkout(r#"{"total":1,"currency":"USD"}"#);
         assert_eq!(usd.validate(), Ok(()), "a shape check only");
-        assert_eq!(usd.order.amount.currency, "USD");
+        assert_eq!(usd.order.amount.currency.as_deref(), Some("USD"));
         let default = checkout(r#"{"total":1}"#);
-        assert_eq!(default.order.amount.currency, "CNY");
+        assert_eq!(
+            default.order.amount.currency, None,
+            "the backend's to fill in"
+        );
     }
 }

@@ -167,7 +167,7 @@ impl WechatPay {
     async fn query_order(&self, no: &str) -> Result<TradeState, PaymentError> {
         let path = self.api.order_query(no);
         let answer = self.call(Request::get(&path)).await?;
-        native::read_query(no, &self.api, &answer)
+        native::read_query(no, &self.api, self.currency.currency(), &answer)
     }
 
     async fn close_order(&self, no: &str) -> Result<(), PaymentError> {
@@ -206,6 +206,10 @@ impl PaymentBackend for WechatPay {
     /// Exactly the configured currency (mainland: CNY).
     fn accepts(&self, amount: &Money) -> Result<(), String> {
         self.currency.accepts(amount)
+    }
+
+    fn currency_rule(&self) -> CurrencyRule {
+        self.currency.clone()
     }
 
     fn prepare(&self, order: &PlaceOrder) -> Option<String> {

@@ -7,7 +7,7 @@
 //! Global-shaped payments offline — a stand-in, never a source of exchange rates.
 
 use crate::money::{Currency, Money};
-use crate::payment::{ExchangeRate, Payment, cny_only};
+use crate::payment::{CurrencyRule, ExchangeRate, Payment};
 
 /// The kind of rate WeChat Pay Global reports with a payment (its only value).
 pub const SETTLEMENT_RATE: &str = "SETTLEMENT_RATE";
@@ -46,6 +46,17 @@ pub struct SandboxMarket {
     pub global: bool,
 }
 
+impl From<&CurrencyRule> for SandboxMarket {
+    /// The sandbox standing in for a merchant with this rule (the loopback sandbox follows
+    /// the configured backend).
+    fn from(rule: &CurrencyRule) -> Self {
+        SandboxMarket {
+            currency: rule.currency().clone(),
+            global: rule.is_global(),
+        }
+    }
+}
+
 impl Default for SandboxMarket {
     fn default() -> Self {
         SandboxMarket {
@@ -56,20 +67,14 @@ impl Default for SandboxMarket {
 }
 
 impl SandboxMarket {
-    /// Whether an order of `amount` can be placed: the mainland's rule ([`cny_only`]) for
-    /// a mainland CNY market, else exactly the market's currency.
+    /// The market's currency rule: the one a WeChat Pay merchant of this market has.
+    pub(crate) fn rule(&self) -> CurrencyRule {
+        CurrencyRule::new(self.currency.clone(), self.global)
+    }
+
+    /// Whether an order of `amount` can be placed: as at WeChat Pay ([`CurrencyRule`]).
     pub(crate) fn accepts(&self, amount: &Money) -> Result<(), String> {
-        if !self.global && self.currency == Currency::CNY {
-            return cny_only(amount);
-        }
-        if *amount.currency() == self.currency {
-            return Ok(());
-        }
-        Err(format!(
-            "{:?} is not supported; this merchant takes only {:?} (wechatpay.currency)",
-            amount.currency().code(),
-            self.currency.code()
-        ))
+        self.rule().accepts(amount)
     }
 
     /// A payment of `total` as this market's WeChat Pay reports it: on the mainland the
@@ -137,7 +142,7 @@ mod tests {
         assert_eq!(market.accepts(&Money::cny(3200)), Ok(()));
         assert_eq!(
             market.accepts(&money(100, "USD")),
-            cny_only(&money(100, "USD")),
+            crate::payment::cny_only(&money(100, "USD")),
             "the same refusal as before"
         );
         let paid = pay(&market, Money::cny(3200));
@@ -157,7 +162,10 @@ mod tests {
         let refusal = hk.accepts(&Money::cny(1234)).unwrap_err();
         assert_eq!(
             refusal,
-            r#""CNY" is not supported; this merchant takes only "HKD" (wechatpay.currency)"#
+            CurrencyRule::new(Currency::new("HKD"), true)
+                .accepts(&Money::cny(1234))
+                .unwrap_err(),
+            "the same refusal as WeChat Pay's backend"
         );
     }
 

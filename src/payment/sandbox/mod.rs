@@ -22,7 +22,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{BoxFuture, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState};
+use super::{
+    BoxFuture, CurrencyRule, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
+};
 use crate::clock;
 use crate::money::{Currency, Money};
 use crate::payment::Payment;
@@ -302,6 +304,10 @@ impl PaymentBackend for Sandbox {
     /// market's currency.
     fn accepts(&self, amount: &Money) -> Result<(), String> {
         self.market.accepts(amount)
+    }
+
+    fn currency_rule(&self) -> CurrencyRule {
+        self.market.rule()
     }
 
     /// The canonical JSON of the order's fields, pinned with the job: a re-placement is the

@@ -164,8 +164,14 @@ pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
     })
 }
 
-/// The trade state of order `no` of the merchant of `api` from a verified query answer.
-pub(crate) fn read_query(no: &str, api: &Api, answer: &Reply) -> Result<TradeState, PaymentError> {
+/// The trade state of order `no` of the merchant of `api` from a verified query answer;
+/// amounts whose currency the answer leaves out are in the merchant's `currency`.
+pub(crate) fn read_query(
+    no: &str,
+    api: &Api,
+    currency: &Currency,
+    answer: &Reply,
+) -> Result<TradeState, PaymentError> {
     let unreadable = |e: serde_json::Error| {
         transient(
             format!("unreadable query answer: {e}"),
@@ -193,13 +199,19 @@ pub(crate) fn read_query(no: &str, api: &Api, answer: &Reply) -> Result<TradeSta
         ));
     }
     let order_number = member(api.order_number_field()).unwrap_or_default();
-    Ok(trade_state(no, order_number, parsed))
+    Ok(trade_state(no, order_number, currency, parsed))
 }
 
-fn trade_state(no: &str, order_number: &str, parsed: QueryAnswer) -> TradeState {
+fn trade_state(
+    no: &str,
+    order_number: &str,
+    currency: &Currency,
+    parsed: QueryAnswer,
+) -> TradeState {
     match parsed.trade_state.as_str() {
         "SUCCESS" | "REFUND" => TradeState::Paid(payment(
             order_number,
+            currency,
             parsed.success_time.unwrap_or_default(),
             parsed.amount.unwrap_or_default(),
         )),
@@ -217,10 +229,18 @@ fn trade_state(no: &str, order_number: &str, parsed: QueryAnswer) -> TradeState 
     }
 }
 
-/// A paid order's amounts: the order's currency (CNY when the answer does not say), what
-/// the payer paid in theirs (the order's when not said), and Global's rate when given.
-fn payment(order_number: &str, success_time: String, amount: QueryAmount) -> Payment {
-    let currency = amount.currency.map_or(Currency::CNY, Currency::new);
+/// A paid order's amounts: the order's currency (the merchant's when the answer does not
+/// say), what the payer paid in theirs (the order's when not said), and Global's rate when
+/// given.
+fn payment(
+    order_number: &str,
+    merchant_currency: &Currency,
+    success_time: String,
+    amount: QueryAmount,
+) -> Payment {
+    let currency = amount
+        .currency
+        .map_or_else(|| merchant_currency.clone(), Currency::new);
     let total = amount.total.unwrap_or(0);
     let payer_currency = amount
         .payer_currency

@@ -112,7 +112,7 @@ fn reply(json: &str) -> Reply {
 }
 
 fn paid(api: &Api, json: &str) -> Payment {
-    match read_query("T1", api, &reply(json)) {
+    match read_query("T1", api, &Currency::CNY, &reply(json)) {
         Ok(TradeState::Paid(payment)) => payment,
         other => panic!("not paid: {other:?}"),
     }
@@ -174,20 +174,26 @@ fn global_answer_reads_id_payer_currency_and_rate() {
 fn unpaid_global_answer_without_amount_details() {
     let api = test_api(Region::Global, false);
     let json = r#"{"mchid":"1900000109","out_trade_no":"T1","id":"","trade_state":"NOTPAY","amount":{"total":1234,"currency":"HKD"}}"#;
-    assert_eq!(read_query("T1", &api, &reply(json)), Ok(TradeState::NotPay));
+    assert_eq!(
+        read_query("T1", &api, &Currency::CNY, &reply(json)),
+        Ok(TradeState::NotPay)
+    );
 }
 
 #[test]
 fn answers_about_another_order_or_merchant_are_discarded() {
     let sub = test_api(Region::Mainland, true);
     let ok = r#"{"sp_mchid":"1900000109","sub_mchid":"1900000209","out_trade_no":"T1","trade_state":"NOTPAY"}"#;
-    assert_eq!(read_query("T1", &sub, &reply(ok)), Ok(TradeState::NotPay));
+    assert_eq!(
+        read_query("T1", &sub, &Currency::CNY, &reply(ok)),
+        Ok(TradeState::NotPay)
+    );
     for json in [
         r#"{"sp_mchid":"1900000109","sub_mchid":"1900000999","out_trade_no":"T1","trade_state":"NOTPAY"}"#,
         r#"{"sp_mchid":"1900000999","sub_mchid":"1900000209","out_trade_no":"T1","trade_state":"NOTPAY"}"#,
         r#"{"sp_mchid":"1900000109","sub_mchid":"1900000209","out_trade_no":"T2","trade_state":"NOTPAY"}"#,
     ] {
-        let err = read_query("T1", &sub, &reply(json)).unwrap_err();
+        let err = read_query("T1", &sub, &Currency::CNY, &reply(json)).unwrap_err();
         assert!(
             matches!(&err, PaymentError::Transient { message, .. } if message.contains("about order")),
             "{json}: {err:?}"
@@ -195,5 +201,5 @@ fn answers_about_another_order_or_merchant_are_discarded() {
     }
     let direct = test_api(Region::Global, false);
     let other = r#"{"mchid":"1900000999","out_trade_no":"T1","trade_state":"SUCCESS"}"#;
-    assert!(read_query("T1", &direct, &reply(other)).is_err());
+    assert!(read_query("T1", &direct, &Currency::CNY, &reply(other)).is_err());
 }
