@@ -291,6 +291,27 @@ fn repository_configs_load() {
     assert_eq!(s, Settings::sandbox_defaults());
 }
 
+#[test]
+fn the_example_config_of_every_merchant_kind_loads() {
+    // (file, region, currency, sub-merchant): what the README's table promises.
+    let kinds = [
+        ("mainland-direct.toml", Region::Mainland, "CNY", false),
+        ("mainland-partner.toml", Region::Mainland, "CNY", true),
+        ("global-common.toml", Region::Global, "HKD", false),
+        ("global-institutional.toml", Region::Global, "JPY", true),
+        ("sandbox-global.toml", Region::Global, "HKD", false),
+    ];
+    for (file, region, currency, sub) in kinds {
+        let path = repo_config(&format!("examples/{file}"));
+        let s = Settings::load_with_env(Some(&path), false, &[])
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let w = &s.wechatpay;
+        assert_eq!(w.region, region, "{file}");
+        assert_eq!(w.currency, Currency::new(currency), "{file}");
+        assert_eq!(w.is_sub_merchant(), sub, "{file}");
+    }
+}
+
 /// One `key = value` line of an example config with the comment lines right above it.
 struct Documented {
     dotted: String,
