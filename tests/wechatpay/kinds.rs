@@ -131,6 +131,7 @@ async fn run_case(case: Case, prefix: &str) {
     assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
     let paid = pos_pay.expect("paid").await;
     assert_paid(&setup, case, &pay, &paid);
+    assert_status_paid(&setup, &pay, &paid).await;
 
     setup.sim.set_clock_offset(CLOCK_SHIFT - CLOCK_BEHIND);
     let mut cashier = setup.daemon.connect().await;
@@ -160,9 +161,14 @@ async fn run_case(case: Case, prefix: &str) {
 /// receipt is the live, verified `code_url`, and the receipt prints the amount (item line
 /// and total) in the currency's format.
 async fn printed(setup: &Setup, case: Case, no: &str) -> Client {
-    let (total, text, _) = amount(case.currency);
-    let mut request = checkout(no, total);
+    let mut request = checkout(no, amount(case.currency).0);
     request["order"]["amount"]["currency"] = json!(case.currency);
+    printed_as(setup, case, no, request).await
+}
+
+/// [`printed`] for the checkout `request` as given.
+async fn printed_as(setup: &Setup, case: Case, no: &str, request: Value) -> Client {
+    let text = amount(case.currency).1;
     let mut pos = setup.daemon.connect().await;
     let code_url = checkout_printed_with(setup, &mut pos, no, request).await;
     let prefix = match case.kind.region() {
@@ -185,6 +191,25 @@ async fn printed(setup: &Setup, case: Case, no: &str) -> Client {
         String::from_utf8_lossy(text)
     );
     pos
+}
+
+/// A Global POS may leave `currency` out: the checkout is in the configured currency
+/// (protocol: an omitted `order.amount.currency` means the merchant's), placed and printed
+/// in it.
+#[tokio::test]
+async fn a_global_checkout_without_currency_is_in_the_configured_one() {
+    let case = Case {
+        kind: Kind::GlobalCommon,
+        currency: "HKD",
+        trust: Trust::PublicKey,
+    };
+    let setup = start_account(account(case), fast_config(), |_| {}).await;
+    let no = "T2026112750";
+    let mut pos = printed_as(&setup, case, no, checkout(no, 1234)).await;
+    assert_native(&setup.sim, case.kind, no, 1234, "HKD");
+    assert!(setup.sim.pay(no));
+    assert_eq!(pos.expect("paid").await["amount"]["currency"], "HKD");
+    setup.daemon.shutdown().await;
 }
 
 /// `paid` says what WeChat Pay says: its order number (`transaction_id` on the mainland,
@@ -218,6 +243,25 @@ fn assert_paid(setup: &Setup, case: Case, no: &str, paid: &Value) {
     };
     assert_eq!(paid["amount"], expected, "{case:?}");
     assert_eq!(order.placed, 1, "{case:?}: one checkout, one order");
+}
+
+/// `status` of the paid order shows what `paid` said: the amount with the payer's currency
+/// and rate, and `payer_total` beside it.
+async fn assert_status_paid(setup: &Setup, no: &str, paid: &Value) {
+    let mut pos = setup.daemon.connect().await;
+    let status = pos
+        .call(json!({"op": "status", "id": "s", "out_trade_no": no}))
+        .await;
+    assert_eq!(status["event"], "status", "{status}");
+    assert_eq!(status["state"], "paid", "{status}");
+    assert_eq!(status["transaction_id"], paid["transaction_id"], "{status}");
+    assert_eq!(
+        status["payer_total"], paid["amount"]["payer_total"],
+        "{status}"
+    );
+    let mut amount = paid["amount"].clone();
+    amount.as_object_mut().map(|a| a.remove("payer_total"));
+    assert_eq!(status["amount"], amount, "{status}");
 }
 
 /// The order is closed at WeChat Pay, and on Global no younger than five minutes there.
