@@ -3,7 +3,7 @@
 //! the mainland; HKD, JPY and CNY on Global) and in both trust modes, one daemon configured
 //! as that merchant takes three checkouts like a POS: one is paid, one cancelled, one
 //! expires. Checked: the wire WeChat expects (`kinds_wire.rs`), the QR printed is the verified
-//! `code_url`, the amount on the receipt in the currency's format, `paid` with WeChat's order
+//! `code_url` (the first answer for one order is spoiled, and its QR never printed), the amount on the receipt in the currency's format, `paid` with WeChat's order
 //! number and, on Global, the CNY paid and the rate, and closes no younger than 5 minutes.
 //!
 //! The five minutes on Global: wxprint's `close_min_age` is shrunk to [`CLOSE_MIN_AGE`] and
@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use crate::kinds_wire::{assert_all_accepted, assert_closes, assert_native, assert_queries};
 use crate::support::{Client, checkout, fast_config};
 use crate::wechatpay_sim::{
-    GLOBAL_CLOSE_MIN_AGE, HKD_RATE, JPY_RATE, Kind, Region, SimConfig, Trust, cny_payer_total,
+    Endpoint, Fault, GLOBAL_CLOSE_MIN_AGE, HKD_RATE, JPY_RATE, Kind, Region, SimConfig, Trust,
+    cny_payer_total,
 };
 use crate::{Setup, checkout_printed_with, start_account};
 
@@ -126,6 +127,8 @@ async fn run_case(case: Case, prefix: &str) {
     setup.sim.set_clock_offset(-CLOCK_BEHIND);
     let mut pos_pay = printed(&setup, case, &pay).await;
     let mut pos_cancel = printed(&setup, case, &cancel).await;
+    // The first answer placing `…E` does not verify: its code_url must never be printed.
+    setup.sim.inject(Endpoint::Native, Fault::BadSignature, 1);
     let mut pos_expire = printed(&setup, case, &expire).await;
 
     assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
@@ -144,9 +147,10 @@ async fn run_case(case: Case, prefix: &str) {
     assert_eq!(pos_cancel.expect("closed").await["reason"], "cancelled");
     assert_eq!(pos_expire.expect("closed").await["reason"], "expired");
 
-    for no in [&pay, &cancel, &expire] {
-        let total = amount(case.currency).0;
-        assert_native(&setup.sim, case.kind, no, total, case.currency);
+    let total = amount(case.currency).0;
+    for (no, placements) in [(&pay, 1), (&cancel, 1), (&expire, 2)] {
+        let placed = assert_native(&setup.sim, case.kind, no, total, case.currency);
+        assert_eq!(placed, placements, "{case:?} {no}: placements");
         assert_queries(&setup.sim, case.kind, no);
     }
     for no in [&cancel, &expire] {

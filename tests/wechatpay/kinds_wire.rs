@@ -58,15 +58,28 @@ fn trade_identity(kind: Kind) -> Value {
     }
 }
 
-/// The one Native call placing `no`: path, identity, Global-only fields and the amount.
-pub(crate) fn assert_native(sim: &Simulator, kind: Kind, no: &str, total: i64, currency: &str) {
+/// The Native calls placing `no`: path, identity, Global-only fields and the amount, every
+/// retry byte-identical to the first. Returns how many there were.
+pub(crate) fn assert_native(
+    sim: &Simulator,
+    kind: Kind,
+    no: &str,
+    total: i64,
+    currency: &str,
+) -> usize {
     let calls: Vec<RequestLog> = sim
         .requests_to(Endpoint::Native)
         .into_iter()
         .filter(|r| r.json()["out_trade_no"] == no)
         .collect();
-    assert_eq!(calls.len(), 1, "{kind:?} {no}: one placement: {calls:?}");
+    assert!(!calls.is_empty(), "{kind:?} {no}: placed");
     let call = &calls[0];
+    for retry in &calls[1..] {
+        assert_eq!(
+            retry.body, call.body,
+            "{kind:?} {no}: the stored body resent"
+        );
+    }
     let body = call.json();
     let what = format!("{kind:?} {no}: {}", call.body);
     assert_eq!(call.method, "POST", "{what}");
@@ -96,6 +109,7 @@ pub(crate) fn assert_native(sim: &Simulator, kind: Kind, no: &str, total: i64, c
     };
     assert_eq!(body.get("trade_type").cloned(), trade_type, "{what}");
     assert_eq!(body.get("merchant_category_code").cloned(), mcc, "{what}");
+    calls.len()
 }
 
 /// Every query about `no`: `GET {prefix}/out-trade-no/{no}` with exactly the kind's
