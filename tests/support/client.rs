@@ -98,7 +98,7 @@ impl Client {
     }
 
     /// Send a request and return the first reply.
-    #[allow(dead_code, reason = "tests/wechatpay only streams checkouts")]
+    #[allow(dead_code, reason = "not every test binary asks for one reply")]
     pub async fn call(&mut self, request: Value) -> Value {
         self.send(request).await;
         self.recv().await

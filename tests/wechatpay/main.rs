@@ -3,7 +3,8 @@
 //! What must hold: a QR is printed only from a verified answer and is the order's live
 //! `code_url`; one checkout is one order; payments are reported with WeChat Pay's
 //! transaction id, time and amounts; expiry and cancel end closed; the pay/close race
-//! ends paid; a restart resumes polling.
+//! ends paid; a restart resumes polling; and all of it for each of the four merchant kinds
+//! (mainland direct and partner, Global common and institutional) in their currencies.
 //!
 //! One test binary (`cargo test --test wechatpay`), a module per topic; the setup shared by
 //! them is here.
@@ -17,6 +18,8 @@ mod wechatpay_sim;
 
 mod closing;
 mod credentials;
+mod kinds;
+mod kinds_wire;
 mod placement;
 mod queries;
 
@@ -50,8 +53,19 @@ async fn start(trust: Trust) -> Setup {
 }
 
 async fn start_with(trust: Trust, config: JobsConfig, tweak: impl FnOnce(&mut Settings)) -> Setup {
+    start_account(SimConfig::from_fixtures(trust), config, tweak).await
+}
+
+/// A daemon configured as the merchant `account` (its kind, currency and trust mode), and
+/// the simulator playing WeChat Pay for that merchant.
+async fn start_account(
+    account: SimConfig,
+    config: JobsConfig,
+    tweak: impl FnOnce(&mut Settings),
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(SimConfig::from_fixtures(trust)).await;
+    let trust = account.trust;
+    let sim = Simulator::start(account).await;
     let mut s = settings(dir.path(), &sim, trust);
     tweak(&mut s);
     let daemon = start_daemon(dir.path(), &s, config).await;
@@ -79,7 +93,17 @@ async fn start_daemon(dir: &Path, s: &Settings, config: JobsConfig) -> Daemon {
 /// Checkout until printed; returns the announced code_url after checking that it is the
 /// order's live one and that every receipt printed carries exactly it.
 async fn checkout_printed(setup: &Setup, pos: &mut Client, no: &str) -> String {
-    let code_url = pos.checkout_printed(checkout(no, 3200)).await.code_url;
+    checkout_printed_with(setup, pos, no, checkout(no, 3200)).await
+}
+
+/// [`checkout_printed`] with the checkout `request` for order `no` as given.
+async fn checkout_printed_with(
+    setup: &Setup,
+    pos: &mut Client,
+    no: &str,
+    request: serde_json::Value,
+) -> String {
+    let code_url = pos.checkout_printed(request).await.code_url;
     let order = setup.sim.order(no).expect("the order exists at WeChat Pay");
     assert_eq!(
         order.code_url, code_url,
