@@ -13,7 +13,7 @@
 //!   (`answer.rs`).
 //! - `certificates.rs`: platform certificates (certificate mode): download and refresh policy.
 //! - `region.rs`: the region (mainland / Global) and mode (direct / sub-merchant): paths,
-//!   the merchant's identity fields and the field names that differ ([`region::Api`]).
+//!   the merchant's identity fields and the field names that differ (`region::Api`).
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
 //! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers, the
