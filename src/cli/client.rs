@@ -216,7 +216,7 @@ fn describe(event: &Event) -> String {
 /// ` (payer ￥11.35)` when the customer paid in another currency than the order's (WeChat
 /// Pay Global), else nothing: a mainland `paid` line reads as it always did.
 fn payer_part(amount: &PaidAmount) -> String {
-    if amount.payer_currency == amount.currency {
+    if amount.payer_currency.is_empty() || amount.payer_currency == amount.currency {
         return String::new();
     }
     let payer = Money::new(

@@ -43,7 +43,10 @@ pub struct PaidAmount {
     /// ISO 4217 code of `total`: the order's currency; `CNY` on mainland WeChat Pay.
     pub currency: String,
     /// ISO 4217 code of `payer_total`: the currency the customer paid in (extension) —
-    /// `currency` on the mainland, usually `CNY` on WeChat Pay Global.
+    /// `currency` on the mainland, usually `CNY` on WeChat Pay Global. Empty when read
+    /// from a daemon older than the field (then it is `currency`), so a newer CLI still
+    /// understands an older daemon's `paid`.
+    #[serde(default)]
     pub payer_currency: String,
     /// The rate WeChat Pay converted at, when it converted (WeChat Pay Global; extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -141,3 +141,14 @@ fn events_serialise_as_documented() {
     let back: Message = serde_json::from_str(&m.to_line()).unwrap();
     assert_eq!(back, m);
 }
+
+#[test]
+fn a_paid_event_from_an_older_daemon_still_parses() {
+    // Before `payer_currency`: a newer CLI talking to a daemon not yet restarted.
+    let line = r#"{"id":"r1","event":"paid","out_trade_no":"T1","state":"paid","transaction_id":"4200","success_time":"2026-11-26T12:00:05+08:00","amount":{"total":3200,"payer_total":3200,"currency":"CNY"}}"#;
+    let m: Message = serde_json::from_str(line).expect("an older daemon's paid event");
+    let Event::Paid { amount, .. } = m.event else {
+        panic!("paid");
+    };
+    assert_eq!((amount.total, amount.payer_currency.as_str()), (3200, ""));
+}

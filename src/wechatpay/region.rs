@@ -149,6 +149,15 @@ impl Api {
         }
     }
 
+    /// The identity fields of the other mode, which an answer about this merchant's order
+    /// never carries.
+    pub(crate) fn foreign_fields(&self) -> &'static [&'static str] {
+        match self.mode() {
+            Mode::Direct => &["sp_mchid", "sub_mchid"],
+            Mode::SubMerchant => &["mchid"],
+        }
+    }
+
     /// The query answer's name for WeChat Pay's order number.
     pub(crate) fn order_number_field(&self) -> &'static str {
         match self.region {

@@ -182,18 +182,28 @@ pub(crate) fn read_query(
     let parsed = QueryAnswer::deserialize(&json).map_err(unreadable)?;
     // The signature covers the answer, not the question: a genuine answer about another
     // order or merchant (replayed by something in the middle) must not count for this one.
+    // Every identity field of this merchant's mode must be there and ours, and none of the
+    // other mode's: a service provider's sub-merchants share its signing keys, and their
+    // order numbers may overlap.
     let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
     let other_merchant = api
         .merchant_fields()
         .into_iter()
-        .find(|(name, ours)| member(name).is_some_and(|theirs| theirs != *ours));
+        .find(|(name, ours)| member(name) != Some(*ours))
+        .map(|(name, _)| name)
+        .or_else(|| {
+            api.foreign_fields()
+                .iter()
+                .copied()
+                .find(|name| json.get(*name).is_some())
+        });
     if parsed.out_trade_no.as_deref() != Some(no) || other_merchant.is_some() {
         warn!(out_trade_no = no, answered = ?parsed.out_trade_no, ?other_merchant, "query answer is about another order; discarded");
         return Err(transient(
             format!(
                 "the query answer is about order {:?} ({}), not {no:?}",
                 parsed.out_trade_no,
-                other_merchant.map_or("this merchant", |(name, _)| name)
+                other_merchant.map_or("this merchant", |name| name)
             ),
             answer.request_id.clone(),
         ));

@@ -203,3 +203,46 @@ fn answers_about_another_order_or_merchant_are_discarded() {
     let other = r#"{"mchid":"1900000999","out_trade_no":"T1","trade_state":"SUCCESS"}"#;
     assert!(read_query("T1", &direct, &Currency::CNY, &reply(other)).is_err());
 }
+
+#[test]
+fn an_answer_must_name_this_merchant_in_this_mode() {
+    let sub = test_api(Region::Mainland, true);
+    let direct = test_api(Region::Mainland, false);
+    let cases = [
+        // A sub-merchant's answer without its sub_mchid, or in the direct shape.
+        (
+            &sub,
+            r#"{"sp_mchid":"1900000109","out_trade_no":"T1","trade_state":"SUCCESS"}"#,
+        ),
+        (
+            &sub,
+            r#"{"mchid":"1900000109","out_trade_no":"T1","trade_state":"SUCCESS"}"#,
+        ),
+        (
+            &sub,
+            r#"{"mchid":"1900000109","sp_mchid":"1900000109","sub_mchid":"1900000209","out_trade_no":"T1","trade_state":"SUCCESS"}"#,
+        ),
+        // A direct merchant's answer without mchid, or in the sub-merchant shape.
+        (&direct, r#"{"out_trade_no":"T1","trade_state":"SUCCESS"}"#),
+        (
+            &direct,
+            r#"{"sp_mchid":"1900000109","sub_mchid":"1900000209","out_trade_no":"T1","trade_state":"SUCCESS"}"#,
+        ),
+        (
+            &direct,
+            r#"{"mchid":"1900000109","sub_mchid":"1900000209","out_trade_no":"T1","trade_state":"SUCCESS"}"#,
+        ),
+    ];
+    for (api, json) in cases {
+        let err = read_query("T1", api, &Currency::CNY, &reply(json)).unwrap_err();
+        assert!(
+            matches!(&err, PaymentError::Transient { message, .. } if message.contains("about order")),
+            "{json}: {err:?}"
+        );
+    }
+    let ours = r#"{"mchid":"1900000109","out_trade_no":"T1","trade_state":"NOTPAY"}"#;
+    assert_eq!(
+        read_query("T1", &direct, &Currency::CNY, &reply(ours)),
+        Ok(TradeState::NotPay)
+    );
+}
