@@ -85,12 +85,44 @@ pub struct Jobs {
     shared: Arc<Shared>,
 }
 
+/// Refuse to start when an unfinished order's pinned request belongs to another merchant
+/// than the configured backend's (test orders live on the built-in sandbox: skipped).
+fn foreign_orders(unfinished: &[JobRecord], backend: &dyn PaymentBackend) -> Result<(), JobsError> {
+    let foreign: Vec<String> = unfinished
+        .iter()
+        .filter(|r| !r.loopback)
+        .filter_map(|r| {
+            let body = r.place_body.as_deref()?;
+            let why = backend.owns(body).err()?;
+            Some(format!("{} ({why})", r.out_trade_no))
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(JobsError::ForeignOrders {
+        orders: foreign.join("; "),
+    })
+}
+
 /// Why the job manager could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
     /// The journal could not be read for the unfinished jobs to resume.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// Unfinished orders were placed for another merchant (region, mode or ids changed in
+    /// the configuration since): resuming them here would query the wrong merchant and
+    /// could leave a payment unreported.
+    #[error(
+        "unfinished orders were placed under another WeChat Pay merchant: {orders}; start wxprint \
+         with the configuration they were placed with until they are paid or closed (`wxprint \
+         status N`), then change wechatpay.region, mchid or sub_mchid"
+    )]
+    ForeignOrders {
+        /// Each order and what differs.
+        orders: String,
+    },
 }
 
 /// The answer to a request that follows a job: what already happened, then what comes.
@@ -132,6 +164,7 @@ impl Jobs {
         journal: Journal,
     ) -> Result<Jobs, JobsError> {
         let unfinished = journal.unfinished()?;
+        foreign_orders(&unfinished, backend.as_ref())?;
         // Test orders stay off WeChat Pay but look like the merchant's own: same currency,
         // same region.
         let market = SandboxMarket::from(&backend.currency_rule());

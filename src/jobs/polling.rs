@@ -51,11 +51,14 @@ impl Poller {
     /// When the order may be closed. WeChat Pay's rule: never close an order younger than
     /// `close_min_age`, counted from the latest moment it may have been created.
     pub(crate) fn close_at(&self, record: &JobRecord) -> i64 {
+        // One millisecond more: both instants are whole milliseconds (truncated), so the
+        // real age at `close_at` is then never below `close_min_age`.
         record
             .placed_ms
             .unwrap_or(self.last_attempt_ms)
             .max(self.last_attempt_ms)
             + self.close_min_age
+            + 1
     }
 
     /// Whether the order is to be closed at `now_ms`: it is cancelled or expired.
@@ -340,8 +343,9 @@ mod tests {
     fn a_cancel_younger_than_close_min_age_keeps_polling_and_closes_once_allowed() {
         let p = poller();
         let r = cancelling();
-        let allowed = T0 + 5 * MINUTE;
+        let allowed = T0 + 5 * MINUTE + 1; // + 1 ms: whole milliseconds, never early
         assert_eq!(p.close_at(&r), allowed);
+        assert!(!p.close_now(&r, T0 + 5 * MINUTE), "not a millisecond early");
         assert!(!p.close_now(&r, T0 + MINUTE), "too young to close");
         assert_eq!(p.pause(&r, T0 + MINUTE, S), (S, None), "the queries go on");
         let (pause, deadline) = p.pause(&r, allowed - 300, S);
@@ -358,10 +362,10 @@ mod tests {
     fn the_close_age_counts_from_the_latest_placement_attempt() {
         let r = cancelling(); // placed at T0
         let later = Poller::new(&fixtures::config(), T0 + 20 * SECOND);
-        assert_eq!(later.close_at(&r), T0 + 20 * SECOND + 5 * MINUTE);
+        assert_eq!(later.close_at(&r), T0 + 20 * SECOND + 5 * MINUTE + 1);
         let mut never_placed = cancelling();
         never_placed.placed_ms = None;
-        assert_eq!(poller().close_at(&never_placed), T0 + 5 * MINUTE);
+        assert_eq!(poller().close_at(&never_placed), T0 + 5 * MINUTE + 1);
     }
 
     #[test]

@@ -95,3 +95,79 @@ async fn a_loopback_checkout_and_a_real_one_never_share_an_order() {
     }
     jobs.shutdown().await;
 }
+
+/// A backend that owns only orders pinned with `ours`.
+struct Merchant {
+    ours: &'static str,
+}
+
+impl crate::payment::PaymentBackend for Merchant {
+    fn name(&self) -> &'static str {
+        "merchant"
+    }
+
+    fn accepts(&self, _amount: &crate::money::Money) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn owns(&self, request: &str) -> Result<(), String> {
+        if request == self.ours {
+            return Ok(());
+        }
+        Err("placed for mchid \"1900000109\" (now \"1900000209\")".into())
+    }
+
+    fn place<'a>(
+        &'a self,
+        _order: &'a crate::payment::PlaceOrder,
+    ) -> crate::payment::BoxFuture<'a, Result<crate::payment::Placed, crate::payment::PaymentError>>
+    {
+        Box::pin(std::future::pending())
+    }
+
+    fn query<'a>(
+        &'a self,
+        _no: &'a str,
+    ) -> crate::payment::BoxFuture<
+        'a,
+        Result<crate::payment::TradeState, crate::payment::PaymentError>,
+    > {
+        Box::pin(std::future::pending())
+    }
+
+    fn close<'a>(
+        &'a self,
+        _no: &'a str,
+    ) -> crate::payment::BoxFuture<'a, Result<(), crate::payment::PaymentError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn unfinished_orders_of_another_merchant_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = crate::journal::Journal::open(dir.path()).unwrap();
+    journal.insert(&fixtures::ordering()).unwrap(); // pinned {"pinned":"at checkout"}
+    drop(journal);
+    let start = |ours| {
+        let journal = crate::journal::Journal::open(dir.path()).unwrap();
+        let printer = crate::printer::PrinterHandle::spawn(Box::new(
+            crate::printer::FilePrinter::new(dir.path().join("receipts")),
+        ));
+        Jobs::start(
+            fixtures::config(),
+            Arc::new(Merchant { ours }),
+            printer,
+            journal,
+        )
+    };
+    let refused = start("{}").err().expect("refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains(fixtures::NO) && message.contains("1900000209"),
+        "{message}"
+    );
+    let resumed = start(r#"{"pinned":"at checkout"}"#).expect("its own merchant");
+    assert_eq!(resumed.active_count(), 1);
+    resumed.shutdown().await;
+}

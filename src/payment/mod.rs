@@ -216,6 +216,14 @@ pub trait PaymentBackend: Send + Sync + 'static {
         CurrencyRule::mainland()
     }
 
+    /// Whether an order pinned with `request` (an earlier [`prepare`](Self::prepare), maybe
+    /// under another configuration) belongs to the merchant this backend speaks for. An
+    /// unfinished order of another merchant must not be resumed here: its queries would
+    /// find nothing and a payment could go unreported. The error says why, for people.
+    fn owns(&self, _request: &str) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The exact request `place` will send for `order`, to be stored with the job before
     /// the first attempt. `None` when the backend has nothing to pin.
     fn prepare(&self, _order: &PlaceOrder) -> Option<String> {

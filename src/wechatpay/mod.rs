@@ -212,6 +212,10 @@ impl PaymentBackend for WechatPay {
         self.currency.clone()
     }
 
+    fn owns(&self, request: &str) -> Result<(), String> {
+        native::owns(&self.api, request)
+    }
+
     fn prepare(&self, order: &PlaceOrder) -> Option<String> {
         Some(self.native_body(order))
     }

@@ -164,6 +164,32 @@ pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
     })
 }
 
+/// Whether a pinned order body (`request`) was made for the merchant of `api`: the same
+/// identity fields (mode and ids) and the same region (Global bodies carry `trade_type`).
+pub(crate) fn owns(api: &Api, request: &str) -> Result<(), String> {
+    let body: serde_json::Value =
+        serde_json::from_str(request).map_err(|e| format!("unreadable pinned order: {e}"))?;
+    let member = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+    let mut mismatch: Vec<String> = api
+        .merchant_fields()
+        .into_iter()
+        .filter(|(name, ours)| member(name) != Some(*ours))
+        .map(|(name, ours)| format!("{name} {:?} (now {ours:?})", member(name).unwrap_or("")))
+        .collect();
+    mismatch.extend(
+        api.foreign_fields()
+            .iter()
+            .filter_map(|name| member(name).map(|v| format!("{name} {v:?} (now none)"))),
+    );
+    if body.get("trade_type").is_some() != api.trade_type().is_some() {
+        mismatch.push("another region (wechatpay.region changed)".to_owned());
+    }
+    if mismatch.is_empty() {
+        return Ok(());
+    }
+    Err(format!("placed for {}", mismatch.join(", ")))
+}
+
 /// The trade state of order `no` of the merchant of `api` from a verified query answer;
 /// amounts whose currency the answer leaves out are in the merchant's `currency`.
 pub(crate) fn read_query(

@@ -246,3 +246,29 @@ fn an_answer_must_name_this_merchant_in_this_mode() {
         Ok(TradeState::NotPay)
     );
 }
+
+#[test]
+fn a_pinned_order_is_owned_only_by_the_merchant_it_was_made_for() {
+    let kinds = [
+        (Region::Mainland, false),
+        (Region::Mainland, true),
+        (Region::Global, false),
+        (Region::Global, true),
+    ];
+    for (made_region, made_sub) in kinds {
+        let pinned = body(made_region, made_sub, Money::cny(3200), false);
+        for (region, sub) in kinds {
+            let owned = owns(&test_api(region, sub), &pinned);
+            let same = (made_region, made_sub) == (region, sub);
+            assert_eq!(
+                owned.is_ok(),
+                same,
+                "{made_region:?}/{made_sub} read as {region:?}/{sub}: {owned:?}"
+            );
+        }
+    }
+    let other_mchid =
+        body(Region::Mainland, false, Money::cny(1), false).replace("1900000109", "1900000999");
+    let why = owns(&test_api(Region::Mainland, false), &other_mchid).unwrap_err();
+    assert!(why.contains("\"1900000999\""), "{why}");
+}
