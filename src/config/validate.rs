@@ -28,6 +28,14 @@ const ORDER_TTL: Range = Range::Between(
     "WeChat Pay needs time_expire at least 1 minute ahead, and a code_url lives 2 hours",
 );
 
+/// `close_min_age` of a live WeChat Pay Global merchant: Global refuses to close an order
+/// younger than 5 minutes (a hard rule), so a shorter age only earns refused closes.
+const GLOBAL_CLOSE_MIN_AGE: Range = Range::Between(
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(2 * 60 * 60),
+    "WeChat Pay Global refuses to close an order younger than 5 minutes",
+);
+
 /// Every key of `raw` in its typed form, and all problems found, in key order.
 ///
 /// The settings are meant for use only when there are no problems: where a key is wrong,
@@ -71,7 +79,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
         live,
         "the merchant ID (商户号), e.g. \"1230000109\"",
     );
-    let (sub_mchid, sub_appid) = sub_merchant(c);
+    let (sub_mchid, sub_appid) = sub_merchant(c, &mchid);
     let merchant_serial_no = c.identifier(
         "wechatpay.merchant_serial_no",
         live,
@@ -108,7 +116,14 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
         merchant_category_code: c
             .merchant_category_code("wechatpay.merchant_category_code", region),
         order_ttl: c.duration("wechatpay.order_ttl", ORDER_TTL),
-        close_min_age: c.duration("wechatpay.close_min_age", Range::Any),
+        close_min_age: c.duration(
+            "wechatpay.close_min_age",
+            if live && region == Region::Global {
+                GLOBAL_CLOSE_MIN_AGE
+            } else {
+                Range::Any
+            },
+        ),
         request_timeout: c.duration("wechatpay.request_timeout", Range::Positive),
         poll: PollSchedule {
             fast: c.duration("wechatpay.poll_interval", Range::Positive),
@@ -134,9 +149,31 @@ fn hosts(c: &mut Check<'_>, region: Region) -> (String, String) {
 }
 
 /// `sub_mchid` and `sub_appid`: a sub-merchant's AppID needs its merchant ID.
-fn sub_merchant(c: &mut Check<'_>) -> (String, String) {
+/// The sub-merchant's id is WeChat Pay's: digits, and not the provider's own `mchid` (it
+/// goes into signed query strings as it is).
+fn sub_merchant(c: &mut Check<'_>, mchid: &str) -> (String, String) {
     let sub_mchid = c.text("wechatpay.sub_mchid").trim().to_string();
     let sub_appid = c.text("wechatpay.sub_appid").trim().to_string();
+    if !sub_mchid.chars().all(|ch| ch.is_ascii_digit()) {
+        c.fail(
+            "wechatpay.sub_mchid",
+            "is not a WeChat Pay merchant ID",
+            "the sub-merchant's 商户号, digits only, e.g. \"1900000109\"",
+        );
+    } else if !sub_mchid.is_empty() && sub_mchid == mchid {
+        c.fail(
+            "wechatpay.sub_mchid",
+            "is the same as wechatpay.mchid",
+            "the sub-merchant's own 商户号; mchid holds the service provider's (sp_mchid)",
+        );
+    }
+    if !sub_appid.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        c.fail(
+            "wechatpay.sub_appid",
+            "is not an AppID",
+            "the sub-merchant's AppID, letters and digits, e.g. \"wx8888888888888888\"",
+        );
+    }
     if sub_mchid.is_empty() && !sub_appid.is_empty() {
         c.fail(
             "wechatpay.sub_appid",

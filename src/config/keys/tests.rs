@@ -137,7 +137,7 @@ const FULL: &str = r#"
     currency = "hkd"
     merchant_category_code = "5812"
     order_ttl = "1h 30m"
-    close_min_age = "0s"
+    close_min_age = "5m"
     request_timeout = "3s"
     poll_interval = "500ms"
     poll_fast_window = "2m"
@@ -185,7 +185,7 @@ fn full_settings() -> Settings {
             currency: Currency::new("HKD"),
             merchant_category_code: "5812".into(),
             order_ttl: Duration::from_secs(90 * 60),
-            close_min_age: Duration::ZERO,
+            close_min_age: Duration::from_secs(300),
             request_timeout: Duration::from_secs(3),
             poll: PollSchedule {
                 fast: Duration::from_millis(500),
@@ -303,7 +303,13 @@ fn the_example_config_of_every_merchant_kind_loads() {
     ];
     for (file, region, currency, sub) in kinds {
         let path = repo_config(&format!("examples/{file}"));
-        let s = Settings::load_with_env(Some(&path), false, &[])
+        // The examples' placeholder ids are refused on purpose; a technician's real one:
+        let env = [(
+            "WXPRINT_WECHATPAY__SUB_MCHID".to_owned(),
+            "1900000209".to_owned(),
+        )];
+        let env = if sub { &env[..] } else { &[] };
+        let s = Settings::load_with_env(Some(&path), false, env)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let w = &s.wechatpay;
         assert_eq!(w.region, region, "{file}");

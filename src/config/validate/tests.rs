@@ -430,3 +430,45 @@ fn sub_merchant_keys() {
     assert!(s.wechatpay.is_sub_merchant());
     assert_eq!(s.wechatpay.sub_appid, "wx0000000000000002");
 }
+
+#[test]
+fn a_sub_merchant_id_is_digits_and_not_the_providers() {
+    for (line, key, what) in [
+        (
+            "sub_mchid = \"19000002x9\"",
+            "wechatpay.sub_mchid",
+            "is not a WeChat Pay merchant ID",
+        ),
+        (
+            "sub_mchid = \"1900000209&mchid=1\"",
+            "wechatpay.sub_mchid",
+            "is not a WeChat Pay merchant ID",
+        ),
+        (
+            "sub_mchid = \"1900000209\"\nsub_appid = \"wx-1\"",
+            "wechatpay.sub_appid",
+            "is not an AppID",
+        ),
+    ] {
+        let err = error_of(&merchant_with(line), false);
+        assert_invalid(&err, key, what);
+    }
+    let mchid = load_text(MERCHANT, false).unwrap().wechatpay.mchid;
+    let err = error_of(&merchant_with(&format!("sub_mchid = \"{mchid}\"")), false);
+    assert_invalid(
+        &err,
+        "wechatpay.sub_mchid",
+        "is the same as wechatpay.mchid",
+    );
+}
+
+#[test]
+fn a_global_merchant_never_closes_younger_than_five_minutes() {
+    let err = error_of(&global("close_min_age = \"10s\""), false);
+    assert_invalid(&err, "wechatpay.close_min_age", "too short");
+    assert!(load_text(&global("close_min_age = \"5m\""), false).is_ok());
+    assert!(
+        load_text(&merchant_with("close_min_age = \"10s\""), false).is_ok(),
+        "mainland: as before"
+    );
+}

@@ -101,7 +101,10 @@ struct QueryAmount {
 struct RateAnswer {
     #[serde(rename = "type", default)]
     kind: Option<String>,
-    rate: i64,
+    /// Read leniently: a rate WeChat Pay leaves out or spells otherwise (a float, a string)
+    /// drops the rate from the report, never the payment.
+    #[serde(default)]
+    rate: Option<serde_json::Value>,
 }
 
 /// Who places the order: the fields of the body that come from the settings.
@@ -286,9 +289,15 @@ fn payment(
         success_time,
         total: Money::new(total, currency),
         payer_total: Money::new(amount.payer_total.unwrap_or(total), payer_currency),
-        exchange_rate: amount.exchange_rate.map(|r| ExchangeRate {
-            kind: r.kind.unwrap_or_default(),
-            rate: r.rate,
+        exchange_rate: amount.exchange_rate.and_then(|r| {
+            let rate = r.rate.as_ref().and_then(serde_json::Value::as_i64);
+            if rate.is_none() {
+                warn!(rate = ?r.rate, "paid answer with an unreadable exchange rate; reported without it");
+            }
+            Some(ExchangeRate {
+                kind: r.kind.unwrap_or_default(),
+                rate: rate?,
+            })
         }),
     }
 }

@@ -272,3 +272,17 @@ fn a_pinned_order_is_owned_only_by_the_merchant_it_was_made_for() {
     let why = owns(&test_api(Region::Mainland, false), &other_mchid).unwrap_err();
     assert!(why.contains("\"1900000999\""), "{why}");
 }
+
+#[test]
+fn an_unreadable_exchange_rate_never_hides_the_payment() {
+    for rate in [r#""rate":"0.9""#, r#""rate":0.9"#, r#""other":1"#] {
+        let json = format!(
+            r#"{{"mchid":"1900000109","out_trade_no":"T1","id":"4200","trade_state":"SUCCESS",
+                "amount":{{"total":1234,"currency":"HKD","payer_total":1110,"payer_currency":"CNY",
+                "exchange_rate":{{"type":"SETTLEMENT_RATE",{rate}}}}}}}"#
+        );
+        let payment = paid(&test_api(Region::Global, false), &json);
+        assert_eq!(payment.payer_total, Money::cny(1110), "{rate}");
+        assert_eq!(payment.exchange_rate, None, "{rate}");
+    }
+}
