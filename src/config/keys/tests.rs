@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{KEYS, SECRET_KEYS, Shown, toml_string};
+use crate::config::region_defaults::region_default;
 use crate::config::testing::{MERCHANT, assert_invalid, load_text};
 use crate::config::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
@@ -279,6 +280,16 @@ fn repository_configs_load() {
     let example = repo_config("wxprint.toml");
     let s = Settings::load_with_env(Some(&example), false, &[]).unwrap();
     assert_eq!(s.wechatpay.backend, Backend::WechatPay);
+    // The installed config edited to region "global" talks to Global's hosts.
+    let env = [
+        ("WXPRINT_WECHATPAY__REGION", "global"),
+        ("WXPRINT_WECHATPAY__CURRENCY", "HKD"),
+        ("WXPRINT_WECHATPAY__MERCHANT_CATEGORY_CODE", "5812"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let s = Settings::load_with_env(Some(&example), false, &env).unwrap();
+    assert_eq!(s.wechatpay.api_base, "https://apihk.mch.weixin.qq.com");
+    assert_eq!(s.wechatpay.backup_api_base, "https://api.mch.weixin.qq.com");
 
     let sandbox = repo_config("sandbox.toml");
     let s = Settings::load_with_env(Some(&sandbox), false, &[]).unwrap();
@@ -331,6 +342,21 @@ fn documented_keys(text: &str) -> Vec<Documented> {
     let mut section = "";
     let mut comment: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim) {
+        // A key whose default depends on the region is shown commented out (set, it would
+        // pin one region's host whatever `region` says).
+        let commented_key = line
+            .strip_prefix("# ")
+            .and_then(|l| l.split_once(" = "))
+            .map(|(key, _)| format!("{section}.{key}"))
+            .filter(|dotted| region_default(dotted, Region::Mainland).is_some());
+        if let Some(dotted) = commented_key {
+            found.push(Documented {
+                dotted,
+                comment: comment.join(" "),
+            });
+            comment.clear();
+            continue;
+        }
         if let Some(rest) = line.strip_prefix('#').map(str::trim) {
             // A `#` line alone ends a paragraph about several keys.
             if rest.is_empty() {
