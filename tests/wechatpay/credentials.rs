@@ -1,7 +1,9 @@
 //! The merchant's credentials: the online probe, key files that must be private, and
 //! certificate mode recovering from failed certificate downloads.
 
-use crate::wechatpay_sim::{Endpoint, Fault, SimConfig, Simulator, Trust, default_fixture_dir};
+use crate::wechatpay_sim::{
+    Endpoint, Fault, Kind, SimConfig, Simulator, Trust, default_fixture_dir,
+};
 use crate::{checkout_printed, settings, start};
 use wxprint::config::Settings;
 use wxprint::wechatpay::WechatPay;
@@ -21,6 +23,36 @@ async fn online_probe() {
     let backend = WechatPay::from_settings(&s.wechatpay).unwrap();
     let e = backend.probe().await.unwrap_err().to_string();
     assert!(e.contains("public-key mode"), "{e}");
+}
+
+/// The probe asks the configured region and mode: each kind's own query path and merchant
+/// fields (the simulator refuses another kind's path, so a wrong probe fails here).
+#[tokio::test]
+async fn online_probe_of_every_merchant_kind() {
+    for kind in Kind::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let sim =
+            Simulator::start(SimConfig::from_fixtures(Trust::PublicKey).with_kind(kind)).await;
+        let s = settings(dir.path(), &sim, Trust::PublicKey);
+        let backend = WechatPay::from_settings(&s.wechatpay).unwrap();
+        let report = backend
+            .probe()
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(report.request_id.is_some(), "{kind:?}");
+        let queries = sim.requests_to(Endpoint::Query);
+        assert_eq!(queries.len(), 1, "{kind:?}: one query");
+        let expected = if kind.has_sub_merchant() {
+            "sub_mchid="
+        } else {
+            "mchid="
+        };
+        assert!(
+            queries[0].path.contains(expected),
+            "{kind:?}: {}",
+            queries[0].path
+        );
+    }
 }
 
 /// Key files readable by others are refused, naming the file and the fix.
