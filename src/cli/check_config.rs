@@ -1,6 +1,6 @@
 //! `wxprint check-config [--online]`: the technician's check before starting the daemon.
 //! Loads the config file as `serve` would, prints the effective settings, checks the printer
-//! profile and the key files, and with `--online` makes one signed call to WeChat Pay, on
+//! profile, the printer's device node (exists, readable and writable), the key files, and with `--online` makes one signed call to WeChat Pay, on
 //! the configured region's and mode's API (a query of an order that does not exist).
 //! Problems go to stderr, one a line, and the exit code is 1.
 //!
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use wxprint::config::{self, Backend, Region, Settings, WechatPaySettings};
+use wxprint::config::{self, Backend, Region, Settings, Transport, WechatPaySettings};
 use wxprint::payment::PaymentError;
 use wxprint::wechatpay::{ProbeReport, WechatPay};
 
@@ -38,6 +38,26 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     if let Some(note) = wxprint::jobs::encoding_override(&settings.printer) {
         println!("# note: {note}");
     }
+    let mut failed = false;
+    if let Some(device) = printer_device(&settings) {
+        match device_problem(device) {
+            Some(problem) => {
+                eprintln!("{problem}");
+                failed = true;
+            }
+            None if current_uid() == 0 => println!(
+                "# printer device {}: exists (checked as root: the service user wxprint needs \
+                 read and write access too, see `ls -l {}`)",
+                device.display(),
+                device.display()
+            ),
+            None => println!(
+                "# printer device {}: exists, readable and writable by uid {}",
+                device.display(),
+                current_uid()
+            ),
+        }
+    }
     if settings.wechatpay.backend == Backend::WechatPay {
         // The key files: present, private, parseable (no network needed).
         if let Err(e) = WechatPay::from_settings(&settings.wechatpay) {
@@ -46,10 +66,59 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         }
         println!("# key files: ok");
     }
+    if failed {
+        return Ok(ExitCode::FAILURE);
+    }
     if online {
         return check_online(&settings);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The device node the printer is opened by (serial and usb transports).
+fn printer_device(settings: &Settings) -> Option<&Path> {
+    match settings.printer.transport {
+        Transport::Serial | Transport::Usb => Some(&settings.printer.device),
+        Transport::Tcp | Transport::File => None,
+    }
+}
+
+/// Why the printer's device node cannot be used by this user, if it cannot: missing, or
+/// not both readable and writable.
+fn device_problem(device: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let shown = device.display();
+    if let Err(e) = std::fs::metadata(device) {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist".to_string()
+        } else {
+            format!("cannot be inspected ({e})")
+        };
+        return Some(format!(
+            "printer.device {shown} {what}; check that the printer is on and its cable plugged \
+             in, that the udev rule (udev/) creates the node, or run `wxprint printers` to \
+             list the candidates and set printer.device to one of them"
+        ));
+    }
+    let c_path = std::ffi::CString::new(device.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `access` only reads the NUL-terminated path.
+    let allowed = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+    if allowed {
+        return None;
+    }
+    let e = std::io::Error::last_os_error();
+    Some(format!(
+        "printer.device {shown} exists but is not readable and writable by uid {} ({e}); \
+         the service user wxprint needs both: check the udev rule (GROUP=\"wxprint\", \
+         MODE=\"0660\") and the node's owner with `ls -l {shown}`",
+        current_uid()
+    ))
+}
+
+/// The user this check runs as (the service runs as `wxprint`).
+fn current_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
 }
 
 /// `check-config --online`: one signed call that proves keys, serial, clock and trust mode.

@@ -1,0 +1,69 @@
+//! `wxprint check-config` tells the truth: the real binary on configs with the mistakes a
+//! technician makes at a register (a missing printer device node, a mistyped `WXPRINT_*`
+//! variable, WeChat Pay's documentation samples left in, key files that are not private).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+
+/// `wxprint check-config --config FILE` with the given extra environment.
+fn check_config(config: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(WXPRINT)
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .env_remove("WXPRINT_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run wxprint")
+}
+
+/// A sandbox config in `dir` whose `[printer]` section is `printer`.
+fn sandbox_config(dir: &Path, printer: &str) -> PathBuf {
+    let path = dir.join("wxprint.toml");
+    let text = format!(
+        "[daemon]\nsocket = \"{0}/wxprint.sock\"\nstate_dir = \"{0}/state\"\n\
+         [wechatpay]\nbackend = \"sandbox\"\n[printer]\n{printer}\n",
+        dir.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn missing_printer_device_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for transport in ["serial", "usb"] {
+        let config = sandbox_config(
+            dir.path(),
+            &format!("transport = \"{transport}\"\ndevice = \"/dev/wxprint-no-such-printer\""),
+        );
+        let out = check_config(&config, &[]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{transport}: {out:?}");
+        assert!(
+            err.contains("/dev/wxprint-no-such-printer") && err.contains("does not exist"),
+            "{transport}: {err}"
+        );
+        assert!(
+            err.contains("wxprint printers") && err.contains("udev"),
+            "{err}"
+        );
+    }
+
+    // An existing node is fine (as root) or named as not accessible (as anyone else).
+    let config = sandbox_config(dir.path(), "transport = \"serial\"\ndevice = \"/dev/null\"");
+    let out = check_config(&config, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("printer device /dev/null: exists"));
+
+    // Not a device node's business with tcp or file printers.
+    let config = sandbox_config(
+        dir.path(),
+        "transport = \"tcp\"\naddress = \"printer.local:9100\"",
+    );
+    assert!(check_config(&config, &[]).status.success());
+}
