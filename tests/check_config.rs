@@ -67,3 +67,50 @@ fn missing_printer_device_is_named() {
     );
     assert!(check_config(&config, &[]).status.success());
 }
+
+#[test]
+fn unknown_wxprint_variables_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sandbox_config(dir.path(), "transport = \"file\"\ndevice = \"receipts\"");
+    let out = check_config(
+        &config,
+        &[
+            ("WXPRINT_PRINTER_BAUD_RATE", "9600"),
+            ("WXPRINT_CONFIG", "/elsewhere.toml"),
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        err.contains("WXPRINT_PRINTER_BAUD_RATE is not a wxprint variable")
+            && err.contains("did you mean WXPRINT_PRINTER__BAUD_RATE?"),
+        "{err}"
+    );
+    assert!(!err.contains("WXPRINT_CONFIG is"), "{err}");
+    assert!(
+        check_config(&config, &[("WXPRINT_CONFIG", "/x.toml")])
+            .status
+            .success()
+    );
+
+    // The daemon warns at start too (in its log).
+    let mut daemon = Command::new(WXPRINT)
+        .args(["serve", "--sandbox"])
+        .current_dir(dir.path())
+        .env_remove("WXPRINT_CONFIG")
+        .env("WXPRINT_PRINTER_BAUD_RATE", "9600")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !dir.path().join("wxprint.sock").exists() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    daemon.kill().unwrap();
+    let out = daemon.wait_with_output().unwrap();
+    let log = stderr(&out);
+    assert!(
+        log.contains("WXPRINT_PRINTER_BAUD_RATE") && log.contains("WXPRINT_PRINTER__BAUD_RATE"),
+        "{log}"
+    );
+}

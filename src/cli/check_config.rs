@@ -29,6 +29,12 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    // A mistyped variable leaves its setting at the file's value: not what was meant.
+    let unknown = config::unknown_env_vars(&process_env());
+    for warning in &unknown {
+        eprintln!("{warning}");
+    }
+    let mut failed = !unknown.is_empty();
     println!("# effective settings from {}", path.display());
     print!("{settings}");
     if let Err(e) = check_profile(&settings) {
@@ -38,7 +44,6 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     if let Some(note) = wxprint::jobs::encoding_override(&settings.printer) {
         println!("# note: {note}");
     }
-    let mut failed = false;
     if let Some(device) = printer_device(&settings) {
         match device_problem(device) {
             Some(problem) => {
@@ -73,6 +78,18 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         return check_online(&settings);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process environment as text pairs (names that are not UTF-8 are no `WXPRINT_*`).
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            Some((
+                name.into_string().ok()?,
+                value.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect()
 }
 
 /// The device node the printer is opened by (serial and usb transports).

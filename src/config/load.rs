@@ -42,7 +42,8 @@ pub fn config_path_from_env() -> Option<PathBuf> {
 }
 
 impl Settings {
-    /// Load `path` (TOML) over the defaults, then the `WXPRINT_…` environment.
+    /// Load `path` (TOML) over the defaults, then the `WXPRINT_…` environment. Variables
+    /// wxprint does not read ([`super::unknown_env_vars`]) are logged as warnings.
     /// `sandbox` starts from [`Settings::sandbox_defaults`] instead of the production ones.
     pub fn load(path: Option<&Path>, sandbox: bool) -> Result<Settings, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars_os()
@@ -53,6 +54,9 @@ impl Settings {
                 ))
             })
             .collect();
+        for warning in super::unknown_env_vars(&env) {
+            tracing::warn!("{warning}");
+        }
         Settings::load_with_env(path, sandbox, &env)
     }
 

@@ -8,6 +8,8 @@
 //!   defaults, a one-line doc, how a value is written back; the defaults and
 //!   [`Settings::effective_toml`] come from it.
 //! - `load.rs`: the config path, the three layers and the `WXPRINT_…` variable names.
+//! - `env_names.rs`: unknown `WXPRINT_*` variables (ignored, so warned about) and the
+//!   known name closest to each ([`unknown_env_vars`]).
 //! - `raw.rs`: the merged tree flattened to text; unknown keys and non-scalar values.
 //! - `region_defaults.rs`: the defaults that depend on `wechatpay.region` (the API hosts),
 //!   filled in by validation when neither the file nor the environment sets them.
@@ -32,8 +34,9 @@
 //!    [`DEFAULT_CONFIG_PATH`]; the CLI picks it, see [`config_path_from_env`]).
 //! 3. **The environment**, in the `config` crate's style: `WXPRINT_<SECTION>__<KEY>`, e.g.
 //!    `WXPRINT_PRINTER__BAUD_RATE=9600` overrides `printer.baud_rate`. Only variables with
-//!    a `__` after the prefix name keys; the others, such as `WXPRINT_CONFIG` (the path of
-//!    the file itself), are left alone.
+//!    a `__` after the prefix name keys; `WXPRINT_CONFIG` is the path of the file itself;
+//!    any other `WXPRINT_*` variable is ignored but logged as a warning (and printed by
+//!    `check-config`), with the closest known name.
 //!
 //! The merged tree is then checked for unknown keys (a typo must not silently leave a
 //! default in place) and flattened into `RawSettings`: each key's value as text (values from
@@ -53,6 +56,7 @@
 use std::path::PathBuf;
 
 mod check;
+mod env_names;
 mod keys;
 mod load;
 mod raw;
@@ -65,6 +69,7 @@ mod validate;
 mod testing;
 
 pub use check::{PUBLIC_KEY_ID_PREFIX, STANDARD_BAUD_RATES};
+pub use env_names::unknown_env_vars;
 pub use keys::{KEYS, Key, REDACTED};
 pub use load::{
     CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, config_path_from_env, default_config_path,
