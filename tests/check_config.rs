@@ -114,3 +114,27 @@ fn unknown_wxprint_variables_are_warned_about() {
         "{log}"
     );
 }
+
+#[test]
+fn documentation_samples_are_named() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = check_config(&root.join("config/wxprint.toml"), &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{out:?}");
+    for (key, value) in [
+        ("appid", "wxd678efh567hg6787"),
+        ("mchid", "1230000109"),
+        (
+            "merchant_serial_no",
+            "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        ),
+        (
+            "public_key_id",
+            "PUB_KEY_ID_0112340000000000000000000000000000",
+        ),
+    ] {
+        let line =
+            format!("wechatpay.{key}: \"{value}\" is a sample from WeChat Pay's documentation");
+        assert!(err.contains(&line), "{key}: {err}");
+    }
+}

@@ -44,6 +44,10 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
     if let Some(note) = wxprint::jobs::encoding_override(&settings.printer) {
         println!("# note: {note}");
     }
+    for sample in config::documentation_samples(&settings.wechatpay) {
+        eprintln!("{sample}");
+        failed = true;
+    }
     if let Some(device) = printer_device(&settings) {
         match device_problem(device) {
             Some(problem) => {

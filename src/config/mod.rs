@@ -13,6 +13,8 @@
 //! - `raw.rs`: the merged tree flattened to text; unknown keys and non-scalar values.
 //! - `region_defaults.rs`: the defaults that depend on `wechatpay.region` (the API hosts),
 //!   filled in by validation when neither the file nor the environment sets them.
+//! - `samples.rs`: WeChat Pay's documentation sample ids ([`documentation_samples`]), which
+//!   `check-config` refuses.
 //! - `check.rs`: single-key validators ([`STANDARD_BAUD_RATES`], [`PUBLIC_KEY_ID_PREFIX`]).
 //! - `validate.rs`: raw text → typed settings, one function per section, and which keys are
 //!   required when.
@@ -61,6 +63,7 @@ mod keys;
 mod load;
 mod raw;
 mod region_defaults;
+mod samples;
 mod settings;
 mod url;
 mod validate;
@@ -74,6 +77,7 @@ pub use keys::{KEYS, Key, REDACTED};
 pub use load::{
     CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, config_path_from_env, default_config_path,
 };
+pub use samples::documentation_samples;
 pub use settings::{
     Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
     Region, Settings, TextEncoding, Transport, WechatPaySettings,
