@@ -138,3 +138,72 @@ fn documentation_samples_are_named() {
         assert!(err.contains(&line), "{key}: {err}");
     }
 }
+
+/// A WeChat Pay config in `dir` (not the documentation's ids), file printer, with the
+/// given `[wechatpay]` key-file lines.
+fn merchant_config(dir: &Path, key_lines: &str) -> PathBuf {
+    let path = dir.join("merchant.toml");
+    let text = format!(
+        "[daemon]\nsocket = \"{0}/wxprint.sock\"\nstate_dir = \"{0}/state\"\n\
+         [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"https://api.mch.weixin.qq.com\"\n\
+         appid = \"wx1234567890abcdef\"\nmchid = \"1600123456\"\n\
+         merchant_serial_no = \"7D3A1F0E5C2B4A6978E1D0C3B2A1F0E9D8C7B6A5\"\n\
+         notify_url = \"https://shop.test/notify\"\n{key_lines}\n\
+         [printer]\ntransport = \"file\"\ndevice = \"{0}/receipts\"\n",
+        dir.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A fixture key copied to `dir/name` with `mode`.
+fn key_file(dir: &Path, fixture: &str, name: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/wechatpay")
+        .join(fixture);
+    let to = dir.join(name);
+    std::fs::copy(from, &to).unwrap();
+    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+    to
+}
+
+#[test]
+fn key_file_problems_are_reported_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let apiv3 = dir.path().join("apiv3.key");
+    std::fs::write(&apiv3, "too short").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&apiv3, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let lines = format!(
+        "private_key_file = \"{0}/no-such-key.pem\"\n\
+         public_key_id = \"PUB_KEY_ID_0116123456789012345678901234567890\"\n\
+         public_key_file = \"{0}/no-such-pub.pem\"\napiv3_key_file = \"{1}\"",
+        dir.path().display(),
+        apiv3.display()
+    );
+    let out = check_config(&merchant_config(dir.path(), &lines), &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{out:?}");
+    for part in [
+        "no-such-key.pem",
+        "no-such-pub.pem",
+        "exactly 32 bytes, found 9",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+
+    // All good: the fixture keys, private.
+    let lines = format!(
+        "private_key_file = \"{}\"\n\
+         public_key_id = \"PUB_KEY_ID_0116123456789012345678901234567890\"\n\
+         public_key_file = \"{}\"",
+        key_file(dir.path(), "merchant_key.pem", "key.pem", 0o600).display(),
+        key_file(dir.path(), "platform_pub.pem", "pub.pem", 0o644).display(),
+    );
+    let out = check_config(&merchant_config(dir.path(), &lines), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# key files: ok"));
+}

@@ -68,12 +68,15 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         }
     }
     if settings.wechatpay.backend == Backend::WechatPay {
-        // The key files: present, private, parseable (no network needed).
-        if let Err(e) = WechatPay::from_settings(&settings.wechatpay) {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
+        // The key files: present, private, parseable (no network needed), all reported.
+        let problems = wxprint::wechatpay::check_key_files(&settings.wechatpay);
+        for problem in &problems {
+            eprintln!("{problem}");
         }
-        println!("# key files: ok");
+        if problems.is_empty() {
+            println!("# key files: ok");
+        }
+        failed |= !problems.is_empty();
     }
     if failed {
         return Ok(ExitCode::FAILURE);

@@ -56,7 +56,7 @@ pub use auth::{
     MerchantSigner, ResponseSignature, SignError, Verifier, VerifyError, new_nonce,
     response_message,
 };
-pub use setup::SetupError;
+pub use setup::{SetupError, check_key_files};
 
 use api::native::{self, Merchant};
 use certificates::Certificates;

@@ -2,9 +2,10 @@
 //! when group or others can read them), the merchant signer, the verifier of the configured
 //! trust mode, the APIv3 key, and the HTTP client with its timeouts, User-Agent and CA file.
 //!
-//! Runs once at start-up (and in `check-config`), so every problem is found before the first
-//! payment; each [`SetupError`] names the file or key at fault. Knows the settings and the file
-//! system; the rest of `wechatpay/` knows neither.
+//! Runs once at start-up (and in `check-config`, which reports every problem at once with
+//! [`check_key_files`]), so every problem is found before the first payment; each
+//! [`SetupError`] names the file or key at fault. Knows the settings and the file system;
+//! the rest of `wechatpay/` knows neither.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -142,6 +143,27 @@ pub(crate) fn load_apiv3_key(s: &WechatPaySettings) -> Result<Option<Vec<u8>>, S
         });
     }
     Ok(Some(key))
+}
+
+/// Every key-file problem at once, for `check-config` ([`super::WechatPay::from_settings`]
+/// stops at the first): the merchant private key, the WeChat Pay public key, the APIv3 key,
+/// the CA file, and whether any trust mode is configured. Empty when all are usable.
+pub fn check_key_files(s: &WechatPaySettings) -> Vec<SetupError> {
+    let mut problems = Vec::new();
+    if let Err(e) = load_signer(s) {
+        problems.push(e);
+    }
+    let public_key = load_verifier(s).map(|(_, id)| id.is_some());
+    let apiv3_key = load_apiv3_key(s).map(|key| key.is_some());
+    if matches!((&public_key, &apiv3_key), (Ok(false), Ok(false))) {
+        problems.push(SetupError::NoTrust);
+    }
+    problems.extend(public_key.err());
+    problems.extend(apiv3_key.err());
+    if let Err(e) = http_client(s, &user_agent()) {
+        problems.push(e);
+    }
+    problems
 }
 
 /// `wxprint/<version> (<os> <arch>)`, sent with every request.
