@@ -207,3 +207,51 @@ fn key_file_problems_are_reported_together() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("# key files: ok"));
 }
+
+/// 0600, or 0640 with the daemon's own group: accepted; others, or another group: refused,
+/// saying which.
+#[test]
+fn key_file_modes_have_one_story() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let public = key_file(dir.path(), "platform_pub.pem", "pub.pem", 0o644);
+    let run = |mode: u32, gid: Option<u32>| {
+        let key = key_file(dir.path(), "merchant_key.pem", "key.pem", mode);
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(&key, None, Some(gid)).unwrap();
+        }
+        let lines = format!(
+            "private_key_file = \"{}\"\n\
+             public_key_id = \"PUB_KEY_ID_0116123456789012345678901234567890\"\n\
+             public_key_file = \"{}\"",
+            key.display(),
+            public.display()
+        );
+        check_config(&merchant_config(dir.path(), &lines), &[])
+    };
+    // A new file gets this process's (the daemon's, when it runs) effective group.
+    let own_gid = std::fs::metadata(dir.path()).unwrap().gid();
+    for mode in [0o600, 0o640] {
+        let out = run(mode, Some(own_gid));
+        assert!(out.status.success(), "{mode:o}: {out:?}");
+    }
+    let err = stderr(&run(0o644, None));
+    assert!(
+        err.contains("open to others") && err.contains("chmod 600"),
+        "{err}"
+    );
+    // Another group: only root may give the file one it is not in.
+    let other = own_gid + 4242;
+    let key = key_file(dir.path(), "merchant_key.pem", "probe.pem", 0o600);
+    if std::os::unix::fs::chown(&key, None, Some(other)).is_ok() {
+        let out = run(0o640, Some(other));
+        let err = stderr(&out);
+        assert!(!out.status.success());
+        assert!(
+            err.contains(&format!(
+                "readable by group {other}, which is not the daemon's group"
+            )),
+            "{err}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Setting the client up from the `[wechatpay]` settings: the key files read (and refused
-//! when group or others can read them), the merchant signer, the verifier of the configured
+//! when others, or a group other than the daemon's, can read them: 0600, or 0640 with the
+//! daemon's group), the merchant signer, the verifier of the configured
 //! trust mode, the APIv3 key, and the HTTP client with its timeouts, User-Agent and CA file.
 //!
 //! Runs once at start-up (and in `check-config`, which reports every problem at once with
@@ -29,16 +30,23 @@ pub enum SetupError {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// A private key file (merchant key or APIv3 key) is readable by group or others, so it
-    /// is refused; `chmod 600` it.
+    /// A private key file (merchant key or APIv3 key) is open to others, writable by its
+    /// group, or readable by a group that is not the daemon's own, so it is refused. Accepted
+    /// modes: 0600 (owner only), and 0640 when the file's group is the daemon's effective
+    /// group (root:wxprint, as packagers install keys).
     #[error(
-        "{path} is readable by group or others (mode {mode:04o}); a key file must be private: run `chmod 600 {path}`"
+        "{path} is {why} (mode {mode:04o}); a key file must be private to the daemon: run `chmod 600 {path}` with the daemon's user as owner, or `chown :{daemon_gid} {path}` and `chmod 640 {path}` to share it with the daemon's group (gid {daemon_gid})"
     )]
     Permissions {
         /// The key file.
         path: PathBuf,
         /// Its permission bits (`mode & 0o777`, e.g. `0o644`).
         mode: u32,
+        /// Who else can read it, in words ("readable by others", "readable by group 27,
+        /// which is not the daemon's group 998").
+        why: String,
+        /// The daemon's effective group id, the only group that may read a key file.
+        daemon_gid: u32,
     },
     /// The merchant signer was refused: `private_key_file` holds no usable RSA private key
     /// (PKCS#8 or PKCS#1, unencrypted, at least 2048 bits), or `mchid` or
@@ -201,9 +209,9 @@ pub(crate) fn http_client(
     http.build().map_err(|e| SetupError::Http(e.to_string()))
 }
 
-/// Read a key file, refusing one that group or others can read.
+/// Read a key file, refusing one that others, or a group other than the daemon's, can read.
 fn read_private(path: &Path, what: &'static str, key: &'static str) -> Result<Vec<u8>, SetupError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::MetadataExt;
     let read_err = |source| SetupError::Read {
         what,
         key,
@@ -211,12 +219,54 @@ fn read_private(path: &Path, what: &'static str, key: &'static str) -> Result<Ve
         source,
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let mode = meta.mode() & 0o777;
+    // SAFETY: getegid has no preconditions and cannot fail.
+    let daemon_gid = unsafe { libc::getegid() };
+    if let Some(why) = mode_problem(mode, meta.gid(), daemon_gid) {
         return Err(SetupError::Permissions {
             path: path.to_owned(),
             mode,
+            why,
+            daemon_gid,
         });
     }
     std::fs::read(path).map_err(read_err)
+}
+
+/// Why a key file with permission bits `mode` and group `file_gid` is not private to a
+/// daemon whose effective group is `daemon_gid`: 0600 is, and 0640 is when the file's group
+/// is the daemon's.
+fn mode_problem(mode: u32, file_gid: u32, daemon_gid: u32) -> Option<String> {
+    if mode & 0o007 != 0 {
+        Some("open to others (readable by any user)".to_string())
+    } else if mode & 0o030 != 0 {
+        Some(format!("writable by its group {file_gid}"))
+    } else if mode & 0o040 != 0 && file_gid != daemon_gid {
+        Some(format!(
+            "readable by group {file_gid}, which is not the daemon's group {daemon_gid}"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mode_problem;
+
+    #[test]
+    fn key_file_modes() {
+        assert_eq!(mode_problem(0o600, 5, 7), None);
+        assert_eq!(mode_problem(0o400, 5, 7), None);
+        assert_eq!(mode_problem(0o640, 7, 7), None);
+        assert_eq!(mode_problem(0o440, 7, 7), None);
+        let refused = |mode, gid| mode_problem(mode, gid, 7).unwrap();
+        assert!(refused(0o644, 7).contains("others"));
+        assert!(refused(0o604, 7).contains("others"));
+        assert!(refused(0o660, 7).contains("writable by its group 7"));
+        assert_eq!(
+            refused(0o640, 5),
+            "readable by group 5, which is not the daemon's group 7"
+        );
+    }
 }
