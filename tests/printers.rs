@@ -274,3 +274,41 @@ async fn silent_printer_prints_unconfirmed() {
     );
     daemon.shutdown().await;
 }
+
+/// A printer whose answers are line noise (a wrong baud rate): its receipts go out but are
+/// never "confirmed", and its status is unknown with a hint, never "ok".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_noise_is_never_a_confirmation() {
+    for link in [Link::Pty, Link::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let noisy = PrinterState {
+            noise: true,
+            ..PrinterState::default()
+        };
+        let vp = VirtualPrinter::start_with(link, noisy);
+        let printer = match link {
+            Link::Pty => serial(&vp, 115_200, FlowControl::Hardware),
+            Link::Tcp => tcp(&vp),
+        };
+        let daemon = daemon(dir.path(), printer, fast_config()).await;
+        let mut pos = daemon.connect().await;
+        for (i, no) in ["T3000000007", "T3000000008"].into_iter().enumerate() {
+            let printed = pos.checkout_printed(checkout(no, 100)).await.printed;
+            assert_eq!(printed["confirmed"], false, "{link:?} noise: {printed}");
+            assert_eq!(vp.wait_receipts(i + 1, WAIT).await.len(), i + 1);
+        }
+        assert!(
+            !vp.replies().is_empty(),
+            "the printer did answer, with noise"
+        );
+        let status = pos.call(json!({"op": "printer"})).await;
+        assert_eq!(status["online"], serde_json::Value::Null, "{status}");
+        assert_eq!(status["paper"], "unknown", "{status}");
+        let error = status["error"].as_str().unwrap();
+        assert!(
+            error.contains("line noise") && error.contains("baud rate"),
+            "{error}"
+        );
+        daemon.shutdown().await;
+    }
+}

@@ -1,7 +1,12 @@
 //! `wxprint loopback`: the technician's check of the whole path. One checkout goes through
 //! the running daemon's socket exactly as a POS sends it (on the daemon's built-in sandbox,
 //! or with `--live` a real WeChat Pay order that someone must scan and pay), every stage is
-//! timed, and the verdict is PASS, or FAIL with what to check.
+//! timed, and the verdict is PASS (exit 0); WARN (exit 2) when everything worked but the
+//! printer did not confirm the receipt, which is what a wrong baud rate or a broken RX wire
+//! looks like (a one-way `file` printer cannot confirm and is no warning); or FAIL (exit 1)
+//! with what to check. A failed or timed-out test cancels its order, so it does not stay
+//! payable and its pending receipt never prints. With `--json` the daemon's messages are
+//! printed raw, one a line, and the verdict goes to stderr.
 //!
 //! Knows the protocol's requests and events and what a technician should check for each
 //! failure; nothing of the daemon's insides.
@@ -23,6 +28,10 @@ use super::{connect_error, runtime};
 
 /// How long the daemon may take for the next stage before the test calls it stuck.
 const STEP: Duration = Duration::from_secs(30);
+/// How long the daemon may take to take a failed test's cancel.
+const CANCEL: Duration = Duration::from_secs(5);
+/// The exit code of WARN: distinct from FAIL's 1.
+const WARN: u8 = 2;
 
 /// PASS, or FAIL with why and what to check.
 type Verdict = Result<(), String>;
@@ -34,12 +43,16 @@ struct Test {
     total: i64,
     /// How long `--live` waits for someone to pay.
     wait: Duration,
+    /// Print the daemon's messages raw (`--json`).
+    json: bool,
 }
 
 /// The stages reached so far, each with the time since the command started.
 struct Stages {
     start: Instant,
     reached: Vec<(String, Duration)>,
+    /// What worked but is not right: the printer did not confirm the receipt.
+    warning: Option<String>,
 }
 
 impl Stages {
@@ -47,6 +60,7 @@ impl Stages {
         Stages {
             start: Instant::now(),
             reached: Vec::new(),
+            warning: None,
         }
     }
 
@@ -85,24 +99,50 @@ enum Next {
 }
 
 /// `wxprint loopback`: a checkout through the socket exactly as a POS sends it, timed.
-pub(crate) fn run(socket: &Path, live: bool, total: i64, wait: Duration) -> Result<ExitCode> {
-    let test = Test { live, total, wait };
+pub(crate) fn run(
+    socket: &Path,
+    live: bool,
+    total: i64,
+    wait: Duration,
+    json: bool,
+) -> Result<ExitCode> {
+    let test = Test {
+        live,
+        total,
+        wait,
+        json,
+    };
     let mut stages = Stages::new();
     let verdict = runtime()?.block_on(converse(socket, &test, &mut stages));
-    stages.print();
-    match verdict {
-        Ok(()) => {
-            println!("PASS: socket → payment → printer works");
+    // With --json, stdout carries the daemon's messages only.
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}")
+        } else {
+            println!("{line}")
+        }
+    };
+    if !json {
+        stages.print();
+    }
+    match (verdict, stages.warning) {
+        (Ok(()), None) => {
+            say("PASS: socket → payment → printer works".into());
             Ok(ExitCode::SUCCESS)
         }
-        Err(why) => {
-            println!("FAIL: {why}");
+        (Ok(()), Some(warning)) => {
+            say(format!("WARN: socket → payment works, but {warning}"));
+            Ok(ExitCode::from(WARN))
+        }
+        (Err(why), _) => {
+            say(format!("FAIL: {why}"));
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// The checkout and the requests that follow it, until the verdict.
+/// The checkout and the requests that follow it, until the verdict; a failed test's order
+/// is cancelled.
 async fn converse(socket: &Path, test: &Test, stages: &mut Stages) -> Verdict {
     let stream = match UnixStream::connect(socket).await {
         Ok(stream) => stream,
@@ -114,44 +154,108 @@ async fn converse(socket: &Path, test: &Test, stages: &mut Stages) -> Verdict {
     let no = format!("LOOP{}", wxprint::clock::now_ms());
     let order = checkout(&no, test);
     send(&mut write, order).await.map_err(|e| e.to_string())?;
+    let Err(why) = follow(&mut lines, &mut write, &no, test, stages).await else {
+        return Ok(());
+    };
+    let cancelled = cancel(&mut lines, &mut write, &no, test.json).await;
+    Err(format!("{why}; {cancelled}"))
+}
+
+/// The daemon's messages, one a line.
+type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
+
+/// The next message within `timeout`: `Ok(None)` when none came; printed raw with `--json`.
+async fn next(lines: &mut Lines, timeout: Duration, json: bool) -> Result<Option<Message>, String> {
+    let line = match tokio::time::timeout(timeout, lines.next_line()).await {
+        Ok(Ok(Some(line))) => line,
+        Ok(_) => return Err("the daemon closed the connection (is it stopping?)".into()),
+        Err(_) => return Ok(None),
+    };
+    if json {
+        println!("{line}");
+    }
+    let message = serde_json::from_str(&line)
+        .map_err(|e| format!("the daemon sent a message this wxprint cannot read ({e}): {line}"))?;
+    Ok(Some(message))
+}
+
+/// The test order's events and the requests they call for, until the verdict.
+async fn follow(
+    lines: &mut Lines,
+    write: &mut OwnedWriteHalf,
+    no: &str,
+    test: &Test,
+    stages: &mut Stages,
+) -> Verdict {
     let mut paid_deadline = None;
     loop {
         let timeout = paid_deadline.map_or(STEP, |d: Instant| {
             d.saturating_duration_since(Instant::now())
         });
-        let line = match tokio::time::timeout(timeout, lines.next_line()).await {
-            Ok(Ok(Some(line))) => line,
-            Ok(_) => return Err("the daemon closed the connection (is it stopping?)".into()),
-            Err(_) if paid_deadline.is_some() => {
-                let cancel = request(Op::Cancel { out_trade_no: no });
-                let _ = send(&mut write, cancel).await;
+        let Some(message) = next(lines, timeout, test.json).await? else {
+            if paid_deadline.is_some() {
                 let waited = test.wait.as_secs();
-                return Err(format!(
-                    "not paid within {waited}s; the order is being closed"
-                ));
+                return Err(format!("not paid within {waited}s"));
             }
-            Err(_) => {
-                let (step, last) = (STEP.as_secs(), stages.last());
-                return Err(format!("no progress for {step}s after {last}"));
-            }
+            let (step, last) = (STEP.as_secs(), stages.last());
+            return Err(format!("no progress for {step}s after {last}"));
         };
-        let message: Message = serde_json::from_str(&line).map_err(|e| e.to_string())?;
         match on_event(message.event, test.live, stages.now(), stages) {
             Next::Read => {}
             Next::PaySandbox => {
                 let pay = request(Op::SandboxPay {
-                    out_trade_no: no.clone(),
+                    out_trade_no: no.to_owned(),
                 });
-                send(&mut write, pay).await.map_err(|e| e.to_string())?;
+                send(write, pay).await.map_err(|e| e.to_string())?;
             }
             Next::AwaitPayment => {
                 let wait = test.wait.as_secs();
-                println!("scan the QR on the receipt with WeChat and pay within {wait}s…");
+                if !test.json {
+                    println!("scan the QR on the receipt with WeChat and pay within {wait}s…");
+                }
                 paid_deadline = Some(Instant::now() + test.wait);
             }
             Next::Done(verdict) => return verdict,
         }
     }
+}
+
+/// Cancel the failed test's order, so that it does not stay payable and its pending
+/// receipt is dropped; says how that went.
+async fn cancel(lines: &mut Lines, write: &mut OwnedWriteHalf, no: &str, json: bool) -> String {
+    let unsure = "check `wxprint status` for it and cancel it with `wxprint cancel`";
+    let cancel = request(Op::Cancel {
+        out_trade_no: no.to_owned(),
+    });
+    if let Err(e) = send(write, cancel).await {
+        return format!("the test order {no} could not be cancelled ({e}); {unsure}");
+    }
+    let deadline = Instant::now() + CANCEL;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match next(lines, left, json).await {
+            Ok(Some(Message {
+                event: Event::Cancelling { .. } | Event::Closed { .. },
+                ..
+            })) => return format!("the test order {no} is cancelled; its receipt will not print"),
+            Ok(Some(Message {
+                event: Event::Paid { .. } | Event::Failed { .. },
+                ..
+            })) => return format!("the test order {no} is over"),
+            Ok(Some(Message {
+                event: Event::Error { error, .. },
+                ..
+            })) => {
+                return format!(
+                    "cancelling the test order {no}: {}; {unsure}",
+                    error.message
+                );
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return format!("cancelling the test order {no}: {e}; {unsure}"),
+        }
+    }
+    format!("the daemon did not take the cancel of the test order {no}; {unsure}")
 }
 
 /// Records the stage an event marks (`at` since the start) and says what comes next.
@@ -168,6 +272,9 @@ fn on_event(event: Event, live: bool, at: Duration, stages: &mut Stages) -> Next
         }
         Event::Printed { confirmed, .. } => {
             printed(confirmed, at, stages);
+            if confirmed == Some(false) {
+                stages.warning = Some(UNCONFIRMED.into());
+            }
             return if live {
                 Next::AwaitPayment
             } else {
@@ -195,6 +302,12 @@ fn on_event(event: Event, live: bool, at: Duration, stages: &mut Stages) -> Next
     }
     Next::Read
 }
+
+/// The WARN of a printer that did not confirm the receipt.
+const UNCONFIRMED: &str = "the printer did not confirm the receipt (no valid answer to its \
+     status request): check that printer.baud_rate and printer.flow_control match the \
+     printer's own settings, and the cable (its return wire); a one-way printer cannot \
+     confirm";
 
 /// The receipt is written; the event's `confirmed` says whether the printer confirmed it
 /// (answered `GS r`), when the transport can tell (not the file transport).

@@ -159,7 +159,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         }) => tools::render(&input, &output, width),
         Command::Tool(Tool::Printers) => tools::printers(),
         Command::Tool(Tool::Loopback { live, total, wait }) => {
-            loopback::run(&socket()?, live, total, Duration::from_secs(wait))
+            loopback::run(&socket()?, live, total, Duration::from_secs(wait), cli.json)
         }
         Command::Tool(Tool::CheckConfig { online }) => check_config::run(config_path, online),
     }

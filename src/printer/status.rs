@@ -19,7 +19,7 @@ pub(crate) const GS_R_PAPER: [u8; 3] = [0x1D, 0x72, 0x01];
 /// A `DLE EOT` reply has bits 0 and 7 clear, 1 and 4 set (`0xx1xx10`).
 const REALTIME_FIXED_MASK: u8 = 0x93;
 const REALTIME_FIXED_BITS: u8 = 0x12;
-/// A `GS r` reply has bits 4 and 7 clear (`0xx0xxxx`).
+/// A `GS r 1` reply has bits 4 and 7 clear (`0xx0xxxx`).
 const GS_R_FIXED_MASK: u8 = 0x90;
 
 /// A real-time status reply byte has bits 0 and 7 clear, 1 and 4 set.
@@ -27,9 +27,12 @@ pub(crate) fn valid_realtime(b: u8) -> bool {
     b & REALTIME_FIXED_MASK == REALTIME_FIXED_BITS
 }
 
-/// Whether `b` is shaped as a `GS r` reply; `DLE EOT`-shaped bytes are late status.
-pub(crate) fn is_gs_r_reply(b: u8) -> bool {
-    b & GS_R_FIXED_MASK == 0
+/// Whether `b` is a valid `GS r 1` reply: bits 4 and 7 clear, and each sensor reported as
+/// its documented pair of equal bits (bits 0+1 near end, bits 2+3 paper end: `00` or `11`,
+/// Epson's `GS r` table). Line noise rarely has that shape; see `link` for the rest.
+pub(crate) fn valid_gs_r(b: u8) -> bool {
+    let pair = |shift: u8| (b >> shift) & 1 == (b >> (shift + 1)) & 1;
+    b & GS_R_FIXED_MASK == 0 && pair(0) && pair(2)
 }
 
 /// `DLE EOT 1`'s reply: the printer status.
@@ -117,6 +120,10 @@ pub(crate) struct Realtime {
     pub(crate) printer: Option<PrinterReply>,
     pub(crate) offline_cause: Option<OfflineCause>,
     pub(crate) paper: Option<PaperSensor>,
+    /// Bytes came back but not as a printer answers (wrong fixed bits, more than one byte
+    /// per request, two answers to the same request that differ): line noise, nothing of
+    /// it believed, and nothing else on this connection either.
+    pub(crate) garbled: bool,
 }
 
 impl Realtime {
@@ -130,6 +137,15 @@ impl Realtime {
             printer: printer.map(PrinterReply::parse),
             offline_cause: offline_cause.map(OfflineCause::parse),
             paper: paper.map(PaperSensor::parse),
+            garbled: false,
+        }
+    }
+
+    /// Bytes came back that are no printer's answers: status unknown.
+    pub(crate) fn garbled() -> Realtime {
+        Realtime {
+            garbled: true,
+            ..Realtime::default()
         }
     }
 
@@ -177,6 +193,7 @@ impl Realtime {
     /// As the protocol's `printer` event reports it.
     pub(crate) fn to_protocol(self, transport: &str) -> PrinterStatus {
         let error = match (self.answered(), self.not_ready()) {
+            _ if self.garbled => Some(GARBLED.into()),
             (false, _) => {
                 Some("the printer did not answer the status request (status unknown)".into())
             }
@@ -192,6 +209,10 @@ impl Realtime {
         }
     }
 }
+
+/// What `PrinterStatus.error` says when the printer's answers were line noise.
+pub(crate) const GARBLED: &str = "the printer's answers to the status request were not valid \
+     status bytes (line noise): check the baud rate, the flow control and the cable";
 
 /// A transport that cannot ask a printer (the `file` transport): paper `ok`, nothing else
 /// known, `error` when it cannot write.
@@ -251,5 +272,19 @@ mod tests {
         assert_eq!(status.online, None);
         assert_eq!(status.paper, Paper::Unknown);
         assert!(status.error.unwrap().contains("unknown"));
+        let noise = Realtime::garbled().to_protocol("serial x");
+        assert_eq!((noise.online, noise.paper), (None, Paper::Unknown));
+        assert!(noise.error.unwrap().contains("baud rate"));
+    }
+
+    #[test]
+    fn a_gs_r_answer_has_its_documented_shape() {
+        for ok in [0x00, 0x03, 0x0C, 0x0F, 0x20, 0x40, 0x63] {
+            assert!(valid_gs_r(ok), "{ok:#04x}");
+        }
+        // Bit 4 or 7 set, or a sensor pair split: noise, not an answer.
+        for noise in [0x10, 0x80, 0x01, 0x02, 0x04, 0x08, 0x05, 0x12, 0xFF] {
+            assert!(!valid_gs_r(noise), "{noise:#04x}");
+        }
     }
 }

@@ -5,32 +5,37 @@
 //! `docs/escpos.md` §4):
 //!
 //! 1. ask the printer's real-time status, `DLE EOT 1` (printer), `2` (offline cause) and
-//!    `4` (paper sensor), each a separate write; a valid reply byte matches
-//!    `b & 0x93 == 0x12`. Offline, cover open or paper out: the receipt is *not* sent —
+//!    `4` (paper sensor), each a separate write, then `1` again; a valid reply byte matches
+//!    `b & 0x93 == 0x12`, comes alone, and the two `1` answers agree. Offline, cover open or paper out: the receipt is *not* sent —
 //!    the job keeps it pending and tries again when the printer is back;
 //! 2. write the receipt;
 //! 3. send `GS r 1` and wait for its one-byte reply: the printer answers it only after it
 //!    has processed everything before it, so the reply means "printed up to here".
 //!
 //! No reply is "unknown", never "ok": a printer that answers nothing (a unidirectional
-//! usblp device, a silent clone) still gets its receipts, reported as unconfirmed.
+//! usblp device, a silent clone) still gets its receipts, reported as unconfirmed. So does
+//! one whose answers are line noise (wrong baud rate, bad RX wire): `exchange.rs` says
+//! when an answer counts.
 //!
 //! A link that fails (USB-serial adapter unplugged, usblp `ENODEV`, TCP reset) is dropped
 //! and opened again, by path, for the next job.
 //!
-//! This file holds the [`Link`]/[`Connector`] abstraction and that exchange; each wire is
+//! This file holds the [`Link`]/[`Connector`] abstraction and the printer on it;
+//! `exchange.rs` the exchange itself; each wire is
 //! one [`Connector`] in its own file (`serial.rs`, `usb.rs`, `tcp.rs`), and what the reply
 //! bytes mean is `printer/status.rs`. Nothing here knows a particular wire.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use exchange::{print_confirmed, query};
 use tracing::{debug, warn};
 
-use super::status::{self, DLE_EOT_OFFLINE, DLE_EOT_PAPER, DLE_EOT_PRINTER, GS_R_PAPER, Realtime};
+use super::status::{self, Realtime};
 use super::{Printer, PrinterError, Printout};
 use crate::protocol::PrinterStatus;
 
+mod exchange;
 mod serial;
 mod tcp;
 mod usb;
@@ -38,9 +43,6 @@ mod usb;
 pub use serial::Serial;
 pub use tcp::Tcp;
 pub use usb::Usb;
-
-/// How long one status reply may take.
-const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A bidirectional byte link to a printer.
 pub trait Link: Send {
@@ -66,52 +68,6 @@ pub trait Connector: Send + 'static {
     fn confirm_timeout(&self, len: usize) -> Duration {
         Duration::from_secs(5) + Duration::from_millis(len as u64 / 10)
     }
-}
-
-/// Forget bytes the printer sent earlier (a late status reply, automatic status).
-fn drain(link: &mut dyn Link) -> io::Result<()> {
-    while link.recv(Duration::from_millis(1))?.is_some() {}
-    Ok(())
-}
-
-/// Ask `DLE EOT 1`, `2` and `4`, each as its own write.
-fn query(link: &mut dyn Link) -> io::Result<Realtime> {
-    drain(link)?;
-    let mut ask = |request: &[u8]| -> io::Result<Option<u8>> {
-        link.send(request)?;
-        let deadline = Instant::now() + STATUS_TIMEOUT;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match link.recv(left)? {
-                Some(b) if status::valid_realtime(b) => return Ok(Some(b)),
-                Some(other) => debug!(byte = other, "ignoring a non-status byte"),
-                None => return Ok(None),
-            }
-        }
-        Ok(None)
-    };
-    let printer = ask(&DLE_EOT_PRINTER)?;
-    if printer.is_none() {
-        // Silent printer: do not wait for the other two.
-        return Ok(Realtime::default());
-    }
-    let offline_cause = ask(&DLE_EOT_OFFLINE)?;
-    let paper = ask(&DLE_EOT_PAPER)?;
-    Ok(Realtime::from_replies(printer, offline_cause, paper))
-}
-
-/// Write a receipt and wait for `GS r 1`'s reply: `Ok(true)` when the printer confirmed.
-fn print_confirmed(link: &mut dyn Link, bytes: &[u8], confirm: Duration) -> io::Result<bool> {
-    link.send(bytes)?;
-    link.send(&GS_R_PAPER)?;
-    let deadline = Instant::now() + confirm;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match link.recv(left)? {
-            Some(b) if status::is_gs_r_reply(b) => return Ok(true),
-            Some(_) => continue,
-            None => return Ok(false),
-        }
-    }
-    Ok(false)
 }
 
 /// A printer on a byte link: serial, usblp or TCP.
@@ -184,11 +140,13 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         if self.connector.per_job() || result.is_err() {
             self.link = None;
         }
-        let confirmed = result.map_err(|e| self.io_err(&e))?;
-        if !confirmed && realtime.answered() {
+        // On a connection whose status answers were noise, no answer is believed.
+        let confirmed = result.map_err(|e| self.io_err(&e))? && !realtime.garbled;
+        if !confirmed && (realtime.answered() || realtime.garbled) {
             warn!(
                 job = name,
-                "the printer took the receipt but did not confirm it (no GS r reply)"
+                garbled = realtime.garbled,
+                "the printer took the receipt but did not confirm it (no valid GS r reply)"
             );
         }
         let said = if confirmed {
@@ -221,32 +179,49 @@ impl<C: Connector> Printer for LinkPrinter<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::printer::status::{DLE_EOT_OFFLINE, DLE_EOT_PAPER, DLE_EOT_PRINTER, GS_R_PAPER};
 
-    /// A scripted link: replies queued per request.
+    /// A scripted link: each status request (`DLE EOT n`, `GS r 1`) is answered with the
+    /// next queued bytes (none: silent).
     struct Script {
         sent: Vec<u8>,
-        replies: std::collections::VecDeque<Option<u8>>,
+        answers: std::collections::VecDeque<Vec<u8>>,
+        line: std::collections::VecDeque<u8>,
+    }
+
+    impl Script {
+        fn new(answers: &[&[u8]]) -> Script {
+            Script {
+                sent: Vec::new(),
+                answers: answers.iter().map(|a| a.to_vec()).collect(),
+                line: Default::default(),
+            }
+        }
     }
 
     impl Link for Script {
         fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
             self.sent.extend_from_slice(bytes);
+            let request = matches!(bytes, [0x10, 0x04, _] | [0x1D, 0x72, 0x01]);
+            if request && let Some(answer) = self.answers.pop_front() {
+                self.line.extend(answer);
+            }
             Ok(())
         }
         fn recv(&mut self, _: Duration) -> io::Result<Option<u8>> {
-            Ok(self.replies.pop_front().flatten())
+            Ok(self.line.pop_front())
         }
     }
 
+    /// A ready printer's answers: `DLE EOT 1`, `2`, `4`, `1`, then `GS r 1`.
+    const READY: [&[u8]; 5] = [&[0x12], &[0x12], &[0x12], &[0x12], &[0x00]];
+
     #[test]
     fn status_then_receipt_then_marker() {
-        let mut link = Script {
-            sent: Vec::new(),
-            // drain → nothing; DLE EOT 1, 2, 4 replies; GS r reply
-            replies: [None, Some(0x12), Some(0x12), Some(0x12), Some(0x00)].into(),
-        };
+        let mut link = Script::new(&READY);
         let status = query(&mut link).unwrap();
         assert_eq!(status.not_ready(), None);
+        assert!(!status.garbled);
         assert!(print_confirmed(&mut link, b"\x1b@hello", Duration::from_secs(1)).unwrap());
         assert_eq!(
             link.sent,
@@ -254,39 +229,62 @@ mod tests {
                 &DLE_EOT_PRINTER[..],
                 &DLE_EOT_OFFLINE,
                 &DLE_EOT_PAPER,
+                &DLE_EOT_PRINTER,
                 b"\x1b@hello",
                 &GS_R_PAPER
             ]
             .concat()
         );
         // A silent printer: unknown, and the receipt goes unconfirmed.
-        let mut silent = Script {
-            sent: Vec::new(),
-            replies: [].into(),
-        };
+        let mut silent = Script::new(&[]);
         assert!(!query(&mut silent).unwrap().answered());
         assert!(!print_confirmed(&mut silent, b"x", Duration::from_millis(10)).unwrap());
     }
 
-    /// Opens a [`Script`] link with the same replies every time.
-    struct Scripted(Vec<Option<u8>>);
+    #[test]
+    fn line_noise_is_never_a_status_nor_a_confirmation() {
+        let garbled = |answers: &[&[u8]]| query(&mut Script::new(answers)).unwrap().garbled;
+        // Wrong fixed bits; two bytes for one request; the two DLE EOT 1 answers differ.
+        assert!(garbled(&[&[0x13]]));
+        assert!(garbled(&[&[0x12, 0x00], &[0x12], &[0x12], &[0x12]]));
+        assert!(garbled(&[&[0x12], &[0x12], &[0x12], &[0x1A]]));
+        assert!(garbled(&[&[0x12], &[0x93], &[0x12], &[0x12]]));
+        assert!(!garbled(&READY[..4]));
+        // GS r: not the documented shape, or not alone.
+        let confirmed =
+            |answer: &[u8]| print_confirmed(&mut Script::new(&[answer]), b"x", Duration::ZERO);
+        assert!(confirmed(&[0x00]).unwrap() && confirmed(&[0x03]).unwrap());
+        for noise in [&[0x01][..], &[0x90], &[0x12], &[0x00, 0x00], &[0xFF, 0x00]] {
+            assert!(!confirmed(noise).unwrap(), "{noise:02x?}");
+        }
+        // On a connection whose status was noise, even a well-shaped GS r answer is not
+        // believed.
+        let noisy = [&[0x12, 0x55][..], &[0x00]];
+        let printout = LinkPrinter::new(Scripted(noisy.iter().map(|a| a.to_vec()).collect()))
+            .write_job("T1", b"x")
+            .unwrap();
+        assert_eq!(printout.confirmed, Some(false));
+        let mut printer = LinkPrinter::new(Scripted(vec![vec![0x77]]));
+        let status = printer.status();
+        assert_eq!(status.error.as_deref(), Some(status::GARBLED));
+    }
+
+    /// Opens a [`Script`] link with the same answers every time.
+    struct Scripted(Vec<Vec<u8>>);
 
     impl Connector for Scripted {
         fn describe(&self) -> String {
             "script".into()
         }
         fn open(&mut self) -> io::Result<Box<dyn Link>> {
-            Ok(Box::new(Script {
-                sent: Vec::new(),
-                replies: self.0.clone().into(),
-            }))
+            let answers: Vec<&[u8]> = self.0.iter().map(Vec::as_slice).collect();
+            Ok(Box::new(Script::new(&answers)))
         }
     }
 
     #[test]
     fn the_print_result_says_whether_the_printer_confirmed() {
-        // drain → nothing; DLE EOT 1, 2, 4 replies; GS r reply
-        let answering = vec![None, Some(0x12), Some(0x12), Some(0x12), Some(0x00)];
+        let answering = READY.iter().map(|a| a.to_vec()).collect();
         let printout = LinkPrinter::new(Scripted(answering))
             .write_job("T1", b"x")
             .unwrap();

@@ -59,12 +59,35 @@ pub(super) struct Inner {
     pub(super) sink: Option<Sink>,
     pub(super) xoff_sent: bool,
     pub(super) shutdown: bool,
+    /// Where the `noise` sequence stands.
+    pub(super) noise_seed: u32,
 }
 
 impl Inner {
     /// Bytes in the receive buffer.
     pub(super) fn fill(&self) -> usize {
         self.queue.len() + self.parser.pending()
+    }
+
+    /// Answer a status request with `byte`, or as `silent` / `noise` say.
+    fn answer(&mut self, byte: u8) {
+        if self.state.silent {
+            return;
+        }
+        if !self.state.noise {
+            return self.reply(&[byte]);
+        }
+        let mut noise = [0; 2];
+        for b in &mut noise {
+            // xorshift32: the same noise in every run.
+            let mut x = self.noise_seed;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.noise_seed = x;
+            *b = (x >> 24) as u8;
+        }
+        self.reply(&noise);
     }
 
     fn reply(&mut self, bytes: &[u8]) {
@@ -90,10 +113,8 @@ impl Inner {
                 match action {
                     Realtime::Status(n) => {
                         self.status_queries += 1;
-                        if !self.state.silent
-                            && let Some(reply) = self.state.dle_eot_reply(n)
-                        {
-                            self.reply(&[reply]);
+                        if let Some(reply) = self.state.dle_eot_reply(n) {
+                            self.answer(reply);
                         }
                     }
                     Realtime::GsRSeen => self.status_queries += 1,
@@ -125,10 +146,8 @@ impl Inner {
             match item.kind {
                 Kind::Query => {}
                 Kind::GsR(n) => {
-                    if !self.state.silent
-                        && let Some(reply) = self.state.gs_r_reply(n)
-                    {
-                        self.reply(&[reply]);
+                    if let Some(reply) = self.state.gs_r_reply(n) {
+                        self.answer(reply);
                     }
                 }
                 Kind::Print | Kind::Init | Kind::CutEnd | Kind::Pulse => {
@@ -219,6 +238,7 @@ impl Shared {
                 raw: Vec::new(),
                 printed: Vec::new(),
                 replies: Vec::new(),
+                noise_seed: 0x2545_F491,
                 receipts: Vec::new(),
                 receipt_start: None,
                 last_boundary: 0,

@@ -37,7 +37,9 @@
 //!   processed": `GS r 1`/`GS r 49` → paper sensor `0x00` ok, `0x03` near end, `0x0C` out
 //!   (never sent in practice: the engine is stopped while out); `GS r 2`/`GS r 50` → drawer
 //!   `0x00`.
-//! * `silent`: nothing is ever answered (a unidirectional or dumb printer).
+//! * `silent`: nothing is ever answered (a unidirectional or dumb printer, a broken RX
+//!   wire). `noise`: every answer is two bytes of line noise instead (a fixed pseudo-random
+//!   sequence: what a host at the wrong baud rate reads).
 //! * **Print data** ([`VirtualPrinter::bytes`]) is what the engine processed, in order,
 //!   *without* the status queries (`DLE EOT`, `DLE ENQ`, `DLE DC4`, `GS r`), which are not
 //!   print data; [`VirtualPrinter::raw`] has every byte that entered the receive buffer,

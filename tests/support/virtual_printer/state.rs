@@ -1,5 +1,5 @@
 //! The printer's condition and the status bytes it answers with: paper, cover, online, and
-//! the knobs that make it misbehave (silent, slow, small buffer, paper running out, overrun
+//! the knobs that make it misbehave (silent, noisy, slow, small buffer, paper running out, overrun
 //! without flow control, real-time commands obeyed inside data). Tests set them with
 //! [`super::VirtualPrinter::set_state`].
 
@@ -18,8 +18,11 @@ pub struct PrinterState {
     pub online: bool,
     pub paper: Paper,
     pub cover_open: bool,
-    /// Never answer anything (`DLE EOT`, `GS r`).
+    /// Never answer anything (`DLE EOT`, `GS r`): a one-way printer, a broken RX wire.
     pub silent: bool,
+    /// Answer every `DLE EOT` and `GS r` with line noise instead (two bytes of a fixed
+    /// pseudo-random sequence each, as a host at the wrong baud rate reads a reply).
+    pub noise: bool,
     /// Pty only: when the receive buffer is full and the host uses no matching flow control,
     /// drop incoming bytes instead of making the writer wait.
     pub drop_without_flow_control: bool,
@@ -47,6 +50,7 @@ impl Default for PrinterState {
             paper: Paper::Ok,
             cover_open: false,
             silent: false,
+            noise: false,
             drop_without_flow_control: false,
             slow_reader_bytes_per_sec: None,
             xon_xoff: false,

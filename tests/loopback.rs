@@ -1,0 +1,162 @@
+//! `wxprint loopback` with the real binary, through a daemon (`wxprint serve`) printing over
+//! TCP to the virtual printer of `tests/support/virtual_printer/`: a printer that does not
+//! confirm is a WARN with its own exit code, `--json` prints the daemon's messages, and a
+//! failed test cancels its order so that its receipt never prints.
+
+#[path = "support/virtual_printer/mod.rs"]
+mod virtual_printer;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
+
+const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+
+/// Stops the daemon even when an assertion fails.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `wxprint serve` in `dir` on the sandbox, printing to `vp` over TCP.
+fn serve(dir: &Path, vp: &VirtualPrinter) -> Daemon {
+    let config = dir.join("wxprint.toml");
+    let text = format!(
+        "[daemon]\nsocket = \"./wxprint.sock\"\nstate_dir = \"./state\"\n\
+         [wechatpay]\nbackend = \"sandbox\"\n\
+         [printer]\ntransport = \"tcp\"\naddress = \"{}\"\n",
+        vp.address()
+    );
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon(
+        Command::new(WXPRINT)
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .current_dir(dir)
+            .env_remove("WXPRINT_CONFIG")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while !dir.join("wxprint.sock").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon
+}
+
+fn wxprint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(WXPRINT)
+        .args(["--socket", "./wxprint.sock"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WXPRINT_CONFIG")
+        .output()
+        .expect("run wxprint")
+}
+
+/// A printer that never answers (wrong baud rate, broken RX wire): the payment path works,
+/// the receipt goes out unconfirmed, and the verdict is WARN, exit 2, with what to check.
+#[test]
+fn a_silent_printer_is_a_warning_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = PrinterState {
+        silent: true,
+        ..PrinterState::default()
+    };
+    let vp = VirtualPrinter::start_with(Link::Tcp, silent);
+    let _daemon = serve(dir.path(), &vp);
+    let out = wxprint(dir.path(), &["loopback"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(!text.contains("PASS") && !text.contains("FAIL"), "{text}");
+    let warn = text.lines().find(|l| l.starts_with("WARN:")).expect(&text);
+    for hint in ["did not confirm", "baud_rate", "flow_control", "cable"] {
+        assert!(warn.contains(hint), "{hint} missing: {warn}");
+    }
+    assert!(text.contains("paid (sandbox)"), "{text}");
+
+    // --json: stdout is the daemon's messages, raw; the verdict on stderr.
+    let out = wxprint(dir.path(), &["--json", "loopback"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let messages: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let printed = messages
+        .iter()
+        .find(|m| m["event"] == "printed")
+        .expect(&stdout);
+    assert_eq!(printed["confirmed"], false, "{printed}");
+    assert!(messages.iter().any(|m| m["event"] == "paid"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARN:"));
+}
+
+/// A printer that confirms: PASS, exit 0.
+#[test]
+fn a_confirming_printer_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp = VirtualPrinter::start(Link::Tcp);
+    let _daemon = serve(dir.path(), &vp);
+    let out = wxprint(dir.path(), &["loopback"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("printer confirmed (GS r)") && text.contains("PASS"),
+        "{text}"
+    );
+}
+
+/// Paper out: FAIL, and the test order is cancelled — not payable, and its receipt does
+/// not print when the paper is back.
+#[test]
+fn a_failed_loopback_cancels_its_order_and_its_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_of_paper = PrinterState {
+        paper: Paper::Out,
+        ..PrinterState::default()
+    };
+    let vp = VirtualPrinter::start_with(Link::Tcp, out_of_paper);
+    let _daemon = serve(dir.path(), &vp);
+    let out = wxprint(dir.path(), &["loopback"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let fail = text.lines().find(|l| l.starts_with("FAIL:")).expect(&text);
+    assert!(fail.contains("paper out"), "{fail}");
+    assert!(
+        fail.contains("is cancelled; its receipt will not print"),
+        "{fail}"
+    );
+    let no = fail
+        .split_whitespace()
+        .find(|w| w.starts_with("LOOP"))
+        .expect(fail);
+
+    vp.set_state(|s| s.paper = Paper::Ok);
+    // The daemon retries a held receipt every 2 s: give it two chances to (wrongly) print.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        vp.receipts().is_empty(),
+        "the cancelled test's receipt printed"
+    );
+    let status = wxprint(dir.path(), &["--json", "status", no]);
+    let status: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&status.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        status["state"] == "cancelling" || status["state"] == "closed",
+        "{status}"
+    );
+    assert_eq!(status["print"], "pending", "{status}");
+}
