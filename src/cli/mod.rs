@@ -119,7 +119,7 @@ enum Tool {
         #[arg(long, default_value_t = 576)]
         width: usize,
     },
-    /// List candidate printer devices: serial ports with USB ids, `/dev/usb/lp*`.
+    /// List candidate printer devices: serial ports (with USB ids), `/dev/usb/lp*`.
     Printers,
     /// Technician check of the whole path through the running daemon — socket, payment,
     /// printer — with the time of each stage and a PASS/FAIL verdict.

@@ -78,7 +78,7 @@ pub(crate) fn printers() -> Result<ExitCode> {
     let found = wxprint::printer::discover::scan(Path::new("/sys"));
     if found.is_empty() {
         println!(
-            "no serial (ttyUSB/ttyACM) or usblp printer devices found; check the cable and `dmesg`"
+            "no serial (ttyUSB/ttyACM/ttyS) or usblp printer devices found; check the cable and `dmesg`"
         );
     }
     for candidate in &found {
