@@ -145,3 +145,35 @@ fn watch_lines_name_the_order() {
         "{code_url}"
     );
 }
+
+#[test]
+fn render_refuses_text_and_takes_the_profiles_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cargo_toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let out = wxprint(d, &["render", cargo_toml.to_str().unwrap(), "-o", "x.png"]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Cargo.toml") && err.contains("not an ESC/POS byte stream"),
+        "{err}"
+    );
+    assert!(!d.join("x.png").exists());
+
+    let receipt = d.join("r.bin");
+    std::fs::write(&receipt, b"\x1b@Hello\n\x1dV\x00").unwrap();
+    let receipt = receipt.to_str().unwrap();
+    let config = config(
+        d,
+        "transport = \"file\"\ndevice = \"./receipts\"\nprofile = \"58mm\"",
+    );
+    let config = config.to_str().unwrap();
+    let rendered = |args: &[&str]| {
+        let out = wxprint(d, &[&["render", receipt, "-o", "r.png"], args].concat());
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(rendered(&["--config", config]).contains("(384×"));
+    let flag = rendered(&["--config", config, "--width", "512"]);
+    assert!(flag.contains("(512×"), "{flag}");
+}
