@@ -3,7 +3,6 @@
 //! order on every line, `render` refuses what is not ESC/POS and takes the configured
 //! profile's width, and an out-of-range `time_expire` is refused.
 
-#[allow(dead_code)]
 #[path = "support/virtual_printer/mod.rs"]
 mod virtual_printer;
 
