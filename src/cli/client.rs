@@ -1,7 +1,8 @@
 //! The client commands: one request to the running daemon, its answers printed as they
 //! come (a line each for people, or the raw JSON lines with `--json`), and the exit code
 //! read from the answer that ends the command. For `checkout`: 0 paid (or printed with
-//! `--no-follow`), 2 refused request, 3 closed, 4 failed (a contract, in the README).
+//! `--no-follow`), 2 refused request, 3 closed, 4 failed; for `printer`: 0 ready, 5 not
+//! ready (offline, out of paper, cover open or unreachable) (a contract, in the README).
 //!
 //! Knows the protocol's types and which ops stream, nothing of how the daemon works.
 
@@ -15,7 +16,9 @@ use tokio::net::UnixStream;
 use tokio::net::unix::OwnedReadHalf;
 
 use wxprint::money::{Currency, Money};
-use wxprint::protocol::{Checkout, Event, Message, Op, Order, OrderAmount, PaidAmount, Request};
+use wxprint::protocol::{
+    Checkout, Event, Message, Op, Order, OrderAmount, PaidAmount, Paper, PrinterStatus, Request,
+};
 
 use super::{DaemonOp, connect_error, runtime};
 
@@ -98,10 +101,21 @@ async fn converse(
             .with_context(|| format!("unexpected message from the daemon: {line}"))?;
         if json {
             println!("{line}");
+        } else if matches!(request.op, Op::Watch) {
+            println!(
+                "{}",
+                with_order_no(describe(&message.event), &message.event)
+            );
         } else {
             println!("{}", describe(&message.event));
         }
         if let Some(code) = finished(&request.op, &message.event) {
+            if let Event::Printer { status, .. } = &message.event
+                && matches!(request.op, Op::Printer)
+                && printer_not_ready(status)
+            {
+                eprintln!("{}", not_ready_hint(status));
+            }
             return Ok(code);
         }
     }
@@ -130,11 +144,64 @@ async fn next_answer(
     Ok(line)
 }
 
+/// Exit code of `wxprint printer` when the printer cannot print now.
+const PRINTER_NOT_READY: u8 = 5;
+
+/// Whether a printer status means receipts cannot print now: offline, out of paper (or the
+/// printer did not say), cover open, or unreachable. A low roll still prints.
+fn printer_not_ready(status: &PrinterStatus) -> bool {
+    status.error.is_some()
+        || status.online == Some(false)
+        || status.cover_open == Some(true)
+        || matches!(status.paper, Paper::Out | Paper::Unknown)
+}
+
+/// What `wxprint printer` says on stderr when it exits with [`PRINTER_NOT_READY`].
+fn not_ready_hint(status: &PrinterStatus) -> String {
+    let why = match status {
+        PrinterStatus {
+            paper: Paper::Out, ..
+        } => "is out of paper",
+        PrinterStatus {
+            cover_open: Some(true),
+            ..
+        } => "has its cover open",
+        PrinterStatus {
+            online: Some(false),
+            ..
+        } => "is offline",
+        PrinterStatus { error: Some(_), .. } => "cannot be reached",
+        _ => "did not say whether it has paper",
+    };
+    let why = match &status.error {
+        Some(e) => format!("{why} ({e})"),
+        None => why.to_owned(),
+    };
+    format!(
+        "the printer {why}: receipts wait until it is ready; check its power, paper, cover and cable (`wxprint printers` lists the devices)"
+    )
+}
+
+/// `watch` mixes every order's events: put the order number after the event's name in the
+/// lines that do not name it yet.
+fn with_order_no(line: String, event: &Event) -> String {
+    const LABEL: usize = 11; // "printed    "
+    match event.out_trade_no() {
+        Some(no) if !line.contains(no) && line.is_char_boundary(LABEL) => {
+            format!("{}{no} {}", &line[..LABEL], &line[LABEL..])
+        }
+        _ => line,
+    }
+}
+
 /// When a client command is done with the daemon's answers.
 fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
     let code = |c: u8| Some(ExitCode::from(c));
     match (op, event) {
         (Op::Watch, _) => None,
+        (Op::Printer, Event::Printer { status, .. }) if printer_not_ready(status) => {
+            code(PRINTER_NOT_READY)
+        }
         (_, Event::Error { print: None, .. }) => code(2),
         (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
         (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {

@@ -115,11 +115,12 @@ enum Tool {
         input: PathBuf,
         #[arg(short, long)]
         output: PathBuf,
-        /// Paper width in dots (576 for 80 mm, 384 for 58 mm).
-        #[arg(long, default_value_t = 576)]
-        width: usize,
+        /// Paper width in dots (576 for 80 mm, 384 for 58 mm); default: the configured
+        /// printer profile's (`printer.profile`), 576 without a config file.
+        #[arg(long)]
+        width: Option<usize>,
     },
-    /// List candidate printer devices: serial ports with USB ids, `/dev/usb/lp*`.
+    /// List candidate printer devices: serial ports (with USB ids), `/dev/usb/lp*`.
     Printers,
     /// Technician check of the whole path through the running daemon — socket, payment,
     /// printer — with the time of each stage and a PASS/FAIL verdict.
@@ -156,7 +157,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             input,
             output,
             width,
-        }) => tools::render(&input, &output, width),
+        }) => tools::render(&input, &output, width, config_path),
         Command::Tool(Tool::Printers) => tools::printers(),
         Command::Tool(Tool::Loopback { live, total, wait }) => {
             loopback::run(&socket()?, live, total, Duration::from_secs(wait), cli.json)

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use wxprint::config;
 use wxprint::protocol::Op;
@@ -53,9 +53,25 @@ fn print_test_page(config_path: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `wxprint render`: an ESC/POS byte stream as a PNG.
-pub(crate) fn render(input: &Path, output: &Path, width: usize) -> Result<ExitCode> {
+/// `wxprint render`: an ESC/POS byte stream as a PNG, `width` dots wide (default: the
+/// configured profile's). Refuses input that is not ESC/POS at all.
+pub(crate) fn render(
+    input: &Path,
+    output: &Path,
+    width: Option<usize>,
+    config_path: Option<&Path>,
+) -> Result<ExitCode> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    if let Err(e) = preview::check_escpos(&bytes) {
+        bail!(
+            "{}: {e}; render takes a receipt as the printer gets it (e.g. a file under ./receipts/ of `serve --sandbox`)",
+            input.display()
+        );
+    }
+    let width = match width {
+        Some(w) => w,
+        None => profile_width(config_path)?,
+    };
     // Render what is there even if the stream is cut short, and say so.
     let (bitmap, problem) = preview::render_lossy(&bytes, width);
     if let Some(problem) = problem {
@@ -73,12 +89,36 @@ pub(crate) fn render(input: &Path, output: &Path, width: usize) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// The paper width of the configured printer profile: the given config file, else the
+/// system one if present; 576 dots (80 mm) without any.
+fn profile_width(config_path: Option<&Path>) -> Result<usize> {
+    let default = config::default_config_path();
+    let path = match config_path {
+        Some(p) => p.to_owned(),
+        None if default.exists() => default,
+        None => return Ok(DEFAULT_WIDTH),
+    };
+    let settings = config::Settings::load(Some(&path), false).with_context(|| {
+        format!(
+            "render: no --width given and {} does not load",
+            path.display()
+        )
+    })?;
+    check_profile(&settings)?;
+    let profile = wxprint::printer::profile::find(&settings.printer.profile)
+        .context("printer.profile: checked above")?;
+    Ok(usize::from(profile.width_dots))
+}
+
+/// `render`'s width without `--width` or a config file: 80 mm paper.
+const DEFAULT_WIDTH: usize = 576;
+
 /// `wxprint printers`: candidate printer devices.
 pub(crate) fn printers() -> Result<ExitCode> {
     let found = wxprint::printer::discover::scan(Path::new("/sys"));
     if found.is_empty() {
         println!(
-            "no serial (ttyUSB/ttyACM) or usblp printer devices found; check the cable and `dmesg`"
+            "no serial (ttyUSB/ttyACM/ttyS) or usblp printer devices found; check the cable and `dmesg`"
         );
     }
     for candidate in &found {

@@ -55,6 +55,48 @@ pub enum RenderError {
     },
 }
 
+/// Why a byte stream is not ESC/POS at all (see [`check_escpos`]).
+#[derive(Debug, thiserror::Error)]
+pub enum NotEscPos {
+    /// The input is empty.
+    #[error("the file is empty, not an ESC/POS byte stream")]
+    Empty,
+    /// No `ESC`, `GS` or `FS` command, and mostly text: a text file, not a receipt.
+    #[error(
+        "not an ESC/POS byte stream: it has no ESC, GS or FS command and {text_percent}% of its {len} bytes are text"
+    )]
+    Text {
+        /// How many bytes the input has.
+        len: usize,
+        /// The share of them that is text (printable, whitespace or UTF-8).
+        text_percent: usize,
+    },
+}
+
+/// The entry check of `wxprint render`: refuses input that is plainly no receipt — empty,
+/// or mostly text without a single `ESC` / `GS` / `FS` command (every receipt wxprint
+/// writes starts with `ESC @`). Anything else may be rendered.
+pub fn check_escpos(bytes: &[u8]) -> Result<(), NotEscPos> {
+    if bytes.is_empty() {
+        return Err(NotEscPos::Empty);
+    }
+    if bytes.iter().any(|b| matches!(b, 0x1B..=0x1D)) {
+        return Ok(());
+    }
+    let text = bytes
+        .iter()
+        .filter(|&&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
+        .count();
+    let text_percent = text * 100 / bytes.len();
+    if text_percent >= 90 {
+        return Err(NotEscPos::Text {
+            len: bytes.len(),
+            text_percent,
+        });
+    }
+    Ok(())
+}
+
 /// Longest paper rendered, in dots (≈ 8 m at 203 dpi); anything below is clipped.
 pub const MAX_HEIGHT: usize = 65_535;
 /// Widest paper rendered, in dots; wider requests are narrowed to this.

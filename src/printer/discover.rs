@@ -1,6 +1,7 @@
 //! `wxprint printers`: the devices a receipt printer may be on, read from sysfs (no libudev
-//! needed): USB-serial and CDC-ACM ports, and usblp printers, each with its USB vendor and
-//! product id, product string, and the built-in profiles that likely match.
+//! needed): USB-serial and CDC-ACM ports, on-board serial ports (`ttyS*`) that have a UART,
+//! and usblp printers, each with its USB vendor and product id, product string, and the
+//! built-in profiles that likely match.
 //!
 //! It only reads sysfs: it never opens a device, and it does not choose for the technician.
 
@@ -30,7 +31,7 @@ pub struct Candidate {
 pub fn scan(sys: &Path) -> Vec<Candidate> {
     let mut found = Vec::new();
     for (class, prefixes, transport, dev_dir) in [
-        ("tty", &["ttyUSB", "ttyACM"][..], "serial", "/dev"),
+        ("tty", &["ttyUSB", "ttyACM", "ttyS"][..], "serial", "/dev"),
         ("usbmisc", &["lp"][..], "usb", "/dev/usb"),
     ] {
         let Ok(entries) = std::fs::read_dir(sys.join("class").join(class)) else {
@@ -40,6 +41,7 @@ pub fn scan(sys: &Path) -> Vec<Candidate> {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
+            .filter(|n| !n.starts_with("ttyS") || has_uart(&sys.join("class/tty").join(n)))
             .collect();
         names.sort();
         for name in names {
@@ -62,6 +64,13 @@ pub fn scan(sys: &Path) -> Vec<Candidate> {
         }
     }
     found
+}
+
+/// Whether an on-board serial port (`ttyS*`) has a UART behind it: the kernel makes the
+/// legacy ports whether or not the hardware is there, and says `type` 0 (`PORT_UNKNOWN`) or
+/// gives no `device` for the absent ones.
+fn has_uart(class_dir: &Path) -> bool {
+    class_dir.join("device").exists() && attr(class_dir, "type").is_some_and(|t| t != "0")
 }
 
 /// The USB device (the directory with `idVendor`) above a class device's `device` link.
@@ -141,6 +150,7 @@ mod tests {
 
         let found = scan(root);
         assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|c| c.device != Path::new("/dev/ttyS0")));
         assert_eq!(found[0].device, Path::new("/dev/ttyUSB0"));
         assert_eq!(found[0].transport, "serial");
         assert_eq!(found[0].usb_id, Some((0x0416, 0x5011)));
@@ -152,5 +162,32 @@ mod tests {
             line.contains("usb 0416:5011") && line.contains("POS58 Printer"),
             "{line}"
         );
+    }
+
+    /// On-board ports are listed when sysfs shows a UART (a device and a known `type`),
+    /// not the placeholders the kernel makes for absent ones.
+    #[test]
+    fn lists_on_board_serial_ports_that_have_a_uart() {
+        let sys = tempfile::tempdir().unwrap();
+        let root = sys.path();
+        let platform = root.join("devices/pnp0/00:01");
+        std::fs::create_dir_all(&platform).unwrap();
+        for (name, uart_type, device) in [
+            ("ttyS0", "4", true),  // a 16550A
+            ("ttyS1", "0", true),  // PORT_UNKNOWN: no UART
+            ("ttyS2", "4", false), // no device
+        ] {
+            let c = root.join("class/tty").join(name);
+            std::fs::create_dir_all(&c).unwrap();
+            std::fs::write(c.join("type"), format!("{uart_type}\n")).unwrap();
+            if device {
+                std::os::unix::fs::symlink(&platform, c.join("device")).unwrap();
+            }
+        }
+        let found = scan(root);
+        let devices: Vec<_> = found.iter().map(|c| c.device.clone()).collect();
+        assert_eq!(devices, [PathBuf::from("/dev/ttyS0")], "{found:?}");
+        assert_eq!(found[0].transport, "serial");
+        assert_eq!(found[0].usb_id, None);
     }
 }

