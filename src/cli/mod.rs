@@ -123,7 +123,8 @@ enum Tool {
     /// List candidate printer devices: serial ports (with USB ids), `/dev/usb/lp*`.
     Printers,
     /// Technician check of the whole path through the running daemon — socket, payment,
-    /// printer — with the time of each stage and a PASS/FAIL verdict.
+    /// printer — with the time of each stage and a PASS (0), WARN (2: the printer did not
+    /// confirm) or FAIL (1) verdict; a failed test cancels its order.
     Loopback {
         /// Place a real WeChat Pay order (instead of one on the daemon's built-in sandbox)
         /// and wait for someone to scan and pay it.
