@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+#[path = "support/bin.rs"]
+mod bin;
+
+use bin::{WXPRINT, sandbox_config};
 
 /// `wxprint check-config --config FILE` with the given extra environment.
 fn check_config(config: &Path, env: &[(&str, &str)]) -> Output {
@@ -15,18 +18,6 @@ fn check_config(config: &Path, env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("run wxprint")
-}
-
-/// A sandbox config in `dir` whose `[printer]` section is `printer`.
-fn sandbox_config(dir: &Path, printer: &str) -> PathBuf {
-    let path = dir.join("wxprint.toml");
-    let text = format!(
-        "[daemon]\nsocket = \"{0}/wxprint.sock\"\nstate_dir = \"{0}/state\"\n\
-         [wechatpay]\nbackend = \"sandbox\"\n[printer]\n{printer}\n",
-        dir.display()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn stderr(out: &Output) -> String {

@@ -1,45 +1,17 @@
 //! The user steps of the README, with the real `wxprint` binary: `serve --sandbox` in an
 //! empty directory, `checkout`, `sandbox-pay`, `render`, then SIGTERM.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/qr.rs"]
 mod qr;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
-
-fn wxprint(dir: &Path, args: &[&str]) -> Output {
-    Command::new(WXPRINT)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WXPRINT_CONFIG")
-        .output()
-        .expect("run wxprint")
-}
-
-fn wait_for(path: &Path, what: &str) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what} did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Stops the daemon even when an assertion fails.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use bin::{Daemon, WXPRINT, wait_for, wxprint};
 
 /// Every QR code in a PNG (as `wxprint render` writes it).
 fn decode_png_qr(png_bytes: &[u8]) -> Vec<String> {

@@ -3,67 +3,19 @@
 //! order on every line, `render` refuses what is not ESC/POS and takes the configured
 //! profile's width, and an out-of-range `time_expire` is refused.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/virtual_printer/mod.rs"]
 mod virtual_printer;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
 
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
-
-fn wxprint(dir: &Path, args: &[&str]) -> Output {
-    Command::new(WXPRINT)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WXPRINT_CONFIG")
-        .output()
-        .expect("run wxprint")
-}
-
-/// Stops the daemon even when an assertion fails.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A sandbox config in `dir` whose `[printer]` section is `printer`.
-fn config(dir: &Path, printer: &str) -> PathBuf {
-    let path = dir.join("wxprint.toml");
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\nbackend = \"sandbox\"\n[printer]\n{printer}\n",
-        d = dir.display()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `wxprint serve --config CONFIG`, once its socket is there.
-fn serve(dir: &Path, config: &Path) -> Daemon {
-    let daemon = Daemon(
-        Command::new(WXPRINT)
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .current_dir(dir)
-            .env_remove("WXPRINT_CONFIG")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while !dir.join("wxprint.sock").exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    daemon
-}
+use bin::{Daemon, WXPRINT, sandbox_config as config, serve, wxprint};
 
 fn printer_verdict(printer: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();

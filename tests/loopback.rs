@@ -3,62 +3,28 @@
 //! confirm is a WARN with its own exit code, `--json` prints the daemon's messages, and a
 //! failed test cancels its order so that its receipt never prints.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/virtual_printer/mod.rs"]
 mod virtual_printer;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use virtual_printer::{Link, Paper, PrinterState, VirtualPrinter};
 
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
-
-/// Stops the daemon even when an assertion fails.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use bin::{Daemon, sandbox_config};
 
 /// `wxprint serve` in `dir` on the sandbox, printing to `vp` over TCP.
 fn serve(dir: &Path, vp: &VirtualPrinter) -> Daemon {
-    let config = dir.join("wxprint.toml");
-    let text = format!(
-        "[daemon]\nsocket = \"./wxprint.sock\"\nstate_dir = \"./state\"\n\
-         [wechatpay]\nbackend = \"sandbox\"\n\
-         [printer]\ntransport = \"tcp\"\naddress = \"{}\"\n",
-        vp.address()
-    );
-    std::fs::write(&config, text).unwrap();
-    let daemon = Daemon(
-        Command::new(WXPRINT)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .current_dir(dir)
-            .env_remove("WXPRINT_CONFIG")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while !dir.join("wxprint.sock").exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    daemon
+    let printer = format!("transport = \"tcp\"\naddress = \"{}\"", vp.address());
+    bin::serve(dir, &sandbox_config(dir, &printer))
 }
 
+/// `wxprint ARGS` against the daemon in `dir`.
 fn wxprint(dir: &Path, args: &[&str]) -> Output {
-    Command::new(WXPRINT)
-        .args(["--socket", "./wxprint.sock"])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WXPRINT_CONFIG")
-        .output()
-        .expect("run wxprint")
+    bin::wxprint(dir, &[&["--socket", "./wxprint.sock"], args].concat())
 }
 
 /// A printer that never answers (wrong baud rate, broken RX wire): the payment path works,
