@@ -6,6 +6,7 @@
 //! against is `docs/protocol.md`; `tests/docs.rs` checks its examples against these types.
 //!
 //! - `request.rs`: what a POS sends ([`Request`], [`Op`]) and how a line is parsed;
+//! - `shape.rs`: the JSON kind of every request field, checked before serde reads it;
 //! - `checkout.rs`: the `checkout` op's order and receipt, with the shape checks;
 //! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
 //! - `status.rs`: job, print and printer states carried by events;
@@ -19,6 +20,7 @@ mod checkout;
 mod error;
 mod event;
 mod request;
+mod shape;
 mod status;
 
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};

@@ -5,8 +5,10 @@
 //! 1. the line must be JSON at all (`invalid_json`),
 //! 2. it must be an object with a string `op` (`invalid_request`) naming a known op
 //!    (`unknown_op`),
-//! 3. the remaining fields are deserialised into the op's struct, refusing unknown fields
-//!    and checking their shape, and any problem names the field (`invalid_request`).
+//! 3. the remaining fields must have the op's shape (`shape.rs`: objects are JSON objects,
+//!    every field has its JSON kind, none unknown, none required missing), then they are
+//!    deserialised into the op's struct and their values checked; any problem names the
+//!    field by its path (`invalid_request`).
 //!
 //! [`Request::to_json`] is the inverse, used by the CLI; a test holds the two together.
 
@@ -16,6 +18,7 @@ use serde_json::{Map, Value};
 use super::MAX_ID_LEN;
 use super::checkout::{Checkout, validate_out_trade_no};
 use super::error::{RequestError, fields};
+use super::shape::{self, received};
 
 /// A parsed request: its optional `id` and the operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,15 +121,22 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Option<String>, RequestErr
     let value: Value = serde_json::from_slice(line)
         .map_err(|e| (None, RequestError::InvalidJson(e.to_string())))?;
     let Value::Object(mut map) = value else {
-        return Err((
-            None,
-            RequestError::invalid("op", "a request must be a JSON object with a string \"op\""),
-        ));
+        let message = format!(
+            "a request must be a JSON object with a string \"op\", not {}",
+            received(&value)
+        );
+        return Err((None, RequestError::invalid("op", message)));
     };
     let id = take_id(&mut map).map_err(|e| (None, e))?;
     let op = match map.remove("op") {
         Some(Value::String(op)) => op,
-        Some(_) => return Err((id, RequestError::invalid("op", "must be a string"))),
+        Some(other) => {
+            let message = format!(
+                "must be a string naming the operation, not {}",
+                received(&other)
+            );
+            return Err((id, RequestError::invalid("op", message)));
+        }
         None => {
             return Err((
                 id,
@@ -142,34 +152,42 @@ fn take_id(map: &mut Map<String, Value>) -> Result<Option<String>, RequestError>
     match map.remove("id") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= MAX_ID_LEN => Ok(Some(s)),
-        Some(Value::String(_)) => Err(RequestError::invalid(
+        Some(Value::String(s)) => Err(RequestError::invalid(
             "id",
-            format!("must be at most {MAX_ID_LEN} characters"),
+            format!(
+                "is {} characters long; an id is at most {MAX_ID_LEN} characters",
+                s.chars().count()
+            ),
         )),
-        Some(_) => Err(RequestError::invalid("id", "must be a string")),
+        Some(other) => Err(RequestError::invalid(
+            "id",
+            format!("must be a string (or null), not {}", received(&other)),
+        )),
     }
 }
 
 fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
     Ok(match op {
         "checkout" => {
+            shape::check_request(&rest, op, shape::CHECKOUT)?;
             let checkout: Checkout = fields(rest)?;
             checkout.validate()?;
             Op::Checkout(Box::new(checkout))
         }
         "status" => Op::Status {
-            out_trade_no: trade_no(rest)?,
+            out_trade_no: trade_no(op, rest)?,
         },
         "cancel" => Op::Cancel {
-            out_trade_no: trade_no(rest)?,
+            out_trade_no: trade_no(op, rest)?,
         },
         "reprint" => Op::Reprint {
-            out_trade_no: trade_no(rest)?,
+            out_trade_no: trade_no(op, rest)?,
         },
         "sandbox_pay" => Op::SandboxPay {
-            out_trade_no: trade_no(rest)?,
+            out_trade_no: trade_no(op, rest)?,
         },
         "watch" | "printer" | "test_print" | "ping" => {
+            shape::check_request(&rest, op, shape::NONE)?;
             let NoArgs {} = fields(rest)?;
             match op {
                 "watch" => Op::Watch,
@@ -182,7 +200,8 @@ fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
     })
 }
 
-fn trade_no(rest: Value) -> Result<String, RequestError> {
+fn trade_no(op: &str, rest: Value) -> Result<String, RequestError> {
+    shape::check_request(&rest, op, shape::TRADE_NO)?;
     let TradeNoArgs { out_trade_no } = fields(rest)?;
     validate_out_trade_no("out_trade_no", &out_trade_no)?;
     Ok(out_trade_no)

@@ -14,6 +14,7 @@ mod errors;
 mod expiry;
 mod global;
 mod printing;
+mod requests;
 mod restart;
 mod shutdown;
 mod watch;

@@ -1,0 +1,183 @@
+//! Requests judged at the door, over the real socket: every refusal is in wxprint's words
+//! (the field, the kind of value received, what is expected — never serde's or Rust's
+//! spelling), and every protocol object must be a JSON object (an array read positionally
+//! would place a real order).
+
+use serde_json::{Value, json};
+
+use crate::support::{Client, Daemon, checkout};
+
+/// Words that only Rust or serde would write.
+const RUST_WORDS: [&str; 9] = [
+    "invalid type",
+    "expected i64",
+    "expected u32",
+    "expected a",
+    "struct ",
+    "Some(",
+    "None",
+    "sequence",
+    "`",
+];
+
+/// Send `request`, expect `invalid_request` naming `field`, and check the message is ours.
+async fn refused(pos: &mut Client, request: Value, field: &str, received: &str) -> String {
+    let (code, m) = pos.call_error(request.clone()).await;
+    assert_eq!(code, "invalid_request", "{request} → {m}");
+    assert_eq!(m["error"]["field"], field, "{request} → {m}");
+    let message = m["error"]["message"].as_str().unwrap().to_owned();
+    for word in RUST_WORDS {
+        assert!(!message.contains(word), "{word:?} in {message:?}");
+    }
+    assert!(message.contains(field), "names {field}: {message:?}");
+    assert!(message.contains(received), "says {received:?}: {message:?}");
+    message
+}
+
+fn with_order(order: Value) -> Value {
+    json!({"op": "checkout", "follow": false, "order": order})
+}
+
+fn order(amount: Value) -> Value {
+    json!({"out_trade_no": "T0000000031", "description": "Latte", "amount": amount})
+}
+
+/// Requests with a value of the wrong kind: the field named and what its error says came.
+fn wrong_types() -> Vec<(Value, &'static str, &'static str)> {
+    vec![
+        (
+            with_order(order(json!({"total": "3200"}))),
+            "order.amount.total",
+            "the string \"3200\"",
+        ),
+        (
+            with_order(order(json!({"total": 32.5}))),
+            "order.amount.total",
+            "the number 32.5",
+        ),
+        (
+            with_order(order(json!({"total": {"fen": 1}}))),
+            "order.amount.total",
+            "a JSON object",
+        ),
+        (
+            with_order(order(json!({"total": null}))),
+            "order.amount.total",
+            "null",
+        ),
+        (
+            with_order(order(json!({"total": 1, "currency": 156}))),
+            "order.amount.currency",
+            "the number 156",
+        ),
+        (
+            with_order(json!("T0000000031")),
+            "order",
+            "the string \"T0000000031\"",
+        ),
+        (
+            json!({"op": "checkout", "order": order(json!({"total": 1})), "follow": "no"}),
+            "follow",
+            "the string \"no\"",
+        ),
+        (
+            json!({"op": "checkout", "order": order(json!({"total": 1})), "receipt": {"lines": {"name": "x"}}}),
+            "receipt.lines",
+            "a JSON object",
+        ),
+        (
+            json!({"op": "checkout", "order": order(json!({"total": 1})), "receipt": {"lines": [{"name": "x", "quantity": -2, "amount": 1}]}}),
+            "receipt.lines[0].quantity",
+            "the number -2",
+        ),
+        (
+            json!({"op": "status", "out_trade_no": 12345678}),
+            "out_trade_no",
+            "the number 12345678",
+        ),
+        (
+            json!({"op": "ping", "id": ["a"]}),
+            "id",
+            "an array of 1 items",
+        ),
+        (json!({"op": true}), "op", "true"),
+        (
+            json!({"op": "ping", "verbose": true}),
+            "verbose",
+            "takes no fields",
+        ),
+        (
+            with_order(json!({"description": "x", "amount": {"total": 1}})),
+            "order.out_trade_no",
+            "missing",
+        ),
+    ]
+}
+
+/// Wrong kinds of value, each refused naming the field, what came and what is expected.
+#[tokio::test]
+async fn wrong_types_are_refused_in_wxprints_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    for (request, field, received) in wrong_types() {
+        refused(&mut pos, request, field, received).await;
+    }
+    let m = refused(
+        &mut pos,
+        with_order(order(json!({"total": 1, "tip": 5}))),
+        "order.amount.tip",
+        "tip",
+    )
+    .await;
+    assert!(m.contains("total, currency"), "says what is known: {m}");
+    assert_eq!(pos.call(json!({"op": "ping"})).await["event"], "pong");
+    daemon.shutdown().await;
+}
+
+/// JSON arrays where the protocol has objects are refused and place nothing; the same
+/// order as objects is accepted.
+#[tokio::test]
+async fn arrays_in_place_of_objects_place_no_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    let no = "ARRAY00002";
+    let cases = [
+        (
+            json!({"op": "checkout", "follow": false, "order": [no, "Latte", [3200]]}),
+            "order",
+        ),
+        (
+            with_order(json!({"out_trade_no": no, "description": "Latte", "amount": [3200]})),
+            "order.amount",
+        ),
+        (
+            json!({"op": "checkout", "order": order(json!({"total": 1})), "receipt": ["Café", [], "bye"]}),
+            "receipt",
+        ),
+        (
+            json!({"op": "checkout", "order": order(json!({"total": 3200})), "receipt": {"lines": [["Latte", 2, 3200]]}}),
+            "receipt.lines[0]",
+        ),
+    ];
+    for (request, field) in cases {
+        refused(&mut pos, request, field, "an array of").await;
+    }
+    let sandbox = daemon.sandbox.as_ref().unwrap();
+    for no in [no, "T0000000031"] {
+        assert_eq!(sandbox.current_code_url(no), None, "{no} was never placed");
+        let (code, _) = pos
+            .call_error(json!({"op": "status", "out_trade_no": no}))
+            .await;
+        assert_eq!(code, "order_not_found", "{no} was never stored");
+    }
+    let mut good = checkout(no, 3200);
+    good["follow"] = json!(false);
+    pos.checkout_printed(good).await;
+    assert!(
+        sandbox.current_code_url(no).is_some(),
+        "the object form is placed"
+    );
+    daemon.shutdown().await;
+}
