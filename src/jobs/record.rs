@@ -56,23 +56,46 @@ pub(crate) fn receipt_spec(record: &JobRecord) -> ReceiptSpec {
         .unwrap_or_default()
 }
 
+/// The furthest ahead a POS's `time_expire` may be: WeChat Pay's `code_url` lives 2 hours,
+/// so a QR printed for a later expiry would stop working while the order still looked
+/// payable (`order_ttl` has the same bound).
+pub(crate) const MAX_TIME_EXPIRE_AHEAD: Duration = Duration::from_secs(2 * 60 * 60);
+
 /// When a new order stops being payable, fixed at checkout (`now_ms`) so that every
-/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One already past
-/// is refused.
+/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One already past,
+/// or more than [`MAX_TIME_EXPIRE_AHEAD`] ahead, is refused; less than a minute ahead is
+/// raised to one minute, as WeChat Pay does. Only new orders come here: an identical retry
+/// of an accepted order resumes it whatever its `time_expire` has become.
 pub(crate) fn expire_ms(
     time_expire: Option<&str>,
     now_ms: i64,
     order_ttl: Duration,
 ) -> Result<i64, ErrorBody> {
+    let latest = now_ms + clock::ms(MAX_TIME_EXPIRE_AHEAD);
     match time_expire {
         // WeChat Pay silently raises a time_expire less than a minute ahead to one
         // minute; do the same so that both agree on when the QR stops working.
         Some(t) => match clock::parse_rfc3339(t) {
+            Some(ms) if ms > latest => Err(too_far_ahead(t, ms - now_ms)),
             Some(ms) if ms > now_ms => Ok(ms.max(now_ms + 60_000)),
             _ => Err(expired_time_expire(t)),
         },
         None => Ok(now_ms + clock::ms(order_ttl)),
     }
+}
+
+fn too_far_ahead(time_expire: &str, ahead_ms: i64) -> ErrorBody {
+    let minutes = ahead_ms / 60_000;
+    let mut error = err(
+        ErrorCode::InvalidRequest,
+        format!(
+            "order.time_expire: {time_expire:?} is {}h{:02} ahead; wxprint takes a time_expire at most 2 hours ahead (a WeChat Pay QR stops working after 2 hours); send a nearer one, or none for order_ttl",
+            minutes / 60,
+            minutes % 60
+        ),
+    );
+    error.field = Some("order.time_expire".into());
+    error
 }
 
 /// The record of a new job for `checkout`, as accepted at `now_ms`.

@@ -26,7 +26,10 @@ async fn unpaid_order_is_closed_at_expiry() {
     daemon.shutdown().await;
 }
 
-/// A retry of a paid order learns the payment, even after its time_expire.
+/// A retry of a paid order learns the payment, even after its time_expire: the range
+/// check of `time_expire` is for new orders only. The POS asked for 2 s (raised to one
+/// minute for the order, as WeChat Pay does); once those 2 s are past, a new order with that
+/// time_expire is refused, and the identical retry is still resumed.
 #[tokio::test]
 async fn retry_after_time_expire_still_reports_the_payment() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,8 +41,16 @@ async fn retry_after_time_expire_still_reports_the_payment() {
     pos.checkout_printed(request.clone()).await;
     daemon.sandbox.as_ref().unwrap().pay("T0000000016").unwrap();
     pos.expect("paid").await;
+    // Wall-clock time must pass the POS's time_expire (not a wait for the daemon).
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
+    let mut new_order = request.clone();
+    new_order["order"]["out_trade_no"] = json!("T0000000017");
+    let (code, refused) = pos.call_error(new_order).await;
+    assert_eq!(
+        (code.as_str(), &refused["error"]["field"]),
+        ("invalid_request", &json!("order.time_expire"))
+    );
     let mut retry = daemon.connect().await;
     let replayed = retry.checkout_printed(request).await;
     assert_eq!(replayed.accepted["resumed"], true);

@@ -181,3 +181,50 @@ async fn arrays_in_place_of_objects_place_no_order() {
     );
     daemon.shutdown().await;
 }
+
+/// A new order's `time_expire` is at most two hours ahead (a code_url lives 2 hours); less
+/// than a minute ahead is raised to one minute, as WeChat Pay does; past is refused.
+#[tokio::test]
+async fn time_expire_is_between_one_minute_and_two_hours_ahead() {
+    use wxprint::clock::{now_ms, parse_rfc3339, rfc3339};
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    let at = |no: &str, ms: i64| {
+        let mut request = checkout(no, 100);
+        request["follow"] = json!(false);
+        request["order"]["time_expire"] = json!(rfc3339(ms));
+        request
+    };
+    let now = now_ms();
+    for (no, ms, says) in [
+        ("T0000000041", now + 3 * 3_600_000, "at most 2 hours ahead"),
+        (
+            "T0000000042",
+            now + 2 * 3_600_000 + 60_000,
+            "at most 2 hours ahead",
+        ),
+        ("T0000000043", now - 60_000, "already past"),
+    ] {
+        let (code, m) = pos.call_error(at(no, ms)).await;
+        assert_eq!(code, "invalid_request", "{m}");
+        assert_eq!(m["error"]["field"], "order.time_expire", "{m}");
+        assert!(
+            m["error"]["message"].as_str().unwrap().contains(says),
+            "{m}"
+        );
+        assert_eq!(daemon.sandbox.as_ref().unwrap().current_code_url(no), None);
+    }
+    pos.checkout_printed(at("T0000000044", now + 30_000)).await;
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T0000000044"}))
+        .await;
+    let expire = parse_rfc3339(status["time_expire"].as_str().unwrap()).unwrap();
+    assert!(
+        expire >= now + 59_000,
+        "30 s is raised to a minute: {status}"
+    );
+    pos.checkout_printed(at("T0000000045", now + 110 * 60_000))
+        .await;
+    daemon.shutdown().await;
+}

@@ -91,6 +91,18 @@ fn time_expire_is_fixed_at_checkout() {
     // Less than a minute ahead: raised to one minute, as WeChat Pay does.
     let soon = Some("2026-11-26T12:00:30+08:00");
     assert_eq!(expire_ms(soon, T0, ttl), Ok(T0 + MINUTE));
+    // Two hours ahead is the limit (a code_url lives 2 hours); a second more is refused.
+    let two_hours = Some("2026-11-26T14:00:00+08:00");
+    assert_eq!(expire_ms(two_hours, T0, ttl), Ok(T0 + 120 * MINUTE));
+    for late in ["2026-11-26T14:00:01+08:00", "2026-11-26T15:00:00+08:00"] {
+        let error = expire_ms(Some(late), T0, ttl).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("order.time_expire"), "{late}");
+        assert!(
+            error.message.contains("at most 2 hours ahead"),
+            "{}",
+            error.message
+        );
+    }
     for past in ["2026-11-26T12:00:00+08:00", "yesterday"] {
         let error = expire_ms(Some(past), T0, ttl).unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidRequest, "{past}");
