@@ -93,7 +93,9 @@ pub struct ReceiptLine {
     pub name: String,
     /// How many (at least 1).
     pub quantity: u32,
-    /// Line total in fen.
+    /// The line's total (quantity × unit price, not the unit price) in the currency's minor
+    /// unit; negative for a discount or adjustment line. The lines add up to the order's
+    /// total.
     pub amount: i64,
 }
 
@@ -111,41 +113,69 @@ pub fn validate_out_trade_no(field: &str, no: &str) -> Result<(), RequestError> 
     Ok(())
 }
 
-/// Text WeChat Pay accepts: at most `max` characters, none needing 4 bytes in UTF-8.
-fn validate_text(field: &str, text: &str, max: usize, required: bool) -> Result<(), RequestError> {
+/// Whose limit a text field is under, so that its error says so.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// WeChat Pay's own field limit (the order as WeChat Pay sees it).
+    WechatPay,
+    /// wxprint's limit for what it prints on the receipt.
+    Receipt,
+}
+
+/// Text within `max` characters (Unicode scalar values: WeChat Pay's `string(N)` counts
+/// characters, not bytes — see [`Order`]), none needing 4 bytes in UTF-8, no control
+/// characters; `required` text must not be blank.
+fn validate_text(
+    field: &str,
+    text: &str,
+    max: usize,
+    required: bool,
+    limit: Limit,
+) -> Result<(), RequestError> {
     if required && text.trim().is_empty() {
         return Err(RequestError::invalid(field, "must not be empty"));
     }
-    if text.chars().count() > max {
+    let (whose, four_bytes) = match limit {
+        Limit::WechatPay => ("WeChat Pay takes at most", "which WeChat Pay refuses"),
+        Limit::Receipt => (
+            "wxprint prints at most",
+            "which wxprint does not print on a receipt",
+        ),
+    };
+    let count = text.chars().count();
+    if count > max {
         return Err(RequestError::invalid(
             field,
-            format!(
-                "is {} characters long; WeChat Pay allows at most {max}",
-                text.chars().count()
-            ),
+            format!("is {count} characters long; {whose} {max} here"),
         ));
     }
     if let Some(c) = text.chars().find(|c| c.len_utf8() == 4) {
         return Err(RequestError::invalid(
             field,
             format!(
-                "contains {c:?} (U+{:04X}), which WeChat Pay refuses (4-byte UTF-8, e.g. emoji)",
+                "contains {c:?} (U+{:04X}), {four_bytes} (a character of 4 bytes in UTF-8, e.g. an emoji)",
                 c as u32
             ),
         ));
     }
-    if text.chars().any(|c| c.is_control()) {
-        return Err(RequestError::invalid(field, "contains control characters"));
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(RequestError::invalid(
+            field,
+            format!(
+                "contains the control character U+{:04X}; send plain text",
+                c as u32
+            ),
+        ));
     }
     Ok(())
 }
 
-fn validate_amount(field: &str, fen: i64) -> Result<(), RequestError> {
-    if !(1..=MAX_AMOUNT).contains(&fen) {
+fn validate_amount(field: &str, minor: i64) -> Result<(), RequestError> {
+    if !(1..=MAX_AMOUNT).contains(&minor) {
         return Err(RequestError::invalid(
             field,
             format!(
-                "{fen} is out of range; an amount is an integer number of fen from 1 to {MAX_AMOUNT}"
+                "{minor} is out of range; an amount is a whole number in the currency's minor unit (fen for CNY) from 1 to {MAX_AMOUNT}"
             ),
         ));
     }
@@ -153,17 +183,23 @@ fn validate_amount(field: &str, fen: i64) -> Result<(), RequestError> {
 }
 
 impl Checkout {
-    /// WeChat Pay's limits, checked before anything is stored or sent.
+    /// The order's and the receipt's limits, checked before anything is stored or sent.
     pub fn validate(&self) -> Result<(), RequestError> {
         let o = &self.order;
         validate_out_trade_no("order.out_trade_no", &o.out_trade_no)?;
-        validate_text("order.description", &o.description, 127, true)?;
+        validate_text(
+            "order.description",
+            &o.description,
+            127,
+            true,
+            Limit::WechatPay,
+        )?;
         validate_amount("order.amount.total", o.amount.total)?;
         if let Some(attach) = &o.attach {
-            validate_text("order.attach", attach, 128, false)?;
+            validate_text("order.attach", attach, 128, false, Limit::WechatPay)?;
         }
         if let Some(tag) = &o.goods_tag {
-            validate_text("order.goods_tag", tag, 32, false)?;
+            validate_text("order.goods_tag", tag, 32, false, Limit::WechatPay)?;
         }
         if let Some(t) = &o.time_expire {
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
@@ -175,22 +211,56 @@ impl Checkout {
                 })?;
         }
         if let Some(r) = &self.receipt {
-            if let Some(title) = &r.title {
-                validate_text("receipt.title", title, 64, false)?;
-            }
-            if let Some(footer) = &r.footer {
-                validate_text("receipt.footer", footer, 256, false)?;
-            }
-            for (i, line) in r.lines.iter().flatten().enumerate() {
-                validate_text(&format!("receipt.lines[{i}].name"), &line.name, 64, true)?;
-                validate_amount(&format!("receipt.lines[{i}].amount"), line.amount)?;
-                if line.quantity == 0 {
-                    return Err(RequestError::invalid(
-                        format!("receipt.lines[{i}].quantity"),
-                        "must be at least 1",
-                    ));
-                }
-            }
+            r.validate(o.amount.total)?;
+        }
+        Ok(())
+    }
+}
+
+impl ReceiptSpec {
+    /// wxprint's limits for the receipt; the lines, when given, add up to `total`.
+    fn validate(&self, total: i64) -> Result<(), RequestError> {
+        if let Some(title) = &self.title {
+            validate_text("receipt.title", title, 64, false, Limit::Receipt)?;
+        }
+        if let Some(footer) = &self.footer {
+            validate_text("receipt.footer", footer, 256, false, Limit::Receipt)?;
+        }
+        let lines = self.lines.as_deref().unwrap_or_default();
+        for (i, line) in lines.iter().enumerate() {
+            line.validate(i)?;
+        }
+        let sum: i128 = lines.iter().map(|l| i128::from(l.amount)).sum();
+        if !lines.is_empty() && sum != i128::from(total) {
+            return Err(RequestError::invalid(
+                "receipt.lines",
+                format!(
+                    "the lines add up to {sum} but order.amount.total is {total} (both in the currency's minor unit); a line's amount is its line total (quantity × unit price), and a discount or adjustment is a line of its own with a negative amount"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ReceiptLine {
+    fn validate(&self, i: usize) -> Result<(), RequestError> {
+        let name = format!("receipt.lines[{i}].name");
+        validate_text(&name, &self.name, 64, true, Limit::Receipt)?;
+        if !(-MAX_AMOUNT..=MAX_AMOUNT).contains(&self.amount) {
+            return Err(RequestError::invalid(
+                format!("receipt.lines[{i}].amount"),
+                format!(
+                    "{} is out of range; a line's amount is its total in the currency's minor unit, from -{MAX_AMOUNT} to {MAX_AMOUNT} (negative for a discount)",
+                    self.amount
+                ),
+            ));
+        }
+        if self.quantity == 0 {
+            return Err(RequestError::invalid(
+                format!("receipt.lines[{i}].quantity"),
+                "must be at least 1",
+            ));
         }
         Ok(())
     }

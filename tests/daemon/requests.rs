@@ -228,3 +228,66 @@ async fn time_expire_is_between_one_minute_and_two_hours_ahead() {
         .await;
     daemon.shutdown().await;
 }
+
+/// A checkout with these receipt lines (`[name, quantity, amount]`) for a total of 3200.
+fn with_lines(no: &str, lines: &[(&str, u32, i64)]) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(name, quantity, amount)| json!({"name": name, "quantity": quantity, "amount": amount}))
+        .collect();
+    let mut request = checkout(no, 3200);
+    request["follow"] = json!(false);
+    request["receipt"] = json!({"lines": lines});
+    request
+}
+
+/// Receipt lines carry line totals that add up to the order's total, a discount being a
+/// negative line; the receipt's limits are wxprint's own, and say so.
+#[tokio::test]
+async fn receipt_lines_add_up_to_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    // Unit prices instead of line totals: 2 × 1600 sent as 1600.
+    let unit_prices = with_lines("T0000000051", &[("Latte", 2, 1600)]);
+    let m = refused(&mut pos, unit_prices, "receipt.lines", "add up to 1600").await;
+    assert!(m.contains("3200") && m.contains("negative"), "{m}");
+    let short = with_lines("T0000000052", &[("Latte", 2, 3200), ("Cake", 1, 800)]);
+    refused(&mut pos, short, "receipt.lines", "add up to 4000").await;
+    let mut long_title = checkout("T0000000053", 3200);
+    long_title["receipt"]["title"] = json!("x".repeat(65));
+    let m = refused(&mut pos, long_title, "receipt.title", "65 characters").await;
+    assert!(
+        m.contains("wxprint prints at most 64") && !m.contains("WeChat"),
+        "{m}"
+    );
+    let mut emoji = checkout("T0000000054", 3200);
+    emoji["receipt"]["lines"][0]["name"] = json!("Latte ☕🍰");
+    let m = refused(&mut pos, emoji, "receipt.lines[0].name", "U+1F370").await;
+    assert!(!m.contains("WeChat"), "a receipt limit is wxprint's: {m}");
+    assert_eq!(
+        daemon
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .current_code_url("T0000000051"),
+        None
+    );
+
+    // A discount line makes them add up.
+    let discounted = with_lines(
+        "T0000000055",
+        &[
+            ("Latte", 2, 3200),
+            ("Cake", 1, 800),
+            ("Member discount", 1, -800),
+        ],
+    );
+    pos.checkout_printed(discounted).await;
+    let receipt = std::fs::read(daemon.receipts().last().unwrap()).unwrap();
+    assert!(
+        String::from_utf8_lossy(&receipt).contains("-"),
+        "the discount is printed"
+    );
+    daemon.shutdown().await;
+}
