@@ -37,6 +37,12 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// The order as WeChat Pay will see it.
+///
+/// Text limits are WeChat Pay's `string(N)`, which counts characters, not bytes: the Native
+/// order's page says of `description` "不能超过127个字符" (at most 127 characters), and
+/// WeChat Pay's knowledge base glosses `string(N)` as "≤N 个 UTF-8 字符"
+/// (github.com/wechatpay-apiv3/wechatpay-skills, `wechatpay-product-coupon/references/
+/// 1-品牌/接入指南/API接口清单.md`). The sandbox refuses the same (`payment/sandbox/limits.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Order {

@@ -291,3 +291,37 @@ async fn receipt_lines_add_up_to_the_total() {
     );
     daemon.shutdown().await;
 }
+
+/// WeChat Pay's text limits count characters: at the limit in Chinese is accepted and
+/// placed (the sandbox refuses what WeChat Pay refuses), one more is refused at the socket.
+#[tokio::test]
+async fn wechat_pay_text_limits_count_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    let with = |no: &str, field: &str, text: String| {
+        let mut request = checkout(no, 3200);
+        request["follow"] = json!(false);
+        request["order"][field] = json!(text);
+        request
+    };
+    for (field, max) in [("description", 127), ("attach", 128), ("goods_tag", 32)] {
+        let over = with("T0000000071", field, "拿".repeat(max + 1));
+        let path = format!("order.{field}");
+        let m = refused(&mut pos, over, &path, &format!("{} characters", max + 1)).await;
+        assert!(
+            m.contains(&format!("WeChat Pay takes at most {max}")),
+            "{m}"
+        );
+    }
+    let mut at_limits = checkout("T0000000072", 3200);
+    at_limits["follow"] = json!(false);
+    at_limits["order"]["description"] = json!("拿".repeat(127));
+    at_limits["order"]["attach"] = json!("拿".repeat(128));
+    at_limits["order"]["goods_tag"] = json!("拿".repeat(32));
+    pos.checkout_printed(at_limits).await;
+    let sandbox = daemon.sandbox.as_ref().unwrap();
+    assert!(sandbox.current_code_url("T0000000072").is_some());
+    assert_eq!(sandbox.current_code_url("T0000000071"), None);
+    daemon.shutdown().await;
+}

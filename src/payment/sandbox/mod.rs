@@ -10,9 +10,11 @@
 //!
 //! An order is known by its pinned request (`identity.rs`), as WeChat Pay knows a
 //! re-placement by its body. Which WeChat Pay it stands in for — the currency it takes,
-//! mainland or Global-shaped payments — is its [`SandboxMarket`] (`market.rs`).
+//! mainland or Global-shaped payments — is its [`SandboxMarket`] (`market.rs`). It refuses
+//! the order fields WeChat Pay refuses (`limits.rs`).
 
 mod identity;
+mod limits;
 mod market;
 
 pub use market::{SETTLEMENT_RATE, SandboxMarket};
@@ -156,6 +158,9 @@ impl Sandbox {
     }
 
     fn place_now(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
+        if let Some(refusal) = limits::refusal(order) {
+            return Err(refusal);
+        }
         let request = identity::of(order);
         let code_url = new_code_url();
         let conn = self.conn();
