@@ -118,8 +118,12 @@ struct NoArgs {}
 /// Parse one line (without its newline). On error the request's `id` is returned too when
 /// it could be read, so that the error can echo it.
 pub fn parse_request(line: &[u8]) -> Result<Request, (Option<String>, RequestError)> {
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| (None, RequestError::InvalidJson(e.to_string())))?;
+    let value: Value = serde_json::from_slice(line).map_err(|e| {
+        (
+            None,
+            RequestError::InvalidJson(e.to_string().replace('`', "'")),
+        )
+    })?;
     let Value::Object(mut map) = value else {
         let message = format!(
             "a request must be a JSON object with a string \"op\", not {}",

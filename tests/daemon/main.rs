@@ -13,6 +13,7 @@ mod checkout;
 mod errors;
 mod expiry;
 mod global;
+mod hostile;
 mod printing;
 mod requests;
 mod restart;
