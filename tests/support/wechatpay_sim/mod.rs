@@ -76,7 +76,8 @@
 //!   filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
 //!   from the header's → 400 `PARAM_ERROR` "mchid不匹配"; re-entry after `time_expire` → 400
-//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR`.
+//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR` "商户号不存在或与证书不匹配" (a message that
+//!   names the merchant id, as WeChat's does: the client must show it, not guess keys).
 //!
 //! # Faults
 //! [`Simulator::inject`] queues a [`Fault`] for the next `times` calls to an [`Endpoint`].
