@@ -2,8 +2,8 @@
 //! the WeChat Pay simulator. A WeChat Pay public key is proven only by a verified, signed
 //! answer: the plain check (whose 404 answer is unsigned) exits 3 naming the key, `--order`
 //! places a test order whose signed answer proves it (exit 0, the order closed) or refutes
-//! it (exit 1, naming the key). A wrong `mchid` shows WeChat's own message and a hint about
-//! the merchant id.
+//! it (exit 1, naming the key). The clock offset comes from the HTTP `Date` when the answer
+//! is unsigned; a wrong `mchid` shows WeChat's own message and a hint about the merchant id.
 
 #[path = "support/bin.rs"]
 mod bin;
@@ -243,6 +243,33 @@ fn certificate_mode_is_proven_by_the_download() {
             && stdout.contains("online check OK"),
         "{stdout}"
     );
+}
+
+/// An unsigned answer has no `Wechatpay-Timestamp`: the offset comes from its `Date`.
+#[test]
+fn the_clock_offset_is_reported_from_the_http_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(Trust::PublicKey, Kind::MainlandDirect);
+    let config = config(
+        dir.path(),
+        &s.sim,
+        MCHID,
+        &public_key_lines(dir.path(), "platform_pub.pem"),
+    );
+    s.sim.set_clock_offset(200);
+    let (stdout, _) = text(&check(&config, &["--online"]));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("# clock offset to WeChat Pay: "))
+        .unwrap_or_else(|| panic!("no clock line: {stdout}"));
+    let seconds: i64 = line["# clock offset to WeChat Pay: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((198..=202).contains(&seconds), "{line}");
+    assert!(line.contains("WARNING: fix the clock"), "{line}");
 }
 
 /// WeChat Pay says the merchant id is wrong: its message is shown, with its Request-ID,
