@@ -1,8 +1,16 @@
-//! `wxprint check-config [--online]`: the technician's check before starting the daemon.
-//! Loads the config file as `serve` would, prints the effective settings, checks the printer
-//! profile, the printer's device node (exists, readable and writable), the key files, and with `--online` makes one signed call to WeChat Pay, on
-//! the configured region's and mode's API (a query of an order that does not exist).
-//! Problems go to stderr, one a line, and the exit code is 1.
+//! `wxprint check-config [--online [--order]]`: the technician's check before starting the
+//! daemon. Loads the config file as `serve` would, prints the effective settings, checks the
+//! printer profile, the printer's device node (exists, readable and writable) and the key
+//! files. `--online` makes one signed call to WeChat Pay on the configured region's and
+//! mode's API (a query of an order that does not exist; certificate mode downloads the
+//! platform certificates first); `--order` adds a real test order of one minor unit, closed
+//! at once where WeChat allows it, whose signed answer proves a WeChat Pay public key
+//! (`check_config/online.rs`). Problems go to stderr, one a line.
+//!
+//! Exit codes: 0 all good (and with `--online`: every configured trust key proven by a
+//! verified signed answer); 1 a problem (settings, key files, a refused or unverifiable
+//! call); 3 (`--online` only) WeChat Pay was reached and accepted the signed request, but a
+//! part of the trust (the WeChat Pay public key) was not proven: run with `--order`.
 //!
 //! Only reports: the checks themselves live in the library (`config`, `wechatpay`).
 
@@ -11,14 +19,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use wxprint::config::{self, Backend, Region, Settings, Transport, WechatPaySettings};
-use wxprint::payment::PaymentError;
-use wxprint::wechatpay::{ProbeReport, WechatPay};
+use wxprint::config::{self, Backend, Settings, Transport};
 
-use super::{check_profile, runtime};
+use super::check_profile;
 
-/// `wxprint check-config [--online]`: 0 when the settings (and the call) are good.
-pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
+mod online;
+
+/// `wxprint check-config [--online [--order]]`: the exit codes of the module comment.
+pub(crate) fn run(path: Option<&Path>, online: bool, order: bool) -> Result<ExitCode> {
     let path = path
         .map(Path::to_owned)
         .unwrap_or_else(config::default_config_path);
@@ -82,7 +90,7 @@ pub(crate) fn run(path: Option<&Path>, online: bool) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     if online {
-        return check_online(&settings);
+        return online::check(&settings, order);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,94 +151,4 @@ fn device_problem(device: &Path) -> Option<String> {
 fn current_uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
-}
-
-/// `check-config --online`: one signed call that proves keys, serial, clock and trust mode.
-fn check_online(settings: &Settings) -> Result<ExitCode> {
-    if settings.wechatpay.backend == Backend::Sandbox {
-        println!("# online check: sandbox backend, nothing to check");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let backend = match WechatPay::from_settings(&settings.wechatpay) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("online check FAILED: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    match runtime()?.block_on(backend.probe()) {
-        Ok(report) => {
-            print_report(settings, &report);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let hint = hint_for(&e);
-            eprintln!("online check FAILED: {e}; {hint}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-/// What the signed call proved: the merchant, the trust mode and the clock.
-fn print_report(settings: &Settings, report: &ProbeReport) {
-    println!(
-        "# online check OK: {} accepted our signed request for {} (Request-ID {})",
-        api_name(&settings.wechatpay),
-        merchant_name(&settings.wechatpay),
-        report.request_id.as_deref().unwrap_or("none")
-    );
-    if let Some(n) = report.certificates {
-        println!(
-            "# certificate mode: {n} platform certificate(s) downloaded, decrypted with the APIv3 key and verified"
-        );
-    }
-    if !report.verified && report.certificates.is_none() {
-        println!(
-            "# public-key mode: not proven by this call (WeChat Pay does not sign its error answers); the first order's answer is verified with public_key_file"
-        );
-    }
-    if let Some(offset) = report.clock_offset {
-        let verdict = if offset.abs() > 60 {
-            "WARNING: fix the clock (NTP)"
-        } else {
-            "ok"
-        };
-        println!("# clock offset to WeChat Pay: {offset} s ({verdict})");
-    }
-}
-
-/// Which API was probed: the region and the mode.
-fn api_name(w: &WechatPaySettings) -> &'static str {
-    match (w.region, w.is_sub_merchant()) {
-        (Region::Mainland, false) => "WeChat Pay (mainland, direct merchant)",
-        (Region::Mainland, true) => "WeChat Pay (mainland, service provider)",
-        (Region::Global, false) => "WeChat Pay Global (common mode)",
-        (Region::Global, true) => "WeChat Pay Global (institutional mode)",
-    }
-}
-
-/// Who was probed: `mchid X`, or `sp_mchid X, sub_mchid Y`.
-fn merchant_name(w: &WechatPaySettings) -> String {
-    if w.is_sub_merchant() {
-        format!("sp_mchid {}, sub_mchid {}", w.mchid, w.sub_mchid)
-    } else {
-        format!("mchid {}", w.mchid)
-    }
-}
-
-/// What to check when the signed call failed.
-fn hint_for(error: &PaymentError) -> &'static str {
-    match error {
-        PaymentError::Rejected { code, .. } if code == "SIGN_ERROR" => {
-            "check merchant_serial_no, private_key_file and the register's clock"
-        }
-        PaymentError::Transient { .. } => {
-            "check the network, DNS and api_base (and ca_file for a private CA)"
-        }
-        _ => {
-            "check appid, mchid, sub_mchid and the trust mode keys, and that region \
-             (\"mainland\" or \"global\") is where the merchant signed up: a WeChat Pay \
-             Global merchant needs region = \"global\", a service provider's shop sub_mchid"
-        }
-    }
 }

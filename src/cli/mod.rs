@@ -137,11 +137,22 @@ enum Tool {
         #[arg(long, default_value_t = 180)]
         wait: u64,
     },
-    /// Validate the configuration and print the effective settings.
+    /// Validate the configuration and print the effective settings. Exit codes: 0 good,
+    /// 1 a problem, 3 (`--online`) WeChat Pay accepted the signed request but the WeChat Pay
+    /// public key was not proven (its error answers are unsigned): add `--order`.
     CheckConfig {
-        /// Also make one signed call to WeChat Pay to prove the credentials.
+        /// Also make one signed call to WeChat Pay (a query of an order that does not
+        /// exist) to prove the merchant id, the signing key, its serial and the clock
+        /// (certificate mode: and the APIv3 key, by downloading the certificates).
         #[arg(long)]
         online: bool,
+        /// With --online: also place a real test order of the smallest amount (1 fen,
+        /// ￥0.01, or one minor unit of the configured currency) that expires in one minute
+        /// and is closed at once (WeChat Pay Global: left to expire, it closes no order
+        /// younger than 5 minutes), to prove the WeChat Pay public key with its signed
+        /// answer. Its QR is never shown, so nobody can pay it.
+        #[arg(long, requires = "online")]
+        order: bool,
     },
 }
 
@@ -163,7 +174,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tool(Tool::Loopback { live, total, wait }) => {
             loopback::run(&socket()?, live, total, Duration::from_secs(wait), cli.json)
         }
-        Command::Tool(Tool::CheckConfig { online }) => check_config::run(config_path, online),
+        Command::Tool(Tool::CheckConfig { online, order }) => {
+            check_config::run(config_path, online, order)
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
 //! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers, the
-//!   online probe.
+//!   online probe and its test order.
 //!
 //! # Trust
 //!
@@ -51,7 +51,7 @@ mod setup;
 #[cfg(test)]
 mod testkit;
 
-pub use api::ProbeReport;
+pub use api::{OrderProbeError, OrderProbeReport, ProbeClose, ProbeReport};
 pub use auth::{
     MerchantSigner, ResponseSignature, SignError, Verifier, VerifyError, new_nonce,
     response_message,
@@ -133,6 +133,15 @@ impl WechatPay {
         api::probe(self).await
     }
 
+    /// `check-config --online --order`: a real order of one minor unit in the configured
+    /// currency, expiring in one minute, placed as a checkout's would be; its signed answer
+    /// is verified with the configured trust (this proves a WeChat Pay public key), then the
+    /// order is closed where WeChat Pay allows it (mainland). Its `code_url` is never
+    /// returned.
+    pub async fn probe_order(&self) -> Result<OrderProbeReport, OrderProbeError> {
+        api::probe_order(self).await
+    }
+
     /// The User-Agent sent with every request.
     pub fn user_agent(&self) -> &str {
         self.http.user_agent()
@@ -152,15 +161,20 @@ impl WechatPay {
         native::request_body(&merchant, order)
     }
 
-    async fn place_order(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
-        // The body stored with the job at checkout: byte-identical on every attempt.
+    /// The path and body of `order`'s placement: the body stored with the job at checkout
+    /// (byte-identical on every attempt), else prepared now. The one placement request,
+    /// for the jobs and for `check-config --online --order`.
+    fn placement(&self, order: &PlaceOrder) -> (String, String) {
         let body = order
             .request
             .clone()
             .unwrap_or_else(|| self.native_body(order));
-        let answer = self
-            .call(Request::post(&self.api.native_order(), &body))
-            .await?;
+        (self.api.native_order(), body)
+    }
+
+    async fn place_order(&self, order: &PlaceOrder) -> Result<Placed, PaymentError> {
+        let (path, body) = self.placement(order);
+        let answer = self.call(Request::post(&path, &body)).await?;
         native::read_placed(&answer)
     }
 

@@ -4,7 +4,7 @@
 //! - `codes.rs`: the named error codes, [`code_is`](codes::code_is) (both spellings) and
 //!   what counts as a rate limit.
 //! - `native.rs`: Native orders (place, query, close) of every region and mode.
-//! - `probe.rs`: `check-config --online`.
+//! - `probe.rs`: `check-config --online` (the query probe and the `--order` test order).
 //!
 //! Models only: no signing, no HTTP, no retries (`http/`), and no paths or region/mode
 //! choices (`region.rs`): the four kinds of merchant (mainland direct or service provider,
@@ -15,5 +15,5 @@ pub mod codes;
 pub(crate) mod native;
 mod probe;
 
-pub use probe::ProbeReport;
-pub(crate) use probe::probe;
+pub use probe::{OrderProbeError, OrderProbeReport, ProbeClose, ProbeReport};
+pub(crate) use probe::{probe, probe_order};

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::Inner;
 use super::ids::request_id;
 use super::reply::Reply;
+use super::time::{http_date, unix};
 
 /// A parsed HTTP/1.1 request.
 pub(super) struct HttpRequest {
@@ -56,14 +57,17 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>) {
             Ok(None) => return,
             Err(e) => {
                 let reply = Reply::error(400, "INVALID_REQUEST", &format!("HTTP请求格式错误: {e}"));
-                let _ = write_reply(&mut conn, &reply, &request_id(), true).await;
+                let date = http_date(unix(inner.now()));
+                let _ = write_reply(&mut conn, &reply, &request_id(), &date, true).await;
                 return;
             }
         };
         let (answer, request_id) = inner.dispatch(&req).await;
         match answer {
             Answer::Respond(reply) => {
-                if write_reply(&mut conn, &reply, &request_id, req.close)
+                // Like every real server, WeChat Pay's included: its clock, on every answer.
+                let date = http_date(unix(inner.now()));
+                if write_reply(&mut conn, &reply, &request_id, &date, req.close)
                     .await
                     .is_err()
                     || req.close
@@ -206,15 +210,16 @@ async fn read_chunked(conn: &mut Conn, budget: &mut usize) -> std::io::Result<Ve
     }
 }
 
-/// Frame `reply` with the headers every answer carries.
+/// Frame `reply` with the headers every answer carries (`date`: the HTTP `Date`).
 async fn write_reply(
     conn: &mut Conn,
     reply: &Reply,
     request_id: &str,
+    date: &str,
     close: bool,
 ) -> std::io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\nServer: nginx\r\nRequest-ID: {request_id}\r\nConnection: {}\r\n",
+        "HTTP/1.1 {} {}\r\nServer: nginx\r\nDate: {date}\r\nRequest-ID: {request_id}\r\nConnection: {}\r\n",
         reply.status,
         reason(reply.status),
         if close { "close" } else { "keep-alive" }

@@ -50,7 +50,8 @@
 //!   `-Nonce`, `-Signature` (over `TS\nNONCE\nBODY\n`, raw body bytes, so `TS\nNONCE\n\n`
 //!   when empty), `-Serial` and `-Signature-Type`; in [`Trust::Both`] the answer is signed
 //!   with the public key only when the request carried `Wechatpay-Serial: <public_key_id>`,
-//!   as during WeChat's migration. Every answer carries a `Request-ID`; error bodies
+//!   as during WeChat's migration. Every answer carries a `Request-ID` and an HTTP `Date`
+//!   (the simulator's clock, as a real server's `Date` is its own); error bodies
 //!   `{code, message, detail?}` are not signed.
 //! - **Order life**: `time_expire` below now + 1 min is silently raised to now + 1 min and
 //!   above now + 90 days silently lowered (as WeChat does); an order past it can no longer be
@@ -76,7 +77,8 @@
 //!   filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
 //!   from the header's → 400 `PARAM_ERROR` "mchid不匹配"; re-entry after `time_expire` → 400
-//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR`.
+//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR` "商户号不存在或与证书不匹配" (a message that
+//!   names the merchant id, as WeChat's does: the client must show it, not guess keys).
 //!
 //! # Faults
 //! [`Simulator::inject`] queues a [`Fault`] for the next `times` calls to an [`Endpoint`].

@@ -54,6 +54,25 @@ pub(super) fn rfc3339_beijing(unix_secs: i64) -> String {
     )
 }
 
+/// An HTTP `Date` (IMF-fixdate, RFC 9110): `Thu, 26 Nov 2026 04:00:05 GMT`.
+pub(super) fn http_date(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let s = unix_secs.rem_euclid(86_400);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// Strict RFC 3339 `YYYY-MM-DDTHH:MM:SS` + `Z` or `±HH:MM` → Unix seconds.
 pub(super) fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
@@ -97,4 +116,16 @@ pub(super) fn parse_rfc3339(text: &str) -> Option<i64> {
         return None;
     }
     Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+#[cfg(test)]
+mod http_date_tests {
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(
+            super::http_date(1_795_665_605),
+            "Thu, 26 Nov 2026 04:00:05 GMT"
+        );
+        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 }
