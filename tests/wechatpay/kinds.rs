@@ -34,7 +34,7 @@ const CLOCK_SHIFT: i64 = 299;
 /// The first step of the shift: the simulator's clock is this far behind while placing.
 const CLOCK_BEHIND: i64 = 150;
 /// The orders' lifetime: long enough to pay one, short enough to wait for one to expire.
-const ORDER_TTL: Duration = Duration::from_secs(2);
+const ORDER_TTL: Duration = Duration::from_secs(3);
 
 /// One merchant in one currency and one trust mode.
 #[derive(Debug, Clone, Copy)]
@@ -130,18 +130,21 @@ async fn run_case(case: Case, prefix: &str) {
     // The first answer placing `…E` does not verify: its code_url must never be printed.
     setup.sim.inject(Endpoint::Native, Fault::BadSignature, 1);
     let mut pos_expire = printed(&setup, case, &expire).await;
+    // Shift at once: `…E` may be closed as soon as it expires, and on a loaded machine the
+    // payment below can take longer than that. No close is due before this point.
+    setup.sim.set_clock_offset(CLOCK_SHIFT - CLOCK_BEHIND);
+    // Cancel `…C` now, long before it would expire (ORDER_TTL) on a slow machine.
+    let mut cashier = setup.daemon.connect().await;
+    cashier
+        .send(json!({"op": "cancel", "out_trade_no": cancel}))
+        .await;
+    cashier.expect("cancelling").await;
 
     assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
     let paid = pos_pay.expect("paid").await;
     assert_paid(&setup, case, &pay, &paid);
     assert_status_paid(&setup, &pay, &paid).await;
 
-    setup.sim.set_clock_offset(CLOCK_SHIFT - CLOCK_BEHIND);
-    let mut cashier = setup.daemon.connect().await;
-    cashier
-        .send(json!({"op": "cancel", "out_trade_no": cancel}))
-        .await;
-    cashier.expect("cancelling").await;
     assert_eq!(cashier.expect("closed").await["reason"], "cancelled");
     pos_cancel.expect("cancelling").await;
     assert_eq!(pos_cancel.expect("closed").await["reason"], "cancelled");
