@@ -224,7 +224,7 @@ fn hint_for(error: &PaymentError) -> &'static str {
         PaymentError::Rejected { code, .. } if code == "SIGN_ERROR" => {
             "check merchant_serial_no, private_key_file and the register's clock"
         }
-        PaymentError::Transient { .. } => {
+        PaymentError::Transient { .. } | PaymentError::Unverified { .. } => {
             "check the network, DNS and api_base (and ca_file for a private CA)"
         }
         _ => {

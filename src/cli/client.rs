@@ -264,6 +264,21 @@ fn describe(event: &Event) -> String {
         Event::Error { error, .. } => {
             format!("error      {}: {}", error.code.as_str(), error.message)
         }
+        Event::Delayed {
+            reason,
+            attempt,
+            retry_in_ms,
+            error,
+            ..
+        } => format!(
+            "delayed    {} (attempt {attempt}, next try in {:.1} s){}",
+            reason.as_str(),
+            *retry_in_ms as f64 / 1000.0,
+            error
+                .as_ref()
+                .map(|e| format!(": {}", e.message))
+                .unwrap_or_default()
+        ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
         Event::Printer {
             out_trade_no: Some(no),
