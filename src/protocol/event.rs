@@ -261,6 +261,17 @@ mod tests {
     use super::super::Paper;
     use super::*;
 
+    fn delayed(error: ErrorBody) -> Event {
+        Event::Delayed {
+            out_trade_no: "T1234567".into(),
+            state: JobState::Ordering,
+            reason: DelayReason::UnverifiedAnswer,
+            attempt: 1,
+            retry_in_ms: 1000,
+            error: Some(error),
+        }
+    }
+
     #[test]
     fn event_names_are_the_serialised_event_field() {
         let status = PrinterStatus {
@@ -318,14 +329,7 @@ mod tests {
                 state,
                 error: error.clone(),
             },
-            Event::Delayed {
-                out_trade_no: no(),
-                state,
-                reason: DelayReason::UnverifiedAnswer,
-                attempt: 1,
-                retry_in_ms: 1000,
-                error: Some(error.clone()),
-            },
+            delayed(error.clone()),
             Event::Printer {
                 out_trade_no: None,
                 state: None,
