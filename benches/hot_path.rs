@@ -126,6 +126,7 @@ async fn bench_checkout(dir: &Path, durable: bool) {
     let config = JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::from_secs(300),
+        place_timeout: Duration::from_secs(30),
         poll: PollSchedule {
             fast: Duration::from_secs(3600),
             fast_window: Duration::from_secs(60),

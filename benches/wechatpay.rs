@@ -105,6 +105,7 @@ async fn bench_detection(dir: &Path) {
     let config = JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::from_secs(300),
+        place_timeout: Duration::from_secs(30),
         poll: schedule,
         receipt_title: "Bench".into(),
         receipt_footer: String::new(),

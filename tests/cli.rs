@@ -5,6 +5,12 @@
 mod bin;
 #[path = "support/qr.rs"]
 mod qr;
+#[allow(
+    unused_imports,
+    reason = "the virtual printer's API is shared; this binary uses a part"
+)]
+#[path = "support/virtual_printer/mod.rs"]
+mod virtual_printer;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -372,4 +378,52 @@ fn loopback_passes_through_a_running_daemon() {
         text.contains("FAIL") && text.contains("is the daemon running"),
         "{text}"
     );
+}
+
+/// `checkout --no-follow` with the printer offline returns as soon as the order is placed
+/// and the printer problem known — exit 5, not after `print_timeout` — and the receipt
+/// prints once the printer is back.
+#[test]
+fn checkout_no_follow_returns_when_the_printer_is_down() {
+    use virtual_printer::{Link, PrinterState, VirtualPrinter};
+    let dir = tempfile::tempdir().unwrap();
+    let offline = PrinterState {
+        online: false,
+        ..PrinterState::default()
+    };
+    let vp = VirtualPrinter::start_with(Link::Tcp, offline);
+    let printer = format!("transport = \"tcp\"\naddress = \"{}\"", vp.address());
+    let _daemon = bin::serve(dir.path(), &bin::sandbox_config(dir.path(), &printer));
+    let args = [
+        "--socket",
+        "./wxprint.sock",
+        "checkout",
+        "--out-trade-no",
+        "T20261126301",
+        "--total",
+        "1200",
+        "--description",
+        "Tea",
+        "--no-follow",
+    ];
+    let out = wxprint(dir.path(), &args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(stdout.contains("code_url"), "placed: {stdout}");
+    assert!(
+        stdout.contains("receipt waiting for the printer"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("placed and payable"), "{stderr}");
+    assert!(vp.receipts().is_empty());
+
+    vp.set_state(|s| s.online = true);
+    let start = Instant::now();
+    while vp.receipts().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never printed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

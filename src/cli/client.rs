@@ -1,7 +1,8 @@
 //! The client commands: one request to the running daemon, its answers printed as they
 //! come (a line each for people, or the raw JSON lines with `--json`), and the exit code
 //! read from the answer that ends the command. For `checkout`: 0 paid (or printed with
-//! `--no-follow`), 2 refused request, 3 closed, 4 failed; for `printer`: 0 ready, 5 not
+//! `--no-follow`), 2 refused request, 3 closed, 4 failed, 5 with `--no-follow`: placed but
+//! not printed yet (the receipt waits for the printer); for `printer`: 0 ready, 5 not
 //! ready (offline, out of paper, cover open or unreachable) (a contract, in the README).
 //!
 //! Knows the protocol's types and which ops stream, nothing of how the daemon works.
@@ -110,11 +111,14 @@ async fn converse(
             println!("{}", describe(&message.event));
         }
         if let Some(code) = finished(&request.op, &message.event) {
-            if let Event::Printer { status, .. } = &message.event
-                && matches!(request.op, Op::Printer)
-                && printer_not_ready(status)
-            {
-                eprintln!("{}", not_ready_hint(status));
+            if let Event::Printer { status, .. } = &message.event {
+                match &request.op {
+                    Op::Printer if printer_not_ready(status) => {
+                        eprintln!("{}", not_ready_hint(status));
+                    }
+                    Op::Checkout(_) => eprintln!("{}", NOT_PRINTED_YET),
+                    _ => {}
+                }
             }
             return Ok(code);
         }
@@ -144,8 +148,14 @@ async fn next_answer(
     Ok(line)
 }
 
-/// Exit code of `wxprint printer` when the printer cannot print now.
+/// Exit code of `wxprint printer` when the printer cannot print now, and of `wxprint
+/// checkout --no-follow` when the order is placed but its receipt waits for the printer.
 const PRINTER_NOT_READY: u8 = 5;
+
+/// What `checkout --no-follow` says on stderr when it exits with [`PRINTER_NOT_READY`].
+const NOT_PRINTED_YET: &str = "the order is placed and payable, but its receipt waits for the \
+     printer: wxprint prints it as soon as the printer is ready (up to printer.print_timeout); \
+     fix the printer, or show the code_url on a screen; `wxprint status N` tells the rest";
 
 /// Whether a printer status means receipts cannot print now: offline, out of paper (or the
 /// printer did not say), cover open, or unreachable. A low roll still prints.
@@ -202,6 +212,15 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
         (Op::Printer, Event::Printer { status, .. }) if printer_not_ready(status) => {
             code(PRINTER_NOT_READY)
         }
+        // `--no-follow`: the order is placed and its receipt waits for the printer; the
+        // daemon keeps trying (up to print_timeout), the CLI need not wait for it.
+        (
+            Op::Checkout(c),
+            Event::Printer {
+                out_trade_no: Some(_),
+                ..
+            },
+        ) if !c.follow => code(PRINTER_NOT_READY),
         (_, Event::Error { print: None, .. }) => code(2),
         (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
         (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {
@@ -264,6 +283,21 @@ fn describe(event: &Event) -> String {
         Event::Error { error, .. } => {
             format!("error      {}: {}", error.code.as_str(), error.message)
         }
+        Event::Delayed {
+            reason,
+            attempt,
+            retry_in_ms,
+            error,
+            ..
+        } => format!(
+            "delayed    {} (attempt {attempt}, next try in {:.1} s){}",
+            reason.as_str(),
+            *retry_in_ms as f64 / 1000.0,
+            error
+                .as_ref()
+                .map(|e| format!(": {}", e.message))
+                .unwrap_or_default()
+        ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
         Event::Printer {
             out_trade_no: Some(no),

@@ -197,8 +197,9 @@ async fn follow(
                 let waited = test.wait.as_secs();
                 return Err(format!("not paid within {waited}s"));
             }
-            let (step, last) = (STEP.as_secs(), stages.last());
-            return Err(format!("no progress for {step}s after {last}"));
+            let (step, last) = (STEP.as_secs(), stages.last().to_owned());
+            let why = last_error(lines, write, no, test.json).await;
+            return Err(format!("no progress for {step}s after {last}{why}"));
         };
         match on_event(message.event, test.live, stages.now(), stages) {
             Next::Read => {}
@@ -218,6 +219,38 @@ async fn follow(
             Next::Done(verdict) => return verdict,
         }
     }
+}
+
+/// `; last error: …` from the order's `status` (what the daemon's latest attempt ran
+/// into), or nothing when it has none or does not say.
+async fn last_error(lines: &mut Lines, write: &mut OwnedWriteHalf, no: &str, json: bool) -> String {
+    let status = request(Op::Status {
+        out_trade_no: no.to_owned(),
+    });
+    if send(write, status).await.is_err() {
+        return String::new();
+    }
+    let deadline = Instant::now() + CANCEL;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match next(lines, left, json).await {
+            Ok(Some(Message {
+                event: Event::Status(status),
+                ..
+            })) => {
+                return status.last_error.map_or_else(String::new, |e| {
+                    format!(
+                        "; last error ({}, at {}): {}",
+                        e.reason.as_str(),
+                        e.at,
+                        e.error.message
+                    )
+                });
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::new()
 }
 
 /// Cancel the failed test's order, so that it does not stay payable and its pending
@@ -297,6 +330,18 @@ fn on_event(event: Event, live: bool, at: Duration, stages: &mut Stages) -> Next
         Event::Closed { reason, .. } => {
             let reason = reason.as_str();
             return Next::Done(Err(format!("the order was closed ({reason})")));
+        }
+        Event::Delayed {
+            reason,
+            attempt,
+            error,
+            ..
+        } => {
+            let why = error.map_or_else(String::new, |e| format!(": {}", e.message));
+            stages.reach(
+                format!("delayed: {} (attempt {attempt}){why}", reason.as_str()),
+                at,
+            );
         }
         _ => {}
     }

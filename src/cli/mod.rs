@@ -74,6 +74,10 @@ enum Command {
 #[derive(Subcommand)]
 enum DaemonOp {
     /// Check out through the daemon and print its events as they come.
+    ///
+    /// Exit codes: 0 paid (with --no-follow: placed and printed), 2 refused request,
+    /// 3 closed, 4 failed, 5 (--no-follow) placed and payable but the receipt waits for the
+    /// printer.
     Checkout {
         #[arg(long)]
         out_trade_no: String,
@@ -86,7 +90,8 @@ enum DaemonOp {
         /// currency (`wechatpay.currency`).
         #[arg(long, value_name = "CODE")]
         currency: Option<String>,
-        /// Stop after the receipt is printed instead of waiting for the payment.
+        /// Stop once the order is placed and printed (exit 0), or placed with its receipt
+        /// waiting for the printer (exit 5), instead of waiting for the payment.
         #[arg(long)]
         no_follow: bool,
     },

@@ -244,6 +244,16 @@ pub const KEYS: &[Key] = &[
         doc: "Timeout of one WeChat Pay API request.",
         show: |s| duration(s.wechatpay.request_timeout),
     },
+    // A cashier waits at the counter: past this, the checkout fails with
+    // `wechatpay_unavailable` rather than leave the POS hanging (issue 12 §2).
+    Key {
+        section: "wechatpay",
+        name: "place_timeout",
+        production: "30s",
+        sandbox: None,
+        doc: "How long a checkout waits for a verified answer from WeChat Pay before it fails.",
+        show: |s| duration(s.wechatpay.place_timeout),
+    },
     // The polling schedule: every second for the first minute (a payment is noticed 0.5 s
     // after it happens at the median, within 1 s always, at one query per second — WeChat
     // Pay's own guidance is every 2 s, which puts the median at 1 s), then every 10 s; every

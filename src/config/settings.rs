@@ -100,6 +100,9 @@ pub struct WechatPaySettings {
     pub close_min_age: Duration,
     /// Timeout of one API request.
     pub request_timeout: Duration,
+    /// How long a checkout waits for a verified answer to its placement before it fails
+    /// (`wechatpay_unavailable`).
+    pub place_timeout: Duration,
     /// How often the payment state is queried.
     pub poll: PollSchedule,
 }

@@ -125,6 +125,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
             },
         ),
         request_timeout: c.duration("wechatpay.request_timeout", Range::Positive),
+        place_timeout: c.duration("wechatpay.place_timeout", Range::Positive),
         poll: PollSchedule {
             fast: c.duration("wechatpay.poll_interval", Range::Positive),
             fast_window: c.duration("wechatpay.poll_fast_window", Range::Positive),

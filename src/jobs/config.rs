@@ -19,6 +19,9 @@ pub struct JobsConfig {
     pub order_ttl: Duration,
     /// WeChat Pay's rule: never close a younger order.
     pub close_min_age: Duration,
+    /// How long a checkout waits for a verified answer to its placement before it fails
+    /// with `wechatpay_unavailable` (`wechatpay.place_timeout`).
+    pub place_timeout: Duration,
     /// How often a payable order is queried (`[wechatpay]` `poll_*` keys).
     pub poll: PollSchedule,
     /// `[receipt]` defaults; a checkout's `receipt` overrides them.
@@ -40,6 +43,7 @@ impl JobsConfig {
         JobsConfig {
             order_ttl: settings.wechatpay.order_ttl,
             close_min_age: settings.wechatpay.close_min_age,
+            place_timeout: settings.wechatpay.place_timeout,
             poll: settings.wechatpay.poll,
             receipt_title: settings.receipt.title.clone(),
             receipt_footer: settings.receipt.footer.clone(),

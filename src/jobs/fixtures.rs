@@ -90,6 +90,7 @@ pub(crate) fn config() -> JobsConfig {
     JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::from_secs(300),
+        place_timeout: Duration::from_secs(30),
         poll: PollSchedule::default(),
         receipt_title: "Test Shop".into(),
         receipt_footer: "Thank you".into(),
@@ -114,6 +115,7 @@ pub(crate) fn shared(
         record,
         durable: true,
         wake: wake.clone(),
+        last_error: None,
     };
     state.active.insert(NO.into(), active);
     let shared = Shared {

@@ -5,7 +5,9 @@
 //!                   │                    │    (print the QR once)
 //!                   │                    ├──time_expire──▶ close ──▶ closed{expired}
 //!                   │                    └──cancel──▶ cancelling ──close when allowed──▶ closed{cancelled}
-//!                   └──refused by WeChat Pay──▶ failed
+//!                   ├──refused by WeChat Pay──▶ failed
+//!                   └──no verified answer within place_timeout──▶ failed (to the POS; an
+//!                        order that may exist goes on as `cancelling`: closed, or paid)
 //! ```
 //!
 //! Every job with an open outcome has one task (`task::drive`) that places the order,
@@ -32,12 +34,14 @@
 //! - `subscribers.rs`: who hears which event;
 //! - `task.rs` (placement) → `printing.rs` → `polling.rs` (queries, close): the driver;
 //! - `record.rs`: a record made and read (canonical request, replay, status, order);
-//! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`].
+//! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
+//! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
 
 mod config;
+mod delays;
 #[cfg(test)]
 mod fixtures;
 mod polling;
@@ -204,6 +208,7 @@ impl Jobs {
                 record,
                 durable: true,
                 wake: wake.clone(),
+                last_error: None,
             },
         );
         self.shared
@@ -310,11 +315,13 @@ impl Jobs {
     /// `status`: the job's full record.
     pub fn status(&self, no: &str) -> Result<Event, Refused> {
         let state = self.shared.lock();
-        let record = match state.active.get(no) {
-            Some(a) => a.record.clone(),
-            None => state.stored(no)?,
+        let (record, last_error) = match state.active.get(no) {
+            Some(a) => (a.record.clone(), a.last_error.clone()),
+            None => (state.stored(no)?, None),
         };
-        Ok(Event::Status(Box::new(status_of(&record))))
+        let mut status = status_of(&record);
+        status.last_error = last_error;
+        Ok(Event::Status(Box::new(status)))
     }
 
     /// `cancel`: stop selling; the order is closed as soon as WeChat Pay allows.

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::config::JobsConfig;
 use super::config::PollSchedule;
+use super::delays::{Delays, delay_error, last_error};
 use super::printing::{Printing, print_attempt};
 use super::state::Shared;
 use super::task::backoff;
@@ -35,6 +36,8 @@ pub(crate) struct Poller {
     rate_limited: u32,
     /// Failed closes in a row (back off).
     failed_closes: u32,
+    /// Failed queries, and when the POS last heard of them.
+    delays: Delays,
 }
 
 impl Poller {
@@ -45,6 +48,8 @@ impl Poller {
             last_attempt_ms,
             rate_limited: 0,
             failed_closes: 0,
+            // Polling never gives up on a placed order: no deadline.
+            delays: Delays::new(Instant::now(), Duration::MAX),
         }
     }
 
@@ -144,18 +149,32 @@ impl Poller {
                     shared.transition(no, transitions::not_paying);
                 }
             }
-            Err(PaymentError::RateLimited) => {
-                warn!(
-                    out_trade_no = no,
-                    "rate limited by the payment backend; slowing down"
-                );
-                self.rate_limited += 1;
-            }
             Err(e) => {
-                warn!(out_trade_no = no, error = %e, "query failed; will query again");
+                if e == PaymentError::RateLimited {
+                    warn!(
+                        out_trade_no = no,
+                        "rate limited by the payment backend; slowing down"
+                    );
+                    self.rate_limited += 1;
+                } else {
+                    warn!(out_trade_no = no, error = %e, "query failed; will query again");
+                }
+                self.tell(shared, record, &e);
+                return false;
             }
         }
+        shared.recovered(no, false);
         false
+    }
+
+    /// A query failed: keep it for `status`, and tell the POS (at most every few seconds).
+    fn tell(&mut self, shared: &Shared, record: &JobRecord, e: &PaymentError) {
+        let retry_in = self.next_wait(record.state, Duration::ZERO);
+        let job = (record.out_trade_no.as_str(), record.state);
+        if let Some((reason, event)) = self.delays.failed(e, Instant::now(), retry_in, job) {
+            let error = self.delays.latest.clone().unwrap_or_else(|| delay_error(e));
+            shared.delayed(&record.out_trade_no, last_error(reason, error), event);
+        }
     }
 }
 

@@ -184,6 +184,15 @@ fn replay_print(record: &JobRecord) -> Option<Event> {
 fn replay_outcome(record: &JobRecord) -> Option<Event> {
     let no = || record.out_trade_no.clone();
     match record.state {
+        // A checkout that failed while its order may exist: closed in the background.
+        JobState::Cancelling if record.error.is_some() => Some(Event::Failed {
+            out_trade_no: no(),
+            state: record.state,
+            error: record
+                .error
+                .clone()
+                .unwrap_or_else(|| err(ErrorCode::Internal, "failed")),
+        }),
         JobState::Cancelling => Some(Event::Cancelling {
             out_trade_no: no(),
             state: record.state,
@@ -234,6 +243,7 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         payer_total: r.payer_total,
         close_reason: r.close_reason,
         error: r.error.clone(),
+        last_error: None,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::journal::{JobRecord, Journal};
 use crate::payment::PaymentBackend;
 use crate::payment::sandbox::Sandbox;
 use crate::printer::PrinterHandle;
-use crate::protocol::{ErrorBody, ErrorCode, Event};
+use crate::protocol::{DelayReason, ErrorBody, ErrorCode, Event, LastError};
 
 /// What every job task and the [`super::Jobs`] handle share.
 pub(crate) struct Shared {
@@ -55,6 +55,9 @@ pub(crate) struct Active {
     pub(crate) durable: bool,
     /// Wakes the job's task early: a cancel, a sandbox payment.
     pub(crate) wake: Arc<Notify>,
+    /// The failure of the latest attempt at a step that has not succeeded since (in
+    /// memory: `status` shows it while the job is open).
+    pub(crate) last_error: Option<LastError>,
 }
 
 impl Shared {
@@ -108,6 +111,32 @@ impl Shared {
     /// Send an event about a job without changing it (nothing to journal).
     pub(crate) fn notify(&self, event: Event) {
         self.lock().subscribers.emit(&event);
+    }
+
+    /// A step of the job failed: keep the failure for `status`, and send `event` (a
+    /// `delayed`) when there is one to send.
+    pub(crate) fn delayed(&self, no: &str, failure: LastError, event: Option<Event>) {
+        let mut state = self.lock();
+        if let Some(active) = state.active.get_mut(no) {
+            active.last_error = Some(failure);
+        }
+        if let Some(event) = event {
+            state.subscribers.emit(&event);
+        }
+    }
+
+    /// A step succeeded: forget the job's last failure if it was of that step (`printer`:
+    /// the printing step, else a payment backend call).
+    pub(crate) fn recovered(&self, no: &str, printer: bool) {
+        let mut state = self.lock();
+        if let Some(active) = state.active.get_mut(no)
+            && active
+                .last_error
+                .as_ref()
+                .is_some_and(|e| (e.reason == DelayReason::Printer) == printer)
+        {
+            active.last_error = None;
+        }
     }
 
     /// `f`, unless the daemon stops first.
@@ -200,6 +229,7 @@ mod tests {
             record: awaiting(),
             durable: true,
             wake: Arc::new(Notify::new()),
+            last_error: None,
         };
         state.active.insert(NO.into(), active);
         state

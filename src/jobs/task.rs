@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::delays::{Delays, delay_error, last_error, unavailable};
 use super::polling::{finish_closed, poll};
 use super::printing::{Printing, print_attempt};
 use super::refusals::wechatpay_refused;
@@ -45,17 +47,28 @@ async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
     poll(shared, no, wake, last_attempt_ms, &mut printing).await
 }
 
-/// Place the order, retrying the identical request while the outcome is unknown.
+/// Place the order, retrying the identical request while the outcome is unknown. The POS
+/// hears `delayed` while attempts fail; without a verified answer within `place_timeout`
+/// the checkout fails (`wechatpay_unavailable`).
 async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i64) -> Option<()> {
     let mut attempt = 0;
+    let mut delays = Delays::new(Instant::now(), shared.config.place_timeout);
     loop {
         let record = shared.record(no)?;
         let Some(order) = transitions::next_placement(&record, clock::now_ms()) else {
             return Some(());
         };
-        let answer = shared
-            .or_stop(shared.backend_of(&record).place(&order))
-            .await;
+        let answer = tokio::select! {
+            biased;
+            answer = shared.or_stop(shared.backend_of(&record).place(&order)) => answer,
+            () = tokio::time::sleep_until(delays.deadline()) => {
+                // Given up mid-attempt: the order may exist.
+                *last_attempt_ms = clock::now_ms();
+                delays.maybe_placed = true;
+                give_up(shared, no, &delays);
+                return Some(());
+            }
+        };
         // The order may have been created at any moment up to the answer (or the lack of
         // one): count its age from the latest, so a close is never early.
         *last_attempt_ms = clock::now_ms();
@@ -63,23 +76,58 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
             Ok(placed) => {
                 info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
                 let placed_ms = *last_attempt_ms;
+                shared.recovered(no, false);
                 shared.transition(no, |r| transitions::placed(r, placed.code_url, placed_ms));
                 return Some(());
             }
             Err(e) => {
-                if on_placement_error(shared, no, e, attempt) {
+                if on_placement_error(shared, no, e.clone(), attempt, &delays) {
                     return Some(());
                 }
-                shared.sleep(backoff(attempt), wake).await?;
+                let pause = backoff(attempt);
+                let now = Instant::now();
+                if let Some((reason, event)) = delays.failed(&e, now, pause, (no, record.state)) {
+                    let error = delays.latest.clone().unwrap_or_else(|| delay_error(&e));
+                    shared.delayed(no, last_error(reason, error), event);
+                }
+                let left = delays.deadline().saturating_duration_since(now);
+                if left.is_zero() {
+                    give_up(shared, no, &delays);
+                    return Some(());
+                }
+                shared.sleep(pause.min(left), wake).await?;
                 attempt += 1;
             }
         }
     }
 }
 
+/// No verified answer within `place_timeout`: the checkout fails. An order that may exist
+/// at WeChat Pay is closed in the background (the job goes on as a cancel).
+fn give_up(shared: &Shared, no: &str, delays: &Delays) {
+    let background = delays.maybe_placed;
+    let error = unavailable(delays.limit(), delays.latest.as_ref(), background);
+    warn!(
+        out_trade_no = no,
+        background, "no verified answer from WeChat Pay in time; the checkout fails"
+    );
+    if background {
+        shared.transition(no, |r| transitions::abandoned(r, error));
+    } else {
+        shared.transition(no, |r| transitions::refused(r, error));
+    }
+}
+
 /// Act on a failed placement: `true` when the job has its answer, `false` to retry the
-/// identical request.
-fn on_placement_error(shared: &Shared, no: &str, e: PaymentError, attempt: u32) -> bool {
+/// identical request. A refusal after attempts that may have created the order fails the
+/// checkout but closes the order in the background.
+fn on_placement_error(
+    shared: &Shared,
+    no: &str,
+    e: PaymentError,
+    attempt: u32,
+    delays: &Delays,
+) -> bool {
     match e {
         PaymentError::OrderClosed(_) => {
             // Closed at WeChat Pay before we could place it again: it cannot be paid.
@@ -93,7 +141,11 @@ fn on_placement_error(shared: &Shared, no: &str, e: PaymentError, attempt: u32) 
         } => {
             warn!(out_trade_no = no, %code, %message, ?request_id, "order refused");
             let error = wechatpay_refused(code, message, request_id);
-            shared.transition(no, |r| transitions::refused(r, error));
+            if delays.maybe_placed {
+                shared.transition(no, |r| transitions::abandoned(r, error));
+            } else {
+                shared.transition(no, |r| transitions::refused(r, error));
+            }
             true
         }
         PaymentError::OrderPaid(_) => {

@@ -83,6 +83,23 @@ pub(crate) fn refused(r: &mut JobRecord, error: ErrorBody) -> Option<Event> {
     })
 }
 
+/// The checkout failed (`error`) after attempts that may have created the order at WeChat
+/// Pay: the POS hears `failed` (its checkout is over, nothing was shown to the customer),
+/// while the job goes on as a cancel — queried, closed once WeChat Pay allows, reported
+/// `paid` should it ever turn out paid — so that no payable order is left behind.
+pub(crate) fn abandoned(r: &mut JobRecord, error: ErrorBody) -> Option<Event> {
+    if r.state != JobState::Ordering {
+        return None; // placed or cancelled meanwhile: the job carries on as it is
+    }
+    r.state = JobState::Cancelling;
+    r.error = Some(error.clone());
+    Some(Event::Failed {
+        out_trade_no: r.out_trade_no.clone(),
+        state: JobState::Cancelling,
+        error,
+    })
+}
+
 /// The receipt came out of the printer (`printout`: where it went and whether the printer
 /// confirmed it, as far as the transport can tell).
 pub(crate) fn printed(r: &mut JobRecord, printout: Printout) -> Option<Event> {

@@ -78,6 +78,7 @@ spellings! {
         DuplicateOrder => "duplicate_order",
         OrderNotFound => "order_not_found",
         Wechatpay => "wechatpay",
+        WechatpayUnavailable => "wechatpay_unavailable",
         Printer => "printer",
         ShuttingDown => "shutting_down",
         NotPayable => "not_payable",
@@ -296,7 +297,7 @@ mod tests {
         (CloseReason::Expired, "expired"),
         (CloseReason::Remote, "remote"),
     ];
-    const CODES: [(ErrorCode, &str); 12] = [
+    const CODES: [(ErrorCode, &str); 13] = [
         (ErrorCode::InvalidJson, "invalid_json"),
         (ErrorCode::InvalidRequest, "invalid_request"),
         (ErrorCode::LineTooLong, "line_too_long"),
@@ -304,6 +305,7 @@ mod tests {
         (ErrorCode::DuplicateOrder, "duplicate_order"),
         (ErrorCode::OrderNotFound, "order_not_found"),
         (ErrorCode::Wechatpay, "wechatpay"),
+        (ErrorCode::WechatpayUnavailable, "wechatpay_unavailable"),
         (ErrorCode::Printer, "printer"),
         (ErrorCode::ShuttingDown, "shutting_down"),
         (ErrorCode::NotPayable, "not_payable"),

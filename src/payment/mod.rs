@@ -103,6 +103,16 @@ pub enum PaymentError {
         /// there was no answer or it carried none, and from the sandbox.
         request_id: Option<String>,
     },
+    /// An answer came but its signature did not verify (wrong WeChat Pay public key or
+    /// key id, an unknown platform certificate): not believed; try again later, same
+    /// request. The order may exist at WeChat Pay.
+    #[error("WeChat Pay's answer did not verify: {message}")]
+    Unverified {
+        /// What did not verify, for the log and the POS.
+        message: String,
+        /// WeChat Pay's `Request-ID` of the answer, to quote to its support.
+        request_id: Option<String>,
+    },
     /// HTTP 429: back off before the next call.
     #[error("payment backend rate limit reached")]
     RateLimited,

@@ -61,6 +61,10 @@ pub enum ErrorCode {
     OrderNotFound,
     /// WeChat Pay refused or failed; `wechatpay_code` carries its own code.
     Wechatpay,
+    /// No verified answer from WeChat Pay within `wechatpay.place_timeout` (unreachable,
+    /// answers that do not verify, rate limits): the checkout failed, nothing was shown to
+    /// the customer; an order that may exist at WeChat Pay is closed in the background.
+    WechatpayUnavailable,
     /// The printer failed.
     Printer,
     /// The daemon is stopping and takes no new work.
@@ -84,6 +88,7 @@ impl ErrorCode {
             ErrorCode::DuplicateOrder => "duplicate_order",
             ErrorCode::OrderNotFound => "order_not_found",
             ErrorCode::Wechatpay => "wechatpay",
+            ErrorCode::WechatpayUnavailable => "wechatpay_unavailable",
             ErrorCode::Printer => "printer",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::NotPayable => "not_payable",

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorBody;
-use super::status::{CloseReason, JobState, JobStatus, PrintState, PrinterStatus};
+use super::status::{CloseReason, DelayReason, JobState, JobStatus, PrintState, PrinterStatus};
 
 /// One line from the daemon: the `id` of the request that caused it, and the event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +142,23 @@ pub enum Event {
         /// What went wrong.
         error: ErrorBody,
     },
+    /// Something is slow or failing and wxprint is still trying (extension): sent at the
+    /// first failed attempt, then at most every few seconds while it goes on.
+    Delayed {
+        /// The job.
+        out_trade_no: String,
+        /// The job's state.
+        state: JobState,
+        /// What is failing.
+        reason: DelayReason,
+        /// How many attempts failed so far.
+        attempt: u32,
+        /// When wxprint tries again, milliseconds from now.
+        retry_in_ms: u64,
+        /// The latest failure, in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
     /// The answer to `status`: the job's full record.
     Status(Box<JobStatus>),
     /// The printer's state: the answer to `printer`, or news about a job whose receipt
@@ -202,7 +219,8 @@ impl Event {
             | Event::Cancelling { out_trade_no, .. }
             | Event::Paid { out_trade_no, .. }
             | Event::Closed { out_trade_no, .. }
-            | Event::Failed { out_trade_no, .. } => Some(out_trade_no),
+            | Event::Failed { out_trade_no, .. }
+            | Event::Delayed { out_trade_no, .. } => Some(out_trade_no),
             Event::Status(s) => Some(&s.out_trade_no),
             Event::Printed { out_trade_no, .. }
             | Event::Error { out_trade_no, .. }
@@ -229,6 +247,7 @@ impl Event {
             Event::Paid { .. } => "paid",
             Event::Closed { .. } => "closed",
             Event::Failed { .. } => "failed",
+            Event::Delayed { .. } => "delayed",
             Event::Status(_) => "status",
             Event::Printer { .. } => "printer",
             Event::Pong { .. } => "pong",
@@ -241,6 +260,17 @@ impl Event {
 mod tests {
     use super::super::Paper;
     use super::*;
+
+    fn delayed(error: ErrorBody) -> Event {
+        Event::Delayed {
+            out_trade_no: "T1234567".into(),
+            state: JobState::Ordering,
+            reason: DelayReason::UnverifiedAnswer,
+            attempt: 1,
+            retry_in_ms: 1000,
+            error: Some(error),
+        }
+    }
 
     #[test]
     fn event_names_are_the_serialised_event_field() {
@@ -299,6 +329,7 @@ mod tests {
                 state,
                 error: error.clone(),
             },
+            delayed(error.clone()),
             Event::Printer {
                 out_trade_no: None,
                 state: None,

@@ -28,7 +28,8 @@ pub use error::{ErrorBody, ErrorCode, RequestError};
 pub use event::{Event, ExchangeRate, Message, PaidAmount};
 pub use request::{OPS, Op, Request, parse_request};
 pub use status::{
-    CloseReason, JobState, JobStatus, Paper, PrintState, PrinterStatus, StatusAmount,
+    CloseReason, DelayReason, JobState, JobStatus, LastError, Paper, PrintState, PrinterStatus,
+    StatusAmount,
 };
 
 /// Protocol version, reported by `pong`.

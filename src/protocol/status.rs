@@ -134,6 +134,51 @@ pub struct JobStatus {
     /// Why the job failed, once failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// While the job is open and its latest attempt at something failed: what failed, why,
+    /// and when (extension); gone once that step succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+}
+
+/// Why a job is waiting longer than it should: the `reason` of `delayed` and of
+/// `last_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DelayReason {
+    /// WeChat Pay did not answer (network, DNS, TLS, timeout) or answered with a server
+    /// error: wxprint asks again.
+    WechatpayUnreachable,
+    /// WeChat Pay answered, but the answer's signature did not verify against the
+    /// configured WeChat Pay public key or platform certificates: not believed, asked again.
+    UnverifiedAnswer,
+    /// WeChat Pay asked us to slow down (HTTP 429): asked again later.
+    RateLimited,
+    /// The printer cannot take the receipt yet (offline, paper out, cover open).
+    Printer,
+}
+
+impl DelayReason {
+    /// The spelling on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelayReason::WechatpayUnreachable => "wechatpay_unreachable",
+            DelayReason::UnverifiedAnswer => "unverified_answer",
+            DelayReason::RateLimited => "rate_limited",
+            DelayReason::Printer => "printer",
+        }
+    }
+}
+
+/// The failure of a job's latest attempt, as `status` reports it while the job is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    /// What kind of failure.
+    pub reason: DelayReason,
+    /// When it happened (RFC 3339).
+    pub at: String,
+    /// What failed, in words (its `message` names the key or host to check).
+    #[serde(flatten)]
+    pub error: ErrorBody,
 }
 
 /// An order's amount as `status` reports it.

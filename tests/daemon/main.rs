@@ -4,12 +4,17 @@
 //! One test binary (`cargo test --test daemon`), a module per topic; the in-process daemon
 //! and the POS client are in `tests/support/`.
 
+#[path = "../support/merchant.rs"]
+mod merchant;
 #[path = "../support/mod.rs"]
 mod support;
+#[path = "../support/wechatpay_sim/mod.rs"]
+mod wechatpay_sim;
 
 mod backends;
 mod cancel;
 mod checkout;
+mod delayed;
 mod errors;
 mod expiry;
 mod global;

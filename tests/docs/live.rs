@@ -16,9 +16,16 @@ use super::{Examples, examples};
 
 const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
 /// Key paths that only a real WeChat Pay answer produces (or, for `amount.exchange_rate`, a
-/// sandbox standing in for WeChat Pay Global, which this mainland daemon is not): a
-/// documented example holding one needs no counterpart from the offline daemon.
-const WECHATPAY_ONLY: [&str; 2] = ["error.request_id", "amount.exchange_rate"];
+/// sandbox standing in for WeChat Pay Global, which this mainland daemon is not; for
+/// `retry_in_ms` and `last_error`, a WeChat Pay that fails — `delayed` and the status of a
+/// job stuck on it, tested in tests/daemon/delayed.rs): a documented example holding one
+/// needs no counterpart from the offline daemon.
+const WECHATPAY_ONLY: [&str; 4] = [
+    "error.request_id",
+    "amount.exchange_rate",
+    "retry_in_ms",
+    "last_error",
+];
 /// Key paths that only a printer on a byte link produces (the offline daemon prints to
 /// files, which cannot confirm a receipt): likewise.
 const PRINTER_ONLY: [&str; 1] = ["confirmed"];

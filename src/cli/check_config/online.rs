@@ -276,6 +276,13 @@ fn hint_for(w: &WechatPaySettings, error: &PaymentError) -> String {
         PaymentError::Transient { .. } => {
             "check the network, DNS and api_base (and ca_file for a private CA)".into()
         }
+        PaymentError::Unverified { .. } => format!(
+            "the answer came from WeChat Pay's address but its signature did not verify: check \
+             public_key_file {:?} and public_key_id {:?} (public-key mode) or the APIv3 key \
+             (certificate mode), and the register's clock",
+            w.public_key_file.display(),
+            w.public_key_id
+        ),
         _ => "check appid, mchid, sub_mchid and the trust mode keys, and that region \
               (\"mainland\" or \"global\") is where the merchant signed up: a WeChat Pay \
               Global merchant needs region = \"global\", a service provider's shop sub_mchid"

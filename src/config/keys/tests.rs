@@ -43,6 +43,7 @@ fn production_defaults_of_every_key() {
     assert_eq!(w.order_ttl, Duration::from_secs(600));
     assert_eq!(w.close_min_age, Duration::from_secs(300));
     assert_eq!(w.request_timeout, Duration::from_secs(10));
+    assert_eq!(w.place_timeout, Duration::from_secs(30));
     assert_eq!(
         w.poll,
         PollSchedule {
@@ -140,6 +141,7 @@ const FULL: &str = r#"
     order_ttl = "1h 30m"
     close_min_age = "5m"
     request_timeout = "3s"
+    place_timeout = "45s"
     poll_interval = "500ms"
     poll_fast_window = "2m"
     poll_interval_paying = "250ms"
@@ -188,6 +190,7 @@ fn full_settings() -> Settings {
             order_ttl: Duration::from_secs(90 * 60),
             close_min_age: Duration::from_secs(300),
             request_timeout: Duration::from_secs(3),
+            place_timeout: Duration::from_secs(45),
             poll: PollSchedule {
                 fast: Duration::from_millis(500),
                 fast_window: Duration::from_secs(120),

@@ -264,10 +264,10 @@ impl Http {
                     if !matches!(error, VerifyError::SignTest) {
                         warn!(error = %error, ?request_id, "WeChat Pay answer failed verification; not trusted");
                     }
-                    last = Some(transient(
-                        format!("the answer's signature did not verify: {error}"),
+                    last = Some(PaymentError::Unverified {
+                        message: error.to_string(),
                         request_id,
-                    ));
+                    });
                 }
             }
         }
