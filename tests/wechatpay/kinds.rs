@@ -130,8 +130,10 @@ async fn run_case(case: Case, prefix: &str) {
     // The first answer placing `…E` does not verify: its code_url must never be printed.
     setup.sim.inject(Endpoint::Native, Fault::BadSignature, 1);
     let mut pos_expire = printed(&setup, case, &expire).await;
-    // Shift at once: `…E` may be closed as soon as it expires, and on a loaded machine the
-    // payment below can take longer than that. No close is due before this point.
+    // Paid at once, while WeChat's clock still has the orders within their time_expire.
+    assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
+    // Shift now: `…E` may be closed as soon as it expires, and on a loaded machine the
+    // steps below can take longer than that. No close is due before this point.
     setup.sim.set_clock_offset(CLOCK_SHIFT - CLOCK_BEHIND);
     // Cancel `…C` now, long before it would expire (ORDER_TTL) on a slow machine.
     let mut cashier = setup.daemon.connect().await;
@@ -140,7 +142,6 @@ async fn run_case(case: Case, prefix: &str) {
         .await;
     cashier.expect("cancelling").await;
 
-    assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
     let paid = pos_pay.expect("paid").await;
     assert_paid(&setup, case, &pay, &paid);
     assert_status_paid(&setup, &pay, &paid).await;
