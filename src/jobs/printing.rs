@@ -103,7 +103,9 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
         Ok(printout) => {
             let (location, confirmed) = (&printout.location, printout.confirmed);
             debug!(out_trade_no = no, ?location, ?confirmed, "receipt printed");
-            shared.transition(no, |r| transitions::printed(r, printout));
+            // Grouped: a power cut right now prints the receipt again after the restart,
+            // which is all it can cost (the code_url was durable before printing).
+            shared.transition_grouped(no, |r| transitions::printed(r, printout));
         }
         Err(e) if first.elapsed() >= timeout || matches!(e, PrinterError::Stopped) => {
             warn!(out_trade_no = no, error = %e, "printing failed; the order stays payable");
@@ -114,7 +116,7 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
                     humantime::format_duration(timeout)
                 ),
             );
-            shared.transition(no, |r| transitions::print_failed(r, error));
+            shared.transition_grouped(no, |r| transitions::print_failed(r, error));
         }
         Err(e) => {
             printing.next_attempt = Some(Instant::now() + retry);

@@ -79,6 +79,15 @@ impl Shared {
         self.lock().transition(no, change)
     }
 
+    /// [`State::transition_grouped`] under the lock.
+    pub(crate) fn transition_grouped(
+        &self,
+        no: &str,
+        change: impl FnOnce(&mut JobRecord) -> Option<Event>,
+    ) -> Option<JobRecord> {
+        self.lock().transition_grouped(no, change)
+    }
+
     /// Whether the job's current record is in the journal; writes it again if an earlier
     /// write failed.
     pub(crate) fn ensure_durable(&self, no: &str) -> bool {
@@ -178,11 +187,36 @@ impl State {
         no: &str,
         change: impl FnOnce(&mut JobRecord) -> Option<Event>,
     ) -> Option<JobRecord> {
+        self.transition_with(no, false, change)
+    }
+
+    /// [`State::transition`] for a change whose loss in a power cut costs only a repeat
+    /// (a receipt printed again): committed at once, on disk with the journal's group
+    /// commit (`journal::GROUP_WINDOW`), so the daemon's thread does not wait for the disk.
+    pub(crate) fn transition_grouped(
+        &mut self,
+        no: &str,
+        change: impl FnOnce(&mut JobRecord) -> Option<Event>,
+    ) -> Option<JobRecord> {
+        self.transition_with(no, true, change)
+    }
+
+    fn transition_with(
+        &mut self,
+        no: &str,
+        grouped: bool,
+        change: impl FnOnce(&mut JobRecord) -> Option<Event>,
+    ) -> Option<JobRecord> {
         let active = self.active.get_mut(no)?;
         let mut record = active.record.clone();
         let event = change(&mut record);
         record.updated_ms = clock::now_ms();
-        active.durable = match self.journal.update(&record) {
+        let written = if grouped {
+            self.journal.update_grouped(&record)
+        } else {
+            self.journal.update(&record)
+        };
+        active.durable = match written {
             Ok(()) => true,
             Err(e) => {
                 // The event still goes out: a POS must hear of a payment even when the disk

@@ -1,18 +1,23 @@
 //! Durable job records in SQLite (`journal.sqlite` under `state_dir`).
 //!
 //! WAL mode with `synchronous=FULL`: when [`Journal::insert`] or [`Journal::update`]
-//! returns, the record is on disk and survives a power cut. The `jobs` module commits every
-//! state change here *before* it tells anyone about it, so a POS never hears of a state the
-//! daemon could forget. The journal stores records; it knows no business rules.
+//! returns, the record is on disk and survives a power cut. [`Journal::update_grouped`]
+//! is for changes whose loss in a power cut costs nothing but a repeat (a receipt printed
+//! again): committed at once, made durable by the group commit (`group.rs`) within
+//! [`GROUP_WINDOW`], one `fdatasync` for all of them, off the caller's thread. The `jobs`
+//! module commits every state change here *before* it tells anyone about it, and decides
+//! which changes may be grouped. The journal stores records; it knows no business rules.
 //!
 //! - this file: the [`Journal`] — open, insert, update, get, the unfinished jobs, checkpoint;
 //! - `record.rs`: [`JobRecord`], what one job is;
 //! - `schema.rs`: the table, versioned with `PRAGMA user_version`; [`Journal::open`]
 //!   migrates older files forward and refuses files from a newer wxprint;
+//! - `group.rs`: the group commit, a thread that syncs the WAL after grouped writes;
 //! - `codec.rs`: how a record is spelled in a row — the journal's own spellings, so that
 //!   renaming a wire value never makes an old journal unreadable.
 
 mod codec;
+mod group;
 mod record;
 mod schema;
 
@@ -22,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::protocol::JobState;
 
+pub use group::WINDOW as GROUP_WINDOW;
 pub use record::JobRecord;
 pub use schema::SCHEMA_VERSION;
 
@@ -62,6 +68,15 @@ pub enum JournalError {
         /// Its `PRAGMA user_version`, greater than [`SCHEMA_VERSION`].
         found: i64,
     },
+    /// The group-commit thread could not be started (the system is out of threads or
+    /// memory).
+    #[error(
+        "cannot start the journal's sync thread: {source}; the system is out of threads or memory"
+    )]
+    Thread {
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// A stored row is not a record: its state, print state, close reason or error is not
     /// one this wxprint can read.
     #[error("journal {path}: corrupt record {out_trade_no}: {what}")]
@@ -79,6 +94,7 @@ pub enum JournalError {
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    group: group::GroupCommit,
 }
 
 impl std::fmt::Debug for Journal {
@@ -99,7 +115,11 @@ impl Journal {
             path: path.clone(),
             source,
         })?;
-        let journal = Journal { conn, path };
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let group = group::GroupCommit::start(wal.into())
+            .map_err(|source| JournalError::Thread { source })?;
+        let journal = Journal { conn, path, group };
         journal.init()?;
         Ok(journal)
     }
@@ -142,6 +162,21 @@ impl Journal {
     /// Replace a job's record with `job`.
     pub fn update(&mut self, job: &JobRecord) -> Result<(), JournalError> {
         codec::write_row(&self.conn, "INSERT OR REPLACE", job).map_err(|e| self.err(e))
+    }
+
+    /// Replace a job's record with `job` now, durable within [`GROUP_WINDOW`] (or at the
+    /// next durable write, whichever is first): a power cut in between loses this change
+    /// and nothing after it.
+    pub fn update_grouped(&mut self, job: &JobRecord) -> Result<(), JournalError> {
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(|e| self.err(e))?;
+        let written = codec::write_row(&self.conn, "INSERT OR REPLACE", job);
+        // Back to FULL before anything else, even when the write failed.
+        let full = self.conn.execute_batch("PRAGMA synchronous = FULL;");
+        written.and(full).map_err(|e| self.err(e))?;
+        self.group.written();
+        Ok(())
     }
 
     /// The job stored under `out_trade_no`.
@@ -233,6 +268,50 @@ mod tests {
         assert_eq!(j.get("T0000001").unwrap().unwrap(), a);
         assert_eq!(j.get("T0000002").unwrap().unwrap(), b);
         assert_eq!(j.get("T0000003").unwrap(), None);
+    }
+
+    #[test]
+    fn grouped_updates_share_one_sync_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records: Vec<_> = (0..20).map(|i| record(&format!("T{i:07}"))).collect();
+        {
+            let mut j = Journal::open(dir.path()).unwrap();
+            for r in &records {
+                j.insert(r).unwrap();
+            }
+            assert_eq!(
+                j.group.syncs(),
+                0,
+                "durable writes sync inline, not in the group"
+            );
+            for r in &mut records {
+                r.state = JobState::Closed;
+                r.close_reason = Some(CloseReason::Cancelled);
+                j.update_grouped(r).unwrap();
+                // Readable at once, before any sync.
+                assert_eq!(j.get(&r.out_trade_no).unwrap().as_ref(), Some(&*r));
+            }
+            let start = std::time::Instant::now();
+            while j.group.syncs() == 0 {
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(10),
+                    "no sync"
+                );
+                std::thread::yield_now();
+            }
+            let syncs = j.group.syncs();
+            assert!(syncs < 5, "20 grouped writes, {syncs} syncs: not grouped");
+            // Back to FULL: a plain update is durable again when it returns.
+            let mode: i64 = j
+                .conn
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(mode, 2, "synchronous=FULL after a grouped write");
+        }
+        let j = Journal::open(dir.path()).unwrap();
+        for r in &records {
+            assert_eq!(j.get(&r.out_trade_no).unwrap().as_ref(), Some(r));
+        }
     }
 
     #[test]

@@ -2,10 +2,16 @@
 //! (`docs/escpos.md` §4): `DLE EOT 1`, `2`, `4` before a receipt, `GS r 1` after it.
 //!
 //! A printer answers each request with exactly one byte with the request's fixed bits. An
-//! answer counts only when it is the first byte after the request, has those bits, and
-//! nothing follows it; the `DLE EOT 1` answer is asked again last and must be the same. A
-//! wrong baud rate or a bad RX wire gives bytes too, but not like that: such a connection's
-//! status is unknown ([`Realtime::garbled`]) and its receipts unconfirmed, never "ok".
+//! answer counts only when the line was quiet when the request went out, it is the first
+//! byte after the request, has those bits, and nothing follows it; the `DLE EOT 1` answer
+//! is asked again last and must be the same. A wrong baud rate or a bad RX wire gives bytes
+//! too, but not like that: such a connection's status is unknown ([`Realtime::garbled`])
+//! and its receipts unconfirmed, never "ok".
+//!
+//! Nothing here waits except for an answer itself: "nothing follows" and "the line was
+//! quiet" look only at what the kernel already holds ([`Link::pending`]). A short timed
+//! wait would cost a scheduler tick (4–10 ms) per request; noise that arrives later is
+//! still caught, as bytes before the next request or as a second `DLE EOT 1` that differs.
 
 use std::io;
 use std::time::Duration;
@@ -16,9 +22,10 @@ use crate::printer::status::{
 };
 
 /// How long one status reply may take.
-const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long the line must stay quiet after an answer: a second byte is noise.
-const SETTLE: Duration = Duration::from_millis(10);
+pub(super) const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
+/// At most this many stale bytes are forgotten at once (a line that never stops talking is
+/// noise, not late replies).
+const DRAIN_MAX: usize = 4096;
 
 /// What one request got back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +38,11 @@ enum Answer {
     Garbled,
 }
 
-/// Forget bytes the printer sent earlier (a late status reply); how many there were.
+/// Forget the bytes the printer sent earlier and the kernel still holds (a late status
+/// reply), without waiting for more; how many there were.
 fn drain(link: &mut dyn Link) -> io::Result<usize> {
     let mut forgotten = 0;
-    while link.recv(Duration::from_millis(1))?.is_some() {
+    while forgotten < DRAIN_MAX && link.pending()?.is_some() {
         forgotten += 1;
     }
     Ok(forgotten)
@@ -47,14 +55,16 @@ fn ask(
     valid: fn(u8) -> bool,
     timeout: Duration,
 ) -> io::Result<Answer> {
+    // Bytes nobody asked for (the tail of earlier noise): whatever comes next is no answer.
+    let unasked = drain(link)? > 0;
     link.send(request)?;
     let answer = match link.recv(timeout)? {
+        None if unasked => return Ok(Answer::Garbled),
         None => return Ok(Answer::Silent),
-        Some(b) if valid(b) => Answer::Byte(b),
+        Some(b) if valid(b) && !unasked => Answer::Byte(b),
         Some(_) => Answer::Garbled,
     };
-    if link.recv(SETTLE)?.is_some() {
-        drain(link)?;
+    if drain(link)? > 0 {
         return Ok(Answer::Garbled);
     }
     Ok(answer)

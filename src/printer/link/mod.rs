@@ -52,6 +52,11 @@ pub trait Link: Send {
     /// One byte from the printer within `timeout`; `Ok(None)` when none came, or when the
     /// link cannot read back at all.
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>>;
+    /// One byte the printer already sent (buffered by the kernel), without waiting;
+    /// `Ok(None)` when nothing is there.
+    fn pending(&mut self) -> io::Result<Option<u8>> {
+        self.recv(Duration::ZERO)
+    }
 }
 
 /// How a transport opens its link.
@@ -187,6 +192,8 @@ mod tests {
         sent: Vec<u8>,
         answers: std::collections::VecDeque<Vec<u8>>,
         line: std::collections::VecDeque<u8>,
+        /// The timeout of every `recv` (a wait; `pending` never waits).
+        waits: Vec<Duration>,
     }
 
     impl Script {
@@ -195,6 +202,7 @@ mod tests {
                 sent: Vec::new(),
                 answers: answers.iter().map(|a| a.to_vec()).collect(),
                 line: Default::default(),
+                waits: Vec::new(),
             }
         }
     }
@@ -208,7 +216,11 @@ mod tests {
             }
             Ok(())
         }
-        fn recv(&mut self, _: Duration) -> io::Result<Option<u8>> {
+        fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
+            self.waits.push(timeout);
+            Ok(self.line.pop_front())
+        }
+        fn pending(&mut self) -> io::Result<Option<u8>> {
             Ok(self.line.pop_front())
         }
     }
@@ -239,6 +251,34 @@ mod tests {
         let mut silent = Script::new(&[]);
         assert!(!query(&mut silent).unwrap().answered());
         assert!(!print_confirmed(&mut silent, b"x", Duration::from_millis(10)).unwrap());
+    }
+
+    #[test]
+    fn the_exchange_waits_only_for_answers() {
+        // Draining stale bytes and checking that nothing follows an answer look at what
+        // is already there: a timed wait costs a scheduler tick (4–10 ms) per request.
+        let mut link = Script::new(&READY);
+        assert_eq!(query(&mut link).unwrap().not_ready(), None);
+        let confirm = Duration::from_secs(7);
+        assert!(print_confirmed(&mut link, b"\x1b@hello", confirm).unwrap());
+        let status = exchange::STATUS_TIMEOUT;
+        assert_eq!(link.waits, [status, status, status, status, confirm]);
+    }
+
+    #[test]
+    fn a_byte_before_the_request_is_never_its_answer() {
+        // The tail of earlier noise is on the line and the printer says nothing: that
+        // byte must not pass for the GS r answer, nor for a status.
+        let mut link = Script::new(&[]);
+        link.line.push_back(0x00);
+        assert!(!print_confirmed(&mut link, b"x", Duration::ZERO).unwrap());
+        let mut link = Script::new(&[&[0x12], &[0x12], &[0x12], &[0x12]]);
+        link.line.extend([0x12, 0x12]);
+        let stale_first = query(&mut link).unwrap();
+        assert!(
+            !stale_first.garbled,
+            "stale replies before a query are forgotten"
+        );
     }
 
     #[test]

@@ -96,6 +96,15 @@ impl Link for SerialLink {
         Ok(())
     }
 
+    fn pending(&mut self) -> io::Result<Option<u8>> {
+        use serialport::SerialPort as _;
+        // What the tty already holds (FIONREAD): reading that much never waits.
+        if self.port.bytes_to_read().map_err(io::Error::from)? == 0 {
+            return Ok(None);
+        }
+        self.recv(Duration::from_millis(1))
+    }
+
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
         use serialport::SerialPort as _;
         self.port

@@ -1,10 +1,12 @@
 //! Network printers on their raw port (TCP 9100), one connection per job.
 //!
 //! Owns connecting (every resolved address, with a timeout) and reading one byte with a
-//! timeout; a closed connection is an error, so the job reopens. Knows nothing of ESC/POS.
+//! timeout or without waiting (`MSG_DONTWAIT`: the kernel's 1 ms read-timeout floor is a
+//! scheduler tick, 4–10 ms); a closed connection is an error, so the job reopens. Knows nothing of ESC/POS.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use super::{Connector, Link};
@@ -45,6 +47,14 @@ impl Connector for Tcp {
     }
 }
 
+/// The printer hung up: the job reopens.
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the printer closed the connection",
+    )
+}
+
 struct TcpLink {
     stream: TcpStream,
 }
@@ -55,16 +65,35 @@ impl Link for TcpLink {
         self.stream.flush()
     }
 
+    fn pending(&mut self) -> io::Result<Option<u8>> {
+        let mut byte = [0u8];
+        // SAFETY: a one-byte buffer we own, on the stream's open socket.
+        let n = unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                byte.as_mut_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            1 => Ok(Some(byte[0])),
+            0 => Err(closed()),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                e if e.kind() == io::ErrorKind::Interrupted => self.pending(),
+                e => Err(e),
+            },
+        }
+    }
+
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
         self.stream
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut byte = [0u8];
         match self.stream.read(&mut byte) {
             Ok(1) => Ok(Some(byte[0])),
-            Ok(_) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the printer closed the connection",
-            )),
+            Ok(_) => Err(closed()),
             Err(e)
                 if matches!(
                     e.kind(),

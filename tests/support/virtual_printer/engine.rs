@@ -50,6 +50,8 @@ pub(super) struct Inner {
     pub(super) replies: Vec<u8>,
     /// Complete receipts, as ranges of `printed`.
     pub(super) receipts: Vec<(usize, usize)>,
+    /// When the last byte of each cut arrived from the link (before the engine ran).
+    pub(super) cut_arrivals: Vec<Instant>,
     pub(super) receipt_start: Option<usize>,
     /// End of the last cut.
     pub(super) last_boundary: usize,
@@ -107,8 +109,12 @@ impl Inner {
                 continue;
             }
             self.raw.push(b);
+            let queued = self.queue.len();
             self.parser
                 .feed(b, self.state.realtime_in_data, &mut self.queue, &mut rt);
+            if self.queue.range(queued..).any(|i| i.kind == Kind::CutEnd) {
+                self.cut_arrivals.push(Instant::now());
+            }
             for action in rt.drain(..) {
                 match action {
                     Realtime::Status(n) => {
@@ -240,6 +246,7 @@ impl Shared {
                 replies: Vec::new(),
                 noise_seed: 0x2545_F491,
                 receipts: Vec::new(),
+                cut_arrivals: Vec::new(),
                 receipt_start: None,
                 last_boundary: 0,
                 status_queries: 0,

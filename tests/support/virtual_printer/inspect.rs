@@ -35,6 +35,12 @@ impl VirtualPrinter {
             .collect()
     }
 
+    /// When the last byte of each cut arrived from the link, in order: the end of a
+    /// receipt's journey over the wire (benches measure up to here).
+    pub fn cut_arrivals(&self) -> Vec<Instant> {
+        self.shared.lock().cut_arrivals.clone()
+    }
+
     /// Wait until at least `n` receipts are printed; returns all of them. Panics after
     /// `timeout` (with what did arrive), so a test fails with a useful message.
     pub async fn wait_receipts(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {

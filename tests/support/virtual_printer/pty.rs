@@ -74,7 +74,7 @@ fn host_flow_control(master: &File, printer_xon_xoff: bool) -> bool {
 }
 
 /// Wait until `fd` is readable, at most `timeout`.
-fn poll_readable(fd: &impl AsRawFd, timeout: Duration) -> bool {
+pub(super) fn poll_readable(fd: &impl AsRawFd, timeout: Duration) -> bool {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::Plug;
 use super::engine::{READ_CHUNK, Shared, Sink, TICK};
+use super::pty::poll_readable;
 
 /// Listen on `port` (0: any) on 127.0.0.1 and serve connections one at a time.
 pub(super) fn plug_tcp(shared: &Arc<Shared>, port: u16) -> io::Result<(Plug, u16)> {
@@ -33,9 +34,14 @@ pub(super) fn plug_tcp(shared: &Arc<Shared>, port: u16) -> io::Result<(Plug, u16
             .name("vprinter-tcp".into())
             .spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
+                    // Accept as soon as a connection is waiting (a printer answers at once),
+                    // looking at `stop` every tick.
+                    if !poll_readable(&listener, TICK) {
+                        continue;
+                    }
                     match listener.accept() {
                         Ok((stream, _)) => serve_tcp(&shared, stream, &stop),
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                        Err(_) => std::thread::sleep(TICK),
                     }
                 }
             })?
