@@ -105,6 +105,7 @@ async fn bench_detection(dir: &Path) {
     let config = JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::from_secs(300),
+        time_expire_min: Duration::from_secs(60),
         place_timeout: Duration::from_secs(30),
         poll: schedule,
         receipt_title: "Bench".into(),

@@ -16,6 +16,16 @@ pub enum QrStyle {
     Native,
 }
 
+impl QrStyle {
+    /// The config spelling (`printer.qr`): `raster` or `native`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QrStyle::Raster => "raster",
+            QrStyle::Native => "native",
+        }
+    }
+}
+
 /// How the receipt ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Cut {

@@ -19,6 +19,9 @@ pub struct JobsConfig {
     pub order_ttl: Duration,
     /// WeChat Pay's rule: never close a younger order.
     pub close_min_age: Duration,
+    /// WeChat Pay's rule: an order stays payable at least this long (one minute); a POS's
+    /// `time_expire` nearer than that is refused ([`TIME_EXPIRE_MIN`]; tests shrink it).
+    pub time_expire_min: Duration,
     /// How long a checkout waits for a verified answer to its placement before it fails
     /// with `wechatpay_unavailable` (`wechatpay.place_timeout`).
     pub place_timeout: Duration,
@@ -37,12 +40,18 @@ pub struct JobsConfig {
     pub print_timeout: Duration,
 }
 
+/// WeChat Pay's shortest order life: a `time_expire` less than a minute ahead is raised to
+/// one minute by WeChat Pay (docs/wechatpay.md §2); wxprint refuses it instead, so the POS
+/// never believes in a shorter window than the customer has.
+pub const TIME_EXPIRE_MIN: Duration = Duration::from_secs(60);
+
 impl JobsConfig {
     /// The state machine's part of the settings.
     pub fn from_settings(settings: &Settings) -> JobsConfig {
         JobsConfig {
             order_ttl: settings.wechatpay.order_ttl,
             close_min_age: settings.wechatpay.close_min_age,
+            time_expire_min: TIME_EXPIRE_MIN,
             place_timeout: settings.wechatpay.place_timeout,
             poll: settings.wechatpay.poll,
             receipt_title: settings.receipt.title.clone(),

@@ -90,6 +90,7 @@ pub(crate) fn config() -> JobsConfig {
     JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::from_secs(300),
+        time_expire_min: Duration::from_secs(1),
         place_timeout: Duration::from_secs(30),
         poll: PollSchedule::default(),
         receipt_title: "Test Shop".into(),

@@ -70,7 +70,7 @@ use crate::printer::PrinterHandle;
 use crate::protocol::{Checkout, ErrorCode, Event, JobState, PrintState, PrinterStatus};
 use crate::receipt;
 
-pub use config::{JobsConfig, encoding_override, layout_for};
+pub use config::{JobsConfig, TIME_EXPIRE_MIN, encoding_override, layout_for};
 pub use refusals::Refused;
 
 use printing::print_receipt;
@@ -286,6 +286,7 @@ impl Jobs {
             checkout.order.time_expire.as_deref(),
             now,
             self.shared.config.order_ttl,
+            self.shared.config.time_expire_min,
         )?;
         let mut record = new_record(checkout, request, expire_ms, now);
         // Pin the exact request before the first attempt, in the same commit.

@@ -102,7 +102,12 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
     match result {
         Ok(printout) => {
             let (location, confirmed) = (&printout.location, printout.confirmed);
-            debug!(out_trade_no = no, ?location, ?confirmed, "receipt printed");
+            debug!(
+                out_trade_no = no,
+                location = location.as_deref().unwrap_or(""),
+                confirmed,
+                "receipt printed"
+            );
             // Grouped: a power cut right now prints the receipt again after the restart,
             // which is all it can cost (the code_url was durable before printing).
             shared.transition_grouped(no, |r| transitions::printed(r, printout));
@@ -130,7 +135,11 @@ fn not_ready(shared: &Shared, record: &JobRecord, printing: &mut Printing, e: Pr
     let no = record.out_trade_no.as_str();
     let status = e.into_status(shared.printer.describe());
     if printing.reported.as_ref() != Some(&status) {
-        warn!(out_trade_no = no, error = ?status.error, "printer not ready; the receipt waits");
+        warn!(
+            out_trade_no = no,
+            error = status.error.as_deref().unwrap_or("not ready"),
+            "printer not ready; the receipt waits"
+        );
         printing.reported = Some(status.clone());
         shared.notify(Event::Printer {
             out_trade_no: Some(no.to_owned()),

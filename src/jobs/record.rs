@@ -61,27 +61,49 @@ pub(crate) fn receipt_spec(record: &JobRecord) -> ReceiptSpec {
 /// payable (`order_ttl` has the same bound).
 pub(crate) const MAX_TIME_EXPIRE_AHEAD: Duration = Duration::from_secs(2 * 60 * 60);
 
+/// How much nearer than the minimum a POS's `time_expire` may be and still be taken (raised
+/// to the minimum): RFC 3339 has whole seconds and the POS's clock is not ours, so a POS
+/// sending "now + 1 minute" may arrive a second or two short of it.
+pub(crate) const TIME_EXPIRE_GRACE: Duration = Duration::from_secs(5);
+
 /// When a new order stops being payable, fixed at checkout (`now_ms`) so that every
-/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One already past,
-/// or more than [`MAX_TIME_EXPIRE_AHEAD`] ahead, is refused; less than a minute ahead is
-/// raised to one minute, as WeChat Pay does. Only new orders come here: an identical retry
-/// of an accepted order resumes it whatever its `time_expire` has become.
+/// placement is identical: the POS's `time_expire`, or `now + order_ttl`. One nearer than
+/// `min_ahead` (WeChat Pay's one minute, [`super::JobsConfig::time_expire_min`]) by more
+/// than [`TIME_EXPIRE_GRACE`], already past, or more than [`MAX_TIME_EXPIRE_AHEAD`] ahead,
+/// is refused; one within the grace is raised to `min_ahead`, as WeChat Pay would. Only new
+/// orders come here: an identical retry of an accepted order resumes it whatever its
+/// `time_expire` has become.
 pub(crate) fn expire_ms(
     time_expire: Option<&str>,
     now_ms: i64,
     order_ttl: Duration,
+    min_ahead: Duration,
 ) -> Result<i64, ErrorBody> {
     let latest = now_ms + clock::ms(MAX_TIME_EXPIRE_AHEAD);
+    let earliest = now_ms + clock::ms(min_ahead);
+    let forgiven = earliest - clock::ms(TIME_EXPIRE_GRACE.min(min_ahead));
     match time_expire {
-        // WeChat Pay silently raises a time_expire less than a minute ahead to one
-        // minute; do the same so that both agree on when the QR stops working.
         Some(t) => match clock::parse_rfc3339(t) {
             Some(ms) if ms > latest => Err(too_far_ahead(t, ms - now_ms)),
-            Some(ms) if ms > now_ms => Ok(ms.max(now_ms + 60_000)),
+            Some(ms) if ms >= forgiven => Ok(ms.max(earliest)),
+            Some(ms) if ms > now_ms => Err(too_near(t, ms - now_ms, min_ahead)),
             _ => Err(expired_time_expire(t)),
         },
         None => Ok(now_ms + clock::ms(order_ttl)),
     }
+}
+
+fn too_near(time_expire: &str, ahead_ms: i64, min_ahead: Duration) -> ErrorBody {
+    let mut error = err(
+        ErrorCode::InvalidRequest,
+        format!(
+            "order.time_expire: {time_expire:?} is only {} s ahead; WeChat Pay keeps an order payable for at least {} s, so send a time_expire at least that far ahead (at most 2 hours), or none for order_ttl",
+            ahead_ms / 1000,
+            min_ahead.as_secs()
+        ),
+    );
+    error.field = Some("order.time_expire".into());
+    error
 }
 
 fn too_far_ahead(time_expire: &str, ahead_ms: i64) -> ErrorBody {

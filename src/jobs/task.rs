@@ -139,7 +139,7 @@ fn on_placement_error(
             message,
             request_id,
         } => {
-            warn!(out_trade_no = no, %code, %message, ?request_id, "order refused");
+            warn!(out_trade_no = no, %code, %message, request_id = request_id.as_deref().unwrap_or("none"), "order refused");
             let error = wechatpay_refused(code, message, request_id);
             if delays.maybe_placed {
                 shared.transition(no, |r| transitions::abandoned(r, error));

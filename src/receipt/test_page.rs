@@ -91,8 +91,10 @@ pub fn test_info(
             status.paper.as_str()
         ),
         format!(
-            "paper: {} dots, {} columns, QR {:?}",
-            layout.width_dots, layout.columns, layout.qr
+            "paper: {} dots, {} columns, QR {}",
+            layout.width_dots,
+            layout.columns,
+            layout.qr.as_str()
         ),
     ]
 }
@@ -153,7 +155,7 @@ mod tests {
                 "profile: 80mm".into(),
                 "printer: serial /dev/ttyUSB0".into(),
                 "status: online yes, paper near_end, cover closed".into(),
-                "paper: 576 dots, 48 columns, QR Raster".into(),
+                "paper: 576 dots, 48 columns, QR raster".into(),
             ]
         );
         let unknown = PrinterStatus {

@@ -72,7 +72,14 @@ struct Connection {
 pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
     match stream.peer_cred() {
         Ok(cred) => {
-            info!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "client connected")
+            info!(
+                uid = cred.uid(),
+                gid = cred.gid(),
+                pid = cred
+                    .pid()
+                    .map_or(String::from("unknown"), |p| p.to_string()),
+                "client connected"
+            )
         }
         Err(e) => info!(error = %e, "client connected (no peer credentials)"),
     }

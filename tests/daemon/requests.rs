@@ -182,13 +182,22 @@ async fn arrays_in_place_of_objects_place_no_order() {
     daemon.shutdown().await;
 }
 
-/// A new order's `time_expire` is at most two hours ahead (a code_url lives 2 hours); less
-/// than a minute ahead is raised to one minute, as WeChat Pay does; past is refused.
+/// A new order's `time_expire` is at most two hours ahead (a code_url lives 2 hours) and at
+/// least WeChat Pay's minute (a few seconds short is raised to the minute); past is refused.
 #[tokio::test]
 async fn time_expire_is_between_one_minute_and_two_hours_ahead() {
     use wxprint::clock::{now_ms, parse_rfc3339, rfc3339};
+    use wxprint::jobs::{JobsConfig, TIME_EXPIRE_MIN};
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(dir.path()).await;
+    let config = JobsConfig {
+        time_expire_min: TIME_EXPIRE_MIN,
+        ..crate::support::fast_config()
+    };
+    let options = crate::support::Options {
+        config,
+        ..Default::default()
+    };
+    let daemon = Daemon::start_with(dir.path(), options).await;
     let mut pos = daemon.connect().await;
     let at = |no: &str, ms: i64| {
         let mut request = checkout(no, 100);
@@ -205,6 +214,7 @@ async fn time_expire_is_between_one_minute_and_two_hours_ahead() {
             "at most 2 hours ahead",
         ),
         ("T0000000043", now - 60_000, "already past"),
+        ("T0000000046", now + 30_000, "at least 60 s"),
     ] {
         let (code, m) = pos.call_error(at(no, ms)).await;
         assert_eq!(code, "invalid_request", "{m}");
@@ -215,14 +225,14 @@ async fn time_expire_is_between_one_minute_and_two_hours_ahead() {
         );
         assert_eq!(daemon.sandbox.as_ref().unwrap().current_code_url(no), None);
     }
-    pos.checkout_printed(at("T0000000044", now + 30_000)).await;
+    pos.checkout_printed(at("T0000000044", now + 58_000)).await;
     let status = pos
         .call(json!({"op": "status", "out_trade_no": "T0000000044"}))
         .await;
     let expire = parse_rfc3339(status["time_expire"].as_str().unwrap()).unwrap();
     assert!(
         expire >= now + 59_000,
-        "30 s is raised to a minute: {status}"
+        "58 s is raised to a minute: {status}"
     );
     pos.checkout_printed(at("T0000000045", now + 110 * 60_000))
         .await;

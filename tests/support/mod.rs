@@ -34,6 +34,7 @@ pub fn fast_config() -> JobsConfig {
     JobsConfig {
         order_ttl: Duration::from_secs(600),
         close_min_age: Duration::ZERO,
+        time_expire_min: Duration::from_secs(1),
         place_timeout: Duration::from_secs(30),
         poll: PollSchedule {
             fast: Duration::from_millis(50),

@@ -84,18 +84,22 @@ fn the_receipt_is_read_back_from_the_stored_request() {
 #[test]
 fn time_expire_is_fixed_at_checkout() {
     let ttl = Duration::from_secs(600);
-    assert_eq!(expire_ms(None, T0, ttl), Ok(T0 + 10 * MINUTE));
+    let min = Duration::from_secs(60);
+    assert_eq!(expire_ms(None, T0, ttl, min), Ok(T0 + 10 * MINUTE));
     // 2026-11-26T12:05:00+08:00 is five minutes after T0.
     let in_five = Some("2026-11-26T12:05:00+08:00");
-    assert_eq!(expire_ms(in_five, T0, ttl), Ok(T0 + 5 * MINUTE));
-    // Less than a minute ahead: raised to one minute, as WeChat Pay does.
-    let soon = Some("2026-11-26T12:00:30+08:00");
-    assert_eq!(expire_ms(soon, T0, ttl), Ok(T0 + MINUTE));
+    assert_eq!(expire_ms(in_five, T0, ttl, min), Ok(T0 + 5 * MINUTE));
+    // Exactly a minute ahead is the shortest; a few seconds short (whole-second RFC 3339,
+    // another clock) is raised to the minute, as WeChat Pay would.
+    let minute = Some("2026-11-26T12:01:00+08:00");
+    assert_eq!(expire_ms(minute, T0, ttl, min), Ok(T0 + MINUTE));
+    let nearly = Some("2026-11-26T12:00:56+08:00");
+    assert_eq!(expire_ms(nearly, T0, ttl, min), Ok(T0 + MINUTE));
     // Two hours ahead is the limit (a code_url lives 2 hours); a second more is refused.
     let two_hours = Some("2026-11-26T14:00:00+08:00");
-    assert_eq!(expire_ms(two_hours, T0, ttl), Ok(T0 + 120 * MINUTE));
+    assert_eq!(expire_ms(two_hours, T0, ttl, min), Ok(T0 + 120 * MINUTE));
     for late in ["2026-11-26T14:00:01+08:00", "2026-11-26T15:00:00+08:00"] {
-        let error = expire_ms(Some(late), T0, ttl).unwrap_err();
+        let error = expire_ms(Some(late), T0, ttl, min).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("order.time_expire"), "{late}");
         assert!(
             error.message.contains("at most 2 hours ahead"),
@@ -103,8 +107,14 @@ fn time_expire_is_fixed_at_checkout() {
             error.message
         );
     }
+    // Thirty seconds is not a minute: refused, saying how far ahead it must be.
+    for soon in ["2026-11-26T12:00:30+08:00", "2026-11-26T12:00:54+08:00"] {
+        let error = expire_ms(Some(soon), T0, ttl, min).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("order.time_expire"), "{soon}");
+        assert!(error.message.contains("at least 60 s"), "{}", error.message);
+    }
     for past in ["2026-11-26T12:00:00+08:00", "yesterday"] {
-        let error = expire_ms(Some(past), T0, ttl).unwrap_err();
+        let error = expire_ms(Some(past), T0, ttl, min).unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidRequest, "{past}");
         assert_eq!(error.field.as_deref(), Some("order.time_expire"));
     }

@@ -227,7 +227,12 @@ pub(crate) fn read_query(
                 .find(|name| json.get(*name).is_some())
         });
     if parsed.out_trade_no.as_deref() != Some(no) || other_merchant.is_some() {
-        warn!(out_trade_no = no, answered = ?parsed.out_trade_no, ?other_merchant, "query answer is about another order; discarded");
+        warn!(
+            out_trade_no = no,
+            answered = parsed.out_trade_no.as_deref().unwrap_or("none"),
+            other_merchant = other_merchant.unwrap_or("none"),
+            "query answer is about another order; discarded"
+        );
         return Err(transient(
             format!(
                 "the query answer is about order {:?} ({}), not {no:?}",
@@ -292,7 +297,7 @@ fn payment(
         exchange_rate: amount.exchange_rate.and_then(|r| {
             let rate = r.rate.as_ref().and_then(serde_json::Value::as_i64);
             if rate.is_none() {
-                warn!(rate = ?r.rate, "paid answer with an unreadable exchange rate; reported without it");
+                warn!(rate = %r.rate.as_ref().map_or(String::from("none"), |v| v.to_string()), "paid answer with an unreadable exchange rate; reported without it");
             }
             Some(ExchangeRate {
                 kind: r.kind.unwrap_or_default(),

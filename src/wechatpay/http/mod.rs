@@ -262,7 +262,7 @@ impl Http {
                 }
                 Err(CallError::Unverified { error, request_id }) => {
                     if !matches!(error, VerifyError::SignTest) {
-                        warn!(error = %error, ?request_id, "WeChat Pay answer failed verification; not trusted");
+                        warn!(error = %error, request_id = request_id.as_deref().unwrap_or("none"), "WeChat Pay answer failed verification; not trusted");
                     }
                     last = Some(PaymentError::Unverified {
                         message: error.to_string(),
