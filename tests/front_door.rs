@@ -51,3 +51,41 @@ fn the_release_binary_is_stripped() {
         "[profile.release] lacks strip = true:\n{section}"
     );
 }
+
+/// One story for key files: every `sudo install … /etc/wxprint/…` destination in the README's
+/// and operations.md's set-up is a key file the shipped config names, and every key file the
+/// shipped config names is installed there — so the literal commands give a working daemon.
+#[test]
+fn the_install_steps_put_the_keys_where_the_shipped_config_looks() {
+    let config = std::fs::read_to_string(root().join("config/wxprint.toml")).unwrap();
+    let wanted: Vec<&str> = ["private_key_file", "public_key_file"]
+        .iter()
+        .map(|key| {
+            let line = config
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} =")))
+                .unwrap_or_else(|| panic!("{key} in config/wxprint.toml"));
+            line.split('"').nth(1).unwrap()
+        })
+        .collect();
+    for doc in ["README.md", "docs/operations.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        let installed: Vec<&str> = text
+            .split(|c| c == '`' || c == '\n')
+            .filter(|cmd| cmd.trim_start().starts_with("sudo install -o wxprint"))
+            .filter_map(|cmd| cmd.split_whitespace().last())
+            .collect();
+        for file in &wanted {
+            assert!(
+                installed.contains(file),
+                "{doc}: no install step puts a file at {file} (installs: {installed:?})"
+            );
+        }
+        for dest in &installed {
+            assert!(
+                wanted.contains(dest),
+                "{doc}: installs {dest}, which the shipped config does not name"
+            );
+        }
+    }
+}
