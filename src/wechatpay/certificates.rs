@@ -2,16 +2,18 @@
 //! `/v3/global/certificates`, the path `region.rs` gives), each certificate
 //! decrypted with the merchant's APIv3 key, and when to download them again.
 //!
-//! Refresh policy: before an answer is verified, the certificates are downloaded when they are
-//! older than 6 h, or once when the answer is signed by a serial the verifier does not know —
-//! at most once a minute after a success, 2 s after a transient failure, an hour after WeChat
-//! Pay said the merchant has no certificates (it must use public-key mode then).
+//! When to download (`certificates/fetch.rs`): at the first answer and every 6 h (WeChat
+//! Pay asks for < 12 h), and at once when an answer is signed by a serial the verifier does
+//! not know (a rotated certificate is used from its first answer); only repeats of the same
+//! unknown serial are held, for a minute. One download at a time: answers waiting for the
+//! same new serial share it. Expired certificates are dropped before each answer is checked
+//! and after each download, so an answer signed by one asks for a download too.
 //!
 //! Uses `http/` to send and `auth` to decrypt and check; `http/` does not know this module
 //! (the façade asks for a refresh as part of deciding whether to believe an answer).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -25,8 +27,9 @@ use super::http::{ApiError, Http, Request, transient};
 use crate::clock;
 use crate::payment::PaymentError;
 
-/// How often platform certificates are downloaded again (certificate mode).
-const CERTIFICATE_REFRESH: Duration = Duration::from_secs(6 * 3600);
+mod fetch;
+
+use fetch::{FetchPolicy, Outcome};
 
 /// The APIv3 key and the download history of one merchant's platform certificates. The
 /// certificates themselves live in the [`Verifier`], which uses them.
@@ -35,23 +38,9 @@ pub(crate) struct Certificates {
     apiv3_key: Vec<u8>,
     /// Where they are downloaded from (`region::Api::certificates`).
     path: &'static str,
-    fetch: Mutex<CertificateFetch>,
-}
-
-/// When platform certificates were last downloaded, or tried.
-#[derive(Default)]
-struct CertificateFetch {
-    succeeded: Option<Instant>,
-    /// No download before this: a minute after a success (an unknown serial does not
-    /// trigger a storm of downloads), 2 s after a transient failure, an hour after WeChat
-    /// Pay said the merchant has no certificates.
-    next_allowed: Option<Instant>,
-}
-
-impl CertificateFetch {
-    fn hold(&mut self, d: Duration) {
-        self.next_allowed = Some(Instant::now() + d);
-    }
+    policy: Mutex<FetchPolicy>,
+    /// Held while a download is under way: one at a time.
+    downloading: tokio::sync::Mutex<()>,
 }
 
 impl Certificates {
@@ -61,54 +50,77 @@ impl Certificates {
         Certificates {
             apiv3_key,
             path,
-            fetch: Mutex::new(CertificateFetch::default()),
+            policy: Mutex::new(FetchPolicy::default()),
+            downloading: tokio::sync::Mutex::new(()),
         }
     }
 
+    fn policy(&self) -> MutexGuard<'_, FetchPolicy> {
+        self.policy.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Before an answer signed by `serial` (`None`: the answer named none) is verified:
-    /// download when the certificates are older than 6 h, or once when `serial` is unknown —
-    /// at most once a minute. A failure is logged; the verification that follows decides.
+    /// drop expired certificates, then download when the rule of `fetch.rs` says so. A
+    /// failure is logged; the verification that follows decides.
     pub(crate) async fn refresh_if_due(
         &self,
         http: &Http,
         verifier: &Verifier,
         serial: Option<&str>,
     ) {
-        let (stale, may_try) = {
-            let fetch = self.fetch.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                fetch
-                    .succeeded
-                    .is_none_or(|at| at.elapsed() > CERTIFICATE_REFRESH),
-                fetch.next_allowed.is_none_or(|at| Instant::now() >= at),
-            )
-        };
-        let unknown = serial.is_some_and(|serial| !verifier.knows_serial(serial));
-        if (stale || unknown)
-            && may_try
-            && let Err(e) = self.refresh(http, verifier).await
-        {
+        purge_expired(verifier);
+        let unknown = || serial.filter(|serial| !verifier.knows_serial(serial));
+        if !self.policy().due(Instant::now(), unknown()) {
+            return;
+        }
+        let _one_at_a_time = self.downloading.lock().await;
+        // Asked again: the download this one waited for may have brought the serial.
+        let unknown = unknown();
+        if !self.policy().begin(Instant::now(), unknown) {
+            return;
+        }
+        if let Err(e) = self.download_and_record(http, verifier, unknown).await {
             warn!(error = %e, "cannot download WeChat Pay platform certificates");
         }
     }
 
-    /// Download, decrypt and check the platform certificates, and hand them to `verifier`.
-    /// Returns how many there are.
+    /// Download, decrypt and check the platform certificates, and hand them to `verifier`,
+    /// now (at start and by `check-config --online`). Returns how many there are.
     pub(crate) async fn refresh(
         &self,
         http: &Http,
         verifier: &Verifier,
     ) -> Result<usize, PaymentError> {
+        let _one_at_a_time = self.downloading.lock().await;
+        self.policy().started(None);
+        self.download_and_record(http, verifier, None).await
+    }
+
+    /// One download, made for the serial `unknown` if any, and its outcome recorded.
+    async fn download_and_record(
+        &self,
+        http: &Http,
+        verifier: &Verifier,
+        unknown: Option<&str>,
+    ) -> Result<usize, PaymentError> {
         let result = self.download(http, verifier).await;
-        let mut fetch = self.fetch.lock().unwrap_or_else(|p| p.into_inner());
-        match &result {
-            Ok(_) => {
-                fetch.succeeded = Some(Instant::now());
-                fetch.hold(Duration::from_secs(60));
-            }
-            Err(PaymentError::Rejected { .. }) => fetch.hold(Duration::from_secs(3600)),
-            Err(_) => fetch.hold(Duration::from_secs(2)),
+        let outcome = match &result {
+            Ok(_) => Outcome::Loaded,
+            Err(PaymentError::Rejected { .. }) => Outcome::NoCertificates,
+            Err(_) => Outcome::Failed,
+        };
+        let still_unknown = unknown.is_some_and(|serial| !verifier.knows_serial(serial));
+        if outcome == Outcome::Loaded
+            && let Some(serial) = unknown.filter(|_| still_unknown)
+        {
+            warn!(
+                serial,
+                "a WeChat Pay answer names a platform certificate that WeChat Pay does not list; \
+                 such answers are refused (the serial is looked up again in a minute)"
+            );
         }
+        self.policy()
+            .finished(Instant::now(), outcome, still_unknown);
         result
     }
 
@@ -146,11 +158,21 @@ impl Certificates {
                 reply.request_id.clone(),
             )
         })?;
-        let count = certificates.len();
+        let listed = certificates.len();
         verifier.set_certificates(certificates);
+        let count = listed - purge_expired(verifier);
         info!(count, serials = ?verifier.serials(), "WeChat Pay platform certificates loaded");
         Ok(count)
     }
+}
+
+/// Drop the certificates that have expired (the local clock), logging which; how many.
+fn purge_expired(verifier: &Verifier) -> usize {
+    let expired = verifier.purge_expired(clock::now_ms() / 1000);
+    if !expired.is_empty() {
+        info!(serials = ?expired, "expired WeChat Pay platform certificates dropped");
+    }
+    expired.len()
 }
 
 #[derive(Deserialize)]

@@ -193,7 +193,8 @@ impl WechatPay {
 }
 
 /// An answer is believed when its signature verifies. In certificate mode the certificates
-/// are downloaded first when they are old or do not include the answer's serial (once).
+/// are downloaded first when they are old, or at once when they do not include the answer's
+/// serial (repeats of one unknown serial: once a minute; `certificates/fetch.rs`).
 impl Validator for WechatPay {
     async fn validate(&self, reply: &Reply) -> Result<(), VerifyError> {
         if let Some(certificates) = &self.certificates {

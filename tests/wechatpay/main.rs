@@ -22,6 +22,7 @@ mod kinds;
 mod kinds_wire;
 mod placement;
 mod queries;
+mod rotation;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -212,6 +212,26 @@ impl Verifier {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = map;
     }
 
+    /// Drops the platform certificates that expired before `now_unix` (seconds) and returns
+    /// their serials: an answer signed by one is then signed by an unknown serial, which a
+    /// certificate-mode caller downloads the certificates for.
+    pub(crate) fn purge_expired(&self, now_unix: i64) -> Vec<String> {
+        let mut certificates = self
+            .certificates
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut expired: Vec<String> = certificates
+            .iter()
+            .filter(|(_, cert)| now_unix > cert.not_after_unix)
+            .map(|(serial, _)| serial.clone())
+            .collect();
+        for serial in &expired {
+            certificates.remove(serial);
+        }
+        expired.sort();
+        expired
+    }
+
     /// The configured public key ID (public-key mode), if any.
     pub fn public_key_id(&self) -> Option<&str> {
         self.public_key.as_ref().map(|(id, _)| id.as_str())

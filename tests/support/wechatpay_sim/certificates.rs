@@ -1,6 +1,6 @@
-//! `GET /v3/certificates`: the platform certificate encrypted with AEAD_AES_256_GCM under
-//! the APIv3 key, and the certificate's validity read from its DER (a minimal walk, so the
-//! simulator needs no X.509 library of wxprint's).
+//! `GET /v3/certificates`: the platform certificates (two after a rotation, `rotation.rs`)
+//! encrypted with AEAD_AES_256_GCM under the APIv3 key, and a certificate's validity read
+//! from its DER (a minimal walk, so the simulator needs no X.509 library of wxprint's).
 
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::ids::random_alnum;
 use super::reply::Reply;
+use super::rotation::Listed;
 use super::time::{parse_rfc3339, rfc3339_beijing, unix};
 use super::{Inner, Trust};
 
@@ -25,6 +26,18 @@ impl Inner {
                 "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196",
             );
         }
+        let now = unix(SystemTime::now());
+        let data: Vec<_> = self
+            .listed_certificates()
+            .iter()
+            .map(|listed| self.certificate_entry(listed, now))
+            .collect();
+        Reply::json(200, &json!({ "data": data }))
+    }
+
+    /// One entry of the list: the certificate encrypted under the APIv3 key, with its serial
+    /// and validity (`now` − 1 day to `now` + 5 years when it cannot be read).
+    fn certificate_entry(&self, listed: &Listed<'_>, now: i64) -> serde_json::Value {
         let nonce = random_alnum(12);
         let aad = "certificate";
         let cipher = Aes256Gcm::new_from_slice(&self.config.apiv3_key)
@@ -34,31 +47,25 @@ impl Inner {
             .encrypt(
                 &nonce_array,
                 Payload {
-                    msg: self.config.platform_cert_pem.as_bytes(),
+                    msg: listed.pem.as_bytes(),
                     aad: aad.as_bytes(),
                 },
             )
             .expect("AES-256-GCM encryption");
-        let now = unix(SystemTime::now());
-        let (not_before, not_after) = self
-            .cert_validity
+        let (not_before, not_after) = listed
+            .validity
             .unwrap_or((now - 86_400, now + 5 * 365 * 86_400));
-        Reply::json(
-            200,
-            &json!({
-                "data": [{
-                    "serial_no": self.config.platform_serial,
-                    "effective_time": rfc3339_beijing(not_before),
-                    "expire_time": rfc3339_beijing(not_after),
-                    "encrypt_certificate": {
-                        "algorithm": "AEAD_AES_256_GCM",
-                        "nonce": nonce,
-                        "associated_data": aad,
-                        "ciphertext": BASE64.encode(ciphertext),
-                    }
-                }]
-            }),
-        )
+        json!({
+            "serial_no": listed.serial,
+            "effective_time": rfc3339_beijing(not_before),
+            "expire_time": rfc3339_beijing(not_after),
+            "encrypt_certificate": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "nonce": nonce,
+                "associated_data": aad,
+                "ciphertext": BASE64.encode(ciphertext),
+            }
+        })
     }
 }
 

@@ -45,7 +45,9 @@
 //! - **Certificates** (`GET /v3/certificates`): the platform certificate encrypted with
 //!   AEAD_AES_256_GCM under the APIv3 key (12-character nonce, AAD `certificate`), its serial
 //!   and validity read from the certificate itself; 404 `RESOURCE_NOT_EXISTS` for a merchant
-//!   that only has a WeChat Pay public key.
+//!   that only has a WeChat Pay public key. [`Simulator::rotate_certificate`] rotates to a
+//!   new certificate (another key and serial): answers are signed by it and the list carries
+//!   both, as during WeChat Pay's overlap.
 //! - **Response signing**: every 2xx (204 and 202 included) carries `Wechatpay-Timestamp`,
 //!   `-Nonce`, `-Signature` (over `TS\nNONCE\nBODY\n`, raw body bytes, so `TS\nNONCE\n\n`
 //!   when empty), `-Serial` and `-Signature-Type`; in [`Trust::Both`] the answer is signed
@@ -106,6 +108,7 @@
 //! - `trade.rs`: the query and close calls about one order;
 //! - `signing.rs`: request authentication and response signing (`rsa`, `sha2`);
 //! - `certificates.rs`: `/v3/certificates` (AES-256-GCM) and the certificate's validity;
+//!   `rotation.rs`: the certificate rotated to, and which certificate signs and is listed;
 //! - `time.rs`: Unix seconds ↔ RFC 3339; `ids.rs`: random ids, `code_url`s, `Request-ID`s;
 //! - `selftest.rs`, `selftest_refusals.rs` (tests only): the kinds' rules over HTTP, with the
 //!   tiny signed client of `test_client.rs`.
@@ -129,6 +132,7 @@ mod log;
 mod orders;
 mod place;
 mod reply;
+mod rotation;
 mod routes;
 // `cargo clippy --all-targets` compiles the bench with `cfg(test)` but no test harness, so
 // the tests vanish and leave their imports unused there.
@@ -154,7 +158,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use rsa::pkcs1v15::{SigningKey, VerifyingKey};
@@ -178,6 +182,8 @@ pub use log::RequestLog;
     reason = "the example names none of these, tests/wechatpay some"
 )]
 pub use orders::{SimOrder, SimPayment, TradeState};
+#[allow(unused_imports, reason = "only tests/wechatpay rotates certificates")]
+pub use rotation::ROTATED_SERIAL;
 
 use faults::Injected;
 
@@ -318,6 +324,7 @@ impl Simulator {
             merchant_key: VerifyingKey::new(merchant_key),
             platform_key: SigningKey::new(platform_key),
             cert_validity: validity,
+            rotated: OnceLock::new(),
             clock_offset: AtomicI64::new(0),
             state: Mutex::new(State::default()),
         });
@@ -400,6 +407,8 @@ struct Inner {
     platform_key: SigningKey<Sha256>,
     /// Unix seconds `(not_before, not_after)` of the platform certificate.
     cert_validity: Option<(i64, i64)>,
+    /// The certificate rotated to ([`Simulator::rotate_certificate`]), once rotated.
+    rotated: OnceLock<rotation::Rotated>,
     clock_offset: AtomicI64,
     state: Mutex<State>,
 }

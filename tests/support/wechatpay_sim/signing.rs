@@ -109,9 +109,10 @@ impl Inner {
                 header(&req.headers, "wechatpay-serial") == Some(self.config.public_key_id.as_str())
             }
         };
+        let (certificate_key, certificate_serial) = self.certificate_signer();
         let serial = match (public_key, fault == Some(&Fault::WrongSerial)) {
             (true, false) => self.config.public_key_id.clone(),
-            (false, false) => self.config.platform_serial.clone(),
+            (false, false) => certificate_serial.to_owned(),
             (true, true) => "PUB_KEY_ID_0114232000000000000000000000009999".to_owned(),
             (false, true) => "5E8A1C0FFEE0D15EA5E0000000009999".to_owned(),
         };
@@ -127,7 +128,13 @@ impl Inner {
             // A genuine signature, but of another message.
             message.extend_from_slice(b"tampered");
         }
-        let mut signature = BASE64.encode(self.platform_key.sign(&message).to_bytes());
+        // Both modes use the configured key (as the fixtures do) until a rotation.
+        let key = if public_key {
+            &self.platform_key
+        } else {
+            certificate_key
+        };
+        let mut signature = BASE64.encode(key.sign(&message).to_bytes());
         if fault == Some(&Fault::SignTest) {
             signature = format!("{SIGNTEST_PREFIX}{signature}");
         }

@@ -323,6 +323,30 @@ fn expired_certificate_is_refused() {
 }
 
 #[test]
+fn expired_certificates_are_purged_and_then_unknown() {
+    let verifier = Verifier::new();
+    let mut expired = parse_certificate_pem(PLATFORM_CERT).unwrap();
+    expired.not_after_unix = NOW - 1;
+    let mut current = parse_certificate_pem(PLATFORM_CERT).unwrap();
+    current.serial = "5E8A1C0FFEE0D15EA5E0000000000002".into();
+    current.not_after_unix = NOW;
+    verifier.set_certificates(vec![expired, current]);
+    assert_eq!(verifier.purge_expired(NOW), vec![CERT_SERIAL.to_owned()]);
+    assert!(!verifier.knows_serial(CERT_SERIAL), "purged");
+    assert!(verifier.knows_serial("5E8A1C0FFEE0D15EA5E0000000000002"));
+    assert!(matches!(
+        verifier.verify(&signed(CERT_SERIAL, NOW, BODY), BODY, NOW),
+        Err(VerifyError::UnknownSerial(_))
+    ));
+    assert!(
+        verifier.purge_expired(NOW).is_empty(),
+        "valid until its notAfter"
+    );
+    assert_eq!(verifier.purge_expired(NOW + 1).len(), 1);
+    assert!(verifier.serials().is_empty());
+}
+
+#[test]
 fn key_configuration_errors() {
     let err = Verifier::new()
         .with_public_key(CERT_SERIAL, PLATFORM_PUB)
