@@ -13,6 +13,8 @@ mod bin;
 mod crash_rig;
 #[path = "support/crash_storm.rs"]
 mod crash_storm;
+#[path = "support/qr.rs"]
+mod qr;
 #[allow(
     unused_imports,
     reason = "the virtual printer's API is shared; this binary uses a part"
@@ -27,7 +29,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crash_rig::{Heard, Rig};
+use crash_rig::{Heard, Rig, follow};
 use crash_storm::{Plan, Storm};
 use virtual_printer::{Link, VirtualPrinter};
 use wechatpay_sim::{Endpoint, SimConfig, Simulator, TradeState, Trust};
@@ -94,6 +96,81 @@ async fn kill_9_at_any_point_loses_no_order_and_no_payment() {
         "every phase was hit: {:?}",
         storm.kills
     );
+}
+
+/// `*** 重印 REPRINT ***` as an 80 mm (Chinese-mode, GB18030) printer gets it.
+const REPRINT_GB18030: &[u8] = b"*** \x1C\x26\xD6\xD8\xD3\xA1\x1C\x2E REPRINT ***\n";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A `kill -9` while the printer is taking the receipt: after the restart the receipt is
+/// printed again (the customer needs a payable QR) with the same QR, and this second copy
+/// says `重印 REPRINT` under the title; the first copy does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_cut_off_by_kill_9_prints_again_marked_reprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    let printer = VirtualPrinter::start(Link::Tcp);
+    let mut rig = Rig::new(dir.path(), &sim, &printer, "1s");
+    rig.start().await;
+    // A printer that drains 1 kB a second: the receipt takes seconds to come out.
+    printer.set_state(|s| s.slow_reader_bytes_per_sec = Some(1000));
+    let heard = Heard::default();
+    let no = "CUTOFF0001";
+    let request = Storm::checkout(no);
+    let first = tokio::spawn(follow(
+        rig.socket.clone(),
+        no.into(),
+        request.clone(),
+        heard.clone(),
+    ));
+    let started = tokio::time::Instant::now();
+    while printer.bytes().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing reached the printer"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!heard.has(no, "printed"), "the print was not cut off");
+    rig.kill9();
+    assert!(first.await.unwrap(), "the checkout was acknowledged");
+    printer.set_state(|s| s.slow_reader_bytes_per_sec = None);
+
+    rig.start().await;
+    let resumed = tokio::spawn(follow(
+        rig.socket.clone(),
+        no.into(),
+        request,
+        heard.clone(),
+    ));
+    let receipts = printer.wait_receipts(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        receipts.len(),
+        2,
+        "one copy cut off by the crash, one after the restart"
+    );
+    assert!(
+        !contains(&receipts[0], REPRINT_GB18030),
+        "the first copy is not a reprint"
+    );
+    assert!(
+        contains(&receipts[1], REPRINT_GB18030),
+        "the second copy says 重印 REPRINT"
+    );
+    let code_url = sim.order(no).unwrap().code_url;
+    for r in &receipts {
+        assert_eq!(
+            qr::decode_qr(r, 576),
+            vec![code_url.clone()],
+            "the same, live QR"
+        );
+    }
+    assert!(sim.pay(no));
+    assert!(resumed.await.unwrap());
+    assert!(heard.has(no, "paid"));
 }
 
 /// Every rule of the storm, each broken one as a line naming the order.
