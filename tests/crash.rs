@@ -173,6 +173,75 @@ async fn a_receipt_cut_off_by_kill_9_prints_again_marked_reprint() {
     assert!(heard.has(no, "paid"));
 }
 
+/// An interrupted write: the journal cannot grow (the daemon's file-size limit drops to one
+/// byte, as a full disk does; SIGXFSZ ignored, so writes fail with `EFBIG`). A checkout
+/// then is refused with `internal`, a message naming the journal, and nothing is placed at
+/// WeChat Pay; the daemon still answers. Once the disk has room, the identical checkout
+/// is accepted, placed once and printed: no job was lost. (A read-only state directory
+/// cannot be shown here: the tests run as root, which writes anyway.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_cannot_be_written_refuses_the_checkout_and_places_nothing() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    let printer = VirtualPrinter::start(Link::Tcp);
+    let mut rig = Rig::new(dir.path(), &sim, &printer, "1s");
+    rig.start_with(|c| {
+        // Its log file cannot grow either: no log (a pipe would need a reader).
+        c.stderr(std::process::Stdio::null());
+        // SAFETY: only async-signal-safe libc calls between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            })
+        }
+    })
+    .await;
+    let pid = rig.pid().unwrap().to_string();
+    let limit = |fsize: &str| {
+        let out = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--fsize={fsize}")])
+            .output()
+            .expect("run prlimit (util-linux)");
+        assert!(out.status.success(), "{out:?}");
+    };
+    limit("1:unlimited");
+    let no = "DISKFULL01";
+    let mut pos = rig.connect().await.unwrap();
+    let refused = pos.call(Storm::checkout(no)).await.unwrap_or_else(|| {
+        panic!(
+            "no answer; log: {}",
+            std::fs::read_to_string(rig.log_path()).unwrap()
+        )
+    });
+    assert_eq!(refused["event"], "error", "{refused}");
+    assert_eq!(refused["error"]["code"], "internal", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    for part in ["journal", "nothing was placed"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert!(
+        sim.requests_to(Endpoint::Native).is_empty(),
+        "placed anyway"
+    );
+    assert!(pos.call(serde_json::json!({"op": "ping"})).await.is_some());
+
+    limit("unlimited:unlimited");
+    let heard = Heard::default();
+    let accepted = tokio::spawn(follow(
+        rig.socket.clone(),
+        no.into(),
+        Storm::checkout(no),
+        heard.clone(),
+    ));
+    printer.wait_receipts(1, Duration::from_secs(10)).await;
+    assert!(sim.pay(no));
+    assert!(accepted.await.unwrap());
+    assert!(heard.has(no, "paid"));
+    assert_eq!(sim.requests_to(Endpoint::Native).len(), 1, "placed once");
+}
+
 /// Every rule of the storm, each broken one as a line naming the order.
 fn check(storm: &Storm<'_>, finals: &BTreeMap<String, Value>) -> Vec<String> {
     let places = storm.sim.requests_to(Endpoint::Native);

@@ -135,6 +135,11 @@ impl Rig {
         }
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL the daemon (no shutdown of any kind) and reap it. No-op when not running.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
