@@ -53,6 +53,7 @@ fn sample_receipt() -> Receipt {
         out_trade_no: "T20261126001".into(),
         time: "2026-11-26 12:00:05".into(),
         sandbox: false,
+        reprint: false,
     }
 }
 

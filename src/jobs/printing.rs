@@ -2,7 +2,11 @@
 //! defaults, the attempts, and what the POS hears while the printer is not ready.
 //!
 //! A receipt is printed only while the order is payable and only once its `code_url` is
-//! in the journal. Knows the printer handle and the receipt layout; knows no backend.
+//! in the journal. Before its bytes first go to the printer, the journal notes that the
+//! print started (`print_started_ms`, grouped); a job resumed with that note and the
+//! receipt still pending had its print cut off by a crash, so its receipt is printed again
+//! (the customer needs a payable QR) marked as a reprint (the cashier must not hand out
+//! two). Knows the printer handle and the receipt layout; knows no backend.
 
 use std::time::Duration;
 
@@ -27,6 +31,9 @@ pub(crate) struct Printing {
     next_attempt: Option<Instant>,
     /// The last printer state told to the POS, so it hears of each change once.
     reported: Option<PrinterStatus>,
+    /// The print started before this run of the daemon (a crash cut it off): the receipt
+    /// says it is a reprint. Decided at this run's first attempt.
+    reprint: bool,
 }
 
 impl Printing {
@@ -44,6 +51,16 @@ impl Printing {
 pub(crate) async fn print_receipt(
     shared: &Shared,
     record: &JobRecord,
+) -> Result<Printout, PrinterError> {
+    print_copy(shared, record, false).await
+}
+
+/// Build the receipt of `record`, marked as a reprint when `reprint`, and write it to the
+/// printer.
+async fn print_copy(
+    shared: &Shared,
+    record: &JobRecord,
+    reprint: bool,
 ) -> Result<Printout, PrinterError> {
     let spec = receipt_spec(record);
     let config = &shared.config;
@@ -72,6 +89,7 @@ pub(crate) async fn print_receipt(
         out_trade_no: record.out_trade_no.clone(),
         time: clock::receipt_time(record.created_ms),
         sandbox: shared.backend_of(record).as_sandbox().is_some(),
+        reprint,
     };
     let bytes = receipt::encode(&receipt, &config.layout);
     shared.printer.print(&record.out_trade_no, bytes).await
@@ -97,8 +115,9 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
         printing.next_attempt = Some(Instant::now() + retry);
         return;
     }
+    note_start(shared, &record, printing);
     let first = *printing.first_attempt.get_or_insert_with(Instant::now);
-    let result = print_receipt(shared, &record).await;
+    let result = print_copy(shared, &record, printing.reprint).await;
     match result {
         Ok(printout) => {
             let (location, confirmed) = (&printout.location, printout.confirmed);
@@ -125,8 +144,39 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
         }
         Err(e) => {
             printing.next_attempt = Some(Instant::now() + retry);
+            if matches!(e, PrinterError::NotReady(_)) && !printing.reprint {
+                // Nothing was sent: a crash now must not make the only copy a "reprint".
+                shared.transition_grouped(no, |r| {
+                    r.print_started_ms = None;
+                    None
+                });
+            }
             not_ready(shared, &record, printing, e);
         }
+    }
+}
+
+/// Before the receipt's bytes go out: at this run's first attempt, whether an earlier run
+/// started printing it (then this copy is a reprint); otherwise note in the journal that
+/// printing starts. Grouped: committed before the bytes go out, so it survives the daemon
+/// being killed; a power cut may lose it, and then the second copy is unmarked.
+fn note_start(shared: &Shared, record: &JobRecord, printing: &mut Printing) {
+    let no = record.out_trade_no.as_str();
+    if printing.first_attempt.is_none() {
+        printing.reprint = record.print_started_ms.is_some();
+        if printing.reprint {
+            warn!(
+                out_trade_no = no,
+                "a crash cut off this receipt's print; printing it again, marked as a reprint"
+            );
+        }
+    }
+    if !printing.reprint && record.print_started_ms.is_none() {
+        let now = clock::now_ms();
+        shared.transition_grouped(no, |r| {
+            r.print_started_ms = Some(now);
+            None
+        });
     }
 }
 

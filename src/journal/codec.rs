@@ -132,7 +132,7 @@ pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlit
     let payer_currency = j.payer_currency.as_ref().map(Currency::code);
     let rate_type = j.exchange_rate.as_ref().map(|r| r.kind.as_str());
     let rate = j.exchange_rate.as_ref().map(|r| r.rate);
-    let row: [(&str, &dyn ToSql); 26] = [
+    let row: [(&str, &dyn ToSql); 27] = [
         (":out_trade_no", &j.out_trade_no),
         (":request", &j.request),
         (":state", &state_name(j.state)),
@@ -155,6 +155,7 @@ pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlit
         (":payer_currency", &payer_currency),
         (":rate_type", &rate_type),
         (":rate", &rate),
+        (":print_started_ms", &j.print_started_ms),
         (":close_reason", &j.close_reason.map(reason_name)),
         (":error", &error),
         (":created_ms", &j.created_ms),
@@ -252,6 +253,7 @@ pub(super) fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrup
         paid_total: r.get("paid_total")?,
         payer_currency: payer_currency.map(Currency::new),
         exchange_rate,
+        print_started_ms: r.get("print_started_ms")?,
         close_reason: spelled.close_reason,
         error: spelled.error,
         created_ms: r.get("created_ms")?,

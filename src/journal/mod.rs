@@ -388,7 +388,7 @@ mod tests {
         }
         let mut j = Journal::open(dir.path()).unwrap();
         let version = schema::version(&j.conn).unwrap();
-        assert_eq!((version, SCHEMA_VERSION), (2, 2));
+        assert_eq!((version, SCHEMA_VERSION), (3, 3));
         let paid = j.get("T0000001").unwrap().unwrap();
         assert_eq!(paid.state, JobState::Paid);
         assert_eq!(paid.transaction_id.as_deref(), Some("4200000001"));

@@ -56,6 +56,10 @@ pub struct JobRecord {
     /// The amount WeChat Pay reports as paid (normally the order's), in the minor unit of
     /// the order's currency; read it as [`JobRecord::paid_amount`].
     pub paid_total: Option<i64>,
+    /// When this receipt was first handed to the printer (schema 3), in milliseconds since
+    /// the Unix epoch; `None` until then. Set while `print` is still `pending`: a record
+    /// that has it and is still pending after a restart had its print cut off by a crash.
+    pub print_started_ms: Option<i64>,
     /// Why the order was closed unpaid; `None` unless `state` is `closed`.
     pub close_reason: Option<CloseReason>,
     /// The last failure reported for the job: why the order was refused (`state` is
@@ -102,6 +106,7 @@ impl JobRecord {
             payer_currency: None,
             exchange_rate: None,
             paid_total: None,
+            print_started_ms: None,
             close_reason: None,
             error: None,
             created_ms,

@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: one row per job; `state` indexed for [`Journal::unfinished`](super::Journal::unfinished).
 const V1: &str = "BEGIN;
@@ -52,6 +52,14 @@ const V2: &str = "BEGIN;
      PRAGMA user_version = 2;
      COMMIT;";
 
+/// Version 3: when the receipt was first handed to the printer, so that a receipt whose
+/// print a crash cut off is printed again marked as a reprint. NULL in older rows: their
+/// receipts print unmarked, as before.
+const V3: &str = "BEGIN;
+     ALTER TABLE jobs ADD COLUMN print_started_ms INTEGER;
+     PRAGMA user_version = 3;
+     COMMIT;";
+
 /// The schema version of the open file (0: a new, empty file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -65,6 +73,9 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     }
     if from < 2 {
         conn.execute_batch(V2)?;
+    }
+    if from < 3 {
+        conn.execute_batch(V3)?;
     }
     // Future schema versions migrate here, one `if from < N` step each.
     Ok(())

@@ -28,6 +28,7 @@ fn sample(sandbox: bool) -> Receipt {
         out_trade_no: "T20261126120005".into(),
         time: "2026-11-26 12:00:05".into(),
         sandbox,
+        reprint: false,
     }
 }
 

@@ -227,6 +227,7 @@ mod tests {
             out_trade_no: "T20261126120005".into(),
             time: "2026-11-26 12:00:05".into(),
             sandbox: false,
+            reprint: false,
         }
     }
 

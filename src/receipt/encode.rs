@@ -1,12 +1,13 @@
-//! The checkout receipt, top to bottom: [`encode`] = header (title, sandbox notice) + items
+//! The checkout receipt, top to bottom: [`encode`] = header (title, reprint and sandbox
+//! notices) + items
 //! (lines, rule, total) + payment block (QR, how to pay) + trailer (order number, time,
 //! footer), then the layout's cut. Decides order and alignment only; the bytes come from the
 //! `escpos` builder.
 
 use std::fmt::Write as _;
 
-use super::Receipt;
 use super::text::{item_line, wrap, wrapped_lines};
+use super::{REPRINT_NOTICE, REPRINT_NOTICE_LATIN, Receipt};
 use crate::escpos::{Align, EscPos, Layout, TextMode};
 
 /// The whole receipt as ESC/POS bytes.
@@ -47,8 +48,8 @@ fn sandbox_notice(columns: usize) -> &'static str {
     }
 }
 
-/// Title (double size, centred, wrapped at half the columns) and the sandbox notice, then a
-/// blank line.
+/// Title (double size, centred, wrapped at half the columns), the reprint notice (bold,
+/// centred, in Chinese too where the printer can) and the sandbox notice, then a blank line.
 fn header(out: &mut EscPos, receipt: &Receipt, columns: usize) {
     let half = (columns / 2).max(1);
     let title = wrap(&receipt.title, half, half, out.text_mode());
@@ -58,6 +59,15 @@ fn header(out: &mut EscPos, receipt: &Receipt, columns: usize) {
             out.line(line);
         }
         out.size(1, 1).bold(false);
+    }
+    if receipt.reprint {
+        let notice = match out.text_mode() {
+            TextMode::Chinese => REPRINT_NOTICE,
+            _ => REPRINT_NOTICE_LATIN,
+        };
+        out.align(Align::Center).bold(true);
+        wrapped_lines(out, notice, columns);
+        out.bold(false);
     }
     if receipt.sandbox {
         out.align(Align::Center).bold(true);
@@ -148,6 +158,7 @@ mod tests {
             out_trade_no: "T20261126120005".into(),
             time: "2026-11-26 12:00:05".into(),
             sandbox: false,
+            reprint: false,
         }
     }
 
@@ -165,6 +176,7 @@ mod tests {
             out_trade_no: "T1".into(),
             time: String::new(),
             sandbox: false,
+            reprint: false,
         }
     }
 
@@ -359,6 +371,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn golden_reprint_notice_under_the_title() {
+        let mut r = cafe("咖啡小站", "Tea", 100);
+        r.reprint = true;
+        let b = encode(&r, &Layout::MM58);
+        // Title, then "*** 重印 REPRINT ***" bold and centred (重印 in GB18030), then the
+        // blank line before the items.
+        let expected = unhex(
+            "1B 40 1C 2E
+             1B 61 01 1B 45 01 1D 21 11
+             1C 26 BF A7 B7 C8 D0 A1 D5 BE 1C 2E 0A
+             1D 21 00 1B 45 00
+             1B 61 01 1B 45 01
+             2A 2A 2A 20 1C 26 D6 D8 D3 A1 1C 2E 20 52 45 50 52 49 4E 54 20 2A 2A 2A 0A
+             1B 45 00
+             1B 61 00 0A",
+        );
+        assert_eq!(hex(&b[..expected.len()]), hex(&expected));
+        assert_eq!(count(&b, "重印".as_bytes()), 0, "never UTF-8 on paper");
+        // Once, and not on a first copy.
+        assert_eq!(count(&b, b"REPRINT"), 1);
+        assert!(
+            find(
+                &encode(&cafe("咖啡小站", "Tea", 100), &Layout::MM58),
+                b"REPRINT"
+            )
+            .is_none()
+        );
+
+        // A code-page printer has no hanzi: the notice is Latin only, never "??".
+        let layout = Layout {
+            text: TextMode::CodePage(16),
+            ..Layout::MM58
+        };
+        let r = Receipt {
+            reprint: true,
+            ..cafe("Cafe", "Tea", 100)
+        };
+        let b = encode(&r, &layout);
+        assert!(find(&b, b"*** REPRINT ***\n").is_some());
+        assert!(find(&b, b"??").is_none());
     }
 
     #[test]

@@ -49,4 +49,13 @@ pub struct Receipt {
     pub time: String,
     /// Sandbox receipts say clearly that they are not a real payment.
     pub sandbox: bool,
+    /// A second copy of a receipt whose first print a crash cut off: it says so at the top
+    /// ([`REPRINT_NOTICE`]), so that the cashier does not hand out two.
+    pub reprint: bool,
 }
+
+/// The reprint notice at the top of a [`Receipt::reprint`] copy, on a printer in Chinese
+/// mode; in a code page (no hanzi) it is [`REPRINT_NOTICE_LATIN`].
+pub const REPRINT_NOTICE: &str = "*** 重印 REPRINT ***";
+/// The reprint notice on a printer without Chinese characters.
+pub const REPRINT_NOTICE_LATIN: &str = "*** REPRINT ***";
