@@ -1,6 +1,7 @@
 //! Property tests (proptest) for wxprint's parsers of hostile input, in-process: the socket
-//! protocol parser (`protocol.rs`). The socket-level counterpart is `tests/daemon/hostile.rs`
-//! (10⁵ mutated requests to the real daemon).
+//! protocol parser (`protocol.rs`) and the ESC/POS receipt renderer (`receipt.rs`). The
+//! socket-level counterpart is `tests/daemon/hostile.rs` (10⁵ mutated requests to the real
+//! daemon).
 //!
 //! The default run is small and deterministic (a fixed seed), so `cargo test` stays fast and
 //! a failure replays. A longer or different run: `PROPTEST_CASES=20000` (cases per property)
@@ -12,6 +13,7 @@
 mod protocol;
 #[path = "../support/qr.rs"]
 mod qr;
+mod receipt;
 
 use proptest::test_runner::{Config, RngSeed};
 
