@@ -1,7 +1,7 @@
 //! The socket protocol parser (`protocol::parse_request`) under arbitrary input: it never
 //! panics, whatever it accepts survives its own serde form, a non-object where the protocol
 //! has an object is refused, and text over its documented limit is refused (the limits of
-//! `docs/protocol.md` §3, counted in characters).
+//! `docs/protocol.md`, "3. Values", counted in characters).
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -336,7 +336,7 @@ fn positional(value: &Value) -> Value {
     }
 }
 
-/// The text fields with a limit (`docs/protocol.md` §3): pointer, field, most characters.
+/// The text fields with a limit (`docs/protocol.md`, "3. Values"): pointer, field, most characters.
 const LIMITS: [(&str, &str, usize); 7] = [
     ("/order/description", "order.description", 127),
     ("/order/attach", "order.attach", 128),
