@@ -14,6 +14,8 @@
 pub mod codes;
 pub(crate) mod native;
 mod probe;
+#[cfg(test)]
+mod properties;
 
 pub use probe::{OrderProbeError, OrderProbeReport, ProbeClose, ProbeReport};
 pub(crate) use probe::{probe, probe_order};
