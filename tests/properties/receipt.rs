@@ -71,9 +71,9 @@ fn receipt(url: impl Strategy<Value = String>) -> impl Strategy<Value = Receipt>
     });
     let total = (1..=MAX_AMOUNT, select(&GLOBAL_CURRENCIES[..]))
         .prop_map(|(minor, code)| Money::new(minor, Currency::new(code)));
-    let trailer = (text(300), text(40), text(30), any::<bool>());
+    let trailer = (text(300), text(40), text(30), any::<bool>(), any::<bool>());
     (text(80), lines, total, url, trailer).prop_map(|(title, lines, total, code_url, trailer)| {
-        let (footer, out_trade_no, time, sandbox) = trailer;
+        let (footer, out_trade_no, time, sandbox, reprint) = trailer;
         Receipt {
             title,
             lines,
@@ -83,6 +83,7 @@ fn receipt(url: impl Strategy<Value = String>) -> impl Strategy<Value = Receipt>
             out_trade_no,
             time,
             sandbox,
+            reprint,
         }
     })
 }
