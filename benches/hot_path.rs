@@ -138,6 +138,7 @@ async fn bench_checkout(dir: &Path, durable: bool) {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),
+        query_rate: 10,
     };
     let state = if durable {
         dir.join("state")

@@ -112,6 +112,7 @@ async fn bench_detection(dir: &Path) {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),
+        query_rate: 10,
     };
     let journal = Journal::open(&dir.join("state")).unwrap();
     let printer = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.join("receipts"))));

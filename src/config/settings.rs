@@ -105,6 +105,9 @@ pub struct WechatPaySettings {
     pub place_timeout: Duration,
     /// How often the payment state is queried.
     pub poll: PollSchedule,
+    /// The most payment queries a second, over all open orders together
+    /// (`wechatpay.query_rate`).
+    pub query_rate: u32,
 }
 
 impl WechatPaySettings {

@@ -132,6 +132,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
             paying: c.duration("wechatpay.poll_interval_paying", Range::Positive),
             slow: c.duration("wechatpay.poll_interval_slow", Range::Positive),
         },
+        query_rate: c.integer("wechatpay.query_rate", 1..=100, "queries a second"),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct JobsConfig {
     /// A receipt the printer cannot take (paper out, offline, unplugged) stays pending and
     /// is tried again; after this long it is `failed` (the order stays payable).
     pub print_timeout: Duration,
+    /// The most payment queries a second, over all open orders (`wechatpay.query_rate`).
+    pub query_rate: u32,
 }
 
 impl JobsConfig {
@@ -50,6 +52,7 @@ impl JobsConfig {
             layout: layout_for(&settings.printer),
             profile: settings.printer.profile.clone(),
             print_timeout: settings.printer.print_timeout,
+            query_rate: settings.wechatpay.query_rate,
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Jobs;
+use super::budget::QueryBudget;
 use super::config::JobsConfig;
 use super::state::{Active, Shared, State};
 use super::transitions;
@@ -97,6 +98,7 @@ pub(crate) fn config() -> JobsConfig {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
+        query_rate: 10,
     }
 }
 
@@ -126,6 +128,7 @@ pub(crate) fn shared(
         state: Mutex::new(state),
         stop: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        queries: QueryBudget::new(1000),
     };
     (shared, wake)
 }

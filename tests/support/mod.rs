@@ -46,6 +46,7 @@ pub fn fast_config() -> JobsConfig {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
+        query_rate: 100,
     }
 }
 

@@ -146,6 +146,7 @@ const FULL: &str = r#"
     poll_fast_window = "2m"
     poll_interval_paying = "250ms"
     poll_interval_slow = "30s"
+    query_rate = 25
 
     [printer]
     transport = "tcp"
@@ -197,6 +198,7 @@ fn full_settings() -> Settings {
                 paying: Duration::from_millis(250),
                 slow: Duration::from_secs(30),
             },
+            query_rate: 25,
         },
         printer: PrinterSettings {
             transport: Transport::Tcp,
