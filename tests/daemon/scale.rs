@@ -12,7 +12,7 @@ use wxprint::wechatpay::WechatPay;
 
 use crate::merchant;
 use crate::support::{Daemon, Options, checkout, fast_config};
-use crate::wechatpay_sim::{Endpoint, RequestLog, SimConfig, Simulator, Trust};
+use crate::wechatpay_sim::{Endpoint, Fault, RequestLog, SimConfig, Simulator, Trust};
 
 /// The budget of these tests: queries a second over all orders.
 const RATE: u32 = 10;
@@ -111,6 +111,72 @@ async fn old_orders_share_the_query_budget_in_turn_and_a_new_checkout_goes_first
         ahead.len() <= 3,
         "the new order's first query waited behind {} old ones: {ahead:?}",
         ahead.len()
+    );
+    daemon.shutdown().await;
+}
+
+/// Open TCP connections to `port` on 127.0.0.1 (from `/proc/net/tcp`: the port is the
+/// simulator's, so these are the daemon's sockets to WeChat Pay).
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn connections_to_wechat_pay_stay_bounded_with_many_checkouts_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    assert!(
+        sim.addr.ip().is_loopback() && sim.addr.is_ipv4(),
+        "{}",
+        sim.addr
+    );
+    let orders: usize = 40;
+    // Slow answers to the placements, so that they all are in flight together.
+    sim.inject(
+        Endpoint::Native,
+        Fault::Delay(Duration::from_millis(300)),
+        orders,
+    );
+    let daemon = start(dir.path(), &sim).await;
+    let port = sim.addr.port();
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watching = {
+        let most = most.clone();
+        tokio::spawn(async move {
+            loop {
+                most.fetch_max(connections_to(port), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut checkouts = Vec::new();
+    for i in 0..orders {
+        let mut pos = daemon.connect().await;
+        checkouts.push(tokio::spawn(async move {
+            pos.checkout_printed(checkout(&format!("MANY{i:04}"), 100))
+                .await;
+        }));
+    }
+    for c in checkouts {
+        c.await.unwrap();
+    }
+    // And while all of them are polled.
+    until(&sim, |q| q.len() >= 20).await;
+    watching.abort();
+    let most = most.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most > 0, "the watch saw the daemon's connections");
+    assert!(
+        most <= 16,
+        "{most} connections to WeChat Pay at once for {orders} checkouts: not bounded"
     );
     daemon.shutdown().await;
 }
