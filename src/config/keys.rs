@@ -80,6 +80,16 @@ pub const KEYS: &[Key] = &[
         doc: "Directory of the job journal; created if missing.",
         show: |s| path(&s.daemon.state_dir),
     },
+    // The journal is the record of payments taken, but a register is no archive: the
+    // merchant platform keeps every order (issue 12 §3: start fast with a big journal).
+    Key {
+        section: "daemon",
+        name: "keep_finished",
+        production: "30days",
+        sandbox: None,
+        doc: "How long a paid, closed or failed job stays in the journal (pruned at start and daily).",
+        show: |s| duration(s.daemon.keep_finished),
+    },
     Key {
         section: "wechatpay",
         name: "backend",

@@ -31,6 +31,8 @@ pub struct DaemonSettings {
     pub socket: PathBuf,
     /// Directory of the journal (created if missing).
     pub state_dir: PathBuf,
+    /// How long a finished job stays in the journal (`daemon.keep_finished`).
+    pub keep_finished: Duration,
 }
 
 /// Which payment backend places and tracks orders.

@@ -37,6 +37,8 @@ pub struct JobsConfig {
     pub print_timeout: Duration,
     /// The most payment queries a second, over all open orders (`wechatpay.query_rate`).
     pub query_rate: u32,
+    /// How long a finished job stays in the journal (`daemon.keep_finished`).
+    pub keep_finished: Duration,
 }
 
 impl JobsConfig {
@@ -53,6 +55,7 @@ impl JobsConfig {
             profile: settings.printer.profile.clone(),
             print_timeout: settings.printer.print_timeout,
             query_rate: settings.wechatpay.query_rate,
+            keep_finished: settings.daemon.keep_finished,
         }
     }
 }

@@ -99,6 +99,7 @@ pub(crate) fn config() -> JobsConfig {
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
         query_rate: 10,
+        keep_finished: Duration::from_secs(30 * 24 * 3600),
     }
 }
 

@@ -37,6 +37,7 @@
 //! - `follow.rs`: [`Follow`] and [`Subscription`], what a following request gets;
 //! - `record.rs`: a record made and read (canonical request, replay, status, order);
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
+//! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
@@ -50,6 +51,7 @@ mod fixtures;
 mod follow;
 mod polling;
 mod printing;
+mod prune;
 mod record;
 mod refusals;
 mod state;
@@ -169,6 +171,7 @@ impl Jobs {
             let mut state = jobs.shared.lock();
             jobs.activate(&mut state, record);
         }
+        jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
         Ok(jobs)
     }
 
@@ -291,7 +294,12 @@ impl Jobs {
         let state = self.shared.lock();
         let (record, last_error) = match state.active.get(no) {
             Some(a) => (a.record.clone(), a.last_error.clone()),
-            None => (state.stored(no)?, None),
+            None => (
+                state
+                    .stored(no)
+                    .map_err(|e| prune::maybe_pruned(&self.shared.config, e))?,
+                None,
+            ),
         };
         let mut status = status_of(&record);
         status.last_error = last_error;

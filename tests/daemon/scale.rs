@@ -180,3 +180,54 @@ async fn connections_to_wechat_pay_stay_bounded_with_many_checkouts_at_once() {
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn old_finished_jobs_are_pruned_at_start_and_unfinished_ones_never() {
+    use wxprint::journal::{JobRecord, Journal};
+    use wxprint::money::Money;
+    use wxprint::protocol::JobState;
+
+    let dir = tempfile::tempdir().unwrap();
+    let long_ago = 1_600_000_000_000; // 2020
+    {
+        let mut journal = Journal::open(&dir.path().join("state")).unwrap();
+        for (no, state) in [
+            ("OLDPAID", JobState::Paid),
+            ("OLDOPEN", JobState::AwaitingPayment),
+        ] {
+            let mut r = JobRecord::new(no, "{}", "Latte", Money::cny(100), long_ago, long_ago);
+            r.state = state;
+            r.updated_ms = long_ago;
+            journal.insert(&r).unwrap();
+        }
+    }
+    let config = JobsConfig {
+        keep_finished: Duration::from_secs(24 * 3600),
+        ..fast_config()
+    };
+    let daemon = crate::start_with_config(dir.path(), config).await;
+    let mut pos = daemon.connect().await;
+    let mut pruned = None;
+    for _ in 0..500 {
+        let m = pos
+            .call(serde_json::json!({"op": "status", "out_trade_no": "OLDPAID"}))
+            .await;
+        if m["event"] == "error" {
+            pruned = Some(m);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pruned = pruned.expect("the old paid job is pruned");
+    assert_eq!(pruned["error"]["code"], "order_not_found", "{pruned}");
+    let message = pruned["error"]["message"].as_str().unwrap();
+    assert!(message.contains("pruned"), "{message}");
+    let open = pos
+        .call(serde_json::json!({"op": "status", "out_trade_no": "OLDOPEN"}))
+        .await;
+    assert_eq!(
+        open["event"], "status",
+        "an unfinished job is never pruned: {open}"
+    );
+    daemon.shutdown().await;
+}

@@ -119,6 +119,7 @@ const FULL: &str = r#"
     [daemon]
     socket = "/tmp/x/pos.sock"
     state_dir = "/tmp/x/state"
+    keep_finished = "90days"
 
     [wechatpay]
     backend = "wechatpay"
@@ -169,6 +170,7 @@ fn full_settings() -> Settings {
         daemon: DaemonSettings {
             socket: "/tmp/x/pos.sock".into(),
             state_dir: "/tmp/x/state".into(),
+            keep_finished: Duration::from_secs(90 * 24 * 3600),
         },
         wechatpay: WechatPaySettings {
             backend: Backend::WechatPay,
