@@ -140,6 +140,8 @@ async fn bench_checkout(dir: &Path, durable: bool) {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),
+        query_rate: 10,
+        keep_finished: Duration::from_secs(30 * 24 * 3600),
     };
     let state = if durable {
         dir.join("state")

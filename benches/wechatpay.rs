@@ -113,6 +113,8 @@ async fn bench_detection(dir: &Path) {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),
+        query_rate: 10,
+        keep_finished: Duration::from_secs(30 * 24 * 3600),
     };
     let journal = Journal::open(&dir.join("state")).unwrap();
     let printer = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.join("receipts"))));

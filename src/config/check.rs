@@ -218,6 +218,32 @@ impl<'a> Check<'a> {
         duration
     }
 
+    /// A whole number within `range` (`unit` names what it counts, for the message).
+    pub(super) fn integer(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+        unit: &str,
+    ) -> u32 {
+        let text = self.text(key).trim();
+        let expected = format!(
+            "a whole number of {unit} from {} to {}",
+            range.start(),
+            range.end()
+        );
+        match text.parse::<u32>() {
+            Ok(n) if range.contains(&n) => n,
+            Ok(_) => {
+                self.fail(key, "out of range", &expected);
+                *range.start()
+            }
+            Err(_) => {
+                self.fail(key, "not a whole number", &expected);
+                *range.start()
+            }
+        }
+    }
+
     /// One of [`STANDARD_BAUD_RATES`], as an integer or a string of digits.
     pub(super) fn baud_rate(&mut self, key: &str) -> u32 {
         let text = self.text(key).trim();

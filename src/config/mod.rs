@@ -65,6 +65,7 @@ mod raw;
 mod region_defaults;
 mod samples;
 mod settings;
+mod shown;
 mod url;
 mod validate;
 

@@ -31,6 +31,8 @@ pub struct DaemonSettings {
     pub socket: PathBuf,
     /// Directory of the journal (created if missing).
     pub state_dir: PathBuf,
+    /// How long a finished job stays in the journal (`daemon.keep_finished`).
+    pub keep_finished: Duration,
 }
 
 /// Which payment backend places and tracks orders.
@@ -105,6 +107,9 @@ pub struct WechatPaySettings {
     pub place_timeout: Duration,
     /// How often the payment state is queried.
     pub poll: PollSchedule,
+    /// The most payment queries a second, over all open orders together
+    /// (`wechatpay.query_rate`).
+    pub query_rate: u32,
 }
 
 impl WechatPaySettings {

@@ -21,6 +21,13 @@ use super::settings::{
 #[cfg(test)]
 mod tests;
 
+/// `keep_finished`'s bounds: at least a day: `status` answers for the day's orders; at most ten years.
+const KEEP_FINISHED: Range = Range::Between(
+    Duration::from_secs(24 * 3600),
+    Duration::from_secs(10 * 366 * 24 * 3600),
+    "finished jobs are kept at least a day",
+);
+
 /// `order_ttl`'s bounds.
 const ORDER_TTL: Range = Range::Between(
     Duration::from_secs(60),
@@ -56,6 +63,7 @@ fn daemon(c: &mut Check<'_>) -> DaemonSettings {
     DaemonSettings {
         socket: c.required_path("daemon.socket", "the path of the Unix socket"),
         state_dir: c.required_path("daemon.state_dir", "the journal's directory"),
+        keep_finished: c.duration("daemon.keep_finished", KEEP_FINISHED),
     }
 }
 
@@ -132,6 +140,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
             paying: c.duration("wechatpay.poll_interval_paying", Range::Positive),
             slow: c.duration("wechatpay.poll_interval_slow", Range::Positive),
         },
+        query_rate: c.integer("wechatpay.query_rate", 1..=100, "queries a second"),
     }
 }
 

@@ -38,6 +38,10 @@ pub struct JobsConfig {
     /// A receipt the printer cannot take (paper out, offline, unplugged) stays pending and
     /// is tried again; after this long it is `failed` (the order stays payable).
     pub print_timeout: Duration,
+    /// The most payment queries a second, over all open orders (`wechatpay.query_rate`).
+    pub query_rate: u32,
+    /// How long a finished job stays in the journal (`daemon.keep_finished`).
+    pub keep_finished: Duration,
 }
 
 /// WeChat Pay's shortest order life: a `time_expire` less than a minute ahead is raised to
@@ -59,6 +63,8 @@ impl JobsConfig {
             layout: layout_for(&settings.printer),
             profile: settings.printer.profile.clone(),
             print_timeout: settings.printer.print_timeout,
+            query_rate: settings.wechatpay.query_rate,
+            keep_finished: settings.daemon.keep_finished,
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Jobs;
+use super::budget::QueryBudget;
 use super::config::JobsConfig;
 use super::state::{Active, Shared, State};
 use super::transitions;
@@ -98,6 +99,8 @@ pub(crate) fn config() -> JobsConfig {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
+        query_rate: 10,
+        keep_finished: Duration::from_secs(30 * 24 * 3600),
     }
 }
 
@@ -127,6 +130,7 @@ pub(crate) fn shared(
         state: Mutex::new(state),
         stop: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        queries: QueryBudget::new(1000),
     };
     (shared, wake)
 }

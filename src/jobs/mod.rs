@@ -32,20 +32,26 @@
 //! - `transitions.rs`: every change of a record, pure — the rules above as unit tests;
 //! - `state.rs`: the one lock (journal, active jobs, subscribers); commit, then emit;
 //! - `subscribers.rs`: who hears which event;
-//! - `task.rs` (placement) → `printing.rs` → `polling.rs` (queries, close): the driver;
+//! - `task.rs` (placement) → `printing.rs` → `polling/` (queries; `close.rs`): the driver;
+//! - `budget.rs`: the one query budget all jobs share (rate, lanes, in flight);
+//! - `follow.rs`: [`Follow`] and [`Subscription`], what a following request gets;
 //! - `record.rs`: a record made and read (canonical request, replay, status, order);
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
+//! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
 
+mod budget;
 mod config;
 mod delays;
 #[cfg(test)]
 mod fixtures;
+mod follow;
 mod polling;
 mod printing;
+mod prune;
 mod record;
 mod refusals;
 mod state;
@@ -55,9 +61,9 @@ mod task;
 mod tests;
 mod transitions;
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -71,8 +77,10 @@ use crate::protocol::{Checkout, ErrorCode, Event, JobState, PrintState, PrinterS
 use crate::receipt;
 
 pub use config::{JobsConfig, TIME_EXPIRE_MIN, encoding_override, layout_for};
+pub use follow::{Follow, Subscription};
 pub use refusals::Refused;
 
+use budget::QueryBudget;
 use printing::print_receipt;
 use record::{
     canonical_request, expire_ms, in_currency, new_record, order_amount, place_order, replay,
@@ -129,36 +137,6 @@ pub enum JobsError {
     },
 }
 
-/// The answer to a request that follows a job: what already happened, then what comes.
-pub struct Follow {
-    /// Events to send at once, in order.
-    pub initial: Vec<Event>,
-    /// Later events of the job; `None` when the job is already over.
-    pub subscription: Option<Subscription>,
-}
-
-/// A stream of events; unsubscribes when dropped.
-pub struct Subscription {
-    id: u64,
-    rx: mpsc::Receiver<Event>,
-    shared: Weak<Shared>,
-}
-
-impl Subscription {
-    /// The next event, or `None` once the daemon has stopped.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.lock().subscribers.remove(self.id);
-        }
-    }
-}
-
 impl Jobs {
     /// Start the manager and resume every unfinished job of `journal`.
     pub fn start(
@@ -172,7 +150,9 @@ impl Jobs {
         // Test orders stay off WeChat Pay but look like the merchant's own: same currency,
         // same region.
         let market = SandboxMarket::from(&backend.currency_rule());
+        let queries = QueryBudget::new(config.query_rate);
         let shared = Arc::new(Shared {
+            queries,
             config,
             backend,
             loopback: Arc::new(Sandbox::in_memory().with_market(market)),
@@ -191,6 +171,7 @@ impl Jobs {
             let mut state = jobs.shared.lock();
             jobs.activate(&mut state, record);
         }
+        jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
         Ok(jobs)
     }
 
@@ -219,11 +200,7 @@ impl Jobs {
     /// Follow order `no` (or, with `None`, every job) from now on.
     fn subscribe(&self, state: &mut State, filter: Option<String>) -> Subscription {
         let (id, rx) = state.subscribers.add(filter);
-        Subscription {
-            id,
-            rx,
-            shared: Arc::downgrade(&self.shared),
-        }
+        Subscription::new(id, rx, Arc::downgrade(&self.shared))
     }
 
     /// `checkout`: start a job, or resume the identical one. An amount the order's backend
@@ -318,7 +295,12 @@ impl Jobs {
         let state = self.shared.lock();
         let (record, last_error) = match state.active.get(no) {
             Some(a) => (a.record.clone(), a.last_error.clone()),
-            None => (state.stored(no)?, None),
+            None => (
+                state
+                    .stored(no)
+                    .map_err(|e| prune::maybe_pruned(&self.shared.config, e))?,
+                None,
+            ),
         };
         let mut status = status_of(&record);
         status.last_error = last_error;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::error;
 
+use super::budget::QueryBudget;
 use super::config::JobsConfig;
 use super::refusals::{err, not_found};
 use super::subscribers::Subscribers;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     /// Tells job tasks to stop at their next safe point (never mid-print).
     pub(crate) stop: CancellationToken,
     pub(crate) tasks: TaskTracker,
+    /// The query budget every job's payment queries share.
+    pub(crate) queries: QueryBudget,
 }
 
 /// Everything behind the lock.

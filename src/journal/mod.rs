@@ -18,6 +18,7 @@
 
 mod codec;
 mod group;
+mod prune;
 mod record;
 mod schema;
 

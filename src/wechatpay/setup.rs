@@ -190,7 +190,7 @@ pub(crate) fn http_client(
     s: &WechatPaySettings,
     user_agent: &str,
 ) -> Result<reqwest::Client, SetupError> {
-    let mut http = reqwest::Client::builder()
+    let mut http = super::http::pooled(reqwest::Client::builder())
         .timeout(s.request_timeout)
         .connect_timeout(s.request_timeout.min(Duration::from_secs(5)))
         .user_agent(user_agent);

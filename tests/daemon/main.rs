@@ -22,6 +22,7 @@ mod hostile;
 mod printing;
 mod requests;
 mod restart;
+mod scale;
 mod shutdown;
 mod watch;
 

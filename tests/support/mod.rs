@@ -47,6 +47,8 @@ pub fn fast_config() -> JobsConfig {
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
+        query_rate: 100,
+        keep_finished: Duration::from_secs(30 * 24 * 3600),
     }
 }
 

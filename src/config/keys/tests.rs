@@ -119,6 +119,7 @@ const FULL: &str = r#"
     [daemon]
     socket = "/tmp/x/pos.sock"
     state_dir = "/tmp/x/state"
+    keep_finished = "90days"
 
     [wechatpay]
     backend = "wechatpay"
@@ -146,6 +147,7 @@ const FULL: &str = r#"
     poll_fast_window = "2m"
     poll_interval_paying = "250ms"
     poll_interval_slow = "30s"
+    query_rate = 25
 
     [printer]
     transport = "tcp"
@@ -168,6 +170,7 @@ fn full_settings() -> Settings {
         daemon: DaemonSettings {
             socket: "/tmp/x/pos.sock".into(),
             state_dir: "/tmp/x/state".into(),
+            keep_finished: Duration::from_secs(90 * 24 * 3600),
         },
         wechatpay: WechatPaySettings {
             backend: Backend::WechatPay,
@@ -197,6 +200,7 @@ fn full_settings() -> Settings {
                 paying: Duration::from_millis(250),
                 slow: Duration::from_secs(30),
             },
+            query_rate: 25,
         },
         printer: PrinterSettings {
             transport: Transport::Tcp,

@@ -23,8 +23,11 @@ use crate::clock;
 use crate::payment::PaymentError;
 
 mod answer;
+mod pool;
 
 pub(crate) use answer::{ApiError, CallError, NoAnswer, Reply, transient};
+use pool::InFlight;
+pub(crate) use pool::pooled;
 
 /// Attempts of one call when WeChat Pay answers 5xx, 202 or 429.
 const ATTEMPTS: u32 = 3;
@@ -38,6 +41,8 @@ pub(crate) struct Http {
     /// Public-key mode: sent as `Wechatpay-Serial` so that WeChat Pay signs with that key.
     public_key_id: Option<String>,
     user_agent: String,
+    /// At most `pool::MAX_IN_FLIGHT` requests at once.
+    in_flight: InFlight,
 }
 
 /// One request as it is signed and sent.
@@ -104,6 +109,7 @@ impl Http {
             backup_api_base: backup_api_base.trim_end_matches('/').to_owned(),
             public_key_id,
             user_agent,
+            in_flight: InFlight::new(),
         }
     }
 
@@ -150,6 +156,7 @@ impl Http {
         {
             request = request.header("Wechatpay-Serial", id);
         }
+        let _slot = self.in_flight.acquire().await;
         let resp = request.send().await.map_err(|e| {
             if e.is_connect() {
                 NoAnswer::Connect(e.to_string())
