@@ -71,7 +71,7 @@ fn the_install_steps_put_the_keys_where_the_shipped_config_looks() {
     for doc in ["README.md", "docs/operations.md"] {
         let text = std::fs::read_to_string(root().join(doc)).unwrap();
         let installed: Vec<&str> = text
-            .split(|c| c == '`' || c == '\n')
+            .split(['`', '\n'])
             .filter(|cmd| cmd.trim_start().starts_with("sudo install -o wxprint"))
             .filter_map(|cmd| cmd.split_whitespace().last())
             .collect();
