@@ -213,6 +213,9 @@ pub(crate) async fn poll(
         }
         let (pause, deadline) = poller.pause(&record, now, wait);
         shared.sleep(pause, wake).await?;
+        if shared.record(no).is_none() {
+            return Some(()); // settled meanwhile (a payment notification): polling stops
+        }
         if deadline.is_some_and(|due| clock::now_ms() >= due) {
             continue; // time to close: the top of the loop does it
         }
