@@ -32,6 +32,7 @@ pub mod escpos;
 pub mod jobs;
 pub mod journal;
 pub mod money;
+pub mod notify;
 pub mod payment;
 pub mod preview;
 pub mod printer;

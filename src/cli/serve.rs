@@ -11,11 +11,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use wxprint::config::{Backend, Region, Settings};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
+use wxprint::notify::{self, Notifications};
 use wxprint::payment::PaymentBackend;
 use wxprint::payment::sandbox::{Sandbox, SandboxMarket};
 use wxprint::printer::PrinterHandle;
@@ -33,7 +35,7 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
     init_logging();
     let settings = load_settings(config_path, sandbox)?;
     check_profile(&settings)?;
-    let backend = open_backend(&settings)?;
+    let (backend, wechatpay) = open_backend(&settings)?;
     let printer = PrinterHandle::spawn(wxprint::printer::open(&settings.printer));
     let journal = Journal::open(&settings.daemon.state_dir)?;
     let journal_path = journal.path().to_owned();
@@ -48,20 +50,26 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
             printer.clone(),
             journal,
         )?;
+        let notifications = start_notifications(&settings, wechatpay, &jobs).await?;
         let status = announce_ready(&settings, &journal_path, &*backend, &printer, &jobs);
         if let Some(interval) = sd_notify::watchdog_enabled() {
             tokio::spawn(watchdog(jobs.clone(), interval, status));
         }
         server::run(listener, jobs, shutdown_signal()).await;
+        notifications.cancel();
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The payment backend the jobs use, and the WeChat Pay client itself when it is that one.
+type Backends = (Arc<dyn PaymentBackend>, Option<Arc<WechatPay>>);
+
 /// The configured payment backend: the sandbox's store, or the WeChat Pay client with its
-/// keys loaded (and, in certificate mode, the platform certificates fetched).
-fn open_backend(settings: &Settings) -> Result<Arc<dyn PaymentBackend>> {
+/// keys loaded (and, in certificate mode, the platform certificates fetched), also returned
+/// as itself for the notification listener.
+fn open_backend(settings: &Settings) -> Result<Backends> {
     let state_dir = &settings.daemon.state_dir;
     Ok(match settings.wechatpay.backend {
         Backend::Sandbox => {
@@ -70,18 +78,17 @@ fn open_backend(settings: &Settings) -> Result<Arc<dyn PaymentBackend>> {
                 currency: settings.wechatpay.currency.clone(),
                 global: settings.wechatpay.region == Region::Global,
             };
-            Arc::new(
-                Sandbox::open(state_dir)
-                    .with_context(|| format!("sandbox store in {}", state_dir.display()))?
-                    .with_market(market),
-            )
+            let sandbox = Sandbox::open(state_dir)
+                .with_context(|| format!("sandbox store in {}", state_dir.display()))?
+                .with_market(market);
+            (Arc::new(sandbox), None)
         }
         Backend::WechatPay => {
             let backend = WechatPay::from_settings(&settings.wechatpay).map(Arc::new)?;
             if settings.wechatpay.apiv3_key_file.is_some() {
                 load_certificates(&backend, settings)?;
             }
-            backend
+            (backend.clone(), Some(backend))
         }
     })
 }
@@ -107,6 +114,36 @@ fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// `[notify] listen`: the payment notification listener beside the socket server, on WeChat
+/// Pay only (the sandbox has no notifications); the token stops it.
+async fn start_notifications(
+    settings: &Settings,
+    wechatpay: Option<Arc<WechatPay>>,
+    jobs: &Jobs,
+) -> Result<CancellationToken> {
+    let stop = CancellationToken::new();
+    let Some(listener) = notify::bind(&settings.notify.listen).await? else {
+        return Ok(stop);
+    };
+    let Some(backend) = wechatpay else {
+        tracing::warn!(
+            target: LOG_TARGET,
+            "notify.listen is set but the backend is the sandbox: no notifications come; not listening"
+        );
+        return Ok(stop);
+    };
+    if settings.wechatpay.apiv3_key_file.is_none() {
+        bail!(
+            "notify.listen is set but wechatpay.apiv3_key_file is not: notifications are \
+             decrypted with the APIv3 key; set apiv3_key_file (public-key trust stays) or \
+             notify.listen = \"\""
+        );
+    }
+    let notifications = Notifications::new(backend, jobs.clone(), &settings.notify.path);
+    tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
+    Ok(stop)
 }
 
 /// The daemon's listening socket. Under systemd socket activation (wxprint.socket) the

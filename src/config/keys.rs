@@ -200,7 +200,7 @@ pub const KEYS: &[Key] = &[
         name: "apiv3_key_file",
         production: "",
         sandbox: None,
-        doc: "Certificate mode instead: file holding the 32-byte APIv3 key.",
+        doc: "File holding the 32-byte APIv3 key: certificate mode, and decrypting notifications.",
         show: |s| optional_path(&s.wechatpay.apiv3_key_file),
     },
     Key {
@@ -400,6 +400,22 @@ pub const KEYS: &[Key] = &[
         sandbox: Some("Thank you!"),
         doc: "Receipt footer; a checkout request's own footer overrides it.",
         show: |s| text(&s.receipt.footer),
+    },
+    Key {
+        section: "notify",
+        name: "listen",
+        production: "",
+        sandbox: None,
+        doc: "Where WeChat Pay's payment notifications are received: \"\" (off), host:port or unix:PATH.",
+        show: |s| text(&s.notify.listen.to_string()),
+    },
+    Key {
+        section: "notify",
+        name: "path",
+        production: "/wechatpay/notify",
+        sandbox: None,
+        doc: "The request path notifications are POSTed to (the path of wechatpay.notify_url).",
+        show: |s| text(&s.notify.path),
     },
 ];
 

@@ -80,8 +80,9 @@ pub use load::{
 };
 pub use samples::documentation_samples;
 pub use settings::{
-    Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Region, Settings, TextEncoding, Transport, WechatPaySettings,
+    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
+    PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
+    WechatPaySettings,
 };
 
 /// Why settings could not be loaded. Each message is one line naming the key.

@@ -22,6 +22,8 @@ pub struct Settings {
     pub printer: PrinterSettings,
     /// `[receipt]`: what every receipt says.
     pub receipt: ReceiptSettings,
+    /// `[notify]`: WeChat Pay's payment notifications (off by default).
+    pub notify: NotifySettings,
 }
 
 /// `[daemon]`.
@@ -213,6 +215,37 @@ pub struct ReceiptSettings {
     pub title: String,
     /// Printed below the QR code; empty for none.
     pub footer: String,
+}
+
+/// `[notify]`: the listener for WeChat Pay's payment notifications.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotifySettings {
+    /// Where to listen; [`NotifyListen::Off`] by default.
+    pub listen: NotifyListen,
+    /// The request path notifications are POSTed to, e.g. `/wechatpay/notify`.
+    pub path: String,
+}
+
+/// `notify.listen`: `""`, `host:port` or `unix:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NotifyListen {
+    /// `""`: no listener; polling alone learns of payments.
+    #[default]
+    Off,
+    /// `host:port`, e.g. `127.0.0.1:8088`.
+    Tcp(String),
+    /// `unix:PATH`: a Unix socket for a reverse proxy on the same machine.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for NotifyListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotifyListen::Off => Ok(()),
+            NotifyListen::Tcp(address) => f.write_str(address),
+            NotifyListen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
 }
 
 impl Default for Settings {

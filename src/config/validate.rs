@@ -14,9 +14,11 @@ use super::check::{Check, Range};
 use super::raw::RawSettings;
 use super::region_defaults::region_default;
 use super::settings::{
-    Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Region, Settings, TextEncoding, Transport, WechatPaySettings,
+    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
+    PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
+    WechatPaySettings,
 };
+use super::url::split_host_port;
 
 #[cfg(test)]
 mod tests;
@@ -55,6 +57,7 @@ pub(super) fn validate(raw: &RawSettings) -> (Settings, Vec<ConfigError>) {
         wechatpay: wechatpay(&mut c),
         printer: printer(&mut c),
         receipt: receipt(&mut c),
+        notify: notify(&mut c),
     };
     (settings, c.into_errors())
 }
@@ -238,4 +241,45 @@ fn receipt(c: &mut Check<'_>) -> ReceiptSettings {
         title: c.text("receipt.title").to_string(),
         footer: c.text("receipt.footer").to_string(),
     }
+}
+
+/// `[notify]`: `listen` is off (`""`), `host:port` or `unix:PATH`; `path` an absolute request
+/// path without query.
+fn notify(c: &mut Check<'_>) -> NotifySettings {
+    let text = c.text("notify.listen").trim().to_string();
+    let listen = if text.is_empty() {
+        NotifyListen::Off
+    } else if let Some(path) = text.strip_prefix("unix:") {
+        if !path.starts_with('/') {
+            c.fail(
+                "notify.listen",
+                "a Unix socket needs an absolute path",
+                "e.g. \"unix:/run/wxprint/notify.sock\"",
+            );
+        }
+        NotifyListen::Unix(PathBuf::from(path))
+    } else {
+        if !matches!(split_host_port(&text), Some((_, Some(_)))) {
+            c.fail(
+                "notify.listen",
+                "not host:port or unix:PATH",
+                "\"\" (off), e.g. \"127.0.0.1:8088\" or \"unix:/run/wxprint/notify.sock\"",
+            );
+        }
+        NotifyListen::Tcp(text)
+    };
+    let path = c.text("notify.path").trim().to_string();
+    let bad = |p: &str| {
+        !p.starts_with('/')
+            || p.chars()
+                .any(|c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+    };
+    if bad(&path) {
+        c.fail(
+            "notify.path",
+            "not an absolute request path",
+            "the path of wechatpay.notify_url, e.g. \"/wechatpay/notify\" (no query)",
+        );
+    }
+    NotifySettings { listen, path }
 }

@@ -49,6 +49,7 @@ mod delays;
 #[cfg(test)]
 mod fixtures;
 mod follow;
+pub mod notified;
 mod polling;
 mod printing;
 mod prune;
@@ -123,9 +124,8 @@ pub enum JobsError {
     /// The journal could not be read for the unfinished jobs to resume.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// Unfinished orders were placed for another merchant (region, mode or ids changed in
-    /// the configuration since): resuming them here would query the wrong merchant and
-    /// could leave a payment unreported.
+    /// Unfinished orders were placed for another merchant (region, mode or ids changed since):
+    /// resuming them here would query the wrong merchant and could leave a payment unreported.
     #[error(
         "unfinished orders were placed under another WeChat Pay merchant: {orders}; start wxprint \
          with the configuration they were placed with until they are paid or closed (`wxprint \

@@ -46,6 +46,7 @@ mod api;
 mod auth;
 mod certificates;
 mod http;
+mod notification;
 mod region;
 mod setup;
 #[cfg(test)]
@@ -56,6 +57,7 @@ pub use auth::{
     MerchantSigner, ResponseSignature, SignError, Verifier, VerifyError, new_nonce,
     response_message,
 };
+pub use notification::NotificationError;
 pub use setup::{SetupError, check_key_files};
 
 use api::native::{self, Merchant};
@@ -69,6 +71,8 @@ pub struct WechatPay {
     verifier: Verifier,
     /// Certificate mode: the APIv3 key and when the certificates were downloaded.
     certificates: Option<Certificates>,
+    /// The APIv3 key, whatever the trust mode: it decrypts payment notifications.
+    apiv3_key: Option<Vec<u8>>,
     /// The region and mode: paths and the merchant's identity fields.
     api: Api,
     /// The one currency orders are placed in.
@@ -110,7 +114,10 @@ impl WechatPay {
                 user_agent,
             ),
             verifier,
-            certificates: apiv3_key.map(|key| Certificates::new(key, api.certificates())),
+            certificates: apiv3_key
+                .clone()
+                .map(|key| Certificates::new(key, api.certificates())),
+            apiv3_key,
             currency: CurrencyRule::new(s.currency.clone(), api.region() == Region::Global),
             api,
             notify_url: s.notify_url.clone(),

@@ -8,8 +8,9 @@ use super::{KEYS, SECRET_KEYS, Shown, toml_string};
 use crate::config::region_defaults::region_default;
 use crate::config::testing::{MERCHANT, assert_invalid, load_text};
 use crate::config::{
-    Backend, DaemonSettings, FlowControl, PollSchedule, PrinterSettings, QrMode, ReceiptSettings,
-    Region, Settings, TextEncoding, Transport, WechatPaySettings,
+    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
+    PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
+    WechatPaySettings,
 };
 use crate::money::Currency;
 
@@ -163,6 +164,10 @@ const FULL: &str = r#"
     [receipt]
     title = "Shop \"Ming\""
     footer = "谢谢惠顾"
+
+    [notify]
+    listen = "unix:/run/wxprint/notify.sock"
+    path = "/pay/notify"
 "#;
 
 fn full_settings() -> Settings {
@@ -216,6 +221,10 @@ fn full_settings() -> Settings {
         receipt: ReceiptSettings {
             title: "Shop \"Ming\"".into(),
             footer: "谢谢惠顾".into(),
+        },
+        notify: NotifySettings {
+            listen: NotifyListen::Unix("/run/wxprint/notify.sock".into()),
+            path: "/pay/notify".into(),
         },
     }
 }

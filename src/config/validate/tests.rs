@@ -472,3 +472,34 @@ fn a_global_merchant_never_closes_younger_than_five_minutes() {
         "mainland: as before"
     );
 }
+
+#[test]
+fn the_notification_listener_is_off_an_address_or_a_unix_socket() {
+    use crate::config::NotifyListen;
+    let listen = |value: &str| {
+        load_text(&format!("[notify]\nlisten = \"{value}\"\n"), true).map(|s| s.notify.listen)
+    };
+    assert_eq!(listen("").unwrap(), NotifyListen::Off);
+    assert_eq!(
+        listen("127.0.0.1:8088").unwrap(),
+        NotifyListen::Tcp("127.0.0.1:8088".into())
+    );
+    assert_eq!(
+        listen("unix:/run/wxprint/notify.sock").unwrap(),
+        NotifyListen::Unix("/run/wxprint/notify.sock".into())
+    );
+    for (value, what) in [
+        ("127.0.0.1", "not host:port or unix:PATH"),
+        ("http://0.0.0.0:80", "not host:port or unix:PATH"),
+        ("unix:notify.sock", "needs an absolute path"),
+    ] {
+        let err = error_of(&format!("[notify]\nlisten = \"{value}\"\n"), true);
+        assert_invalid(&err, "notify.listen", what);
+    }
+    for path in ["notify", "/notify?x=1", "/a b"] {
+        let err = error_of(&format!("[notify]\npath = \"{path}\"\n"), true);
+        assert_invalid(&err, "notify.path", "not an absolute request path");
+    }
+    let s = load_text("[notify]\n", true).unwrap();
+    assert_eq!(s.notify.path, "/wechatpay/notify");
+}

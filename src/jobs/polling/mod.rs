@@ -262,6 +262,9 @@ pub(crate) async fn poll(
         }
         let (pause, deadline) = poller.pause(&record, now, wait);
         shared.sleep(pause, wake).await?;
+        if shared.record(no).is_none() {
+            return Some(()); // settled meanwhile (a payment notification): polling stops
+        }
         if deadline.is_some_and(|due| clock::now_ms() >= due) {
             continue; // time to close: the top of the loop does it
         }
@@ -271,6 +274,9 @@ pub(crate) async fn poll(
 
         let lane = poller.lane(&record, clock::now_ms());
         let permit = shared.or_stop(shared.queries.take(lane)).await?;
+        if shared.record(no).is_none() {
+            return Some(()); // settled while waiting for the query budget
+        }
         let answer = shared.or_stop(shared.backend_of(&record).query(no)).await?;
         if answer == Err(PaymentError::RateLimited) {
             permit.rate_limited();

@@ -75,7 +75,7 @@
 //! - Not modelled: `detail`/`scene_info`/`settle_info`/`limit_pay` contents (accepted
 //!   unchecked), the `/id/{id}` paths, the Global unpaid answer's exact shape (here
 //!   `amount{total, currency}`), the 7-day auto-close, rate limits (inject `Status429`),
-//!   notifications, refunds beyond flipping the state to REFUND, and the `?algorithm_type=`
+//!   refunds beyond flipping the state to REFUND, and the `?algorithm_type=`
 //!   filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
 //!   from the header's → 400 `PARAM_ERROR` "mchid不匹配"; re-entry after `time_expire` → 400
@@ -109,6 +109,7 @@
 //! - `signing.rs`: request authentication and response signing (`rsa`, `sha2`);
 //! - `certificates.rs`: `/v3/certificates` (AES-256-GCM) and the certificate's validity;
 //!   `rotation.rs`: the certificate rotated to, and which certificate signs and is listed;
+//! - `notify.rs`: payment notifications, signed and encrypted, POSTed and retried;
 //! - `time.rs`: Unix seconds ↔ RFC 3339; `ids.rs`: random ids, `code_url`s, `Request-ID`s;
 //! - `selftest.rs`, `selftest_refusals.rs` (tests only): the kinds' rules over HTTP, with the
 //!   tiny signed client of `test_client.rs`.
@@ -129,6 +130,7 @@ mod identity;
 mod ids;
 mod kind;
 mod log;
+mod notify;
 mod orders;
 mod place;
 mod reply;
@@ -177,6 +179,8 @@ pub use kind::{
     SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
 };
 pub use log::RequestLog;
+#[allow(unused_imports, reason = "only tests/notify sends notifications")]
+pub use notify::{Notification, NotifyTarget, WECHAT_RETRY_SCHEDULE};
 #[allow(
     unused_imports,
     reason = "the example names none of these, tests/wechatpay some"

@@ -29,7 +29,7 @@ impl Inner {
     }
 
     /// The query answer about `order`, shaped as the merchant's kind gets it.
-    fn query_answer(&self, order: &SimOrder) -> Value {
+    pub(super) fn query_answer(&self, order: &SimOrder) -> Value {
         let kind = self.config.kind();
         let global = kind.region() == Region::Global;
         let mut body = self.identity_json();
