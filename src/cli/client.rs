@@ -18,7 +18,8 @@ use tokio::net::unix::OwnedReadHalf;
 
 use wxprint::money::{Currency, Money};
 use wxprint::protocol::{
-    Checkout, Event, Message, Op, Order, OrderAmount, PaidAmount, Paper, PrinterStatus, Request,
+    Checkout, Event, Message, Op, Order, OrderAmount, PaidAmount, Paper, PrinterStatus, Refund,
+    RefundAmount, Request,
 };
 
 use super::{DaemonOp, connect_error, runtime};
@@ -49,6 +50,19 @@ impl From<DaemonOp> for Op {
             DaemonOp::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
             DaemonOp::Reprint { out_trade_no } => Op::Reprint { out_trade_no },
             DaemonOp::SandboxPay { out_trade_no } => Op::SandboxPay { out_trade_no },
+            DaemonOp::Refund {
+                out_trade_no,
+                amount,
+                reason,
+                out_refund_no,
+            } => Op::Refund {
+                out_trade_no,
+                refund: Refund {
+                    out_refund_no,
+                    amount,
+                    reason,
+                },
+            },
             DaemonOp::Watch => Op::Watch,
             DaemonOp::Printer => Op::Printer,
         }
@@ -234,6 +248,9 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
             3
         }),
         (_, Event::Failed { .. }) => code(4),
+        (Op::Refund { .. }, Event::Refunded { .. }) => code(0),
+        (Op::Refund { .. }, Event::RefundFailed { .. }) => code(4),
+        (Op::Refund { .. }, _) => None,
         (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
         (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
         _ => code(0),
@@ -311,6 +328,61 @@ fn describe(event: &Event) -> String {
         Event::Pong { version, protocol } => {
             format!("pong       wxprint {version}, protocol {protocol}")
         }
+        Event::RefundAccepted { .. } | Event::Refunded { .. } | Event::RefundFailed { .. } => {
+            describe_refund(event)
+        }
+    }
+}
+
+/// The line of a refund event.
+fn describe_refund(event: &Event) -> String {
+    match event {
+        Event::RefundAccepted {
+            out_refund_no,
+            state,
+            amount,
+            currency,
+            resumed,
+            ..
+        } => format!(
+            "refund     {out_refund_no} {} accepted ({}){}",
+            Money::new(*amount, Currency::new(currency.as_str())),
+            state.as_str(),
+            if *resumed { ", resumed" } else { "" }
+        ),
+        Event::Refunded {
+            out_refund_no,
+            refund_id,
+            success_time,
+            amount,
+            ..
+        } => format!(
+            "refunded   {out_refund_no} {}{} refund {refund_id} at {success_time}",
+            Money::new(amount.refund, Currency::new(amount.currency.as_str())),
+            payer_refund_part(amount)
+        ),
+        Event::RefundFailed {
+            out_refund_no,
+            state,
+            error,
+            ..
+        } => format!(
+            "refund_failed {out_refund_no} ({}): {}",
+            state.as_str(),
+            error.message
+        ),
+        other => other.name().to_owned(),
+    }
+}
+
+/// ` (payer ￥11.35)` when the customer gets another currency back (WeChat Pay Global).
+fn payer_refund_part(amount: &RefundAmount) -> String {
+    match &amount.payer_currency {
+        Some(payer) if *payer != amount.currency => {
+            let money = Money::new(amount.payer_refund, Currency::new(payer.as_str()));
+            format!(" (payer {money})")
+        }
+        _ => String::new(),
     }
 }
 

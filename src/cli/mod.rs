@@ -107,6 +107,24 @@ enum DaemonOp {
     Printer,
     /// Pay a sandbox order, as a customer scanning the QR would.
     SandboxPay { out_trade_no: String },
+    /// Refund some or all of a paid order; waits until the money went back.
+    ///
+    /// Exit codes: 0 refunded, 2 refused request (not paid, more than is left, a known
+    /// refund number with other content), 4 the refund failed (or needs the merchant
+    /// platform).
+    Refund {
+        out_trade_no: String,
+        /// Amount in the minor unit of the order's currency (fen: 500 = ￥5.00).
+        #[arg(long)]
+        amount: i64,
+        /// Shown to the customer in WeChat's refund message (at most 80 bytes).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The refund's number; without it the daemon's `<out_trade_no>-R<n>` (running
+        /// the same command again then resumes the same refund).
+        #[arg(long)]
+        out_refund_no: Option<String>,
+    },
 }
 
 /// Commands that do their own work: `test-print` asks the daemon but prints by itself when

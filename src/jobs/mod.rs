@@ -38,7 +38,8 @@
 //! - `record.rs`: a record made and read (canonical request, replay, status, order);
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
 //! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
-//! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`.
+//! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`;
+//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -54,6 +55,8 @@ mod polling;
 mod printing;
 mod prune;
 mod record;
+mod refund;
+mod refund_task;
 mod refusals;
 mod state;
 mod subscribers;
@@ -88,7 +91,8 @@ use record::{
     status_of,
 };
 use refusals::{
-    err, journal_failed, not_payable, sandbox_only, shutting_down, unsupported_currency,
+    err, foreign_orders, journal_failed, not_payable, sandbox_only, shutting_down,
+    unsupported_currency,
 };
 use state::{Active, Shared, State};
 
@@ -96,26 +100,6 @@ use state::{Active, Shared, State};
 #[derive(Clone)]
 pub struct Jobs {
     shared: Arc<Shared>,
-}
-
-/// Refuse to start when an unfinished order's pinned request belongs to another merchant
-/// than the configured backend's (test orders live on the built-in sandbox: skipped).
-fn foreign_orders(unfinished: &[JobRecord], backend: &dyn PaymentBackend) -> Result<(), JobsError> {
-    let foreign: Vec<String> = unfinished
-        .iter()
-        .filter(|r| !r.loopback)
-        .filter_map(|r| {
-            let body = r.place_body.as_deref()?;
-            let why = backend.owns(body).err()?;
-            Some(format!("{} ({why})", r.out_trade_no))
-        })
-        .collect();
-    if foreign.is_empty() {
-        return Ok(());
-    }
-    Err(JobsError::ForeignOrders {
-        orders: foreign.join("; "),
-    })
 }
 
 /// Why the job manager could not start.
@@ -172,7 +156,9 @@ impl Jobs {
             jobs.activate(&mut state, record);
         }
         jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
-        Ok(jobs)
+        jobs.resume_refunds()
+            .map(|()| jobs)
+            .map_err(JobsError::from)
     }
 
     /// How many jobs have an open outcome.
@@ -303,7 +289,7 @@ impl Jobs {
             ),
         };
         let mut status = status_of(&record);
-        status.last_error = last_error;
+        (status.last_error, status.refunds) = (last_error, refund::refunds_status(&state, no));
         Ok(Event::Status(Box::new(status)))
     }
 

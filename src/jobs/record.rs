@@ -266,6 +266,7 @@ pub(crate) fn status_of(r: &JobRecord) -> JobStatus {
         close_reason: r.close_reason,
         error: r.error.clone(),
         last_error: None,
+        refunds: Vec::new(),
     }
 }
 

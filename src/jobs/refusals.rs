@@ -4,7 +4,9 @@
 //! Knows the wire's [`ErrorBody`] and a job's record; knows nothing of the lock, the tasks
 //! or the backends (a backend is named by the caller, see [`sandbox_only`]).
 
+use super::JobsError;
 use crate::journal::{JobRecord, JournalError};
+use crate::payment::PaymentBackend;
 use crate::protocol::{ErrorBody, ErrorCode, JobState};
 
 /// A refused request: the error, and the state of the order it concerns, if it exists.
@@ -128,4 +130,27 @@ pub(crate) fn wechatpay_refused(
         request_id,
         field: None,
     }
+}
+
+/// Refuse to start when an unfinished order's pinned request belongs to another merchant
+/// than the configured backend's (test orders live on the built-in sandbox: skipped).
+pub(crate) fn foreign_orders(
+    unfinished: &[JobRecord],
+    backend: &dyn PaymentBackend,
+) -> Result<(), JobsError> {
+    let foreign: Vec<String> = unfinished
+        .iter()
+        .filter(|r| !r.loopback)
+        .filter_map(|r| {
+            let body = r.place_body.as_deref()?;
+            let why = backend.owns(body).err()?;
+            Some(format!("{} ({why})", r.out_trade_no))
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(JobsError::ForeignOrders {
+        orders: foreign.join("; "),
+    })
 }

@@ -84,6 +84,9 @@ spellings! {
         NotPayable => "not_payable",
         SandboxOnly => "sandbox_only",
         Internal => "internal",
+        NotRefundable => "not_refundable",
+        RefundTooLarge => "refund_too_large",
+        DuplicateRefund => "duplicate_refund",
     }
 }
 
@@ -299,7 +302,7 @@ mod tests {
         (CloseReason::Expired, "expired"),
         (CloseReason::Remote, "remote"),
     ];
-    const CODES: [(ErrorCode, &str); 13] = [
+    const CODES: [(ErrorCode, &str); 16] = [
         (ErrorCode::InvalidJson, "invalid_json"),
         (ErrorCode::InvalidRequest, "invalid_request"),
         (ErrorCode::LineTooLong, "line_too_long"),
@@ -313,6 +316,9 @@ mod tests {
         (ErrorCode::NotPayable, "not_payable"),
         (ErrorCode::SandboxOnly, "sandbox_only"),
         (ErrorCode::Internal, "internal"),
+        (ErrorCode::NotRefundable, "not_refundable"),
+        (ErrorCode::RefundTooLarge, "refund_too_large"),
+        (ErrorCode::DuplicateRefund, "duplicate_refund"),
     ];
 
     /// An in-memory `jobs` table of the current schema.

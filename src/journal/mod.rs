@@ -13,6 +13,7 @@
 //! - `schema.rs`: the table, versioned with `PRAGMA user_version`; [`Journal::open`]
 //!   migrates older files forward and refuses files from a newer wxprint;
 //! - `group.rs`: the group commit, a thread that syncs the WAL after grouped writes;
+//! - `refunds.rs`: [`RefundRecord`], one refund of a paid order, and its table (schema 3);
 //! - `codec.rs`: how a record is spelled in a row — the journal's own spellings, so that
 //!   renaming a wire value never makes an old journal unreadable.
 
@@ -20,6 +21,7 @@ mod codec;
 mod group;
 mod prune;
 mod record;
+mod refunds;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use crate::protocol::JobState;
 
 pub use group::WINDOW as GROUP_WINDOW;
 pub use record::JobRecord;
+pub use refunds::RefundRecord;
 pub use schema::SCHEMA_VERSION;
 
 /// File name of the journal inside `state_dir`.
@@ -389,7 +392,7 @@ mod tests {
         }
         let mut j = Journal::open(dir.path()).unwrap();
         let version = schema::version(&j.conn).unwrap();
-        assert_eq!((version, SCHEMA_VERSION), (3, 3));
+        assert_eq!((version, SCHEMA_VERSION), (4, 4));
         let paid = j.get("T0000001").unwrap().unwrap();
         assert_eq!(paid.state, JobState::Paid);
         assert_eq!(paid.transaction_id.as_deref(), Some("4200000001"));

@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: one row per job; `state` indexed for [`Journal::unfinished`](super::Journal::unfinished).
 const V1: &str = "BEGIN;
@@ -60,6 +60,35 @@ const V3: &str = "BEGIN;
      PRAGMA user_version = 3;
      COMMIT;";
 
+/// Version 4: the refunds of paid orders, one row per `out_refund_no`, journaled before
+/// the first call to the payment backend (`body`: the pinned request). `seq` numbers an
+/// order's refunds from 1 (the default `<out_trade_no>-R<n>`). Older files gain the
+/// empty table.
+const V4: &str = "BEGIN;
+     CREATE TABLE refunds (
+         out_refund_no  TEXT PRIMARY KEY,
+         out_trade_no   TEXT NOT NULL,
+         seq            INTEGER NOT NULL,
+         named          INTEGER NOT NULL,
+         request        TEXT NOT NULL,
+         amount         INTEGER NOT NULL,
+         currency       TEXT NOT NULL,
+         reason         TEXT,
+         body           TEXT,
+         state          TEXT NOT NULL,
+         refund_id      TEXT,
+         success_time   TEXT,
+         payer_refund   INTEGER,
+         payer_currency TEXT,
+         error          TEXT,
+         created_ms     INTEGER NOT NULL,
+         updated_ms     INTEGER NOT NULL
+     );
+     CREATE INDEX refunds_by_order ON refunds(out_trade_no, seq);
+     CREATE INDEX refunds_by_state ON refunds(state);
+     PRAGMA user_version = 4;
+     COMMIT;";
+
 /// The schema version of the open file (0: a new, empty file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -77,6 +106,9 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     if from < 3 {
         conn.execute_batch(V3)?;
     }
+    if from < 4 {
+        conn.execute_batch(V4)?;
+    }
     // Future schema versions migrate here, one `if from < N` step each.
     Ok(())
 }
@@ -85,4 +117,11 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
 #[cfg(test)]
 pub(super) fn create_v1(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(V1)
+}
+
+/// A file as a version-2 wxprint made it, for the migration tests.
+#[cfg(test)]
+pub(super) fn create_v2(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(V1)?;
+    conn.execute_batch(V2)
 }

@@ -15,7 +15,10 @@ use std::pin::Pin;
 
 use crate::money::{Currency, Money};
 
+mod refund;
 pub mod sandbox;
+
+pub use refund::{RefundDone, RefundOrder, RefundProgress};
 
 /// A boxed future, so that backends can be used as `Arc<dyn PaymentBackend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -254,9 +257,44 @@ pub trait PaymentBackend: Send + Sync + 'static {
     /// [`PaymentError::OrderPaid`].
     fn close<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>>;
 
+    /// The exact request [`refund`](Self::refund) will send for `refund`, to be journaled
+    /// before the first call. `None` when the backend has nothing to pin.
+    fn prepare_refund(&self, _refund: &RefundOrder) -> Option<String> {
+        None
+    }
+
+    /// Ask for a refund of a paid order. Asking again with the same number and the same
+    /// request answers the refund's current progress, never a second refund.
+    fn refund<'a>(
+        &'a self,
+        refund: &'a RefundOrder,
+    ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
+        Box::pin(async move { Err(no_refunds(self.name(), &refund.out_refund_no)) })
+    }
+
+    /// Where the refund `out_refund_no` stands.
+    fn query_refund<'a>(
+        &'a self,
+        out_refund_no: &'a str,
+    ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
+        Box::pin(async move { Err(no_refunds(self.name(), out_refund_no)) })
+    }
+
     /// The sandbox backend, for `sandbox_pay`; `None` for real backends.
     fn as_sandbox(&self) -> Option<&sandbox::Sandbox> {
         None
+    }
+}
+
+/// A backend that does not implement refunds, asked for one.
+fn no_refunds(backend: &str, out_refund_no: &str) -> PaymentError {
+    PaymentError::Rejected {
+        code: "REFUND_UNSUPPORTED".into(),
+        message: format!(
+            "the {backend:?} payment backend cannot refund; refund {out_refund_no} on the \
+             merchant platform"
+        ),
+        request_id: None,
     }
 }
 

@@ -75,6 +75,12 @@ pub enum ErrorCode {
     SandboxOnly,
     /// The daemon could not do what was asked for a reason of its own (journal I/O…).
     Internal,
+    /// `refund` of an order that is not paid (extension).
+    NotRefundable,
+    /// `refund` of more than is left of the paid total (extension).
+    RefundTooLarge,
+    /// The `out_refund_no` is known with different content (extension).
+    DuplicateRefund,
 }
 
 impl ErrorCode {
@@ -94,6 +100,9 @@ impl ErrorCode {
             ErrorCode::NotPayable => "not_payable",
             ErrorCode::SandboxOnly => "sandbox_only",
             ErrorCode::Internal => "internal",
+            ErrorCode::NotRefundable => "not_refundable",
+            ErrorCode::RefundTooLarge => "refund_too_large",
+            ErrorCode::DuplicateRefund => "duplicate_refund",
         }
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorBody;
+use super::refund::{RefundAmount, RefundState};
 use super::status::{CloseReason, DelayReason, JobState, JobStatus, PrintState, PrinterStatus};
 
 /// One line from the daemon: the `id` of the request that caused it, and the event.
@@ -159,6 +160,46 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<ErrorBody>,
     },
+    /// A refund is journaled and being asked for (extension).
+    RefundAccepted {
+        /// The paid order.
+        out_trade_no: String,
+        /// The refund's number (the daemon's `<out_trade_no>-R<n>` when the POS gave none).
+        out_refund_no: String,
+        /// Where the refund stands (`processing`, or its outcome when resumed).
+        state: RefundState,
+        /// The amount asked for, in the minor unit of `currency`.
+        amount: i64,
+        /// The order's currency (ISO 4217).
+        currency: String,
+        /// `true` when an identical refund was already known (no second refund).
+        resumed: bool,
+    },
+    /// The money went back (final for the refund; extension).
+    Refunded {
+        /// The paid order.
+        out_trade_no: String,
+        /// The refund's number.
+        out_refund_no: String,
+        /// WeChat Pay's refund number.
+        refund_id: String,
+        /// When the money went back (RFC 3339).
+        success_time: String,
+        /// What went back.
+        amount: RefundAmount,
+    },
+    /// The refund did not happen, or waits for the merchant platform (final for the
+    /// refund; extension).
+    RefundFailed {
+        /// The paid order.
+        out_trade_no: String,
+        /// The refund's number.
+        out_refund_no: String,
+        /// `failed` or `abnormal`.
+        state: RefundState,
+        /// What went wrong and what to do.
+        error: ErrorBody,
+    },
     /// The answer to `status`: the job's full record.
     Status(Box<JobStatus>),
     /// The printer's state: the answer to `printer`, or news about a job whose receipt
@@ -220,13 +261,31 @@ impl Event {
             | Event::Paid { out_trade_no, .. }
             | Event::Closed { out_trade_no, .. }
             | Event::Failed { out_trade_no, .. }
-            | Event::Delayed { out_trade_no, .. } => Some(out_trade_no),
+            | Event::Delayed { out_trade_no, .. }
+            | Event::RefundAccepted { out_trade_no, .. }
+            | Event::Refunded { out_trade_no, .. }
+            | Event::RefundFailed { out_trade_no, .. } => Some(out_trade_no),
             Event::Status(s) => Some(&s.out_trade_no),
             Event::Printed { out_trade_no, .. }
             | Event::Error { out_trade_no, .. }
             | Event::Printer { out_trade_no, .. } => out_trade_no.as_deref(),
             Event::Pong { .. } => None,
         }
+    }
+
+    /// The refund this event is about, if any.
+    pub fn out_refund_no(&self) -> Option<&str> {
+        match self {
+            Event::RefundAccepted { out_refund_no, .. }
+            | Event::Refunded { out_refund_no, .. }
+            | Event::RefundFailed { out_refund_no, .. } => Some(out_refund_no),
+            _ => None,
+        }
+    }
+
+    /// `refunded` and `refund_failed` end a refund's event stream (not the order's).
+    pub fn is_refund_final(&self) -> bool {
+        matches!(self, Event::Refunded { .. } | Event::RefundFailed { .. })
     }
 
     /// `paid`, `closed` and `failed` end a job's event stream.
@@ -248,6 +307,9 @@ impl Event {
             Event::Closed { .. } => "closed",
             Event::Failed { .. } => "failed",
             Event::Delayed { .. } => "delayed",
+            Event::RefundAccepted { .. } => "refund_accepted",
+            Event::Refunded { .. } => "refunded",
+            Event::RefundFailed { .. } => "refund_failed",
             Event::Status(_) => "status",
             Event::Printer { .. } => "printer",
             Event::Pong { .. } => "pong",
@@ -345,6 +407,45 @@ mod tests {
         for event in events {
             let wire = serde_json::to_value(&event).expect("plain data");
             assert_eq!(wire["event"].as_str(), Some(event.name()), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn refund_event_names_are_the_serialised_event_field() {
+        let error = ErrorBody::new(super::super::ErrorCode::Internal, "x");
+        let no = || "T1234567".to_owned();
+        let events = [
+            Event::RefundAccepted {
+                out_trade_no: no(),
+                out_refund_no: "R".into(),
+                state: RefundState::Processing,
+                amount: 1,
+                currency: "CNY".into(),
+                resumed: false,
+            },
+            Event::Refunded {
+                out_trade_no: no(),
+                out_refund_no: "R".into(),
+                refund_id: "r".into(),
+                success_time: "s".into(),
+                amount: RefundAmount {
+                    refund: 1,
+                    payer_refund: 1,
+                    currency: "CNY".into(),
+                    payer_currency: None,
+                },
+            },
+            Event::RefundFailed {
+                out_trade_no: no(),
+                out_refund_no: "R".into(),
+                state: RefundState::Failed,
+                error: error.clone(),
+            },
+        ];
+        for event in events {
+            let wire = serde_json::to_value(&event).expect("plain data");
+            assert_eq!(wire["event"].as_str(), Some(event.name()), "{event:?}");
+            assert_eq!(event.out_refund_no(), Some("R"));
         }
     }
 

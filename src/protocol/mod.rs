@@ -9,6 +9,7 @@
 //! - `shape.rs`: the JSON kind of every request field, checked before serde reads it;
 //! - `checkout.rs`: the `checkout` op's order and receipt, with the shape checks;
 //! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
+//! - `refund.rs`: the `refund` op's arguments, refund states and amounts (extension);
 //! - `status.rs`: job, print and printer states carried by events;
 //! - `error.rs`: error codes and the `error` object.
 //!
@@ -19,6 +20,7 @@
 mod checkout;
 mod error;
 mod event;
+mod refund;
 mod request;
 mod shape;
 mod status;
@@ -26,6 +28,10 @@ mod status;
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
 pub use error::{ErrorBody, ErrorCode, RequestError};
 pub use event::{Event, ExchangeRate, Message, PaidAmount};
+pub use refund::{
+    MAX_REASON_BYTES, MAX_REFUND_NO_LEN, Refund, RefundAmount, RefundState, RefundStatus,
+    validate_out_refund_no,
+};
 pub use request::{OPS, Op, Request, parse_request};
 pub use status::{
     CloseReason, DelayReason, JobState, JobStatus, LastError, Paper, PrintState, PrinterStatus,

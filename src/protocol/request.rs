@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use super::MAX_ID_LEN;
 use super::checkout::{Checkout, validate_out_trade_no};
 use super::error::{RequestError, fields};
+use super::refund::Refund;
 use super::shape::{self, received};
 
 /// A parsed request: its optional `id` and the operation.
@@ -62,10 +63,17 @@ pub enum Op {
         /// The job.
         out_trade_no: String,
     },
+    /// Give back some or all of a paid order (extension).
+    Refund {
+        /// The paid order.
+        out_trade_no: String,
+        /// How much, under which number.
+        refund: Refund,
+    },
 }
 
 /// The names of every op, in the order of `docs/protocol.md`.
-pub const OPS: [&str; 9] = [
+pub const OPS: [&str; 10] = [
     "checkout",
     "status",
     "cancel",
@@ -75,6 +83,7 @@ pub const OPS: [&str; 9] = [
     "test_print",
     "ping",
     "sandbox_pay",
+    "refund",
 ];
 
 impl Op {
@@ -90,6 +99,7 @@ impl Op {
             Op::TestPrint => "test_print",
             Op::Ping => "ping",
             Op::SandboxPay { .. } => "sandbox_pay",
+            Op::Refund { .. } => "refund",
         }
     }
 
@@ -99,7 +109,8 @@ impl Op {
             Op::Status { out_trade_no }
             | Op::Cancel { out_trade_no }
             | Op::Reprint { out_trade_no }
-            | Op::SandboxPay { out_trade_no } => Some(out_trade_no),
+            | Op::SandboxPay { out_trade_no }
+            | Op::Refund { out_trade_no, .. } => Some(out_trade_no),
             _ => None,
         }
     }
@@ -114,6 +125,13 @@ struct TradeNoArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundArgs {
+    out_trade_no: String,
+    refund: Refund,
+}
 
 /// Parse one line (without its newline). On error the request's `id` is returned too when
 /// it could be read, so that the error can echo it.
@@ -190,6 +208,19 @@ fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
         "sandbox_pay" => Op::SandboxPay {
             out_trade_no: trade_no(op, rest)?,
         },
+        "refund" => {
+            shape::check_request(&rest, op, shape::REFUND)?;
+            let RefundArgs {
+                out_trade_no,
+                refund,
+            } = fields(rest)?;
+            validate_out_trade_no("out_trade_no", &out_trade_no)?;
+            refund.validate()?;
+            Op::Refund {
+                out_trade_no,
+                refund,
+            }
+        }
         "watch" | "printer" | "test_print" | "ping" => {
             shape::check_request(&rest, op, shape::NONE)?;
             let NoArgs {} = fields(rest)?;
@@ -227,6 +258,10 @@ impl Request {
         if let Some(no) = self.op.trade_no() {
             out.insert("out_trade_no".into(), no.into());
         }
+        if let Op::Refund { refund, .. } = &self.op {
+            let refund = serde_json::to_value(refund).expect("plain data");
+            out.insert("refund".into(), refund);
+        }
         Value::Object(out).to_string()
     }
 }
@@ -240,6 +275,7 @@ mod tests {
         for name in OPS {
             let line = match name {
                 "checkout" => r#"{"op":"checkout","order":{"out_trade_no":"T1234567","description":"x","amount":{"total":1}}}"#.to_owned(),
+                "refund" => r#"{"op":"refund","out_trade_no":"T1234567","refund":{"amount":100,"reason":"returned"}}"#.to_owned(),
                 "status" | "cancel" | "reprint" | "sandbox_pay" => {
                     format!(r#"{{"op":"{name}","out_trade_no":"T1234567"}}"#)
                 }

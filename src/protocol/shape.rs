@@ -99,6 +99,17 @@ pub(crate) const CHECKOUT: &[Field] = &[
 pub(crate) const TRADE_NO: &[Field] = &[req("out_trade_no", Kind::Text)];
 
 /// The fields of the ops that take none.
+const REFUND_ARGS: &[Field] = &[
+    opt("out_refund_no", Kind::Text),
+    req("amount", Kind::Integer),
+    opt("reason", Kind::Text),
+];
+
+pub(crate) const REFUND: &[Field] = &[
+    req("out_trade_no", Kind::Text),
+    req("refund", Kind::Object(REFUND_ARGS)),
+];
+
 pub(crate) const NONE: &[Field] = &[];
 
 /// Check the fields of a request (an object without `op` and `id`) against `fields`.

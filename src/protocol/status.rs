@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ErrorBody;
 use super::event::ExchangeRate;
+use super::refund::RefundStatus;
 
 /// The state of a job (`docs/protocol.md` "Job states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,6 +139,9 @@ pub struct JobStatus {
     /// and when (extension); gone once that step succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
+    /// The order's refunds, oldest first (extension); absent while there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<RefundStatus>,
 }
 
 /// Why a job is waiting longer than it should: the `reason` of `delayed` and of

@@ -29,7 +29,7 @@ const CONNECTION_QUEUE: usize = 256;
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// When a forwarded event stream ends.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Until {
     /// `paid`, `closed` or `failed`.
     Final,
@@ -37,11 +37,22 @@ enum Until {
     Printed,
     /// Never (`watch`).
     Forever,
+    /// At `refunded` or `refund_failed` of this refund; only its events are forwarded.
+    Refund(String),
 }
 
 impl Until {
-    fn ends_at(self, event: &Event) -> bool {
+    /// Whether `event` belongs on this stream (a refund's stream carries only its own).
+    fn carries(&self, event: &Event) -> bool {
         match self {
+            Until::Refund(no) => event.out_refund_no() == Some(no),
+            _ => true,
+        }
+    }
+
+    fn ends_at(&self, event: &Event) -> bool {
+        match self {
+            Until::Refund(_) => event.is_refund_final(),
             Until::Final => event.is_final(),
             Until::Printed => {
                 event.is_final()
@@ -108,6 +119,12 @@ pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: Cancellation
         } => writer.abort(),
     }
     debug!("client disconnected");
+}
+
+/// The refund a `refund` request's answer is about (its first event names it).
+fn follow_refund_no(follow: &Follow) -> String {
+    let first = follow.initial.first().and_then(Event::out_refund_no);
+    first.unwrap_or_default().to_owned()
 }
 
 /// The writer task: each queued message as one line, until every sender is gone or the
@@ -223,6 +240,16 @@ impl Connection {
                 Ok(event) => self.send(id, event).await,
                 Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
             },
+            Op::Refund {
+                out_trade_no,
+                refund,
+            } => match self.jobs.refund(&out_trade_no, &refund) {
+                Ok(follow) => {
+                    let until = Until::Refund(follow_refund_no(&follow));
+                    self.forward(id, follow, until).await
+                }
+                Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
+            },
             Op::Watch => {
                 let follow = Follow {
                     initial: Vec::new(),
@@ -264,6 +291,9 @@ impl Connection {
         self.follows.spawn(async move {
             let stream = async move {
                 while let Some(event) = subscription.recv().await {
+                    if !until.carries(&event) {
+                        continue;
+                    }
                     let end = until.ends_at(&event);
                     let sent = tx.send(Message::new(id.clone(), event)).await;
                     if sent.is_err() || end {

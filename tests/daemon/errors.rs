@@ -180,7 +180,7 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "{m}"
         );
     }
-    let (code, m) = pos.call_error(json!({"op": "refund", "id": "u"})).await;
+    let (code, m) = pos.call_error(json!({"op": "frob", "id": "u"})).await;
     assert_eq!(code, "unknown_op");
     assert_eq!(m["id"], "u");
     unknown_orders_are_not_found(&mut pos).await;

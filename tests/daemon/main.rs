@@ -20,6 +20,7 @@ mod expiry;
 mod global;
 mod hostile;
 mod printing;
+mod refund;
 mod requests;
 mod restart;
 mod scale;

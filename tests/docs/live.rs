@@ -265,6 +265,32 @@ fn pay_one(dir: &Path, log: &Log) {
     }
 }
 
+/// Refunds of the paid order: one refunded, repeated (resumed), and the refusals.
+fn refund_one(dir: &Path, log: &Log) {
+    let mut pos = Pos::connect(dir, log);
+    let refund = |amount: i64, no: Option<&str>| {
+        let mut refund = json!({"amount": amount, "reason": "one cup returned"});
+        if let Some(no) = no {
+            refund["out_refund_no"] = no.into();
+        }
+        json!({"op": "refund", "id": "rf", "out_trade_no": "T0000000001", "refund": refund})
+    };
+    pos.send(refund(1600, None));
+    assert_eq!(pos.until("refund_accepted")["resumed"], false);
+    pos.until("refunded");
+    pos.send(refund(1600, None));
+    assert_eq!(pos.until("refund_accepted")["resumed"], true);
+    pos.until("refunded");
+    let too_much = pos.call(refund(1601, None), "error");
+    assert_eq!(too_much["error"]["code"], "refund_too_large");
+    pos.send(refund(800, Some("RF-1")));
+    pos.until("refunded");
+    let other = pos.call(refund(700, Some("RF-1")), "error");
+    assert_eq!(other["error"]["code"], "duplicate_refund");
+    pos.call(op("status", "T0000000001"), "status");
+    pos.drain();
+}
+
 /// A cancel, an order left open, and every kind of bad request.
 fn cancel_and_refuse(dir: &Path, log: &Log) {
     let mut pos = Pos::connect(dir, log);
@@ -321,6 +347,7 @@ fn message_examples_match_a_running_daemon() {
         watch.send(json!({"op": "watch", "id": "w"}));
         watch.call(json!({"op": "ping", "id": "w"}), "pong");
         pay_one(dir, &log);
+        refund_one(dir, &log);
         cancel_and_refuse(dir, &log);
         watch.drain();
     }

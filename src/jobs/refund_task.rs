@@ -1,0 +1,224 @@
+//! One refund's task: ask the payment backend with the pinned request until it answers
+//! for certain (unknown outcomes are asked again byte for byte: one number, one refund),
+//! then query until the refund is refunded, closed or abnormal; commit each change to the
+//! journal before its event goes out. A stop (shutdown) leaves the refund `processing` in
+//! the journal; the next start resumes it here.
+//!
+//! Knows the lock, the backend's refund calls and the refund's record; the rules of what
+//! may be refunded are `refund.rs`'s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tracing::{error, info, warn};
+
+use super::refund::{final_event, refund_order};
+use super::refusals::{err, wechatpay_refused};
+use super::state::Shared;
+use crate::clock;
+use crate::journal::{JobRecord, RefundRecord};
+use crate::payment::{PaymentError, RefundProgress};
+use crate::protocol::{ErrorBody, ErrorCode, RefundState};
+
+/// Waits between queries of a processing refund; the last one repeats.
+const POLLS: [Duration; 6] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+];
+
+fn nth(n: usize) -> Duration {
+    POLLS[n.min(POLLS.len() - 1)]
+}
+
+/// Drive refund `out_refund_no` to its outcome, or until the daemon stops.
+pub(super) async fn drive(shared: Arc<Shared>, out_refund_no: String) {
+    let _stopped: Option<()> = run(&shared, &out_refund_no).await;
+}
+
+/// [`drive`]; `None` when the daemon stops first (or the refund is already finished).
+async fn run(shared: &Shared, out_refund_no: &str) -> Option<()> {
+    let (order, refund) = load(shared, out_refund_no)?;
+    let idle = Notify::new();
+    let mut progress = apply(shared, &order, &refund, &idle).await?;
+    let mut polls = 0;
+    loop {
+        match progress {
+            RefundProgress::Processing { refund_id } => {
+                if let Some(id) = refund_id {
+                    remember_id(shared, out_refund_no, id);
+                }
+                shared.sleep(nth(polls), &idle).await?;
+                polls += 1;
+                progress = match shared
+                    .or_stop(shared.backend_of(&order).query_refund(out_refund_no))
+                    .await?
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(out_refund_no, error = %e, "refund query failed; asking again");
+                        RefundProgress::Processing { refund_id: None }
+                    }
+                };
+            }
+            RefundProgress::Refunded(done) => {
+                finish(shared, out_refund_no, |r| {
+                    r.state = RefundState::Refunded;
+                    r.refund_id = Some(done.refund_id);
+                    r.success_time = Some(done.success_time);
+                    r.payer_refund = Some(done.payer_refund.minor());
+                    let payer = done.payer_refund.currency();
+                    r.payer_currency = (payer != r.amount.currency()).then(|| payer.clone());
+                });
+                return Some(());
+            }
+            RefundProgress::Closed => {
+                let error = closed(out_refund_no);
+                finish(shared, out_refund_no, |r| failed(r, error));
+                return Some(());
+            }
+            RefundProgress::Abnormal => {
+                let error = abnormal(out_refund_no);
+                finish(shared, out_refund_no, |r| {
+                    r.state = RefundState::Abnormal;
+                    r.error = Some(error);
+                });
+                return Some(());
+            }
+        }
+    }
+}
+
+/// The refund and its order, as the journal holds them; `None` when it is finished.
+fn load(shared: &Shared, out_refund_no: &str) -> Option<(JobRecord, RefundRecord)> {
+    let state = shared.lock();
+    let refund = state.journal.get_refund(out_refund_no).ok()??;
+    let order = state.journal.get(&refund.out_trade_no).ok()??;
+    (!refund.state.is_final()).then_some((order, refund))
+}
+
+/// Ask for the refund until the backend answers for certain; a refusal ends it as failed.
+/// `None` when it ended, or the daemon stops first.
+async fn apply(
+    shared: &Shared,
+    order: &JobRecord,
+    refund: &RefundRecord,
+    idle: &Notify,
+) -> Option<RefundProgress> {
+    let request = refund_order(order, refund);
+    let no = &refund.out_refund_no;
+    for attempt in 0.. {
+        let answer = shared
+            .or_stop(shared.backend_of(order).refund(&request))
+            .await?;
+        let e = match answer {
+            Ok(progress) => return Some(progress),
+            Err(e) => e,
+        };
+        if let Some(refused) = refused(&e) {
+            finish(shared, no, |r| failed(r, refused));
+            return None;
+        }
+        warn!(out_refund_no = %no, attempt, error = %e,
+              "refund outcome unknown; asking again with the same request");
+        shared.sleep(nth(attempt), idle).await?;
+    }
+    None
+}
+
+/// The error a refund ends with when the backend refused it for good; `None` for the
+/// failures whose outcome is unknown (asked again).
+fn refused(e: &PaymentError) -> Option<ErrorBody> {
+    match e {
+        PaymentError::Transient { .. } | PaymentError::Unverified { .. } => None,
+        PaymentError::RateLimited => None,
+        PaymentError::Rejected {
+            code,
+            message,
+            request_id,
+        } => Some(wechatpay_refused(
+            code.clone(),
+            format!("WeChat Pay refused the refund: {message}"),
+            request_id.clone(),
+        )),
+        other => Some(err(ErrorCode::Wechatpay, other.to_string())),
+    }
+}
+
+fn failed(r: &mut RefundRecord, error: ErrorBody) {
+    r.state = RefundState::Failed;
+    r.error = Some(error);
+}
+
+fn closed(no: &str) -> ErrorBody {
+    let mut e = err(
+        ErrorCode::Wechatpay,
+        format!(
+            "WeChat Pay closed refund {no} without paying anything back (the merchant's \
+             refundable balance stayed short); top it up and refund again with a new \
+             out_refund_no"
+        ),
+    );
+    e.wechatpay_code = Some("CLOSED".into());
+    e
+}
+
+fn abnormal(no: &str) -> ErrorBody {
+    let mut e = err(
+        ErrorCode::Wechatpay,
+        format!(
+            "WeChat Pay could not pay refund {no} back to the customer (their bank card may \
+             be cancelled or frozen); finish it on the WeChat Pay merchant platform"
+        ),
+    );
+    e.wechatpay_code = Some("ABNORMAL".into());
+    e
+}
+
+/// Keep WeChat Pay's refund number for `status` once it is known.
+fn remember_id(shared: &Shared, no: &str, id: String) {
+    let mut state = shared.lock();
+    let Ok(Some(mut r)) = state.journal.get_refund(no) else {
+        return;
+    };
+    if r.refund_id.as_ref() != Some(&id) {
+        r.refund_id = Some(id);
+        r.updated_ms = clock::now_ms();
+        if let Err(e) = state.journal.update_refund(&r) {
+            warn!(out_refund_no = no, error = %e, "could not store the refund id");
+        }
+    }
+}
+
+/// Apply the outcome, commit it, then tell subscribers (also when the write fails: a POS
+/// must hear of money that went back).
+fn finish(shared: &Shared, no: &str, change: impl FnOnce(&mut RefundRecord)) {
+    let mut state = shared.lock();
+    let mut r = match state.journal.get_refund(no) {
+        Ok(Some(r)) => r,
+        other => {
+            error!(
+                out_refund_no = no,
+                "refund vanished from the journal: {other:?}"
+            );
+            return;
+        }
+    };
+    change(&mut r);
+    r.updated_ms = clock::now_ms();
+    if let Err(e) = state.journal.update_refund(&r) {
+        error!(out_refund_no = no, error = %e, "could not store the refund's outcome");
+    }
+    info!(
+        out_refund_no = no,
+        state = r.state.as_str(),
+        "refund finished"
+    );
+    if let Some(event) = final_event(&r) {
+        state.subscribers.emit(&event);
+    }
+}
