@@ -21,6 +21,8 @@ use super::settings::{
 use super::url::split_host_port;
 
 #[cfg(test)]
+mod kinds_tests;
+#[cfg(test)]
 mod tests;
 
 /// `keep_finished`'s bounds: at least a day: `status` answers for the day's orders; at most ten years.
