@@ -12,13 +12,26 @@ use crate::wechatpay_sim::{
     APPID, MCHID, MERCHANT_SERIAL, PUBLIC_KEY_ID, Simulator, default_fixture_dir,
 };
 
-/// A loopback TCP proxy in front of the simulator that records, for every answer, when
-/// the request's last byte went to the simulator and when the answer's first byte came
-/// back: the simulator's own time, subtracted from the daemon's.
+/// A loopback TCP proxy in front of the simulator that records, for every placement
+/// (`POST …/native`), when the request's last byte went to the simulator and when the
+/// answer's first byte came back: the simulator's own time, subtracted from the daemon's.
+/// Queries and closes of other orders pass through unrecorded (with orders pending they
+/// run beside the measured checkout, and are not its time).
 pub struct Proxy {
     port: u16,
-    /// `(request sent, answer began)`, one per answer.
-    spans: Arc<Mutex<Vec<(Instant, Instant)>>>,
+    /// `(request sent, answer began)`, one per placement answer.
+    spans: Spans,
+}
+
+/// The placements' `(sent, answered)` times.
+type Spans = Arc<Mutex<Vec<(Instant, Instant)>>>;
+
+/// One connection's request in flight: when its last byte went out, and whether it is a
+/// placement.
+#[derive(Default)]
+struct InFlight {
+    sent: Option<Instant>,
+    placement: bool,
 }
 
 impl Proxy {
@@ -26,7 +39,7 @@ impl Proxy {
     pub fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let spans = Arc::new(Mutex::new(Vec::new()));
+        let spans = Spans::default();
         let spans2 = spans.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -42,43 +55,60 @@ impl Proxy {
         self.port
     }
 
-    /// How long the simulator held answers whose requests went out in `from..to`.
+    /// How long the simulator held placements whose requests went out in `from..to`.
     pub fn simulator_time(&self, from: Instant, to: Instant) -> Duration {
         let spans = self.spans.lock().unwrap();
         spans
             .iter()
-            .filter(|(sent, _)| *sent >= from && *sent <= to)
+            .rev()
+            .take_while(|(sent, _)| *sent >= from)
+            .filter(|(sent, _)| *sent <= to)
             .map(|(sent, answered)| answered.duration_since(*sent))
             .sum()
     }
 }
 
 /// Copy both ways, one thread each; an answer's first chunk closes the open span.
-fn forward(client: TcpStream, server: TcpStream, spans: Arc<Mutex<Vec<(Instant, Instant)>>>) {
+fn forward(client: TcpStream, server: TcpStream, spans: Spans) {
     for s in [&client, &server] {
         s.set_nodelay(true).unwrap();
     }
-    let sent: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let (c2, s2, sent2) = (
+    let flight: Arc<Mutex<InFlight>> = Arc::default();
+    let (c2, s2, flight2) = (
         client.try_clone().unwrap(),
         server.try_clone().unwrap(),
-        sent.clone(),
+        flight.clone(),
     );
-    std::thread::spawn(move || pump(c2, s2, |at| *sent2.lock().unwrap() = Some(at)));
     std::thread::spawn(move || {
-        pump(server, client, |at| {
-            if let Some(from) = sent.lock().unwrap().take() {
+        pump(c2, s2, |at, chunk| {
+            let mut f = flight2.lock().unwrap();
+            if chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") {
+                f.placement = chunk.starts_with(b"POST ")
+                    && chunk
+                        .split(|&b| b == b'\r')
+                        .next()
+                        .is_some_and(|line| line.windows(7).any(|w| w == b"/native"));
+            }
+            f.sent = Some(at);
+        })
+    });
+    std::thread::spawn(move || {
+        pump(server, client, |at, _| {
+            let mut f = flight.lock().unwrap();
+            if let Some(from) = f.sent.take()
+                && f.placement
+            {
                 spans.lock().unwrap().push((from, at));
             }
         })
     });
 }
 
-/// Copy `from` → `to` until either side closes; `seen(now)` after each chunk arrives.
-fn pump(mut from: TcpStream, mut to: TcpStream, mut seen: impl FnMut(Instant)) {
+/// Copy `from` → `to` until either side closes; `seen(now, chunk)` after each chunk.
+fn pump(mut from: TcpStream, mut to: TcpStream, mut seen: impl FnMut(Instant, &[u8])) {
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n @ 1..) = from.read(&mut buf) {
-        seen(Instant::now());
+        seen(Instant::now(), &buf[..n]);
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
@@ -87,8 +117,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mut seen: impl FnMut(Instant)) {
 }
 
 /// Write `dir/wxprint.toml`: socket and state in `dir`, the real WeChat Pay backend at
-/// the proxy (public-key trust, the simulator's merchant), polling once an hour (so no
-/// query runs during the measurement), and `printer` as the `[printer]` section.
+/// the proxy (public-key trust, the simulator's merchant), the default poll schedule and
+/// query budget (every unpaid order is polled: 1 s in its first minute, within
+/// `query_rate` 10/s), and `printer` as the `[printer]` section.
 pub fn daemon_config(dir: &Path, sim: &Simulator, proxy_port: u16, printer: &str) -> PathBuf {
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
@@ -115,9 +146,6 @@ private_key_file = "{d}/keys/merchant_key.pem"
 public_key_id = "{PUBLIC_KEY_ID}"
 public_key_file = "{d}/keys/platform_pub.pem"
 notify_url = "https://merchant.example/wechatpay/notify"
-poll_interval = "1h"
-poll_interval_paying = "1h"
-poll_interval_slow = "1h"
 [printer]
 {printer}
 "#
@@ -129,12 +157,46 @@ poll_interval_slow = "1h"
 
 /// The resident set of process `pid` in KiB (`VmRSS`).
 pub fn rss_kib(pid: u32) -> u64 {
+    rss_kib_of(pid, "VmRSS:")
+}
+
+/// The `field` (e.g. `RssAnon:`) of `/proc/pid/status`, in KiB.
+pub fn rss_kib_of(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .find_map(|l| l.strip_prefix(field))
+        .map_or(0, kib)
+}
+
+/// `  1234 kB` → 1234.
+fn kib(value: &str) -> u64 {
+    value
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
         .unwrap_or(0)
+}
+
+/// Print every mapping of process `pid` with more than 200 KiB resident.
+pub fn print_mappings(pid: u32) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut mapping = "";
+    for line in smaps.lines() {
+        if line.starts_with(|c: char| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            mapping = line;
+        } else if let Some(rss) = line.strip_prefix("Rss:").map(kib)
+            && rss > 200
+        {
+            println!("      {rss:>6} KiB  {mapping}");
+        }
+    }
+}
+
+/// How many file descriptors process `pid` has open.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
 /// Bytes of the QR commands in a receipt: native `GS ( k` blocks, or a `GS v 0` raster.

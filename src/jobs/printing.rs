@@ -19,7 +19,7 @@ use super::state::Shared;
 use super::transitions::{self, payable};
 use crate::clock;
 use crate::journal::JobRecord;
-use crate::printer::{PrinterError, Printout};
+use crate::printer::{Gate, GateKey, PrinterError, Printout, Queued};
 use crate::protocol::{ErrorCode, Event, PrintState, PrinterStatus};
 use crate::receipt;
 
@@ -47,6 +47,36 @@ impl Printing {
     }
 }
 
+/// A receipt queued at the printer right after its order was placed, before its
+/// `code_url` is durable: the printer opens its link and asks its status while the journal
+/// writes, and sends nothing until [`print_attempt`] releases it (the `code_url` durable,
+/// the print noted). Dropped unreleased, nothing is sent.
+pub(crate) struct Early {
+    code_url: String,
+    key: GateKey,
+    queued: Queued,
+}
+
+/// Queue the receipt of `record` (as placed, with `code_url`) behind a shut gate. Only
+/// for a receipt not yet started (never a reprint).
+pub(crate) fn queue_early(shared: &Shared, record: &JobRecord, code_url: &str) -> Option<Early> {
+    if record.print != PrintState::Pending || record.print_started_ms.is_some() {
+        return None;
+    }
+    let record = JobRecord {
+        code_url: Some(code_url.to_owned()),
+        ..record.clone()
+    };
+    let bytes = receipt_bytes(shared, &record, false);
+    let (key, gate) = Gate::shut();
+    let queued = shared.printer.queue(&record.out_trade_no, bytes, gate);
+    Some(Early {
+        code_url: code_url.to_owned(),
+        key,
+        queued,
+    })
+}
+
 /// Build the receipt of `record` and write it to the printer.
 pub(crate) async fn print_receipt(
     shared: &Shared,
@@ -62,6 +92,12 @@ async fn print_copy(
     record: &JobRecord,
     reprint: bool,
 ) -> Result<Printout, PrinterError> {
+    let bytes = receipt_bytes(shared, record, reprint);
+    shared.printer.print(&record.out_trade_no, bytes).await
+}
+
+/// The ESC/POS bytes of `record`'s receipt, marked as a reprint when `reprint`.
+fn receipt_bytes(shared: &Shared, record: &JobRecord, reprint: bool) -> Vec<u8> {
     let spec = receipt_spec(record);
     let config = &shared.config;
     let lines = match spec.lines {
@@ -91,8 +127,7 @@ async fn print_copy(
         sandbox: shared.backend_of(record).as_sandbox().is_some(),
         reprint,
     };
-    let bytes = receipt::encode(&receipt, &config.layout);
-    shared.printer.print(&record.out_trade_no, bytes).await
+    receipt::encode(&receipt, &config.layout)
 }
 
 /// Try to print the receipt, if the order is payable and it is not printed yet. A printer
@@ -100,6 +135,18 @@ async fn print_copy(
 /// the POS, and it is tried again; after `print_timeout` it is `failed` — the order stays
 /// payable either way. Never interrupted by shutdown: a receipt being written is finished.
 pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Printing) {
+    print_attempt_with(shared, no, printing, None).await;
+}
+
+/// [`print_attempt`], with `early`: this receipt, already queued behind its gate
+/// ([`queue_early`]); released once the `code_url` is durable and the print noted, else
+/// dropped (nothing sent).
+pub(crate) async fn print_attempt_with(
+    shared: &Shared,
+    no: &str,
+    printing: &mut Printing,
+    early: Option<Early>,
+) {
     let Some(record) = shared.record(no) else {
         return;
     };
@@ -117,7 +164,14 @@ pub(crate) async fn print_attempt(shared: &Shared, no: &str, printing: &mut Prin
     }
     note_start(shared, &record, printing);
     let first = *printing.first_attempt.get_or_insert_with(Instant::now);
-    let result = print_copy(shared, &record, printing.reprint).await;
+    let result = match early {
+        // The very bytes of this receipt, queued with this code_url: let them out.
+        Some(e) if !printing.reprint && record.code_url.as_deref() == Some(&e.code_url) => {
+            e.key.release(true);
+            e.queued.written().await
+        }
+        _ => print_copy(shared, &record, printing.reprint).await,
+    };
     match result {
         Ok(printout) => {
             let (location, confirmed) = (&printout.location, printout.confirmed);

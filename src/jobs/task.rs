@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::delays::{Delays, delay_error, last_error, unavailable};
 use super::polling::{finish_closed, poll};
-use super::printing::{Printing, print_attempt};
+use super::printing::{Early, Printing, print_attempt_with, queue_early};
 use super::refusals::wechatpay_refused;
 use super::state::Shared;
 use super::transitions;
@@ -41,22 +41,29 @@ async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
     // The order may exist at WeChat Pay from any attempt up to now (a placement whose
     // answer was lost, or one made before a restart): its age counts from the latest.
     let mut last_attempt_ms = clock::now_ms();
-    place(shared, no, wake, &mut last_attempt_ms).await?;
+    let early = place(shared, no, wake, &mut last_attempt_ms).await?;
     let mut printing = Printing::default();
-    print_attempt(shared, no, &mut printing).await;
+    print_attempt_with(shared, no, &mut printing, early).await;
     poll(shared, no, wake, last_attempt_ms, &mut printing).await
 }
 
 /// Place the order, retrying the identical request while the outcome is unknown. The POS
 /// hears `delayed` while attempts fail; without a verified answer within `place_timeout`
-/// the checkout fails (`wechatpay_unavailable`).
-async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i64) -> Option<()> {
+/// the checkout fails (`wechatpay_unavailable`). A placement answered now hands back its
+/// receipt, queued at the printer behind a shut gate: the printer asks its status while
+/// the `code_url` is written to disk, and prints only once the job releases it.
+async fn place(
+    shared: &Shared,
+    no: &str,
+    wake: &Notify,
+    last_attempt_ms: &mut i64,
+) -> Option<Option<Early>> {
     let mut attempt = 0;
     let mut delays = Delays::new(Instant::now(), shared.config.place_timeout);
     loop {
         let record = shared.record(no)?;
         let Some(order) = transitions::next_placement(&record, clock::now_ms()) else {
-            return Some(());
+            return Some(None);
         };
         let answer = tokio::select! {
             biased;
@@ -66,7 +73,7 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
                 *last_attempt_ms = clock::now_ms();
                 delays.maybe_placed = true;
                 give_up(shared, no, &delays);
-                return Some(());
+                return Some(None);
             }
         };
         // The order may have been created at any moment up to the answer (or the lack of
@@ -77,12 +84,13 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
                 info!(out_trade_no = no, code_url = %placed.code_url, "order placed");
                 let placed_ms = *last_attempt_ms;
                 shared.recovered(no, false);
+                let early = queue_early(shared, &record, &placed.code_url);
                 shared.transition(no, |r| transitions::placed(r, placed.code_url, placed_ms));
-                return Some(());
+                return Some(early);
             }
             Err(e) => {
                 if on_placement_error(shared, no, e.clone(), attempt, &delays) {
-                    return Some(());
+                    return Some(None);
                 }
                 let pause = backoff(attempt);
                 let now = Instant::now();
@@ -93,7 +101,7 @@ async fn place(shared: &Shared, no: &str, wake: &Notify, last_attempt_ms: &mut i
                 let left = delays.deadline().saturating_duration_since(now);
                 if left.is_zero() {
                     give_up(shared, no, &delays);
-                    return Some(());
+                    return Some(None);
                 }
                 shared.sleep(pause.min(left), wake).await?;
                 attempt += 1;

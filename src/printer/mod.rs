@@ -61,6 +61,43 @@ pub enum PrinterError {
     /// The printer thread is gone (the daemon is stopping).
     #[error("the printer thread has stopped")]
     Stopped,
+    /// The job's gate was shut: what had to be on disk before its bytes go out could not
+    /// be written, so nothing was sent; the job is tried again once it is.
+    #[error("the receipt was held back: it may only be printed once its order is on disk")]
+    Withheld,
+}
+
+/// Holds a queued job's bytes back until what must be durable first is on disk: the
+/// printer checks its status (and opens its link) meanwhile, then waits here. Never lets
+/// bytes out unless [`GateKey::release`] said so; a dropped key shuts it.
+pub struct Gate(Option<oneshot::Receiver<bool>>);
+
+/// The side of a [`Gate`] that lets its job's bytes out, or not.
+pub struct GateKey(oneshot::Sender<bool>);
+
+impl Gate {
+    /// A gate that is open from the start: the job is written as soon as it is reached.
+    pub fn open() -> Gate {
+        Gate(None)
+    }
+
+    /// A shut gate and its key.
+    pub fn shut() -> (GateKey, Gate) {
+        let (tx, rx) = oneshot::channel();
+        (GateKey(tx), Gate(Some(rx)))
+    }
+
+    /// Block until the key decides (the printer thread only): `true` to send the bytes.
+    pub fn wait(self) -> bool {
+        self.0.is_none_or(|rx| rx.blocking_recv().unwrap_or(false))
+    }
+}
+
+impl GateKey {
+    /// Let the job's bytes out (`go`), or drop them unsent.
+    pub fn release(self, go: bool) {
+        let _ = self.0.send(go);
+    }
 }
 
 impl PrinterError {
@@ -117,6 +154,21 @@ pub trait Printer: Send + 'static {
 
     /// Live status, as far as the transport can know it.
     fn status(&mut self) -> PrinterStatus;
+
+    /// [`Printer::write_job`] once `gate` opens ([`PrinterError::Withheld`] if it is shut,
+    /// nothing sent). Transports that can do something useful meanwhile (open the link,
+    /// ask the printer's status) do it before waiting at the gate.
+    fn write_job_gated(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        gate: Gate,
+    ) -> Result<Printout, PrinterError> {
+        if !gate.wait() {
+            return Err(PrinterError::Withheld);
+        }
+        self.write_job(name, bytes)
+    }
 }
 
 /// A request to the printer thread.
@@ -124,11 +176,23 @@ enum Command {
     Print {
         name: String,
         bytes: Vec<u8>,
+        gate: Gate,
         reply: oneshot::Sender<Result<Printout, PrinterError>>,
     },
     Status {
         reply: oneshot::Sender<PrinterStatus>,
     },
+}
+
+/// A job queued on the printer thread ([`PrinterHandle::queue`]).
+pub struct Queued(Option<oneshot::Receiver<Result<Printout, PrinterError>>>);
+
+impl Queued {
+    /// Wait until the job is written (or refused).
+    pub async fn written(self) -> Result<Printout, PrinterError> {
+        let answer = self.0.ok_or(PrinterError::Stopped)?;
+        answer.await.map_err(|_| PrinterError::Stopped)?
+    }
 }
 
 /// The async side's handle on the printer thread. Cheap to clone; the thread ends when
@@ -149,8 +213,13 @@ impl PrinterHandle {
             .spawn(move || {
                 for command in rx {
                     match command {
-                        Command::Print { name, bytes, reply } => {
-                            let _ = reply.send(printer.write_job(&name, &bytes));
+                        Command::Print {
+                            name,
+                            bytes,
+                            gate,
+                            reply,
+                        } => {
+                            let _ = reply.send(printer.write_job_gated(&name, &bytes, gate));
                         }
                         Command::Status { reply } => {
                             let _ = reply.send(printer.status());
@@ -169,15 +238,19 @@ impl PrinterHandle {
 
     /// Queue one job and wait until it is written.
     pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Printout, PrinterError> {
+        self.queue(name, bytes, Gate::open()).written().await
+    }
+
+    /// Queue one job behind `gate` now; [`Queued::written`] waits for the outcome.
+    pub fn queue(&self, name: &str, bytes: Vec<u8>, gate: Gate) -> Queued {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::Print {
-                name: name.to_owned(),
-                bytes,
-                reply,
-            })
-            .map_err(|_| PrinterError::Stopped)?;
-        answer.await.map_err(|_| PrinterError::Stopped)?
+        let sent = self.tx.send(Command::Print {
+            name: name.to_owned(),
+            bytes,
+            gate,
+            reply,
+        });
+        Queued(sent.is_ok().then_some(answer))
     }
 
     /// Ask the transport for its live status.

@@ -32,7 +32,7 @@ use exchange::{print_confirmed, query};
 use tracing::{debug, warn};
 
 use super::status::{self, Realtime};
-use super::{Printer, PrinterError, Printout};
+use super::{Gate, Printer, PrinterError, Printout};
 use crate::protocol::PrinterStatus;
 
 mod exchange;
@@ -124,6 +124,18 @@ impl<C: Connector> Printer for LinkPrinter<C> {
     }
 
     fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
+        self.write_job_gated(name, bytes, Gate::open())
+    }
+
+    /// Open the link and ask the status first, then wait at `gate`: the status exchange
+    /// overlaps whatever the gate waits for (a journal `fsync`). Nothing of `bytes` goes
+    /// out before the gate opens.
+    fn write_job_gated(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        gate: Gate,
+    ) -> Result<Printout, PrinterError> {
         let realtime = match self.realtime() {
             Ok(r) => r,
             Err(e) => {
@@ -137,6 +149,12 @@ impl<C: Connector> Printer for LinkPrinter<C> {
                 self.link = None;
             }
             return Err(PrinterError::NotReady(realtime.to_protocol(&description)));
+        }
+        if !gate.wait() {
+            if self.connector.per_job() {
+                self.link = None;
+            }
+            return Err(PrinterError::Withheld);
         }
         let confirm = self.connector.confirm_timeout(bytes.len());
         let result = self
@@ -337,5 +355,63 @@ mod tests {
         assert_eq!(silent.confirmed, Some(false));
         let location = silent.location.as_deref();
         assert_eq!(location, Some("script (sent; the printer did not confirm)"));
+    }
+
+    /// A [`Script`] whose sent bytes are also logged where the test can see them.
+    struct Logged(Script, std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Link for Logged {
+        fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.1.lock().unwrap().extend_from_slice(bytes);
+            self.0.send(bytes)
+        }
+        fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
+            self.0.recv(timeout)
+        }
+    }
+
+    /// Opens [`Logged`] links answering like a ready printer.
+    struct LoggedReady(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Connector for LoggedReady {
+        fn describe(&self) -> String {
+            "script".into()
+        }
+        fn open(&mut self) -> io::Result<Box<dyn Link>> {
+            Ok(Box::new(Logged(Script::new(&READY), self.0.clone())))
+        }
+    }
+
+    #[test]
+    fn a_gated_job_asks_the_status_first_and_sends_nothing_until_released() {
+        let status = [
+            &DLE_EOT_PRINTER[..],
+            &DLE_EOT_OFFLINE,
+            &DLE_EOT_PAPER,
+            &DLE_EOT_PRINTER,
+        ]
+        .concat();
+        // Shut: the status is asked before the gate is consulted (so it overlaps the wait),
+        // and no receipt byte goes out.
+        let sent = std::sync::Arc::default();
+        let mut printer = LinkPrinter::new(LoggedReady(std::sync::Arc::clone(&sent)));
+        let (key, gate) = Gate::shut();
+        key.release(false);
+        let withheld = printer.write_job_gated("T1", b"QR", gate);
+        assert_eq!(withheld, Err(PrinterError::Withheld));
+        assert_eq!(
+            *sent.lock().unwrap(),
+            status,
+            "the status, and nothing else"
+        );
+        // Released: the receipt and the confirmation request follow the status.
+        let sent = std::sync::Arc::default();
+        let mut printer = LinkPrinter::new(LoggedReady(std::sync::Arc::clone(&sent)));
+        let (key, gate) = Gate::shut();
+        key.release(true);
+        let printout = printer.write_job_gated("T1", b"QR", gate).unwrap();
+        assert_eq!(printout.confirmed, Some(true));
+        let whole = [&status[..], b"QR", &GS_R_PAPER].concat();
+        assert_eq!(*sent.lock().unwrap(), whole);
     }
 }
