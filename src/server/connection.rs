@@ -7,6 +7,8 @@
 //! requests into [`Jobs`] calls and events into lines; it does not know the job rules, the
 //! JSON shapes (that is `protocol`) or how lines are cut (that is `framing`).
 
+use std::os::fd::{AsRawFd, RawFd};
+
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -27,6 +29,10 @@ const CONNECTION_QUEUE: usize = 256;
 
 /// How long a closing connection may take to flush its last messages on shutdown.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often a client that has closed its sending side, while events still stream to it,
+/// is checked for having gone altogether (only then: an idle daemon never wakes for it).
+const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// When a forwarded event stream ends.
 #[derive(Clone)]
@@ -76,6 +82,7 @@ struct Connection {
     tx: mpsc::Sender<Message>,
     /// Forwarding tasks of this connection's requests.
     follows: TaskTracker,
+    /// Cancelled when the daemon stops or the client has gone: forwarding ends.
     closing: CancellationToken,
 }
 
@@ -94,6 +101,7 @@ pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: Cancellation
         }
         Err(e) => info!(error = %e, "client connected (no peer credentials)"),
     }
+    let fd = stream.as_raw_fd();
     let (read, write) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Message>(CONNECTION_QUEUE);
     let mut writer = tokio::spawn(write_lines(rx, write));
@@ -101,14 +109,19 @@ pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: Cancellation
         jobs,
         tx,
         follows: TaskTracker::new(),
-        closing: closing.clone(),
+        closing: closing.child_token(),
     };
     closing.run_until_cancelled(conn.serve(read)).await;
     // The client closed its side (or we are stopping): let running streams finish, so a
     // client that half-closes after its request still gets its events. Streams end at the
-    // job's final event, or when writing to a client that has gone fails.
+    // job's final event, when writing to a client that has gone fails, or when the client
+    // is seen to have gone altogether (an unpaid order may send nothing for minutes).
     conn.follows.close();
-    closing.run_until_cancelled(conn.follows.wait()).await;
+    tokio::select! {
+        _ = conn.follows.wait() => {}
+        _ = hung_up(fd) => conn.closing.cancel(),
+        _ = closing.cancelled() => {}
+    }
     drop(conn);
     // Flush what is queued; on shutdown, give a client that does not read a moment only.
     tokio::select! {
@@ -119,6 +132,26 @@ pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: Cancellation
         } => writer.abort(),
     }
     debug!("client disconnected");
+}
+
+/// Resolves once the client has closed both directions of the socket `fd` (`POLLHUP`; a
+/// half-close, `shutdown(SHUT_WR)`, is not a hang-up), checking every [`HANGUP_CHECK`].
+/// `fd` must stay open meanwhile: the writer task holds it until the connection is dropped.
+async fn hung_up(fd: RawFd) {
+    loop {
+        tokio::time::sleep(HANGUP_CHECK).await;
+        let mut poll = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a zero timeout; `fd` is open (see above).
+        let n = unsafe { libc::poll(&mut poll, 1, 0) };
+        if n > 0 && poll.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            debug!("client hung up while events were streaming; stopping them");
+            return;
+        }
+    }
 }
 
 /// The refund a `refund` request's answer is about (its first event names it).

@@ -18,6 +18,7 @@ mod delayed;
 mod errors;
 mod expiry;
 mod global;
+mod hangup;
 mod hostile;
 mod printing;
 mod refund;
