@@ -4,6 +4,10 @@
 //! journal before its event goes out. A stop (shutdown) leaves the refund `processing` in
 //! the journal; the next start resumes it here.
 //!
+//! Refunds of one order are asked for one after another, at least the backend's
+//! [`refund_spacing`](crate::payment::PaymentBackend::refund_spacing) apart (WeChat Pay:
+//! a minute): a second refund waits in `processing`, it is never failed for being early.
+//!
 //! Knows the lock, the backend's refund calls and the refund's record; the rules of what
 //! may be refunded are `refund.rs`'s.
 
@@ -44,6 +48,7 @@ pub(super) async fn drive(shared: Arc<Shared>, out_refund_no: String) {
 async fn run(shared: &Shared, out_refund_no: &str) -> Option<()> {
     let (order, refund) = load(shared, out_refund_no)?;
     let idle = Notify::new();
+    spaced(shared, &order, &refund, &idle).await?;
     let mut progress = apply(shared, &order, &refund, &idle).await?;
     let mut polls = 0;
     loop {
@@ -99,6 +104,60 @@ fn load(shared: &Shared, out_refund_no: &str) -> Option<(JobRecord, RefundRecord
     let refund = state.journal.get_refund(out_refund_no).ok()??;
     let order = state.journal.get(&refund.out_trade_no).ok()??;
     (!refund.state.is_final()).then_some((order, refund))
+}
+
+/// Wait until this refund may be asked for: every earlier refund of its order answered
+/// and at least the backend's spacing ago (WeChat Pay: one minute between two refunds of
+/// one order). The refund stays queued, never failed. `None` when the daemon stops first.
+async fn spaced(
+    shared: &Shared,
+    order: &JobRecord,
+    refund: &RefundRecord,
+    idle: &Notify,
+) -> Option<()> {
+    let spacing = shared.backend_of(order).refund_spacing();
+    if spacing.is_zero() {
+        return Some(());
+    }
+    let mut told = false;
+    loop {
+        let wait = spacing_left(shared, refund, spacing);
+        if wait.is_zero() {
+            return Some(());
+        }
+        if !told {
+            info!(out_refund_no = %refund.out_refund_no, wait_ms = wait.as_millis(),
+                  "refund queued behind an earlier refund of the same order");
+            told = true;
+        }
+        shared.sleep(wait, idle).await?;
+    }
+}
+
+/// How long refund `refund` must still wait for the earlier refunds of its order: a poll
+/// interval while one of them is unanswered, else what is left of `spacing` since the
+/// latest one was answered (its record's last change).
+fn spacing_left(shared: &Shared, refund: &RefundRecord, spacing: Duration) -> Duration {
+    let known = shared
+        .lock()
+        .journal
+        .refunds_of(&refund.out_trade_no)
+        .unwrap_or_default();
+    let earlier = known
+        .iter()
+        .filter(|r| r.seq < refund.seq && r.out_refund_no != refund.out_refund_no);
+    let mut latest = None;
+    for r in earlier {
+        if !r.state.is_final() && r.refund_id.is_none() {
+            return spacing.min(Duration::from_secs(1));
+        }
+        latest = latest.max(Some(r.updated_ms));
+    }
+    let Some(latest) = latest else {
+        return Duration::ZERO;
+    };
+    let since = u64::try_from(clock::now_ms() - latest).unwrap_or(0);
+    spacing.saturating_sub(Duration::from_millis(since))
 }
 
 /// Ask for the refund until the backend answers for certain; a refusal ends it as failed.

@@ -133,6 +133,8 @@ mod log;
 mod notify;
 mod orders;
 mod place;
+mod refund_answers;
+mod refunds;
 mod reply;
 mod rotation;
 mod routes;
@@ -175,8 +177,8 @@ pub use faults::{Endpoint, Fault};
     reason = "tests/wechatpay names these, the example and the bench do not"
 )]
 pub use kind::{
-    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, HKD_RATE, JPY_RATE, Kind, Region,
-    SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
+    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, GLOBAL_REFUND_SPACING, HKD_RATE,
+    JPY_RATE, Kind, Region, SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
 };
 pub use log::RequestLog;
 #[allow(unused_imports, reason = "only tests/notify sends notifications")]
@@ -186,6 +188,11 @@ pub use notify::{Notification, NotifyTarget, WECHAT_RETRY_SCHEDULE};
     reason = "the example names none of these, tests/wechatpay some"
 )]
 pub use orders::{SimOrder, SimPayment, TradeState};
+#[allow(
+    unused_imports,
+    reason = "only tests/wechatpay and tests/notify refund"
+)]
+pub use refunds::{RefundStatus, SimRefund};
 #[allow(unused_imports, reason = "only tests/wechatpay rotates certificates")]
 pub use rotation::ROTATED_SERIAL;
 
@@ -252,6 +259,12 @@ pub struct SimConfig {
     /// Closes of orders younger than this (simulator clock, from creation) are refused;
     /// `None`: no minimum (mainland).
     pub close_min_age: Option<Duration>,
+    /// How long a refund stays PROCESSING before it ends (SUCCESS unless
+    /// [`Simulator::end_refunds_as`] said otherwise). Simulator clock, from its creation.
+    pub refund_delay: Duration,
+    /// Two refunds of one order nearer than this are refused (400 `INVALID_REQUEST`);
+    /// Global: a minute ([`GLOBAL_REFUND_SPACING`]); `None`: no rule.
+    pub refund_spacing: Option<Duration>,
 }
 
 impl SimConfig {
@@ -286,6 +299,8 @@ impl SimConfig {
             merchant_category_code: String::new(),
             exchange_rate: 100_000_000,
             close_min_age: None,
+            refund_delay: Duration::ZERO,
+            refund_spacing: None,
         }
     }
 }
@@ -422,6 +437,9 @@ struct Inner {
 struct State {
     nonces: HashSet<String>,
     orders: HashMap<String, SimOrder>,
+    refunds: HashMap<String, refunds::SimRefund>,
+    /// How refunds created from now on end.
+    refunds_end_as: refunds::RefundStatus,
     /// Signature-spoiled query answers claim SUCCESS (a forgery a client must refuse).
     forge_paid: bool,
     faults: Vec<Injected>,
