@@ -240,6 +240,41 @@ impl WechatPay {
     }
 }
 
+impl WechatPay {
+    /// The decrypted refund of a `REFUND.*` notification: its `out_refund_no` and where it
+    /// stands (`refund_status`), checked to be this merchant's — every merchant field of
+    /// this kind there and ours (`mchid`, or `sp_mchid` + `sub_mchid`), none of the other
+    /// kind's. Whether the refund is one of this register's is the jobs' to say.
+    pub fn read_refund(
+        &self,
+        plaintext: &[u8],
+    ) -> Result<(String, RefundProgress), NotificationError> {
+        let foreign = NotificationError::Foreign;
+        let json: serde_json::Value = serde_json::from_slice(plaintext)
+            .map_err(|e| foreign(format!("not a refund object ({e})")))?;
+        let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
+        for (name, ours) in self.api.merchant_fields() {
+            if member(name) != Some(ours) {
+                return Err(foreign(format!(
+                    "not this merchant's refund: {name} {:?} is not {ours:?}",
+                    member(name).unwrap_or("")
+                )));
+            }
+        }
+        if let Some(name) = self
+            .api
+            .foreign_fields()
+            .iter()
+            .find(|n| json.get(**n).is_some())
+        {
+            return Err(foreign(format!(
+                "not this merchant's refund: it names {name}, which this merchant kind has not"
+            )));
+        }
+        refund::read_refund_object(&self.api, self.currency.currency(), plaintext).map_err(foreign)
+    }
+}
+
 /// An answer is believed when its signature verifies. In certificate mode the certificates
 /// are downloaded first when they are old, or at once when they do not include the answer's
 /// serial (repeats of one unknown serial: once a minute; `certificates/fetch.rs`).

@@ -11,13 +11,57 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::Inner;
 use super::http::percent_decode;
 use super::kind::Region;
 use super::orders::SimOrder;
 use super::refunds::{RefundStatus, SimRefund, advance};
 use super::reply::Reply;
 use super::time::{rfc3339_beijing, unix};
+use super::{Inner, Simulator};
+
+impl Simulator {
+    /// A finished refund's notification: its `event_type` (`REFUND.SUCCESS`, `.ABNORMAL`,
+    /// `.CLOSED`) and object — the merchant (`mchid`, or `sp_mchid` + `sub_mchid`), the
+    /// order, `refund_id`, `refund_status`, `amount{total, refund, payer_total,
+    /// payer_refund}`. `None` while processing or unknown.
+    pub fn refund_object(&self, out_refund_no: &str) -> Option<(&'static str, Value)> {
+        let refund = self.refund_of(out_refund_no)?;
+        let event_type = match refund.status {
+            RefundStatus::Processing => return None,
+            RefundStatus::Success => "REFUND.SUCCESS",
+            RefundStatus::Abnormal => "REFUND.ABNORMAL",
+            RefundStatus::Closed => "REFUND.CLOSED",
+        };
+        let order = self.order(&refund.out_trade_no)?;
+        let payment = order.payment.as_ref();
+        let c = &self.inner.config;
+        let mut object = if c.kind().has_sub_merchant() {
+            json!({ "sp_mchid": c.mchid, "sub_mchid": c.sub_mchid })
+        } else {
+            json!({ "mchid": c.mchid })
+        };
+        let fields = json!({
+            "out_trade_no": refund.out_trade_no,
+            "transaction_id": payment.map_or("", |p| p.transaction_id.as_str()),
+            "out_refund_no": refund.out_refund_no,
+            "refund_id": refund.refund_id,
+            "refund_status": refund.status.as_str(c.kind().region()),
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": order.total, "refund": refund.refund,
+                "payer_total": payment.map_or(order.total, |p| p.payer_total),
+                "payer_refund": refund.payer_refund,
+            },
+        });
+        if let (Value::Object(object), Value::Object(fields)) = (&mut object, fields) {
+            object.extend(fields);
+        }
+        if let Some(at) = refund.success_at {
+            object["success_time"] = json!(rfc3339_beijing(at));
+        }
+        Some((event_type, object))
+    }
+}
 
 impl Inner {
     /// `GET` a refund by `out_refund_no`, with the merchant in the query string as its

@@ -109,6 +109,21 @@ impl Simulator {
         true
     }
 
+    /// A processing refund ends now as `status` (WeChat finished it). False if unknown or
+    /// already finished.
+    pub fn finish_refund(&self, out_refund_no: &str, status: RefundStatus) -> bool {
+        let now = self.inner.now();
+        let mut state = self.inner.lock();
+        match state.refunds.get_mut(out_refund_no) {
+            Some(r) if r.status == RefundStatus::Processing => {
+                r.status = status;
+                r.success_at = (status == RefundStatus::Success).then(|| unix(now));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// One refund, by its number.
     pub fn refund_of(&self, out_refund_no: &str) -> Option<SimRefund> {
         let now = self.inner.now();
