@@ -312,16 +312,21 @@ async fn refund_processing(setup: &Setup, no: &str) -> Client {
     pos
 }
 
-#[tokio::test]
-async fn refund_notifications_end_the_refund_at_once() {
+/// A partner merchant whose refunds WeChat keeps processing and whose refund queries
+/// fail: only a notification can tell a refund's outcome.
+async fn start_refunds() -> Setup {
     let mut account = SimConfig::from_fixtures(Trust::Both).with_kind(Kind::MainlandPartner);
-    // WeChat keeps refunds processing, and its refund queries fail: only a notification
-    // can tell the outcome.
     account.refund_delay = HOUR;
     let setup = start(account, never_polls()).await;
     setup
         .sim
         .inject(Endpoint::RefundQuery, Fault::Status500, 1_000_000);
+    setup
+}
+
+#[tokio::test]
+async fn refund_notifications_end_the_refund_at_once() {
+    let setup = start_refunds().await;
     let sim = &setup.sim;
 
     let mut pos = refund_processing(&setup, "NR1001").await;
@@ -381,8 +386,12 @@ async fn refund_notifications_end_the_refund_at_once() {
     let listed = &setup.status("NR1001").await["refunds"];
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["state"], "refunded");
+}
 
-    // ABNORMAL and CLOSED end it too, as refund_failed.
+#[tokio::test]
+async fn abnormal_and_closed_refund_notifications_end_refund_failed() {
+    let setup = start_refunds().await;
+    let sim = &setup.sim;
     for (no, end, state, code) in [
         ("NR1002", RefundStatus::Abnormal, "abnormal", "ABNORMAL"),
         ("NR1003", RefundStatus::Closed, "failed", "CLOSED"),
