@@ -4,6 +4,8 @@
 //! `paid` at once and stops the polling; anything forged, stale, undecryptable or foreign
 //! changes nothing and is answered 4xx; a repeat is answered 204 and changes nothing; 100
 //! at once are all answered within WeChat's 5 s; a lost one is still found by polling.
+//! Refund notifications (`REFUND.SUCCESS` / `.ABNORMAL` / `.CLOSED`) end a journaled refund
+//! at once, the same way; foreign ones and refunds not of this register change nothing.
 
 #[path = "support/merchant.rs"]
 mod merchant;
@@ -24,7 +26,9 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use support::{Client, checkout, fast_config};
-use wechatpay_sim::{Endpoint, Kind, NotifyTarget, SimConfig, Simulator, Trust};
+use wechatpay_sim::{
+    Endpoint, Fault, Kind, NotifyTarget, RefundStatus, SimConfig, Simulator, Trust,
+};
 use wxprint::config::{NotifyListen, PollSchedule};
 use wxprint::jobs::Jobs;
 use wxprint::journal::Journal;
@@ -287,4 +291,121 @@ async fn a_lost_notification_is_still_covered_by_polling() {
         !setup.sim.requests_to(Endpoint::Query).is_empty(),
         "found by a query"
     );
+}
+
+/// Order `no` paid (told by its notification) and refund `{no}-R1` of 1,000 accepted and
+/// processing at WeChat Pay; `pos` follows the order.
+async fn refund_processing(setup: &Setup, no: &str) -> Client {
+    let mut pos = printed(setup, no).await;
+    assert!(setup.sim.pay(no));
+    let paid = setup.sim.notification(no).unwrap();
+    assert_eq!(paid.post(&setup.target).await, 204);
+    pos.expect("paid").await;
+    pos.send(json!({"op": "refund", "out_trade_no": no, "refund": {"amount": 1000}}))
+        .await;
+    let accepted = pos.expect("refund_accepted").await;
+    assert_eq!(accepted["out_refund_no"], format!("{no}-R1"));
+    // `refund_accepted` is journaled before the call: wait for the call to arrive.
+    while setup.sim.refund_of(&format!("{no}-R1")).is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    pos
+}
+
+/// A partner merchant whose refunds WeChat keeps processing and whose refund queries
+/// fail: only a notification can tell a refund's outcome.
+async fn start_refunds() -> Setup {
+    let mut account = SimConfig::from_fixtures(Trust::Both).with_kind(Kind::MainlandPartner);
+    account.refund_delay = HOUR;
+    let setup = start(account, never_polls()).await;
+    setup
+        .sim
+        .inject(Endpoint::RefundQuery, Fault::Status500, 1_000_000);
+    setup
+}
+
+#[tokio::test]
+async fn refund_notifications_end_the_refund_at_once() {
+    let setup = start_refunds().await;
+    let sim = &setup.sim;
+
+    let mut pos = refund_processing(&setup, "NR1001").await;
+    assert!(sim.finish_refund("NR1001-R1", RefundStatus::Success));
+    let (event_type, object) = sim.refund_object("NR1001-R1").unwrap();
+    assert_eq!(event_type, "REFUND.SUCCESS");
+    let key = sim.config().apiv3_key.clone();
+    let with = |field: &str, value: Value| {
+        let mut o = object.clone();
+        o[field] = value;
+        sim.seal_as("REFUND.SUCCESS", "refund", &o, &key, 0)
+    };
+    let cases = [
+        (
+            "another sub-merchant",
+            with("sub_mchid", json!("1900000999")),
+            400,
+        ),
+        (
+            "the other mode's merchant",
+            with("mchid", json!("1230000109")),
+            400,
+        ),
+        (
+            "a refund not ours",
+            with("out_refund_no", json!("NR9999-R1")),
+            404,
+        ),
+        (
+            "a transaction under REFUND.*",
+            sim.seal_as("REFUND.SUCCESS", "transaction", &object, &key, 0),
+            400,
+        ),
+        (
+            "stale replay",
+            sim.seal_as("REFUND.SUCCESS", "refund", &object, &key, 301),
+            401,
+        ),
+    ];
+    for (what, notification, status) in cases {
+        assert_eq!(notification.post(&setup.target).await, status, "{what}");
+    }
+    let listed = &setup.status("NR1001").await["refunds"][0];
+    assert_eq!(listed["state"], "processing", "nothing changed: {listed}");
+
+    let genuine = sim.refund_notification("NR1001-R1").unwrap();
+    assert_eq!(genuine.post(&setup.target).await, 204);
+    let done = pos.expect("refunded").await;
+    assert_eq!(done["out_refund_no"], "NR1001-R1");
+    assert_eq!(
+        done["refund_id"],
+        sim.refund_of("NR1001-R1").unwrap().refund_id
+    );
+    assert_eq!(done["amount"]["refund"], 1000);
+    // A repeat is answered 204 and changes nothing.
+    assert_eq!(genuine.post(&setup.target).await, 204);
+    let listed = &setup.status("NR1001").await["refunds"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["state"], "refunded");
+}
+
+#[tokio::test]
+async fn abnormal_and_closed_refund_notifications_end_refund_failed() {
+    let setup = start_refunds().await;
+    let sim = &setup.sim;
+    for (no, end, state, code) in [
+        ("NR1002", RefundStatus::Abnormal, "abnormal", "ABNORMAL"),
+        ("NR1003", RefundStatus::Closed, "failed", "CLOSED"),
+    ] {
+        let mut pos = refund_processing(&setup, no).await;
+        let r = format!("{no}-R1");
+        assert!(sim.finish_refund(&r, end));
+        let notification = sim.refund_notification(&r).unwrap();
+        assert_eq!(notification.post(&setup.target).await, 204, "{end:?}");
+        let failed = pos.expect("refund_failed").await;
+        assert_eq!(
+            (&failed["state"], &failed["error"]["wechatpay_code"]),
+            (&json!(state), &json!(code)),
+            "{failed}"
+        );
+    }
 }

@@ -82,6 +82,7 @@ use crate::receipt;
 
 pub use config::{JobsConfig, TIME_EXPIRE_MIN, encoding_override, layout_for};
 pub use follow::{Follow, Subscription};
+pub use refund_task::RefundNotifiedError;
 pub use refusals::Refused;
 
 use budget::QueryBudget;

@@ -1,6 +1,6 @@
 //! What a believed notification changes, by `event_type`. One table, [`HANDLERS`]: an
-//! event family (`TRANSACTION.`, later `REFUND.`) and the function that takes its
-//! decrypted object. A new family is one entry and one function here, nothing else.
+//! event family (`TRANSACTION.`, `REFUND.`) and the function that takes its decrypted
+//! object (refunds: `refund.rs`). A new family is one entry and one function, nothing else.
 
 use tracing::{debug, warn};
 
@@ -11,9 +11,12 @@ use crate::jobs::notified::{Notified, NotifiedError};
 /// A family's handler: `Ok` once the outcome is in the journal (or already was).
 type Handler = fn(&Notifications, &Believed) -> Result<(), Refusal>;
 
-/// `event_type` prefix → handler. Refunds (`REFUND.SUCCESS`, `REFUND.ABNORMAL`,
-/// `REFUND.CLOSED`, `original_type` `refund`) plug in here with their own entry.
-const HANDLERS: &[(&str, Handler)] = &[("TRANSACTION.", transaction)];
+/// `event_type` prefix → handler: payments, and refunds (`REFUND.SUCCESS`,
+/// `REFUND.ABNORMAL`, `REFUND.CLOSED`, `original_type` `refund`).
+const HANDLERS: &[(&str, Handler)] = &[
+    ("TRANSACTION.", transaction),
+    ("REFUND.", super::refund::refund),
+];
 
 /// Hand `event` to its family's handler; an event no handler takes is refused (WeChat Pay
 /// sends it again, so nothing is lost once a handler exists).

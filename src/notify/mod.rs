@@ -9,7 +9,8 @@
 //!   configured trust, ±5 min, `WECHATPAY/SIGNTEST/` refused) and the `resource` decrypted
 //!   with the APIv3 key — the crypto is `wechatpay`'s, reused, never copied.
 //! - `dispatch.rs`: what a believed notification changes, by `event_type`
-//!   (`TRANSACTION.SUCCESS` → the job is paid, [`crate::jobs::Jobs::notified`]).
+//!   (`TRANSACTION.SUCCESS` → the job is paid, [`crate::jobs::Jobs::notified`]);
+//!   `refund.rs`: `REFUND.*` → the refund ends, [`crate::jobs::Jobs::refund_notified`].
 //!
 //! The answer: `204` only once the outcome is in the journal (or was already: a repeat);
 //! `4xx` for anything unverifiable, undecryptable or foreign, which changes nothing (WeChat
@@ -21,6 +22,7 @@
 
 mod dispatch;
 mod listener;
+mod refund;
 mod request;
 
 use std::sync::Arc;

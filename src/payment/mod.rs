@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::money::{Currency, Money};
 
@@ -264,7 +265,9 @@ pub trait PaymentBackend: Send + Sync + 'static {
     }
 
     /// Ask for a refund of a paid order. Asking again with the same number and the same
-    /// request answers the refund's current progress, never a second refund.
+    /// request answers the refund's current progress, never a second refund. The sandbox
+    /// and WeChat Pay implement it; the default (a backend without refunds, such as a test
+    /// double) refuses with `REFUND_UNSUPPORTED`.
     fn refund<'a>(
         &'a self,
         refund: &'a RefundOrder,
@@ -278,6 +281,12 @@ pub trait PaymentBackend: Send + Sync + 'static {
         out_refund_no: &'a str,
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
         Box::pin(async move { Err(no_refunds(self.name(), out_refund_no)) })
+    }
+
+    /// How far apart two refunds of one order must be asked for (WeChat Pay: a minute);
+    /// the jobs queue a second refund until then, never fail it. None by default.
+    fn refund_spacing(&self) -> Duration {
+        Duration::ZERO
     }
 
     /// The sandbox backend, for `sandbox_pay`; `None` for real backends.

@@ -16,8 +16,8 @@
 //!   the merchant's identity fields and the field names that differ (`region::Api`).
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
-//! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers, the
-//!   online probe and its test order.
+//! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers,
+//!   refund bodies and answers (`api/refund.rs`), the online probe and its test order.
 //!
 //! # Trust
 //!
@@ -33,13 +33,16 @@
 //! `PUB_KEY_ID_` prefix). When to place, poll, close or give up is the jobs' business: this
 //! client does one call at a time, as it is told.
 
+use std::time::Duration;
+
 use tracing::info;
 
 use crate::clock;
 use crate::config::{Region, WechatPaySettings};
 use crate::money::Money;
 use crate::payment::{
-    BoxFuture, CurrencyRule, PaymentBackend, PaymentError, PlaceOrder, Placed, TradeState,
+    BoxFuture, CurrencyRule, PaymentBackend, PaymentError, PlaceOrder, Placed, RefundOrder,
+    RefundProgress, TradeState,
 };
 
 mod api;
@@ -61,6 +64,7 @@ pub use notification::NotificationError;
 pub use setup::{SetupError, check_key_files};
 
 use api::native::{self, Merchant};
+use api::refund;
 use certificates::Certificates;
 use http::{Http, Reply, Request, Validator};
 use region::Api;
@@ -80,7 +84,13 @@ pub struct WechatPay {
     notify_url: String,
     /// Global: the MCC sent with each order.
     merchant_category_code: String,
+    /// How far apart two refunds of one order are asked for ([`REFUND_SPACING`]).
+    refund_spacing: Duration,
 }
+
+/// WeChat Pay's rule, mainland and Global alike: refunds of one order at least a minute
+/// apart (`docs/wechatpay.md` §13).
+pub const REFUND_SPACING: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for WechatPay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,7 +132,15 @@ impl WechatPay {
             api,
             notify_url: s.notify_url.clone(),
             merchant_category_code: s.merchant_category_code.clone(),
+            refund_spacing: REFUND_SPACING,
         })
+    }
+
+    /// The same client asking for two refunds of one order `spacing` apart instead of
+    /// WeChat Pay's minute (tests, against a simulator with a shorter rule).
+    pub fn with_refund_spacing(mut self, spacing: Duration) -> WechatPay {
+        self.refund_spacing = spacing;
+        self
     }
 
     /// Download and decrypt the platform certificates (certificate mode; `Ok(0)` in
@@ -191,11 +209,69 @@ impl WechatPay {
         native::read_query(no, &self.api, self.currency.currency(), &answer)
     }
 
+    fn refund_body(&self, r: &RefundOrder) -> String {
+        refund::request_body(&self.api, &self.notify_url, r)
+    }
+
+    /// Apply for refund `r` with its pinned body (byte-identical on every attempt).
+    async fn apply_refund(&self, r: &RefundOrder) -> Result<RefundProgress, PaymentError> {
+        let body = r.request.clone().unwrap_or_else(|| self.refund_body(r));
+        let path = self.api.refund_apply();
+        let answer = self.call(Request::post(path, &body)).await?;
+        refund::read_refund(
+            &r.out_refund_no,
+            &self.api,
+            self.currency.currency(),
+            &answer,
+        )
+    }
+
+    async fn refund_state(&self, no: &str) -> Result<RefundProgress, PaymentError> {
+        let path = self.api.refund_query(no);
+        let answer = self.call(Request::get(&path)).await?;
+        refund::read_refund(no, &self.api, self.currency.currency(), &answer)
+    }
+
     async fn close_order(&self, no: &str) -> Result<(), PaymentError> {
         let body = native::close_body(&self.api);
         self.call(Request::post(&self.api.order_close(no), &body))
             .await
             .map(|_| ())
+    }
+}
+
+impl WechatPay {
+    /// The decrypted refund of a `REFUND.*` notification: its `out_refund_no` and where it
+    /// stands (`refund_status`), checked to be this merchant's — every merchant field of
+    /// this kind there and ours (`mchid`, or `sp_mchid` + `sub_mchid`), none of the other
+    /// kind's. Whether the refund is one of this register's is the jobs' to say.
+    pub fn read_refund(
+        &self,
+        plaintext: &[u8],
+    ) -> Result<(String, RefundProgress), NotificationError> {
+        let foreign = NotificationError::Foreign;
+        let json: serde_json::Value = serde_json::from_slice(plaintext)
+            .map_err(|e| foreign(format!("not a refund object ({e})")))?;
+        let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
+        for (name, ours) in self.api.merchant_fields() {
+            if member(name) != Some(ours) {
+                return Err(foreign(format!(
+                    "not this merchant's refund: {name} {:?} is not {ours:?}",
+                    member(name).unwrap_or("")
+                )));
+            }
+        }
+        if let Some(name) = self
+            .api
+            .foreign_fields()
+            .iter()
+            .find(|n| json.get(**n).is_some())
+        {
+            return Err(foreign(format!(
+                "not this merchant's refund: it names {name}, which this merchant kind has not"
+            )));
+        }
+        refund::read_refund_object(&self.api, self.currency.currency(), plaintext).map_err(foreign)
     }
 }
 
@@ -252,6 +328,28 @@ impl PaymentBackend for WechatPay {
 
     fn close<'a>(&'a self, no: &'a str) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(self.close_order(no))
+    }
+
+    fn prepare_refund(&self, r: &RefundOrder) -> Option<String> {
+        Some(self.refund_body(r))
+    }
+
+    fn refund<'a>(
+        &'a self,
+        r: &'a RefundOrder,
+    ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
+        Box::pin(self.apply_refund(r))
+    }
+
+    fn query_refund<'a>(
+        &'a self,
+        no: &'a str,
+    ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
+        Box::pin(self.refund_state(no))
+    }
+
+    fn refund_spacing(&self) -> Duration {
+        self.refund_spacing
     }
 }
 

@@ -11,7 +11,13 @@
 //! | Global, institutional | `/v3/global/transactions/…` | `sp_appid`, `sp_mchid`, `sub_appid`?, `sub_mchid` |
 //!
 //! Global also names WeChat's order number `id` in its query answer (mainland:
-//! `transaction_id`) and takes `trade_type: "NATIVE"` in the order body. The signing,
+//! `transaction_id`) and takes `trade_type: "NATIVE"` in the order body.
+//!
+//! Refunds: mainland `/v3/refund/domestic/refunds` (body: a provider's `sub_mchid` only;
+//! query `…/{out_refund_no}`, `?sub_mchid=` for a provider), Global `/v3/global/refunds`
+//! (body: the order body's identity; query `…/out-refund-no/{no}?mchid=` or
+//! `?sub_mchid=&sp_mchid=`); the answer's refund number is `refund_id` / `id`, a refund
+//! closed unpaid is `CLOSED` / `REFUNDCLOSE`. The signing,
 //! verification, HTTP and certificate code is shared by all four; the models (`api/`) ask
 //! this file for every field that differs, so there is one copy of each call.
 //!
@@ -114,6 +120,61 @@ impl Api {
     /// Where order `out_trade_no` is closed (`POST`, [`Api::merchant_fields`] in the body).
     pub(crate) fn order_close(&self, out_trade_no: &str) -> String {
         format!("{}/out-trade-no/{out_trade_no}/close", self.transactions())
+    }
+
+    /// Where a refund is applied for (`POST`): mainland `/v3/refund/domestic/refunds` (both
+    /// modes), Global `/v3/global/refunds`.
+    pub(crate) fn refund_apply(&self) -> &'static str {
+        match self.region {
+            Region::Mainland => "/v3/refund/domestic/refunds",
+            Region::Global => "/v3/global/refunds",
+        }
+    }
+
+    /// Where refund `out_refund_no` is queried (`GET`): mainland `…/refunds/{no}` (a
+    /// direct merchant sends no query string, a service provider `?sub_mchid=`), Global
+    /// `…/refunds/out-refund-no/{no}` with the merchant as in an order query.
+    pub(crate) fn refund_query(&self, out_refund_no: &str) -> String {
+        let path = match self.region {
+            Region::Mainland => format!("{}/{out_refund_no}", self.refund_apply()),
+            Region::Global => format!("{}/out-refund-no/{out_refund_no}", self.refund_apply()),
+        };
+        let query = match (self.region, self.mode()) {
+            (Region::Mainland, Mode::Direct) => return path,
+            (Region::Mainland, Mode::SubMerchant) => format!("sub_mchid={}", self.sub_mchid),
+            (Region::Global, Mode::Direct) => format!("mchid={}", self.mchid),
+            (Region::Global, Mode::SubMerchant) => {
+                format!("sub_mchid={}&sp_mchid={}", self.sub_mchid, self.mchid)
+            }
+        };
+        format!("{path}?{query}")
+    }
+
+    /// Who asks for a refund, as the refund body names it: nobody on the mainland (the
+    /// signature names the merchant) but a provider's `sub_mchid`; on Global the fields of
+    /// an order body ([`Api::order_fields`]).
+    pub(crate) fn refund_fields(&self) -> Vec<Field<'_>> {
+        match (self.region, self.mode()) {
+            (Region::Mainland, Mode::Direct) => Vec::new(),
+            (Region::Mainland, Mode::SubMerchant) => vec![("sub_mchid", &self.sub_mchid)],
+            (Region::Global, _) => self.order_fields(),
+        }
+    }
+
+    /// The refund answer's name for WeChat Pay's refund number.
+    pub(crate) fn refund_number_field(&self) -> &'static str {
+        match self.region {
+            Region::Mainland => "refund_id",
+            Region::Global => "id",
+        }
+    }
+
+    /// The refund `status` of a refund closed without paying back.
+    pub(crate) fn refund_closed_status(&self) -> &'static str {
+        match self.region {
+            Region::Mainland => "CLOSED",
+            Region::Global => "REFUNDCLOSE",
+        }
     }
 
     /// The platform certificates (certificate mode).
@@ -277,6 +338,51 @@ mod tests {
             no_sub_appid.order_fields(),
             [("sp_appid", "wxsp"), ("sp_mchid", "1"), ("sub_mchid", "2")]
         );
+    }
+
+    #[test]
+    fn refund_paths_and_fields_of_the_four_kinds() {
+        let cases = [
+            (
+                kind(Region::Mainland, false),
+                "/v3/refund/domestic/refunds",
+                "/v3/refund/domestic/refunds/R1",
+                vec![],
+            ),
+            (
+                kind(Region::Mainland, true),
+                "/v3/refund/domestic/refunds",
+                "/v3/refund/domestic/refunds/R1?sub_mchid=1900000209",
+                vec![("sub_mchid", "1900000209")],
+            ),
+            (
+                kind(Region::Global, false),
+                "/v3/global/refunds",
+                "/v3/global/refunds/out-refund-no/R1?mchid=1900000109",
+                vec![("appid", "wxsp"), ("mchid", "1900000109")],
+            ),
+            (
+                kind(Region::Global, true),
+                "/v3/global/refunds",
+                "/v3/global/refunds/out-refund-no/R1?sub_mchid=1900000209&sp_mchid=1900000109",
+                vec![
+                    ("sp_appid", "wxsp"),
+                    ("sp_mchid", "1900000109"),
+                    ("sub_appid", "wxsub"),
+                    ("sub_mchid", "1900000209"),
+                ],
+            ),
+        ];
+        for (api, apply, query, fields) in cases {
+            assert_eq!(api.refund_apply(), apply);
+            assert_eq!(api.refund_query("R1"), query);
+            assert_eq!(api.refund_fields(), fields);
+        }
+        let (mainland, global) = (kind(Region::Mainland, true), kind(Region::Global, false));
+        assert_eq!(mainland.refund_number_field(), "refund_id");
+        assert_eq!(global.refund_number_field(), "id");
+        assert_eq!(mainland.refund_closed_status(), "CLOSED");
+        assert_eq!(global.refund_closed_status(), "REFUNDCLOSE");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! What must hold: a QR is printed only from a verified answer and is the order's live
 //! `code_url`; one checkout is one order; payments are reported with WeChat Pay's
 //! transaction id, time and amounts; expiry and cancel end closed; the pay/close race
-//! ends paid; a restart resumes polling; and all of it for each of the four merchant kinds
+//! ends paid; a restart resumes polling; refunds end refunded, spaced and never doubled;
+//! and all of it for each of the four merchant kinds
 //! (mainland direct and partner, Global common and institutional) in their currencies.
 //!
 //! One test binary (`cargo test --test wechatpay`), a module per topic; the setup shared by
@@ -22,6 +23,7 @@ mod kinds;
 mod kinds_wire;
 mod placement;
 mod queries;
+mod refund;
 mod rotation;
 
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! - `codes.rs`: the named error codes, [`code_is`](codes::code_is) (both spellings) and
 //!   what counts as a rate limit.
 //! - `native.rs`: Native orders (place, query, close) of every region and mode.
+//! - `refund.rs`: refunds (apply, query, the notification's object) of every region and
+//!   mode.
 //! - `probe.rs`: `check-config --online` (the query probe and the `--order` test order).
 //!
 //! Models only: no signing, no HTTP, no retries (`http/`), and no paths or region/mode
@@ -16,6 +18,7 @@ pub(crate) mod native;
 mod probe;
 #[cfg(test)]
 mod properties;
+pub(crate) mod refund;
 
 pub use probe::{OrderProbeError, OrderProbeReport, ProbeClose, ProbeReport};
 pub(crate) use probe::{probe, probe_order};

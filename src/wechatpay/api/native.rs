@@ -43,8 +43,9 @@ struct NativeBody<'a> {
     amount: NativeAmount<'a>,
 }
 
-/// Identity fields from `region.rs`, in their order, as JSON members.
-struct Fields<'a>(Vec<Field<'a>>);
+/// Identity fields from `region.rs`, in their order, as JSON members (also the refund
+/// body's, `refund.rs`).
+pub(super) struct Fields<'a>(pub(super) Vec<Field<'a>>);
 
 impl Serialize for Fields<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -144,7 +145,7 @@ pub(crate) fn close_body(api: &Api) -> String {
 }
 
 /// Plain data (strings and integers) serialises to JSON without fail; `{}` is never sent.
-fn to_json(value: &impl Serialize) -> String {
+pub(super) fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
 }
 

@@ -16,6 +16,10 @@ pub enum Endpoint {
     Query,
     Close,
     Certificates,
+    /// `POST` a refund (mainland or Global path).
+    Refund,
+    /// `GET` a refund by `out_refund_no`.
+    RefundQuery,
     /// Any call, including to unknown paths.
     Any,
 }

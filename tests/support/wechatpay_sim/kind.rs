@@ -21,6 +21,8 @@ pub const HKD_RATE: i64 = 92_000_000;
 pub const JPY_RATE: i64 = 4_800_000;
 /// How young a Global order cannot be closed ("最短调用时间间隔为5分钟").
 pub const GLOBAL_CLOSE_MIN_AGE: Duration = Duration::from_secs(300);
+/// How far apart two refunds of one Global order must be ("同一笔订单的两次退款间隔1分钟").
+pub const GLOBAL_REFUND_SPACING: Duration = Duration::from_secs(60);
 /// The prefix of a Global Native `code_url` (`weixin://wxpay/s/An4baqw` in WeChat's example).
 pub const GLOBAL_CODE_URL_PREFIX: &str = "weixin://wxpay/s/";
 
@@ -204,7 +206,8 @@ impl SimConfig {
     /// `sp_appid` for a sub-merchant kind, whose `sub_mchid`/`sub_appid` become
     /// [`SUB_MCHID`]/[`SUB_APPID`]); a Global kind settles in HKD at [`HKD_RATE`], has MCC
     /// [`GLOBAL_MCC`] and refuses closes younger than [`GLOBAL_CLOSE_MIN_AGE`]; a mainland
-    /// kind is back to CNY, no MCC, no close minimum.
+    /// kind is back to CNY, no MCC, no close minimum. Global refunds of one order must be
+    /// [`GLOBAL_REFUND_SPACING`] apart.
     pub fn with_kind(mut self, kind: Kind) -> SimConfig {
         let sub = kind.has_sub_merchant();
         self.sub_mchid = if sub { SUB_MCHID.into() } else { String::new() };
@@ -216,12 +219,14 @@ impl SimConfig {
                 self.merchant_category_code = String::new();
                 self.exchange_rate = 100_000_000;
                 self.close_min_age = None;
+                self.refund_spacing = None;
             }
             Region::Global => {
                 self.currency = "HKD".into();
                 self.merchant_category_code = GLOBAL_MCC.into();
                 self.exchange_rate = HKD_RATE;
                 self.close_min_age = Some(GLOBAL_CLOSE_MIN_AGE);
+                self.refund_spacing = Some(GLOBAL_REFUND_SPACING);
             }
         }
         self

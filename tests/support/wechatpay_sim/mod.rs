@@ -58,6 +58,15 @@
 //! - **Order life**: `time_expire` below now + 1 min is silently raised to now + 1 min and
 //!   above now + 90 days silently lowered (as WeChat does); an order past it can no longer be
 //!   paid nor re-entered, but stays NOTPAY until closed; a `code_url` works for 2 hours.
+//! - **Refunds** (`POST /v3/refund/domestic/refunds`, `GET …/{no}`; Global
+//!   `POST /v3/global/refunds`, `GET …/out-refund-no/{no}`): each kind's body identity and
+//!   query string, strict fields; only a paid order, `amount.total` the order's, at most what
+//!   is left (else 400 `INVALID_REQUEST` "申请退款金额超过订单可退金额"), 50 per order, the same
+//!   `out_refund_no` with the same body answers that refund (another body: 400
+//!   `INVALID_REQUEST`), Global refunds of one order `refund_spacing` apart (a minute; else
+//!   400 `INVALID_REQUEST`, a guess); PROCESSING for `refund_delay`, then SUCCESS, or as
+//!   [`Simulator::end_refunds_as`] says; mainland `refund_id`/`CLOSED`, Global `id`/
+//!   `REFUNDCLOSE`, and `REFUND.*` notifications ([`Simulator::refund_notification`]).
 //! - **Backup host**: [`Simulator::second_host`] serves the same orders on another port, as
 //!   `api2.mch.weixin.qq.com` does.
 //!
@@ -75,7 +84,7 @@
 //! - Not modelled: `detail`/`scene_info`/`settle_info`/`limit_pay` contents (accepted
 //!   unchecked), the `/id/{id}` paths, the Global unpaid answer's exact shape (here
 //!   `amount{total, currency}`), the 7-day auto-close, rate limits (inject `Status429`),
-//!   refunds beyond flipping the state to REFUND, and the `?algorithm_type=`
+//!   refunds by `transaction_id`, `funds_account`/`goods_detail` (accepted unchecked), and the `?algorithm_type=`
 //!   filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
 //!   from the header's → 400 `PARAM_ERROR` "mchid不匹配"; re-entry after `time_expire` → 400
@@ -109,7 +118,9 @@
 //! - `signing.rs`: request authentication and response signing (`rsa`, `sha2`);
 //! - `certificates.rs`: `/v3/certificates` (AES-256-GCM) and the certificate's validity;
 //!   `rotation.rs`: the certificate rotated to, and which certificate signs and is listed;
-//! - `notify.rs`: payment notifications, signed and encrypted, POSTed and retried;
+//! - `refunds.rs`: refunds as WeChat keeps them and the apply call with its rules;
+//!   `refund_answers.rs`: the refund query and the refund objects per region;
+//! - `notify.rs`: payment and refund notifications, signed and encrypted, POSTed and retried;
 //! - `time.rs`: Unix seconds ↔ RFC 3339; `ids.rs`: random ids, `code_url`s, `Request-ID`s;
 //! - `selftest.rs`, `selftest_refusals.rs` (tests only): the kinds' rules over HTTP, with the
 //!   tiny signed client of `test_client.rs`.
@@ -133,6 +144,8 @@ mod log;
 mod notify;
 mod orders;
 mod place;
+mod refund_answers;
+mod refunds;
 mod reply;
 mod rotation;
 mod routes;
@@ -175,8 +188,8 @@ pub use faults::{Endpoint, Fault};
     reason = "tests/wechatpay names these, the example and the bench do not"
 )]
 pub use kind::{
-    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, HKD_RATE, JPY_RATE, Kind, Region,
-    SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
+    GLOBAL_CLOSE_MIN_AGE, GLOBAL_CODE_URL_PREFIX, GLOBAL_MCC, GLOBAL_REFUND_SPACING, HKD_RATE,
+    JPY_RATE, Kind, Region, SUB_APPID, SUB_MCHID, cny_payer_total, minor_digits,
 };
 pub use log::RequestLog;
 #[allow(unused_imports, reason = "only tests/notify sends notifications")]
@@ -186,6 +199,11 @@ pub use notify::{Notification, NotifyTarget, WECHAT_RETRY_SCHEDULE};
     reason = "the example names none of these, tests/wechatpay some"
 )]
 pub use orders::{SimOrder, SimPayment, TradeState};
+#[allow(
+    unused_imports,
+    reason = "only tests/wechatpay and tests/notify refund"
+)]
+pub use refunds::{RefundStatus, SimRefund};
 #[allow(unused_imports, reason = "only tests/wechatpay rotates certificates")]
 pub use rotation::ROTATED_SERIAL;
 
@@ -252,6 +270,12 @@ pub struct SimConfig {
     /// Closes of orders younger than this (simulator clock, from creation) are refused;
     /// `None`: no minimum (mainland).
     pub close_min_age: Option<Duration>,
+    /// How long a refund stays PROCESSING before it ends (SUCCESS unless
+    /// [`Simulator::end_refunds_as`] said otherwise). Simulator clock, from its creation.
+    pub refund_delay: Duration,
+    /// Two refunds of one order nearer than this are refused (400 `INVALID_REQUEST`);
+    /// Global: a minute ([`GLOBAL_REFUND_SPACING`]); `None`: no rule.
+    pub refund_spacing: Option<Duration>,
 }
 
 impl SimConfig {
@@ -286,6 +310,8 @@ impl SimConfig {
             merchant_category_code: String::new(),
             exchange_rate: 100_000_000,
             close_min_age: None,
+            refund_delay: Duration::ZERO,
+            refund_spacing: None,
         }
     }
 }
@@ -422,6 +448,9 @@ struct Inner {
 struct State {
     nonces: HashSet<String>,
     orders: HashMap<String, SimOrder>,
+    refunds: HashMap<String, refunds::SimRefund>,
+    /// How refunds created from now on end.
+    refunds_end_as: refunds::RefundStatus,
     /// Signature-spoiled query answers claim SUCCESS (a forgery a client must refuse).
     forge_paid: bool,
     faults: Vec<Injected>,

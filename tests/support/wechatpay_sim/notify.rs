@@ -1,8 +1,8 @@
-//! Payment notifications, as WeChat Pay sends them to `notify_url`: the envelope
+//! Payment and refund notifications, as WeChat Pay sends them to `notify_url`: the envelope
 //! `{id, create_time, resource_type: "encrypt-resource", event_type, summary, resource{…}}`
 //! whose `resource` is the order's query answer (the same transaction object, per kind)
 //! encrypted with AEAD_AES_256_GCM under the APIv3 key (AAD `transaction`, 12-character
-//! nonce), signed like an answer (`Wechatpay-*` headers over `TS\nNONCE\nBODY\n`), and POSTed
+//! nonce; a refund's: its refund object with `refund_status`, AAD `refund`), signed like an answer (`Wechatpay-*` headers over `TS\nNONCE\nBODY\n`), and POSTed
 //! over plain HTTP/1.1 to a `host:port` or a Unix socket. A delivery is retried on any
 //! non-2xx answer (or no answer) on a schedule like WeChat's (15 s, 15 s, 30 s, 3 m …, at
 //! most 15 tries), which tests pass scaled down.
@@ -86,8 +86,17 @@ impl Simulator {
         Some(self.seal("TRANSACTION.SUCCESS", &transaction, &key, 0))
     }
 
-    /// A notification of `event_type` carrying `object` encrypted under `apiv3_key`,
-    /// signed `age_secs` ago.
+    /// The `REFUND.SUCCESS` / `.ABNORMAL` / `.CLOSED` notification of a finished refund
+    /// (its refund object, `original_type` `refund`), signed now; `None` while it is
+    /// processing or unknown.
+    pub fn refund_notification(&self, out_refund_no: &str) -> Option<Notification> {
+        let (event_type, object) = self.refund_object(out_refund_no)?;
+        let key = self.inner.config.apiv3_key.clone();
+        Some(self.seal_as(event_type, "refund", &object, &key, 0))
+    }
+
+    /// A notification of `event_type` carrying the transaction `object` encrypted under
+    /// `apiv3_key`, signed `age_secs` ago.
     pub fn seal(
         &self,
         event_type: &str,
@@ -95,8 +104,21 @@ impl Simulator {
         apiv3_key: &[u8],
         age_secs: i64,
     ) -> Notification {
+        self.seal_as(event_type, "transaction", object, apiv3_key, age_secs)
+    }
+
+    /// [`Simulator::seal`] of an object of `original_type` (`transaction`, `refund`), which
+    /// is also the AEAD's associated data.
+    pub fn seal_as(
+        &self,
+        event_type: &str,
+        original_type: &str,
+        object: &Value,
+        apiv3_key: &[u8],
+        age_secs: i64,
+    ) -> Notification {
         let nonce = random_alnum(12);
-        let aad = "transaction";
+        let aad = original_type;
         let cipher = Aes256Gcm::new_from_slice(apiv3_key).expect("a 32-byte APIv3 key");
         let nonce_array = Nonce::<Aes256Gcm>::try_from(nonce.as_bytes()).expect("12-byte nonce");
         let plaintext = object.to_string();
@@ -115,9 +137,9 @@ impl Simulator {
             "create_time": rfc3339_beijing(now),
             "resource_type": "encrypt-resource",
             "event_type": event_type,
-            "summary": "支付成功",
+            "summary": if original_type == "refund" { "退款状态变更" } else { "支付成功" },
             "resource": {
-                "original_type": "transaction",
+                "original_type": original_type,
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": BASE64.encode(sealed),
                 "associated_data": aad,

@@ -1,7 +1,8 @@
 //! One call from arrival to answer: its route (and whether the merchant's kind may call that
 //! family of paths), the fault waiting for it, the header and signature checks, and the
-//! handler of its endpoint (`place.rs`, `trade.rs`, `certificates.rs`) run on the real
-//! orders or, for signature faults, a scratch copy.
+//! handler of its endpoint (`place.rs`, `trade.rs`, `certificates.rs`, `refunds.rs`,
+//! `refund_answers.rs`) run on the real orders and refunds or, for signature faults, a
+//! scratch copy.
 
 use super::Inner;
 use super::faults::{Endpoint, Fault};
@@ -11,12 +12,39 @@ use super::kind::{Api, Kind, Region};
 use super::orders::pay_order;
 use super::reply::Reply;
 
+/// Where each region applies for refunds (`POST`) and queries them (`GET …/{no}`).
+const REFUNDS: [(Region, &str, &str); 2] = [
+    (
+        Region::Mainland,
+        "/v3/refund/domestic/refunds",
+        "/v3/refund/domestic/refunds/",
+    ),
+    (
+        Region::Global,
+        "/v3/global/refunds",
+        "/v3/global/refunds/out-refund-no/",
+    ),
+];
+
 /// The route of a request, with the family of paths it used.
 enum Route {
     Native(Api),
-    Query { api: Api, no: String, query: String },
-    Close { api: Api, no: String },
+    Query {
+        api: Api,
+        no: String,
+        query: String,
+    },
+    Close {
+        api: Api,
+        no: String,
+    },
     Certificates(Region),
+    RefundApply(Region),
+    RefundQuery {
+        region: Region,
+        no: String,
+        query: String,
+    },
     MethodNotAllowed,
     NotFound,
 }
@@ -36,6 +64,24 @@ impl Route {
         }
         if path == "/v3/global/certificates" {
             return expect("GET", Route::Certificates(Region::Global));
+        }
+        for (region, apply, query_prefix) in REFUNDS {
+            if path == apply {
+                return expect("POST", Route::RefundApply(region));
+            }
+            if let Some(no) = path.strip_prefix(query_prefix) {
+                if no.is_empty() || no.contains('/') {
+                    return Route::NotFound;
+                }
+                return expect(
+                    "GET",
+                    Route::RefundQuery {
+                        region,
+                        no: percent_decode(no),
+                        query: query.to_owned(),
+                    },
+                );
+            }
         }
         for api in Api::ALL {
             let Some(rest) = path.strip_prefix(api.transactions()) else {
@@ -75,6 +121,8 @@ impl Route {
             Route::Query { .. } => Some(Endpoint::Query),
             Route::Close { .. } => Some(Endpoint::Close),
             Route::Certificates(_) => Some(Endpoint::Certificates),
+            Route::RefundApply(_) => Some(Endpoint::Refund),
+            Route::RefundQuery { .. } => Some(Endpoint::RefundQuery),
             Route::MethodNotAllowed | Route::NotFound => None,
         }
     }
@@ -89,6 +137,14 @@ impl Route {
                 Region::Mainland => "境外商户请调用/v3/global/certificates",
                 Region::Global => "境内商户请调用/v3/certificates",
             }),
+            Route::RefundApply(region) | Route::RefundQuery { region, .. }
+                if *region != kind.region() =>
+            {
+                Some(match region {
+                    Region::Mainland => "境外商户请调用/v3/global/refunds接口",
+                    Region::Global => "境内商户请调用/v3/refund/domestic/refunds接口",
+                })
+            }
             _ => None,
         }
     }
@@ -174,23 +230,32 @@ impl Inner {
         if let Some(message) = route.refusal(self.config.kind()) {
             return Reply::error(400, "INVALID_REQUEST", message);
         }
+        let state = &mut *state;
         let mut scratch;
-        let orders = if dry_run {
+        let mut scratch_refunds;
+        let (orders, refunds) = if dry_run {
             scratch = state.orders.clone();
+            scratch_refunds = state.refunds.clone();
             if let (true, Route::Query { no, .. }) = (state.forge_paid, route)
                 && let Some(order) = scratch.get_mut(no.as_str())
             {
                 pay_order(order, now);
             }
-            &mut scratch
+            (&mut scratch, &mut scratch_refunds)
         } else {
-            &mut state.orders
+            (&mut state.orders, &mut state.refunds)
         };
         match route {
             Route::Native(_) => self.native(req, orders, now),
             Route::Query { no, query, .. } => self.query(no, query, orders),
             Route::Close { no, .. } => self.close(no, req, orders, now),
             Route::Certificates(_) => self.certificates(),
+            Route::RefundApply(_) => {
+                self.refund_apply(req, orders, refunds, state.refunds_end_as, now)
+            }
+            Route::RefundQuery { no, query, .. } => {
+                self.refund_query(no, query, orders, refunds, now)
+            }
             Route::MethodNotAllowed | Route::NotFound => unreachable!("answered above"),
         }
     }
