@@ -7,44 +7,53 @@
 
 use qrcode::Color;
 
+use super::font;
 use super::{Bitmap, CELL_HEIGHT, CELL_WIDTH, LINE_SPACING, MAX_HEIGHT};
 
 /// What a glyph shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// An ASCII glyph (font8x8).
-    Ascii(u8),
-    /// A Latin-1 glyph, U+00A0 + the index (code page WPC1252).
-    Latin(u8),
-    /// A CJK character: an outline box, double width.
-    Cjk,
-    /// The full-width `￥`, double width.
-    Yen,
+    /// A one-column character (ASCII, a code-page character, `?`) in font A or B.
+    Ank(char),
+    /// A character of the Chinese (Kanji) font, 24 × 24 dots; `None` for a code that stands
+    /// for no character (drawn as a box).
+    Kanji(Option<char>),
 }
 
 /// One character cell in the line buffer, with the size and weight in force when it came.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Glyph {
     pub(super) kind: Kind,
-    /// Width multiplier (`GS !`, `ESC !`).
+    /// Width multiplier (`GS !`; `ESC !` for ANK, `FS !` / `FS W` for Chinese).
     pub(super) sw: usize,
     /// Height multiplier.
     pub(super) sh: usize,
     pub(super) bold: bool,
+    /// Font B (9 × 17) instead of font A (12 × 24); one-column characters only.
+    pub(super) font_b: bool,
 }
 
 impl Glyph {
     fn width(&self) -> usize {
         match self.kind {
-            Kind::Ascii(_) | Kind::Latin(_) => CELL_WIDTH * self.sw,
-            Kind::Cjk | Kind::Yen => 2 * CELL_WIDTH * self.sw,
+            Kind::Ank(_) if self.font_b => FONT_B_CELL.0 * self.sw,
+            Kind::Ank(_) => CELL_WIDTH * self.sw,
+            Kind::Kanji(_) => 2 * CELL_WIDTH * self.sw,
         }
     }
 
     fn height(&self) -> usize {
-        CELL_HEIGHT * self.sh
+        match self.kind {
+            Kind::Ank(_) if self.font_b => FONT_B_CELL.1 * self.sh,
+            _ => CELL_HEIGHT * self.sh,
+        }
     }
 }
+
+/// Font B's cell (width, height) in dots, spacing included.
+const FONT_B_CELL: (usize, usize) = (9, 17);
+/// The part of font B's cell a glyph fills: Unifont's 8 × 16, unscaled.
+const FONT_B_INK: (usize, usize) = (8, 16);
 
 /// The paper and the print position.
 pub(super) struct Canvas {
@@ -178,74 +187,67 @@ impl Canvas {
     }
 
     fn glyph(&mut self, g: &Glyph, x0: usize, y0: usize) {
-        let (w, h) = (g.width(), g.height());
         let bold = usize::from(g.bold);
-        let cw = CELL_WIDTH * g.sw;
         match g.kind {
-            Kind::Ascii(c) => {
-                let rows = &font8x8::legacy::BASIC_LEGACY[usize::from(c & 0x7F)];
-                self.font_glyph(rows, x0, y0, cw, h, bold);
-            }
-            Kind::Latin(i) => {
-                let rows = &font8x8::legacy::LATIN_LEGACY[usize::from(i) % 96];
-                self.font_glyph(rows, x0, y0, cw, h, bold);
-            }
-            Kind::Cjk => {
-                // An outline box with a 2-dot margin; bold makes it thicker.
-                let t = g.sw.min(g.sh) + bold;
-                let (mx, my) = (2 * g.sw, 2 * g.sh);
-                for y in y0 + my..y0 + h - my {
-                    for x in x0 + mx..x0 + w - mx {
-                        let edge = x < x0 + mx + t
-                            || x >= x0 + w - mx - t
-                            || y < y0 + my + t
-                            || y >= y0 + h - my - t;
-                        if edge {
-                            self.dot(x, y);
-                        }
-                    }
+            Kind::Ank(c) => {
+                let (w, h) = if g.font_b {
+                    (FONT_B_INK.0 * g.sw, FONT_B_INK.1 * g.sh)
+                } else {
+                    (CELL_WIDTH * g.sw, CELL_HEIGHT * g.sh)
+                };
+                // Every ASCII and Latin-1 character has a glyph; '?' stands in otherwise.
+                if let Some(glyph) = font::glyph(c).or_else(|| font::glyph('?')) {
+                    self.font_glyph(glyph, x0, y0, w, h, bold);
                 }
             }
-            Kind::Yen => {
-                // 'Y' centred in the double-width cell, with two bars.
-                let gx = x0 + cw / 2;
-                let rows = &font8x8::legacy::BASIC_LEGACY[usize::from(b'Y')];
-                self.font_glyph(rows, gx, y0, cw, h, bold);
-                for bar in [h * 9 / 16, h * 11 / 16] {
-                    for y in y0 + bar..y0 + bar + g.sh {
-                        for x in gx + cw / 6..gx + cw - cw / 6 + bold {
-                            self.dot(x, y);
-                        }
-                    }
+            Kind::Kanji(c) => match c.and_then(font::glyph) {
+                Some(glyph) if glyph.is_fullwidth() => {
+                    self.font_glyph(glyph, x0, y0, g.width(), g.height(), bold);
+                }
+                // A halfwidth glyph (e.g. U+00A5) centred in the Chinese cell.
+                Some(glyph) => {
+                    let cw = CELL_WIDTH * g.sw;
+                    self.font_glyph(glyph, x0 + cw / 2, y0, cw, g.height(), bold);
+                }
+                None => self.undefined_box(g, x0, y0),
+            },
+        }
+    }
+
+    /// What a printer prints for a code its Chinese font has no character for: an outline
+    /// box with a 2-dot margin; bold makes it thicker.
+    fn undefined_box(&mut self, g: &Glyph, x0: usize, y0: usize) {
+        let (w, h) = (g.width(), g.height());
+        let t = g.sw.min(g.sh) + usize::from(g.bold);
+        let (mx, my) = (2 * g.sw, 2 * g.sh);
+        for y in y0 + my..y0 + h - my {
+            for x in x0 + mx..x0 + w - mx {
+                let edge = x < x0 + mx + t
+                    || x >= x0 + w - mx - t
+                    || y < y0 + my + t
+                    || y >= y0 + h - my - t;
+                if edge {
+                    self.dot(x, y);
                 }
             }
         }
     }
 
-    /// An 8 × 8 glyph scaled into `w` × `h` (nearest neighbour); bold repeats it 1 dot right.
+    /// A Unifont glyph scaled into `w` × `h` at (x0, y0); bold repeats it 1 dot right.
     fn font_glyph(
         &mut self,
-        rows: &[u8; 8],
+        glyph: &unifont::Glyph,
         x0: usize,
         y0: usize,
         w: usize,
         h: usize,
         bold: usize,
     ) {
-        for dy in 0..h {
-            let bits = rows[dy * 8 / h];
-            if bits == 0 {
-                continue;
+        font::scaled(glyph, w, h, |dx, dy| {
+            for shift in 0..=bold {
+                self.dot(x0 + dx + shift, y0 + dy);
             }
-            for dx in 0..w {
-                // LSB is the left-most pixel in font8x8.
-                if bits & (1 << (dx * 8 / w)) != 0 {
-                    for shift in 0..=bold {
-                        self.dot(x0 + dx + shift, y0 + dy);
-                    }
-                }
-            }
-        }
+        });
     }
 
     /// `GS v 0` data: `x` bytes per row, `y` rows, scaled `sw` × `sh`, at alignment `align`.

@@ -13,6 +13,7 @@
 use qrcode::{Color, EcLevel, QrCode};
 
 use super::canvas::{Canvas, Glyph, Kind};
+use super::font;
 use super::{Bitmap, LINE_SPACING, RenderError};
 use crate::escpos::{DLE, ESC, FS, GS, LF};
 
@@ -25,9 +26,12 @@ pub(super) struct Interpreter {
     /// `ESC a n`: 0 left, 1 centre, 2 right.
     align: u8,
     bold: bool,
-    /// Character width and height multipliers (`GS !`, `ESC !`).
-    sw: usize,
-    sh: usize,
+    /// One-column characters in font B (`ESC !` bit 0, `ESC M`).
+    font_b: bool,
+    /// Width and height multipliers of one-column characters (`GS !`, `ESC !`).
+    ank_size: (usize, usize),
+    /// Width and height multipliers of Chinese characters (`GS !`, `FS !`, `FS W`).
+    kanji_size: (usize, usize),
     /// Between `FS &` and `FS .`: bytes are GB18030 characters.
     chinese: bool,
     /// `ESC t n`.
@@ -46,8 +50,9 @@ impl Interpreter {
             canvas: Canvas::new(width),
             align: 0,
             bold: false,
-            sw: 1,
-            sh: 1,
+            font_b: false,
+            ank_size: (1, 1),
+            kanji_size: (1, 1),
             chinese: false,
             code_page: 0,
             qr_data: Vec::new(),
@@ -61,8 +66,9 @@ impl Interpreter {
     fn reset(&mut self) {
         self.align = 0;
         self.bold = false;
-        self.sw = 1;
-        self.sh = 1;
+        self.font_b = false;
+        self.ank_size = (1, 1);
+        self.kanji_size = (1, 1);
         self.canvas.line_spacing = LINE_SPACING;
         self.chinese = false;
         self.code_page = 0;
@@ -95,7 +101,7 @@ impl Interpreter {
                 Ok(1)
             }
             0x09 => {
-                self.push(Kind::Ascii(b' '));
+                self.push(Kind::Ank(' '));
                 Ok(1)
             }
             0x18 => {
@@ -108,16 +114,17 @@ impl Interpreter {
             DLE => dle(b, i),
             c if c < 0x20 || c == 0x7F => Ok(1),
             c if c < 0x80 => {
-                self.push(Kind::Ascii(c));
+                self.push(Kind::Ank(char::from(c)));
                 Ok(1)
             }
             c if self.chinese && (0x81..=0xFE).contains(&c) => self.gb18030(b, i),
+            // WPC1252's A0–FF are Latin-1's.
             c if c >= 0xA0 && self.code_page == 16 => {
-                self.push(Kind::Latin(c - 0xA0));
+                self.push(Kind::Ank(char::from(c)));
                 Ok(1)
             }
             _ => {
-                self.push(Kind::Ascii(b'?'));
+                self.push(Kind::Ank('?'));
                 Ok(1)
             }
         }
@@ -126,26 +133,26 @@ impl Interpreter {
     /// A GB18030 character in Chinese mode: 2 bytes, or 4 when the second is a digit.
     fn gb18030(&mut self, b: &[u8], i: usize) -> Step {
         let second = *need(b, i, 2, "GB18030 character")?.get(1).unwrap_or(&0);
-        if (0x30..=0x39).contains(&second) {
-            need(b, i, 4, "GB18030 4-byte character")?;
-            self.push(Kind::Cjk);
-            Ok(4)
+        let code = if (0x30..=0x39).contains(&second) {
+            need(b, i, 4, "GB18030 4-byte character")?
         } else {
-            self.push(if b[i] == 0xA3 && second == 0xA4 {
-                Kind::Yen
-            } else {
-                Kind::Cjk
-            });
-            Ok(2)
-        }
+            &b[i..i + 2]
+        };
+        self.push(Kind::Kanji(font::gb18030_char(code)));
+        Ok(code.len())
     }
 
     fn push(&mut self, kind: Kind) {
+        let (sw, sh) = match kind {
+            Kind::Ank(_) => self.ank_size,
+            Kind::Kanji(_) => self.kanji_size,
+        };
         let glyph = Glyph {
             kind,
-            sw: self.sw,
-            sh: self.sh,
+            sw,
+            sh,
             bold: self.bold,
+            font_b: self.font_b,
         };
         self.canvas.push(glyph, self.align);
     }
@@ -172,10 +179,20 @@ impl Interpreter {
                 Ok(3)
             }
             b'!' => {
+                // Sizes and font of one-column characters only (FS ! is Chinese's).
                 let n = param(1)?;
+                self.font_b = n & 0x01 != 0;
                 self.bold = n & 0x08 != 0;
-                self.sh = if n & 0x10 != 0 { 2 } else { 1 };
-                self.sw = if n & 0x20 != 0 { 2 } else { 1 };
+                self.ank_size = (
+                    1 + usize::from(n & 0x20 != 0),
+                    1 + usize::from(n & 0x10 != 0),
+                );
+                Ok(3)
+            }
+            b'M' => {
+                if let n @ (0 | 1 | 0x30 | 0x31) = param(1)? {
+                    self.font_b = n & 1 == 1;
+                }
                 Ok(3)
             }
             b'd' => {
@@ -214,8 +231,9 @@ impl Interpreter {
         match cmd {
             b'!' => {
                 let n = param(1)?;
-                self.sw = usize::from(n >> 4 & 7) + 1;
-                self.sh = usize::from(n & 7) + 1;
+                let size = (usize::from(n >> 4 & 7) + 1, usize::from(n & 7) + 1);
+                self.ank_size = size;
+                self.kanji_size = size;
                 Ok(3)
             }
             b'v' if param(1)? == b'0' => {
@@ -250,7 +268,8 @@ impl Interpreter {
         }
     }
 
-    /// `FS &` / `FS .` switch Chinese mode; the rest are skipped by length.
+    /// `FS &` / `FS .` switch Chinese mode, `FS !` / `FS W` size its characters; the rest are
+    /// skipped by length.
     fn fs(&mut self, b: &[u8], i: usize) -> Step {
         let cmd = need(b, i, 2, "FS")?[1];
         match cmd {
@@ -261,6 +280,19 @@ impl Interpreter {
             b'.' => {
                 self.chinese = false;
                 Ok(2)
+            }
+            b'!' => {
+                let n = need(b, i, 3, "FS !")?[2];
+                self.kanji_size = (
+                    1 + usize::from(n & 0x04 != 0),
+                    1 + usize::from(n & 0x08 != 0),
+                );
+                Ok(3)
+            }
+            b'W' => {
+                let k = 1 + usize::from(need(b, i, 3, "FS W")?[2] & 1);
+                self.kanji_size = (k, k);
+                Ok(3)
             }
             b'S' | b'p' => need(b, i, 4, "FS parameters").map(|_| 4),
             b'2' => need(b, i, 4 + 72, "FS 2 character").map(|_| 4 + 72),

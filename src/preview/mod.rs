@@ -1,20 +1,28 @@
 //! ESC/POS bytes → 1-bit bitmap → PNG: the receipt preview (`wxprint render`), and what tests
 //! decode QR codes from.
 //!
-//! The model is a simple standard-mode printer: font A cells are 12 × 24 dots (the 8 × 8
-//! `font8x8` glyphs scaled ×1.5 across and ×3 down), CJK characters are 24 × 24 boxes, line
-//! spacing is 30 dots (`ESC 2` / `ESC 3 n`), text is buffered until `LF` / `ESC d` /
-//! `ESC J` / a full line, and alignment is the one in force when the line's first character
-//! arrived. `GS v 0` images (m = 0–3 / 48–51: normal, double width, double height,
-//! quadruple) and native `GS ( k` QR codes (re-encoded with the `qrcode` crate) are drawn at
-//! the current alignment. Text modes follow what `escpos` emits: `FS &` / `FS .` switch
-//! Chinese mode on and off (2-byte GB18030 codes draw as double-width boxes, `A3 A4` as `￥`;
-//! the printer starts, and `ESC @` resets it, in single-byte mode); `ESC t n` selects a code
-//! page, and with 16 (WPC1252) bytes `A0`–`FF` draw as their Latin-1 glyphs (other pages and
-//! bytes: `?`). Cuts draw a solid (full: `GS V 0/48/65/97/103`) or dashed (partial: other
-//! `GS V`, `ESC i`, `ESC m`) line. `GS ( D` (real-time command switch) and other commands
-//! that change nothing on paper are skipped with their parameters where their length is
-//! known, else as `ESC x n` / `GS x n` / `FS x n` with one parameter byte.
+//! The model is a simple standard-mode printer. Text is drawn with GNU Unifont (the `unifont`
+//! crate: 8 × 16 and 16 × 16 bitmaps), scaled nearest-neighbour into the printer's cells:
+//! font A 12 × 24 dots (the 8 × 16 glyph ×1.5), font B 9 × 17 (`ESC !` bit 0, `ESC M`: the
+//! 8 × 16 glyph unscaled), Chinese characters 24 × 24 (the 16 × 16 glyph ×1.5; a halfwidth
+//! glyph is centred in the cell; a code that stands for no character is a box). So strokes
+//! come out 1 or 2 dots wide where a printer's own 24-dot font has even ones: the shapes, the
+//! widths and the places are the printer's, the type design is not. Line spacing is 30 dots
+//! (`ESC 2` / `ESC 3 n`), text is buffered until `LF` / `ESC d` / `ESC J` / a full line
+//! (glyphs of a line bottom-aligned), and alignment is the one in force when the line's first
+//! character arrived. Sizes follow Epson: `GS !` sizes every character, `ESC !` (double
+//! width, height) the one-column ones only, `FS !` / `FS W` the Chinese ones only; the last
+//! command received wins. `GS v 0` images (m = 0–3 / 48–51: normal, double width, double
+//! height, quadruple) and native `GS ( k` QR codes (re-encoded with the `qrcode` crate) are
+//! drawn at the current alignment. Text modes follow what `escpos` emits: `FS &` / `FS .`
+//! switch Chinese mode on and off (bytes `81`–`FE` start a 2-byte GB18030 code, or a 4-byte
+//! one when the second byte is a digit, decoded as GB18030 and drawn double width; the printer
+//! starts, and `ESC @` resets it, in single-byte mode); `ESC t n` selects a code page, and
+//! with 16 (WPC1252) bytes `A0`–`FF` draw as their Latin-1 glyphs (other pages and bytes:
+//! `?`). Cuts draw a solid (full: `GS V 0/48/65/97/103`) or dashed (partial: other `GS V`,
+//! `ESC i`, `ESC m`) line. `GS ( D` (real-time command switch) and other commands that change
+//! nothing on paper are skipped with their parameters where their length is known, else as
+//! `ESC x n` / `GS x n` / `FS x n` with one parameter byte.
 //!
 //! A command cut off by the end of the input is an error for [`render`]; [`render_lossy`]
 //! returns the picture drawn so far together with that error (what the CLI wants for user
@@ -22,9 +30,10 @@
 //! clipped) and at [`MAX_WIDTH`] dots across.
 //!
 //! `interpreter.rs` reads the commands and keeps the printer's modes; `canvas.rs` draws on the
-//! paper. This module knows nothing of receipts or printers: it reads bytes only.
+//! paper; `font.rs` has the glyphs and the GB18030 decoding. This module knows nothing of receipts or printers: it reads bytes only.
 
 mod canvas;
+mod font;
 mod interpreter;
 #[cfg(test)]
 mod tests;

@@ -269,20 +269,26 @@ fn chinese_mode_draws_double_width_boxes() {
     let (l, r) = ink_columns(&b, 0, 30).unwrap();
     // 2 hanzi (48) + space (12) + ￥ (24) + "12.34" (60) = 144 dots.
     assert!(l < 4 && (130..144).contains(&r), "{l} {r}");
-    // The first hanzi is a box: its top edge is a solid run.
-    assert!((2..22).all(|x| b.get(x, 2)));
+    // The first hanzi is Unifont's 中 at ×1.5: its vertical stroke runs down the middle.
+    assert!((4..20).all(|y| b.get(12, y) || b.get(11, y)));
+    // A code GB18030 has no character for is a box: its top edge is a solid run.
+    let undefined = render(&[0x1C, 0x26, 0xD6, 0x7F, 0x1C, 0x2E, b'\n'], 576).unwrap();
+    assert!((2..22).all(|x| undefined.get(x, 2)));
     // Without FS & the same bytes are single-width '?' glyphs.
     let raw = render(&[0xD6, 0xD0, b'\n'], 576).unwrap();
     let (_, r) = ink_columns(&raw, 0, 30).unwrap();
     assert!(r < 24);
-    // A 4-byte GB18030 sequence (¥ U+00A5) is one double-width character.
+    // A 4-byte GB18030 sequence (¥ U+00A5) is one double-width character: its halfwidth
+    // glyph centred in the 24-dot cell, and the 'X' after it in the next column pair.
     let four = render(
-        &[0x1C, 0x26, 0x81, 0x30, 0x84, 0x36, 0x1C, 0x2E, b'\n'],
+        &[0x1C, 0x26, 0x81, 0x30, 0x84, 0x36, 0x1C, 0x2E, b'X', b'\n'],
         576,
     )
     .unwrap();
-    let (_, r) = ink_columns(&four, 0, 30).unwrap();
-    assert!((20..24).contains(&r));
+    let yen = ink_columns(&four, 0, 30).map(|(l, _)| l).unwrap();
+    assert!((6..18).contains(&yen), "{yen}");
+    let spaced_x = render(b"  X\n", 576).unwrap();
+    assert!((24..576).all(|x| (0..30).all(|y| four.get(x, y) == spaced_x.get(x, y))));
 }
 
 #[test]
@@ -412,4 +418,48 @@ fn png_round_trip() {
     );
     // Empty bitmaps still make a valid PNG.
     assert!(Bitmap::new(0, 0).to_png().starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn sizes_apply_per_kind_of_character() {
+    // 中 (FS & D6 D0 FS .) then X, after the mode bytes given.
+    let line = |modes: &[u8]| render(&[modes, b"\x1c&\xd6\xd0\x1c.X\n"].concat(), 576).unwrap();
+    let plain = line(b"");
+    assert_eq!(plain.height, LINE_SPACING);
+    // FS ! 0C: Chinese quadruple (48 × 48), X unchanged after it, bottom-aligned.
+    let fs = line(b"\x1c!\x0c");
+    assert_eq!(fs.height, 48);
+    let (_, r) = ink_columns(&fs, 0, 48).unwrap();
+    assert!((48..60).contains(&r), "{r}");
+    assert!(
+        ink_columns(&fs, 0, 24).unwrap().1 < 48,
+        "X is in the lower half"
+    );
+    assert_eq!(line(b"\x1cW\x01"), fs);
+    // ESC ! 30: X quadruple (24 × 48), 中 unchanged.
+    let esc = line(b"\x1b!\x30");
+    assert_eq!(esc.height, 48);
+    let (l, r) = ink_columns(&esc, 0, 24).unwrap();
+    assert!(l >= 24 && r < 48, "only X reaches the upper half: {l} {r}");
+    // GS ! sets both; the last command received wins.
+    let gs = line(b"\x1d!\x11");
+    let (l, r) = ink_columns(&gs, 0, 24).unwrap();
+    assert!(l < 24 && (48..72).contains(&r), "{l} {r}");
+    assert_eq!(line(b"\x1d!\x11\x1c!\x00"), esc);
+    assert_eq!(line(b"\x1c!\x0c\x1b@"), plain);
+}
+
+#[test]
+fn font_b_draws_unscaled_glyphs_in_9_by_17_cells() {
+    let b = render(b"\x1b!\x01XX\n", 576).unwrap();
+    let x = unifont::get_glyph('X').unwrap();
+    for (dx, dy) in (0..9).flat_map(|dx| (0..17).map(move |dy| (dx, dy))) {
+        assert_eq!(b.get(dx, dy), x.get_pixel(dx, dy), "({dx}, {dy})");
+        assert_eq!(b.get(9 + dx, dy), x.get_pixel(dx, dy), "({dx}, {dy})");
+    }
+    assert_eq!(render(b"\x1bM\x01XX\n", 576).unwrap(), b);
+    assert_eq!(
+        render(b"\x1bM1\x1bM0XX\n", 576).unwrap(),
+        render(b"XX\n", 576).unwrap()
+    );
 }
