@@ -170,7 +170,14 @@ pub(crate) async fn print_attempt_with(
             e.key.release(true);
             e.queued.written().await
         }
-        _ => print_copy(shared, &record, printing.reprint).await,
+        other => {
+            // Shut the early gate first: the printer thread waits on it, and this copy is
+            // queued behind it.
+            if let Some(e) = other {
+                e.key.release(false);
+            }
+            print_copy(shared, &record, printing.reprint).await
+        }
     };
     match result {
         Ok(printout) => {

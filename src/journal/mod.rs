@@ -13,7 +13,7 @@
 //! - `schema.rs`: the table, versioned with `PRAGMA user_version`; [`Journal::open`]
 //!   migrates older files forward and refuses files from a newer wxprint;
 //! - `group.rs`: the group commit, a thread that syncs the WAL after grouped writes;
-//! - `refunds.rs`: [`RefundRecord`], one refund of a paid order, and its table (schema 3);
+//! - `refunds.rs`: [`RefundRecord`], one refund of a paid order, and its table (schema 4);
 //! - `codec.rs`: how a record is spelled in a row — the journal's own spellings, so that
 //!   renaming a wire value never makes an old journal unreadable.
 

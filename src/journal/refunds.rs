@@ -1,5 +1,5 @@
 //! [`RefundRecord`]: one refund of a paid order as the journal stores it (the `refunds`
-//! table of schema 3), and the [`Journal`]'s calls for it: insert (durable before the first
+//! table of schema 4), and the [`Journal`]'s calls for it: insert (durable before the first
 //! call to the payment backend), update, get, an order's refunds, the unfinished ones.
 //!
 //! Plain data and its spelling on disk (the journal's own spellings of refund states,
