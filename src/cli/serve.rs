@@ -143,6 +143,17 @@ async fn start_notifications(
     }
     let notifications = Notifications::new(backend, jobs.clone(), &settings.notify.path);
     tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
+    let poll = JobsConfig::from_settings(settings).poll;
+    info!(
+        target: LOG_TARGET,
+        "payment notifications on: polling is the fallback, every {} in an order's first {} \
+         (poll_interval {} x {}), then every {}",
+        humantime::format_duration(poll.fast),
+        humantime::format_duration(poll.fast_window),
+        humantime::format_duration(settings.wechatpay.poll.fast),
+        wxprint::config::PollSchedule::NOTIFIED_SLOWDOWN,
+        humantime::format_duration(poll.slow),
+    );
     Ok(stop)
 }
 
