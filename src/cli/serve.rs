@@ -134,13 +134,6 @@ async fn start_notifications(
         );
         return Ok(stop);
     };
-    if settings.wechatpay.apiv3_key_file.is_none() {
-        bail!(
-            "notify.listen is set but wechatpay.apiv3_key_file is not: notifications are \
-             decrypted with the APIv3 key; set apiv3_key_file (public-key trust stays) or \
-             notify.listen = \"\""
-        );
-    }
     let notifications = Notifications::new(backend, jobs.clone(), &settings.notify.path);
     tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
     let poll = JobsConfig::from_settings(settings).poll;
