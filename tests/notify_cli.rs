@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bin::{Daemon, WXPRINT, wait_for};
+use bin::{Daemon, WXPRINT};
 use support::{Client, checkout};
 use wechatpay_sim::{Endpoint, NotifyTarget, SimConfig, Simulator, Trust};
 
@@ -68,8 +68,9 @@ fn config(dir: &Path, sim: &Simulator, listen: &str, apiv3: bool) -> PathBuf {
     path
 }
 
-/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there.
-fn serve(dir: &Path, config: &Path) -> Daemon {
+/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there
+/// (waiting without blocking the runtime, on which the simulator answers the daemon).
+async fn serve(dir: &Path, config: &Path) -> Daemon {
     let log = File::create(dir.join("daemon.log")).unwrap();
     let daemon = Daemon(
         Command::new(WXPRINT)
@@ -82,7 +83,16 @@ fn serve(dir: &Path, config: &Path) -> Daemon {
             .spawn()
             .unwrap(),
     );
-    wait_for(&dir.join("wxprint.sock"), "the daemon's socket");
+    let socket = dir.join("wxprint.sock");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the daemon's socket did not appear; see {}",
+            dir.join("daemon.log").display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     daemon
 }
 
@@ -127,9 +137,23 @@ async fn serve_with_notify_listen_on_tcp_reports_paid_from_a_notification() {
     let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
     let address = format!("127.0.0.1:{}", free_port());
     let config = config(dir.path(), &sim, &address, true);
-    let _daemon = serve(dir.path(), &config);
+    let _daemon = serve(dir.path(), &config).await;
     let target = NotifyTarget::Tcp(address, PATH.into());
     paid_by_notification(dir.path(), &sim, target, "NC1001").await;
+
+    // A public-key merchant with an APIv3 key has no platform certificates (the download
+    // is answered 404): told once, at info level, what the key is for; no warning.
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let told: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("no WeChat Pay platform certificates"))
+        .collect();
+    assert_eq!(told.len(), 1, "{log}");
+    assert!(
+        told[0].contains("INFO") && told[0].contains("only decrypts payment notifications"),
+        "{log}"
+    );
+    assert!(!log.contains("WARN"), "{log}");
 }
 
 #[tokio::test]
@@ -139,7 +163,7 @@ async fn serve_with_notify_listen_on_a_unix_socket_reports_paid_from_a_notificat
     let socket = dir.path().join("notify.sock");
     let listen = format!("unix:{}", socket.display());
     let config = config(dir.path(), &sim, &listen, true);
-    let _daemon = serve(dir.path(), &config);
+    let _daemon = serve(dir.path(), &config).await;
     let target = NotifyTarget::Unix(socket, PATH.into());
     paid_by_notification(dir.path(), &sim, target, "NC2001").await;
 }

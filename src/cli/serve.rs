@@ -107,6 +107,9 @@ fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
         {
             bail!("{e}")
         }
+        // No platform certificates, and a public key: normal, said once by the client.
+        Err(wxprint::payment::PaymentError::Rejected { code, .. })
+            if code == "RESOURCE_NOT_EXISTS" => {}
         Err(e) => tracing::warn!(
             target: LOG_TARGET,
             error = %e,
