@@ -29,8 +29,8 @@ use support::{Client, checkout, fast_config};
 use wechatpay_sim::{
     Endpoint, Fault, Kind, NotifyTarget, RefundStatus, SimConfig, Simulator, Trust,
 };
-use wxprint::config::{NotifyListen, PollSchedule};
-use wxprint::jobs::Jobs;
+use wxprint::config::{Backend, NotifyListen, PollSchedule, Settings};
+use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
 use wxprint::notify::{self, Notifications};
 use wxprint::printer::{FilePrinter, PrinterHandle};
@@ -406,6 +406,76 @@ async fn abnormal_and_closed_refund_notifications_end_refund_failed() {
             (&failed["state"], &failed["error"]["wechatpay_code"]),
             (&json!(state), &json!(code)),
             "{failed}"
+        );
+    }
+}
+
+/// The queries of order `no` that reached the simulator, in order of arrival.
+fn queries_of(setup: &Setup, no: &str) -> Vec<std::time::Instant> {
+    let mut at: Vec<_> = setup
+        .sim
+        .requests_to(Endpoint::Query)
+        .into_iter()
+        .filter(|r| r.path_only().ends_with(&format!("/{no}")))
+        .map(|r| r.instant)
+        .collect();
+    at.sort();
+    at
+}
+
+/// With notifications on, the first minute has at most half the queries.
+#[tokio::test]
+async fn with_notifications_on_the_first_minute_has_at_most_half_the_queries() {
+    const FAST: Duration = Duration::from_millis(200);
+    const WINDOW: Duration = Duration::from_secs(4);
+    let configured = PollSchedule {
+        fast: FAST,
+        fast_window: HOUR,
+        paying: FAST,
+        slow: HOUR,
+    };
+    let schedule = |listen: NotifyListen| {
+        let mut s = Settings::sandbox_defaults();
+        s.wechatpay.backend = Backend::WechatPay;
+        s.wechatpay.poll = configured;
+        s.notify.listen = listen;
+        JobsConfig::from_settings(&s).poll
+    };
+    let off = start(
+        SimConfig::from_fixtures(Trust::Both),
+        schedule(NotifyListen::Off),
+    )
+    .await;
+    let on = start(
+        SimConfig::from_fixtures(Trust::Both),
+        schedule(NotifyListen::Tcp("127.0.0.1:8088".into())),
+    )
+    .await;
+    let (_off_pos, _on_pos) = tokio::join!(printed(&off, "NT5001"), printed(&on, "NT5002"));
+    let start = std::time::Instant::now();
+    // The window to count in: both orders are unpaid and polled all along.
+    tokio::time::sleep(WINDOW).await;
+    let in_window = |at: Vec<std::time::Instant>| -> Vec<std::time::Instant> {
+        at.into_iter().filter(|t| *t <= start + WINDOW).collect()
+    };
+    let without = in_window(queries_of(&off, "NT5001"));
+    let with = in_window(queries_of(&on, "NT5002"));
+    eprintln!(
+        "queries in {WINDOW:?}: {} without notifications, {} with",
+        without.len(),
+        with.len()
+    );
+    assert!(
+        with.len() * 2 <= without.len(),
+        "{} queries with notifications, {} without",
+        with.len(),
+        without.len()
+    );
+    for pair in queries_of(&on, "NT5002").windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= FAST * 3,
+            "queries {gap:?} apart with notifications on"
         );
     }
 }

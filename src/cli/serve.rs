@@ -107,6 +107,9 @@ fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
         {
             bail!("{e}")
         }
+        // No platform certificates, and a public key: normal, said once by the client.
+        Err(wxprint::payment::PaymentError::Rejected { code, .. })
+            if code == "RESOURCE_NOT_EXISTS" => {}
         Err(e) => tracing::warn!(
             target: LOG_TARGET,
             error = %e,
@@ -134,15 +137,19 @@ async fn start_notifications(
         );
         return Ok(stop);
     };
-    if settings.wechatpay.apiv3_key_file.is_none() {
-        bail!(
-            "notify.listen is set but wechatpay.apiv3_key_file is not: notifications are \
-             decrypted with the APIv3 key; set apiv3_key_file (public-key trust stays) or \
-             notify.listen = \"\""
-        );
-    }
     let notifications = Notifications::new(backend, jobs.clone(), &settings.notify.path);
     tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
+    let poll = JobsConfig::from_settings(settings).poll;
+    info!(
+        target: LOG_TARGET,
+        "payment notifications on: polling is the fallback, every {} in an order's first {} \
+         (poll_interval {} x {}), then every {}",
+        humantime::format_duration(poll.fast),
+        humantime::format_duration(poll.fast_window),
+        humantime::format_duration(settings.wechatpay.poll.fast),
+        wxprint::config::PollSchedule::NOTIFIED_SLOWDOWN,
+        humantime::format_duration(poll.slow),
+    );
     Ok(stop)
 }
 

@@ -61,7 +61,26 @@ pub(super) fn validate(raw: &RawSettings) -> (Settings, Vec<ConfigError>) {
         receipt: receipt(&mut c),
         notify: notify(&mut c),
     };
+    notify_needs_apiv3_key(&mut c, &settings);
     (settings, c.into_errors())
+}
+
+/// The listener needs the APIv3 key: WeChat Pay encrypts every notification with it.
+/// Only with the WeChat Pay backend (the sandbox sends none, and `serve` says so).
+fn notify_needs_apiv3_key(c: &mut Check<'_>, s: &Settings) {
+    if s.notify.listen != NotifyListen::Off
+        && s.wechatpay.backend == Backend::WechatPay
+        && s.wechatpay.apiv3_key_file.is_none()
+    {
+        c.fail(
+            "notify.listen",
+            "is set but wechatpay.apiv3_key_file is not: WeChat Pay encrypts notifications \
+             with the APIv3 key",
+            "wechatpay.apiv3_key_file set too (the APIv3 key file from the merchant \
+             platform; public-key trust stays), or notify.listen = \"\" to turn \
+             notifications off",
+        );
+    }
 }
 
 fn daemon(c: &mut Check<'_>) -> DaemonSettings {

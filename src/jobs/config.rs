@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 pub(crate) use crate::config::PollSchedule;
-use crate::config::{PrinterSettings, QrMode, Settings, TextEncoding};
+use crate::config::{Backend, NotifyListen, PrinterSettings, QrMode, Settings, TextEncoding};
 use crate::escpos::{Layout, QrStyle, TextMode};
 use crate::printer::profile;
 
@@ -25,7 +25,8 @@ pub struct JobsConfig {
     /// How long a checkout waits for a verified answer to its placement before it fails
     /// with `wechatpay_unavailable` (`wechatpay.place_timeout`).
     pub place_timeout: Duration,
-    /// How often a payable order is queried (`[wechatpay]` `poll_*` keys).
+    /// How often a payable order is queried (`[wechatpay]` `poll_*` keys; slower with
+    /// payment notifications on, see [`poll_schedule`]).
     pub poll: PollSchedule,
     /// `[receipt]` defaults; a checkout's `receipt` overrides them.
     pub receipt_title: String,
@@ -57,7 +58,7 @@ impl JobsConfig {
             close_min_age: settings.wechatpay.close_min_age,
             time_expire_min: TIME_EXPIRE_MIN,
             place_timeout: settings.wechatpay.place_timeout,
-            poll: settings.wechatpay.poll,
+            poll: poll_schedule(settings),
             receipt_title: settings.receipt.title.clone(),
             receipt_footer: settings.receipt.footer.clone(),
             layout: layout_for(&settings.printer),
@@ -66,6 +67,21 @@ impl JobsConfig {
             query_rate: settings.wechatpay.query_rate,
             keep_finished: settings.daemon.keep_finished,
         }
+    }
+}
+
+/// The query schedule: the configured one, or, when WeChat Pay's payment notifications
+/// come (`notify.listen` set with the WeChat Pay backend), the slower
+/// [`PollSchedule::with_notifications`]: polling is then only the fallback for a lost
+/// notification, and a payment is still found by it.
+pub(crate) fn poll_schedule(settings: &Settings) -> PollSchedule {
+    let configured = settings.wechatpay.poll;
+    let notified = settings.notify.listen != NotifyListen::Off
+        && settings.wechatpay.backend == Backend::WechatPay;
+    if notified {
+        configured.with_notifications()
+    } else {
+        configured
     }
 }
 
@@ -121,6 +137,22 @@ pub fn encoding_override(printer: &PrinterSettings) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::Settings;
+
+    #[test]
+    fn notifications_slow_the_first_minute_threefold_on_wechat_pay_only() {
+        let mut settings = Settings::sandbox_defaults();
+        let configured = settings.wechatpay.poll;
+        settings.notify.listen = NotifyListen::Tcp("127.0.0.1:8088".into());
+        assert_eq!(poll_schedule(&settings), configured, "the sandbox has none");
+        settings.wechatpay.backend = Backend::WechatPay;
+        let notified = poll_schedule(&settings);
+        assert_eq!(notified.fast, configured.fast * 3);
+        assert_eq!(notified.fast_window, configured.fast_window);
+        assert_eq!(notified.paying, configured.paying);
+        assert!(notified.slow >= notified.fast && notified.slow >= configured.slow);
+        settings.notify.listen = NotifyListen::Off;
+        assert_eq!(poll_schedule(&settings), configured);
+    }
 
     #[test]
     fn an_encoding_that_overrides_the_profile_is_named() {

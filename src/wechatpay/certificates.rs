@@ -12,6 +12,7 @@
 //! Uses `http/` to send and `auth` to decrypt and check; `http/` does not know this module
 //! (the façade asks for a refresh as part of deciding whether to believe an answer).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -41,6 +42,9 @@ pub(crate) struct Certificates {
     policy: Mutex<FetchPolicy>,
     /// Held while a download is under way: one at a time.
     downloading: tokio::sync::Mutex<()>,
+    /// Whether the merchant (with a public key) was told once that it has no platform
+    /// certificates and what its APIv3 key is for.
+    told_no_certificates: AtomicBool,
 }
 
 impl Certificates {
@@ -52,6 +56,7 @@ impl Certificates {
             path,
             policy: Mutex::new(FetchPolicy::default()),
             downloading: tokio::sync::Mutex::new(()),
+            told_no_certificates: AtomicBool::new(false),
         }
     }
 
@@ -79,7 +84,9 @@ impl Certificates {
         if !self.policy().begin(Instant::now(), unknown) {
             return;
         }
-        if let Err(e) = self.download_and_record(http, verifier, unknown).await {
+        if let Err(e) = self.download_and_record(http, verifier, unknown).await
+            && !no_certificates_but_a_public_key(&e, verifier)
+        {
             warn!(error = %e, "cannot download WeChat Pay platform certificates");
         }
     }
@@ -131,12 +138,13 @@ impl Certificates {
         let request = Request::get(self.path).unpinned();
         let reply = http.send_once(http.api_base(), &request).await?;
         if reply.status == 404 {
+            let public_key = verifier.public_key_id().is_some();
+            if public_key && !self.told_no_certificates.swap(true, Ordering::Relaxed) {
+                info!("{}", no_certificates_message(true));
+            }
             return Err(PaymentError::Rejected {
                 code: codes::RESOURCE_NOT_EXISTS.into(),
-                message: "this merchant has no platform certificates: use public-key mode \
-                          (wechatpay.public_key_id and public_key_file, from the merchant \
-                          platform's API安全 page) instead of apiv3_key_file"
-                    .into(),
+                message: no_certificates_message(public_key).into(),
                 request_id: reply.request_id,
             });
         }
@@ -164,6 +172,29 @@ impl Certificates {
         info!(count, serials = ?verifier.serials(), "WeChat Pay platform certificates loaded");
         Ok(count)
     }
+}
+
+/// What WeChat Pay's `404 RESOURCE_NOT_EXISTS` to the download means: the merchant has no
+/// platform certificates (new merchants since late 2024). With a public key configured
+/// that is normal: answers are verified with it, and the APIv3 key only decrypts
+/// payment notifications (said once, at info level). Without one nothing verifies answers.
+fn no_certificates_message(public_key: bool) -> &'static str {
+    if public_key {
+        "this merchant has no WeChat Pay platform certificates: answers are verified with \
+         the WeChat Pay public key (wechatpay.public_key_id), and the APIv3 key \
+         (wechatpay.apiv3_key_file) only decrypts payment notifications"
+    } else {
+        "this merchant has no platform certificates: use public-key mode \
+         (wechatpay.public_key_id and public_key_file, from the merchant platform's API安全 \
+         page); keep apiv3_key_file only to decrypt payment notifications"
+    }
+}
+
+/// Whether `e` is the merchant having no platform certificates while a public key verifies
+/// the answers: nothing to warn about (told once by [`Certificates::download`]).
+fn no_certificates_but_a_public_key(e: &PaymentError, verifier: &Verifier) -> bool {
+    verifier.public_key_id().is_some()
+        && matches!(e, PaymentError::Rejected { code, .. } if code == codes::RESOURCE_NOT_EXISTS)
 }
 
 /// Drop the certificates that have expired (the local clock), logging which; how many.
@@ -284,6 +315,18 @@ mod tests {
             }]
         })
         .to_string()
+    }
+
+    #[test]
+    fn no_certificates_with_a_public_key_says_what_the_apiv3_key_is_for() {
+        let told = no_certificates_message(true);
+        assert!(
+            told.contains("public key") && told.contains("only decrypts payment notifications"),
+            "{told}"
+        );
+        assert!(!told.contains("instead of"), "{told}");
+        let advice = no_certificates_message(false);
+        assert!(advice.contains("use public-key mode"), "{advice}");
     }
 
     #[test]

@@ -286,3 +286,19 @@ fn printer_encoding_changes_the_receipt_bytes() {
     assert!(has(&generic_latin, code_page) && has(&generic_latin, latin));
     assert!(!has(&generic_latin, hanzi));
 }
+
+/// `[notify] listen` with the WeChat Pay backend needs the APIv3 key that decrypts the
+/// notifications; the message names both keys. The sandbox gets no notifications.
+#[test]
+fn notify_listen_needs_the_apiv3_key() {
+    let listen = format!("{MERCHANT}\n[notify]\nlisten = \"127.0.0.1:8088\"\n");
+    let err = error_of(&listen, false);
+    assert_invalid(&err, "notify.listen", "wechatpay.apiv3_key_file is not");
+    assert_eq!(err.errors().len(), 1, "{err}");
+    let with_key = listen.replace(
+        "[notify]",
+        "apiv3_key_file = \"/etc/wxprint/apiv3.key\"\n[notify]",
+    );
+    load_text(&with_key, false).unwrap();
+    load_text("[notify]\nlisten = \"127.0.0.1:8088\"\n", true).unwrap();
+}
