@@ -9,8 +9,10 @@
 
 use tracing::info;
 
-use super::Jobs;
 use super::polling::finish_paid;
+use super::{Jobs, transitions};
+use crate::clock;
+use crate::journal::JobRecord;
 use crate::payment::TradeState;
 use crate::protocol::JobState;
 
@@ -50,10 +52,9 @@ impl Jobs {
                 Some(active) if !active.record.loopback => active.wake.clone(),
                 Some(_) => return Err(NotifiedError::Unknown(no.to_owned())),
                 None => {
-                    return match state.journal.get(no).map_err(journal_failed)? {
-                        Some(record) if !record.loopback => Ok(Notified::Unchanged),
-                        _ => Err(NotifiedError::Unknown(no.to_owned())),
-                    };
+                    let stored = state.journal.get(no).map_err(journal_failed)?;
+                    drop(state);
+                    return self.notified_stored(no, stored, answer);
                 }
             }
         };
@@ -70,5 +71,101 @@ impl Jobs {
                 "order {no} is reported paid but its record was not written"
             ))),
         }
+    }
+
+    /// A notification about order `no`, no longer active, whose record in the journal is
+    /// `stored`. A final record is a repeat (`Unchanged`). An unfinished one is a job whose
+    /// final write failed (it left the active set all the same): a `Paid` answer is
+    /// written now — its `paid` event already went out — and `Ok` only once it is on disk,
+    /// so WeChat Pay sends the notification again until it is.
+    fn notified_stored(
+        &self,
+        no: &str,
+        stored: Option<JobRecord>,
+        answer: TradeState,
+    ) -> Result<Notified, NotifiedError> {
+        let mut record = match stored {
+            Some(record) if !record.loopback => record,
+            _ => return Err(NotifiedError::Unknown(no.to_owned())),
+        };
+        let TradeState::Paid(payment) = answer else {
+            return Ok(Notified::Unchanged);
+        };
+        if record.state.is_final() {
+            return Ok(Notified::Unchanged);
+        }
+        info!(
+            out_trade_no = no,
+            "payment notification for an unwritten outcome"
+        );
+        transitions::paid(&mut record, payment);
+        record.updated_ms = clock::now_ms();
+        let mut state = self.shared.lock();
+        match state.journal.update(&record) {
+            Ok(()) => Ok(Notified::Paid),
+            Err(e) => Err(NotifiedError::Journal(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::jobs::fixtures::{self, NO, Scripted, awaiting, payment};
+
+    /// Makes every write of a `paid` record to the journal in `dir` fail, as a full disk
+    /// would, until [`heal`] is called.
+    fn fail_paid_writes(dir: &std::path::Path) {
+        let db = rusqlite::Connection::open(dir.join(crate::journal::FILE_NAME)).unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER fail_paid BEFORE INSERT ON jobs WHEN NEW.state = 'paid'
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .unwrap();
+    }
+
+    fn heal(dir: &std::path::Path) {
+        let db = rusqlite::Connection::open(dir.join(crate::journal::FILE_NAME)).unwrap();
+        db.execute_batch("DROP TRIGGER fail_paid;").unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_paid_outcome_whose_write_failed_is_written_by_the_retried_notification() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _wake) =
+            fixtures::shared(Arc::new(Scripted::default()), dir.path(), awaiting());
+        let jobs = Jobs {
+            shared: Arc::new(shared),
+        };
+        fail_paid_writes(dir.path());
+        let first = jobs.notified(NO, TradeState::Paid(payment(3200)));
+        assert!(matches!(first, Err(NotifiedError::Journal(_))), "{first:?}");
+        // WeChat Pay sends it again while the disk still fails: still not taken.
+        let again = jobs.notified(NO, TradeState::Paid(payment(3200)));
+        assert!(matches!(again, Err(NotifiedError::Journal(_))), "{again:?}");
+        assert_eq!(
+            fixtures::journaled(&jobs.shared).state,
+            JobState::AwaitingPayment
+        );
+        heal(dir.path());
+        // Not paid yet per the answer: nothing to write, nothing claimed.
+        assert_eq!(
+            jobs.notified(NO, TradeState::NotPay),
+            Ok(Notified::Unchanged)
+        );
+        assert_eq!(
+            jobs.notified(NO, TradeState::Paid(payment(3200))),
+            Ok(Notified::Paid)
+        );
+        let written = fixtures::journaled(&jobs.shared);
+        assert_eq!(written.state, JobState::Paid);
+        assert_eq!(written.transaction_id.as_deref(), Some("4200000001"));
+        // Now final: a repeat changes nothing.
+        assert_eq!(
+            jobs.notified(NO, TradeState::Paid(payment(3200))),
+            Ok(Notified::Unchanged)
+        );
     }
 }
