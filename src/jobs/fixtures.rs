@@ -116,7 +116,7 @@ pub(crate) fn shared(
     let mut state = State::new(journal);
     let wake = Arc::new(Notify::new());
     let active = Active {
-        record,
+        record: Box::new(record),
         durable: true,
         wake: wake.clone(),
         last_error: None,

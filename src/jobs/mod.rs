@@ -173,7 +173,7 @@ impl Jobs {
         state.active.insert(
             no.clone(),
             Active {
-                record,
+                record: Box::new(record),
                 durable: true,
                 wake: wake.clone(),
                 last_error: None,
@@ -206,7 +206,7 @@ impl Jobs {
             return Err(shutting_down().into());
         }
         let known = match state.active.get(no) {
-            Some(a) => Some(a.record.clone()),
+            Some(a) => Some(JobRecord::clone(&a.record)),
             None => state.journal.get(no).map_err(|e| journal_failed(&e))?,
         };
         match known {
@@ -281,7 +281,10 @@ impl Jobs {
     pub fn status(&self, no: &str) -> Result<Event, Refused> {
         let state = self.shared.lock();
         let (record, last_error) = match state.active.get(no) {
-            Some(a) => (a.record.clone(), a.last_error.clone()),
+            Some(a) => (
+                JobRecord::clone(&a.record),
+                a.last_error.as_deref().cloned(),
+            ),
             None => (
                 state
                     .stored(no)
@@ -317,14 +320,14 @@ impl Jobs {
             state: JobState::Cancelling,
         };
         if active.record.state != JobState::Cancelling {
-            let mut record = active.record.clone();
+            let mut record = JobRecord::clone(&active.record);
             record.state = JobState::Cancelling;
             record.updated_ms = clock::now_ms();
             state
                 .journal
                 .update(&record)
                 .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
-            active.record = record;
+            *active.record = record;
             active.wake.notify_one();
             info!(out_trade_no = no, "cancel requested");
             // Watchers and the checkout's own connection hear of it too.
@@ -354,7 +357,7 @@ impl Jobs {
                 };
                 return Err(Refused::about(&record, error));
             };
-            let (record, wake) = (active.record.clone(), active.wake.clone());
+            let (record, wake) = (JobRecord::clone(&active.record), active.wake.clone());
             let subscription = self.subscribe(&mut state, Some(no.to_owned()));
             (record, wake, subscription)
         };
@@ -387,7 +390,7 @@ impl Jobs {
                 return Err(shutting_down().into());
             }
             match state.active.get(no) {
-                Some(a) => a.record.clone(),
+                Some(a) => JobRecord::clone(&a.record),
                 None => {
                     let record = state.stored(no)?;
                     return Err(Refused::about(&record, not_payable(&record)));

@@ -45,7 +45,7 @@ impl Jobs {
             return Err(shutting_down().into());
         }
         let order = match state.active.get(no) {
-            Some(a) => a.record.clone(),
+            Some(a) => JobRecord::clone(&a.record),
             None => state.stored(no)?,
         };
         if order.state != JobState::Paid {

@@ -53,14 +53,17 @@ pub(crate) struct State {
 
 /// A job whose outcome is open.
 pub(crate) struct Active {
-    pub(crate) record: JobRecord,
+    /// Boxed: the jobs map holds a thousand of these inline, so each slot stays small
+    /// (a map of pending jobs grows by doubling, its empty slots cost their full size).
+    pub(crate) record: Box<JobRecord>,
     /// Whether `record` is what the journal holds (a write may have failed).
     pub(crate) durable: bool,
     /// Wakes the job's task early: a cancel, a sandbox payment.
     pub(crate) wake: Arc<Notify>,
     /// The failure of the latest attempt at a step that has not succeeded since (in
     /// memory: `status` shows it while the job is open).
-    pub(crate) last_error: Option<LastError>,
+    /// Boxed, as `record`: most jobs have none.
+    pub(crate) last_error: Option<Box<LastError>>,
 }
 
 impl Shared {
@@ -68,8 +71,9 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The current record of an active job.
-    pub(crate) fn record(&self, no: &str) -> Option<JobRecord> {
+    /// The current record of an active job (boxed: a job's task holds it across awaits,
+    /// and a thousand pending tasks would each carry it inline).
+    pub(crate) fn record(&self, no: &str) -> Option<Box<JobRecord>> {
         self.lock().active.get(no).map(|a| a.record.clone())
     }
 
@@ -130,7 +134,7 @@ impl Shared {
     pub(crate) fn delayed(&self, no: &str, failure: LastError, event: Option<Event>) {
         let mut state = self.lock();
         if let Some(active) = state.active.get_mut(no) {
-            active.last_error = Some(failure);
+            active.last_error = Some(Box::new(failure));
         }
         if let Some(event) = event {
             state.subscribers.emit(&event);
@@ -211,7 +215,7 @@ impl State {
         change: impl FnOnce(&mut JobRecord) -> Option<Event>,
     ) -> Option<JobRecord> {
         let active = self.active.get_mut(no)?;
-        let mut record = active.record.clone();
+        let mut record = JobRecord::clone(&active.record);
         let event = change(&mut record);
         record.updated_ms = clock::now_ms();
         let written = if grouped {
@@ -229,7 +233,7 @@ impl State {
                 false
             }
         };
-        active.record = record.clone();
+        *active.record = record.clone();
         if record.state.is_final() {
             self.active.remove(no);
         }
@@ -263,7 +267,7 @@ mod tests {
         journal.insert(&awaiting()).unwrap();
         let mut state = State::new(journal);
         let active = Active {
-            record: awaiting(),
+            record: Box::new(awaiting()),
             durable: true,
             wake: Arc::new(Notify::new()),
             last_error: None,
@@ -280,7 +284,7 @@ mod tests {
         let changed = state.transition(NO, |r| transitions::printed(r, Printout::default()));
         let changed = changed.expect("an active job changes");
         assert_eq!(state.journal.get(NO).unwrap(), Some(changed.clone()));
-        assert_eq!(state.active[NO].record, changed);
+        assert_eq!(*state.active[NO].record, changed);
         assert!(matches!(rx.try_recv(), Ok(Event::Printed { .. })));
         assert!(rx.try_recv().is_err(), "one event");
     }

@@ -41,9 +41,12 @@ async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
     // The order may exist at WeChat Pay from any attempt up to now (a placement whose
     // answer was lost, or one made before a restart): its age counts from the latest.
     let mut last_attempt_ms = clock::now_ms();
-    let early = place(shared, no, wake, &mut last_attempt_ms).await?;
+    // The placement and the first print are boxed, each only while it runs: a job's task
+    // is as large as its largest step, and a thousand pending jobs spend their life in
+    // `poll` (its size is checked in `jobs::tests`).
+    let early = Box::pin(place(shared, no, wake, &mut last_attempt_ms)).await?;
     let mut printing = Printing::default();
-    print_attempt_with(shared, no, &mut printing, early).await;
+    Box::pin(print_attempt_with(shared, no, &mut printing, early)).await;
     poll(shared, no, wake, last_attempt_ms, &mut printing).await
 }
 

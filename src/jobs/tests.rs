@@ -171,3 +171,31 @@ async fn unfinished_orders_of_another_merchant_stop_the_start() {
     assert_eq!(resumed.active_count(), 1);
     resumed.shutdown().await;
 }
+
+/// The largest a pending job's task may be, in bytes (debug build; a release build's is
+/// smaller). It was 2,072 B in release while the placement and print steps sat inline.
+const MAX_TASK_BYTES: usize = 1000;
+
+/// The largest a slot of the jobs map may be, in bytes. It was 680 B with the record inline.
+const MAX_ACTIVE_BYTES: usize = 48;
+
+#[tokio::test]
+async fn a_pending_job_costs_little_memory_in_its_task_and_in_the_jobs_map() {
+    // Issue 12 §3: RSS ≤ 15 MB with 1,000 pending jobs, each holding its task (which spends
+    // its life in `poll`) and its slot in the jobs map (which grows by doubling).
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Scripted::default());
+    let (shared, wake) = fixtures::shared(backend, dir.path(), fixtures::awaiting());
+    let task = super::task::drive(Arc::new(shared), fixtures::NO.into(), wake);
+    let task_bytes = std::mem::size_of_val(&task);
+    let active_bytes = std::mem::size_of::<super::state::Active>();
+    println!("task {task_bytes} B, jobs map slot {active_bytes} B");
+    assert!(
+        task_bytes <= MAX_TASK_BYTES,
+        "a pending job's task is {task_bytes} B, more than {MAX_TASK_BYTES} B"
+    );
+    assert!(
+        active_bytes <= MAX_ACTIVE_BYTES,
+        "a slot of the jobs map is {active_bytes} B, more than {MAX_ACTIVE_BYTES} B"
+    );
+}

@@ -237,7 +237,7 @@ pub(crate) async fn poll(
         let record = shared.record(no)?;
         let now = clock::now_ms();
         if poller.close_now(&record, now) {
-            match shared.or_stop(close(shared, &record)).await? {
+            match shared.or_stop(Box::pin(close(shared, &record))).await? {
                 Closing::Settled => return Some(()),
                 Closing::Retry => {
                     shared.sleep(poller.close_failed(), wake).await?;
@@ -255,7 +255,7 @@ pub(crate) async fn poll(
         // A receipt waiting for the printer is tried again on its own schedule.
         if let Some(print_in) = printing.wait(&record) {
             if print_in.is_zero() {
-                print_attempt(shared, no, printing).await;
+                Box::pin(print_attempt(shared, no, printing)).await;
                 continue;
             }
             wait = wait.min(print_in);
@@ -273,7 +273,8 @@ pub(crate) async fn poll(
         }
 
         let lane = poller.lane(&record, clock::now_ms());
-        let permit = shared.or_stop(shared.queries.take(lane)).await?;
+        // Boxed while it waits: a wait for the budget is short, a pending job's life is long.
+        let permit = shared.or_stop(Box::pin(shared.queries.take(lane))).await?;
         if shared.record(no).is_none() {
             return Some(()); // settled while waiting for the query budget
         }
