@@ -239,7 +239,9 @@ pub trait PaymentBackend: Send + Sync + 'static {
     }
 
     /// The exact request `place` will send for `order`, to be stored with the job before
-    /// the first attempt. `None` when the backend has nothing to pin.
+    /// the first attempt. `None` when the backend has nothing to pin. Called just before
+    /// the job is journaled: a backend may start the first attempt's work here (WeChat Pay
+    /// signs the request ahead, while the journal waits for the disk).
     fn prepare(&self, _order: &PlaceOrder) -> Option<String> {
         None
     }

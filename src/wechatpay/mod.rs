@@ -314,8 +314,12 @@ impl PaymentBackend for WechatPay {
         native::owns(&self.api, request)
     }
 
+    /// The placement's body, pinned with the job; its signature is started at once on
+    /// another thread, so it is ready when the job has been written to disk.
     fn prepare(&self, order: &PlaceOrder) -> Option<String> {
-        Some(self.native_body(order))
+        let body = self.native_body(order);
+        self.http.sign_ahead(&self.api.native_order(), &body);
+        Some(body)
     }
 
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {

@@ -13,6 +13,7 @@
 //! without this module knowing it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -24,10 +25,12 @@ use crate::payment::PaymentError;
 
 mod answer;
 mod pool;
+mod presign;
 
 pub(crate) use answer::{ApiError, CallError, NoAnswer, Reply, transient};
 use pool::InFlight;
 pub(crate) use pool::pooled;
+use presign::Presigner;
 
 /// Attempts of one call when WeChat Pay answers 5xx, 202 or 429.
 const ATTEMPTS: u32 = 3;
@@ -35,7 +38,9 @@ const ATTEMPTS: u32 = 3;
 /// A signing HTTP client for one merchant and its API hosts.
 pub(crate) struct Http {
     client: reqwest::Client,
-    signer: MerchantSigner,
+    signer: Arc<MerchantSigner>,
+    /// Placements signed while their job is written to disk.
+    presigner: Presigner,
     api_base: String,
     backup_api_base: String,
     /// Public-key mode: sent as `Wechatpay-Serial` so that WeChat Pay signs with that key.
@@ -102,8 +107,10 @@ impl Http {
         public_key_id: Option<String>,
         user_agent: String,
     ) -> Http {
+        let signer = Arc::new(signer);
         Http {
             client,
+            presigner: Presigner::new(signer.clone()),
             signer,
             api_base: api_base.trim_end_matches('/').to_owned(),
             backup_api_base: backup_api_base.trim_end_matches('/').to_owned(),
@@ -127,20 +134,28 @@ impl Http {
         &self.user_agent
     }
 
-    /// Sign `req` afresh, send it to `base` and read the answer, whatever its status.
-    pub(crate) async fn send_once(&self, base: &str, req: &Request<'_>) -> Result<Reply, NoAnswer> {
+    /// Start signing a POST of `body` to `path_with_query` now, on another thread, for its
+    /// first send (`presign.rs`): a checkout's placement, while its job is journaled.
+    pub(crate) fn sign_ahead(&self, path_with_query: &str, body: &str) {
+        self.presigner.start("POST", path_with_query, body);
+    }
+
+    /// The `Authorization` of `req`: made ahead ([`Self::sign_ahead`]) if it is its first
+    /// send, else signed now with a fresh timestamp and nonce.
+    async fn authorization(&self, req: &Request<'_>) -> Result<String, NoAnswer> {
+        let (method, path, body) = (req.method.as_str(), req.path_with_query, req.body);
+        if let Some(ahead) = self.presigner.take(method, path, body).await {
+            return Ok(ahead);
+        }
         let timestamp = clock::now_ms() / 1000;
-        let nonce = new_nonce();
-        let authorization = self
-            .signer
-            .authorization(
-                req.method.as_str(),
-                req.path_with_query,
-                timestamp,
-                &nonce,
-                req.body,
-            )
-            .map_err(NoAnswer::Sign)?;
+        self.signer
+            .authorization(method, path, timestamp, &new_nonce(), body)
+            .map_err(NoAnswer::Sign)
+    }
+
+    /// Sign `req`, send it to `base` and read the answer, whatever its status.
+    pub(crate) async fn send_once(&self, base: &str, req: &Request<'_>) -> Result<Reply, NoAnswer> {
+        let authorization = self.authorization(req).await?;
         let mut request = self
             .client
             .request(req.method.clone(), format!("{base}{}", req.path_with_query))
