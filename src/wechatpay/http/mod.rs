@@ -19,7 +19,7 @@ use std::time::Duration;
 use reqwest::Method;
 use tracing::{debug, warn};
 
-use super::auth::{MerchantSigner, ResponseSignature, VerifyError, new_nonce};
+use super::auth::{MerchantSigner, ResponseSignature, VerifyError};
 use crate::clock;
 use crate::payment::PaymentError;
 
@@ -147,9 +147,9 @@ impl Http {
         if let Some(ahead) = self.presigner.take(method, path, body).await {
             return Ok(ahead);
         }
-        let timestamp = clock::now_ms() / 1000;
-        self.signer
-            .authorization(method, path, timestamp, &new_nonce(), body)
+        self.presigner
+            .sign(method, path, body)
+            .await
             .map_err(NoAnswer::Sign)
     }
 

@@ -9,6 +9,10 @@
 //! signed ahead is never sent twice: retries sign afresh, as WeChat Pay wants (a fresh
 //! timestamp and nonce each time), and a signature older than [`FRESH`] is dropped.
 //!
+//! Every other request is signed on a blocking thread too ([`Presigner::sign`]): a thousand
+//! pending orders being polled cost a signature each, and the runtime thread that takes new
+//! checkouts must not spend its time on them (issue 12 §3: a new checkout goes first).
+//!
 //! Knows the signer and the request's method, path and body; nothing of jobs or journals.
 
 use std::sync::{Arc, Mutex};
@@ -99,6 +103,35 @@ impl Presigner {
         ahead.authorization.await.ok()?.ok()
     }
 
+    /// The `Authorization` of `method path body`, signed now with a fresh timestamp and
+    /// nonce, on a blocking thread when there is a runtime (else here).
+    pub(crate) async fn sign(
+        &self,
+        method: &str,
+        path_with_query: &str,
+        body: &str,
+    ) -> Result<String, SignError> {
+        let signer = self.signer.clone();
+        let (method, path, text) = (
+            method.to_owned(),
+            path_with_query.to_owned(),
+            body.to_owned(),
+        );
+        let sign = move || {
+            let timestamp = clock::now_ms() / 1000;
+            signer.authorization(&method, &path, timestamp, &new_nonce(), &text)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => match runtime.spawn_blocking(sign).await {
+                Ok(signed) => signed,
+                Err(e) => Err(SignError::Signing(format!(
+                    "the signing thread failed: {e}"
+                ))),
+            },
+            Err(_) => sign(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Ahead>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -183,6 +216,23 @@ mod tests {
             p.take("POST", "/p", &MAX_WAITING.to_string())
                 .await
                 .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_signed_now_is_signed_afresh_for_itself() {
+        let p = presigner();
+        let path = "/v3/pay/transactions/out-trade-no/X1?mchid=1900000001";
+        let auth = p.sign("GET", path, "").await.unwrap();
+        let timestamp: i64 = attribute(&auth, "timestamp").parse().unwrap();
+        let nonce = attribute(&auth, "nonce_str");
+        let again = signer().authorization("GET", path, timestamp, nonce, "");
+        assert_eq!(auth, again.unwrap());
+        let other = p.sign("GET", path, "").await.unwrap();
+        assert_ne!(
+            attribute(&other, "nonce_str"),
+            nonce,
+            "a fresh nonce each time"
         );
     }
 
