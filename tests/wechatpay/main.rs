@@ -24,6 +24,7 @@ mod kinds_wire;
 mod placement;
 mod queries;
 mod refund;
+mod refund_identity;
 mod rotation;
 
 use std::path::Path;
