@@ -25,6 +25,7 @@ mod placement;
 mod queries;
 mod refund;
 mod refund_identity;
+mod restart_ordering;
 mod rotation;
 
 use std::path::Path;
