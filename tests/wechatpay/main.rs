@@ -25,6 +25,7 @@ mod placement;
 mod queries;
 mod refund;
 mod refund_identity;
+mod refund_retry;
 mod restart_ordering;
 mod rotation;
 
