@@ -356,6 +356,11 @@ async fn refund_notifications_end_the_refund_at_once() {
             404,
         ),
         (
+            "our refund's number on another order",
+            with("out_trade_no", json!("NR9999")),
+            400,
+        ),
+        (
             "a transaction under REFUND.*",
             sim.seal_as("REFUND.SUCCESS", "transaction", &object, &key, 0),
             400,

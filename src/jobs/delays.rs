@@ -100,7 +100,8 @@ pub(crate) struct Delays {
     attempts: u32,
     last_sent: Option<Instant>,
     /// Whether an attempt may have created the order at WeChat Pay (no answer, a server
-    /// error, an answer that did not verify): then the job is closed, never just dropped.
+    /// error, an answer that did not verify, or an attempt before a restart: a job resumed
+    /// while `ordering` starts with it set): then the job is closed, never just dropped.
     pub(crate) maybe_placed: bool,
     /// The latest failure.
     pub(crate) latest: Option<ErrorBody>,

@@ -96,6 +96,7 @@ use refusals::{
     unsupported_currency,
 };
 use state::{Active, Shared, State};
+use task::Start;
 
 /// Handle on the job manager; cheap to clone.
 #[derive(Clone)]
@@ -154,7 +155,7 @@ impl Jobs {
                 "resuming unfinished job"
             );
             let mut state = jobs.shared.lock();
-            jobs.activate(&mut state, record);
+            jobs.activate(&mut state, record, Start::Resumed);
         }
         jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
         jobs.resume_refunds()
@@ -167,7 +168,7 @@ impl Jobs {
         self.shared.lock().active.len()
     }
 
-    fn activate(&self, state: &mut State, record: JobRecord) {
+    fn activate(&self, state: &mut State, record: JobRecord, start: Start) {
         let wake = Arc::new(Notify::new());
         let no = record.out_trade_no.clone();
         state.active.insert(
@@ -181,7 +182,7 @@ impl Jobs {
         );
         self.shared
             .tasks
-            .spawn(task::drive(self.shared.clone(), no, wake));
+            .spawn(task::drive(self.shared.clone(), no, wake, start));
     }
 
     /// Follow order `no` (or, with `None`, every job) from now on.
@@ -270,7 +271,7 @@ impl Jobs {
         };
         state.subscribers.emit_to_watchers(&accepted);
         let subscription = self.subscribe(state, Some(no));
-        self.activate(state, record);
+        self.activate(state, record, Start::New);
         Ok(Follow {
             initial: vec![accepted],
             subscription: Some(subscription),

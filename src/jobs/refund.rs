@@ -11,8 +11,10 @@
 //! - only a paid order is refunded, and its refunds (but failed ones) never exceed what was
 //!   paid;
 //! - a refund is named by its `out_refund_no`; without one it is `<out_trade_no>-R<n>`, and
-//!   a request identical to the order's latest unnamed refund is that refund again (a POS
-//!   retry never refunds twice);
+//!   a request identical (amount and reason) to any unnamed refund of the order that has
+//!   not failed is that refund again — also after other refunds were made since — so a POS
+//!   retry never refunds twice; two unnamed refunds of one order with the same amount and
+//!   reason are therefore one refund (a POS that means two names the second);
 //! - the same number with the same content resumes, with other content is refused;
 //! - the refund and the backend's exact request are journaled before the first call, so a
 //!   crash never turns one refund into two; the task (`refund_task.rs`) repeats that
@@ -146,9 +148,15 @@ fn same_refund(
     request: &str,
 ) -> Result<Option<RefundRecord>, Refused> {
     let Some(no) = &refund.out_refund_no else {
-        // Unnamed: a repeat of the order's latest unnamed refund is that refund.
-        let latest = known.iter().rev().find(|r| !r.named);
-        return Ok(latest.filter(|r| r.request == request).cloned());
+        // Unnamed: the same amount and reason as any unnamed refund of the order that did
+        // not fail is that refund again (a POS retry, whatever was refunded since). A failed
+        // one gave nothing back: the same request then makes a new refund. Several match
+        // only in a journal written before this rule: the latest is taken.
+        let same = known
+            .iter()
+            .rev()
+            .find(|r| !r.named && r.state != RefundState::Failed && r.request == request);
+        return Ok(same.cloned());
     };
     let stored = state.journal.get_refund(no).map_err(|e| internal(&e))?;
     match stored {

@@ -54,6 +54,7 @@ async fn run(shared: &Shared, out_refund_no: &str) -> Option<()> {
     let idle = Notify::new();
     spaced(shared, &order, &refund, &idle).await?;
     let mut progress = apply(shared, &order, &refund, &idle).await?;
+    let request = refund_order(&order, &refund);
     let mut polls = 0;
     loop {
         match progress {
@@ -66,7 +67,7 @@ async fn run(shared: &Shared, out_refund_no: &str) -> Option<()> {
                 // Finished meanwhile (a refund notification): nothing left to ask.
                 load(shared, out_refund_no)?;
                 progress = match shared
-                    .or_stop(shared.backend_of(&order).query_refund(out_refund_no))
+                    .or_stop(shared.backend_of(&order).query_refund(&request))
                     .await?
                 {
                     Ok(p) => p,
@@ -325,27 +326,14 @@ impl Jobs {
         no: &str,
         progress: RefundProgress,
     ) -> Result<bool, RefundNotifiedError> {
-        let journal = |e: JournalError| RefundNotifiedError::Journal(e.to_string());
-        let unknown = || RefundNotifiedError::Unknown(no.to_owned());
-        {
-            let state = self.shared.lock();
-            let refund = state
-                .journal
-                .get_refund(no)
-                .map_err(journal)?
-                .ok_or_else(unknown)?;
-            let order = state.journal.get(&refund.out_trade_no).map_err(journal)?;
-            if order.is_none_or(|o| o.loopback) {
-                return Err(unknown());
-            }
-            if refund.state.is_final() {
-                return Ok(false);
-            }
+        if journaled(&self.shared, no)?.state.is_final() {
+            return Ok(false);
         }
         if !settle(&self.shared, no, progress) {
             return Ok(false);
         }
         info!(out_refund_no = no, "refund notification");
+        let journal = |e: JournalError| RefundNotifiedError::Journal(e.to_string());
         let stored = self.shared.lock().journal.get_refund(no).map_err(journal)?;
         match stored {
             Some(r) if r.state.is_final() => Ok(true),
@@ -354,4 +342,30 @@ impl Jobs {
             ))),
         }
     }
+}
+
+impl Jobs {
+    /// The order of refund `no`, when this register journaled it: the order a refund
+    /// notification about `no` must name to be believed.
+    pub fn refund_order_of(&self, no: &str) -> Result<String, RefundNotifiedError> {
+        journaled(&self.shared, no).map(|r| r.out_trade_no)
+    }
+}
+
+/// Refund `no` as journaled, if it is this register's and of a real order (a test order's
+/// refunds never reach WeChat Pay).
+fn journaled(shared: &Shared, no: &str) -> Result<RefundRecord, RefundNotifiedError> {
+    let journal = |e: JournalError| RefundNotifiedError::Journal(e.to_string());
+    let unknown = || RefundNotifiedError::Unknown(no.to_owned());
+    let state = shared.lock();
+    let refund = state
+        .journal
+        .get_refund(no)
+        .map_err(journal)?
+        .ok_or_else(unknown)?;
+    let order = state.journal.get(&refund.out_trade_no).map_err(journal)?;
+    if order.is_none_or(|o| o.loopback) {
+        return Err(unknown());
+    }
+    Ok(refund)
 }

@@ -29,22 +29,32 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     base + Duration::from_millis(fastrand::u64(0..250))
 }
 
+/// How a job's task starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// A checkout just journaled: nothing was sent to WeChat Pay for it yet.
+    New,
+    /// A job of the journal, resumed after a restart: an attempt before the restart may
+    /// have reached WeChat Pay, so while it is `ordering` its order may exist there.
+    Resumed,
+}
+
 /// The task of one job: place, print, poll, close. Returns when the job is final or the
 /// daemon stops (the journal then holds where it was, and the next start resumes it).
-pub(crate) async fn drive(shared: Arc<Shared>, no: String, wake: Arc<Notify>) {
-    if run(&shared, &no, &wake).await.is_none() {
+pub(crate) async fn drive(shared: Arc<Shared>, no: String, wake: Arc<Notify>, start: Start) {
+    if run(&shared, &no, &wake, start).await.is_none() {
         debug!(out_trade_no = %no, "job paused for shutdown");
     }
 }
 
-async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
+async fn run(shared: &Shared, no: &str, wake: &Notify, start: Start) -> Option<()> {
     // The order may exist at WeChat Pay from any attempt up to now (a placement whose
     // answer was lost, or one made before a restart): its age counts from the latest.
     let mut last_attempt_ms = clock::now_ms();
     // The placement and the first print are boxed, each only while it runs: a job's task
     // is as large as its largest step, and a thousand pending jobs spend their life in
     // `poll` (its size is checked in `jobs::tests`).
-    let early = Box::pin(place(shared, no, wake, &mut last_attempt_ms)).await?;
+    let early = Box::pin(place(shared, no, wake, &mut last_attempt_ms, start)).await?;
     let mut printing = Printing::default();
     Box::pin(print_attempt_with(shared, no, &mut printing, early)).await;
     poll(shared, no, wake, last_attempt_ms, &mut printing).await
@@ -54,15 +64,19 @@ async fn run(shared: &Shared, no: &str, wake: &Notify) -> Option<()> {
 /// hears `delayed` while attempts fail; without a verified answer within `place_timeout`
 /// the checkout fails (`wechatpay_unavailable`). A placement answered now hands back its
 /// receipt, queued at the printer behind a shut gate: the printer asks its status while
-/// the `code_url` is written to disk, and prints only once the job releases it.
+/// the `code_url` is written to disk, and prints only once the job releases it. A job
+/// resumed while `ordering` may have been placed before the restart: a final failure then
+/// closes its order at WeChat Pay instead of assuming it never existed.
 async fn place(
     shared: &Shared,
     no: &str,
     wake: &Notify,
     last_attempt_ms: &mut i64,
+    start: Start,
 ) -> Option<Option<Early>> {
     let mut attempt = 0;
     let mut delays = Delays::new(Instant::now(), shared.config.place_timeout);
+    delays.maybe_placed = start == Start::Resumed;
     loop {
         let record = shared.record(no)?;
         let Some(order) = transitions::next_placement(&record, clock::now_ms()) else {
@@ -202,11 +216,21 @@ mod tests {
         answers: Vec<Result<Placed, PaymentError>>,
         dir: &std::path::Path,
     ) -> (Arc<Scripted>, Shared) {
+        place_from(Start::New, record, answers, dir).await
+    }
+
+    /// [`place_with`] for a task started as `start`.
+    async fn place_from(
+        start: Start,
+        record: &JobRecord,
+        answers: Vec<Result<Placed, PaymentError>>,
+        dir: &std::path::Path,
+    ) -> (Arc<Scripted>, Shared) {
         let backend = Arc::new(Scripted::default());
         backend.place.lock().unwrap().extend(answers);
         let (shared, wake) = fixtures::shared(backend.clone(), dir, record.clone());
         let mut last_attempt_ms = 0;
-        place(&shared, NO, &wake, &mut last_attempt_ms).await;
+        place(&shared, NO, &wake, &mut last_attempt_ms, start).await;
         assert!(
             last_attempt_ms >= record.created_ms,
             "the latest attempt is noted"
@@ -258,6 +282,21 @@ mod tests {
         let error = r.error.expect("the refusal is kept");
         assert_eq!(error.wechatpay_code.as_deref(), Some("PARAM_ERROR"));
         assert_eq!(error.request_id.as_deref(), Some("req-1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_resumed_while_ordering_is_closed_not_dropped_when_refused() {
+        // Before the restart a placement may have created the order: refused now, the
+        // checkout fails but the order is closed at WeChat Pay, as after a lost answer.
+        let dir = tempfile::tempdir().unwrap();
+        let record = ordering_now();
+        let refused = vec![Err(rejected("NO_AUTH"))];
+        let (backend, shared) = place_from(Start::Resumed, &record, refused, dir.path()).await;
+        assert_eq!(backend.placed.lock().unwrap().len(), 1);
+        let r = journaled(&shared);
+        assert_eq!(r.state, JobState::Cancelling, "closed in the background");
+        let error = r.error.expect("the refusal is kept");
+        assert_eq!(error.wechatpay_code.as_deref(), Some("NO_AUTH"));
     }
 
     #[tokio::test(start_paused = true)]

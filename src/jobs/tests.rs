@@ -186,7 +186,8 @@ async fn a_pending_job_costs_little_memory_in_its_task_and_in_the_jobs_map() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(Scripted::default());
     let (shared, wake) = fixtures::shared(backend, dir.path(), fixtures::awaiting());
-    let task = super::task::drive(Arc::new(shared), fixtures::NO.into(), wake);
+    let start = super::task::Start::Resumed;
+    let task = super::task::drive(Arc::new(shared), fixtures::NO.into(), wake, start);
     let task_bytes = std::mem::size_of_val(&task);
     let active_bytes = std::mem::size_of::<super::state::Active>();
     println!("task {task_bytes} B, jobs map slot {active_bytes} B");

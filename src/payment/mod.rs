@@ -277,12 +277,13 @@ pub trait PaymentBackend: Send + Sync + 'static {
         Box::pin(async move { Err(no_refunds(self.name(), &refund.out_refund_no)) })
     }
 
-    /// Where the refund `out_refund_no` stands.
+    /// Where `refund` stands (asked by its `out_refund_no`; an answer about another refund
+    /// or order is not believed).
     fn query_refund<'a>(
         &'a self,
-        out_refund_no: &'a str,
+        refund: &'a RefundOrder,
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
-        Box::pin(async move { Err(no_refunds(self.name(), out_refund_no)) })
+        Box::pin(async move { Err(no_refunds(self.name(), &refund.out_refund_no)) })
     }
 
     /// How far apart two refunds of one order must be asked for (WeChat Pay: a minute);

@@ -13,7 +13,9 @@
 //!   (`answer.rs`).
 //! - `certificates.rs`: platform certificates (certificate mode): download and refresh policy.
 //! - `region.rs`: the region (mainland / Global) and mode (direct / sub-merchant): paths,
-//!   the merchant's identity fields and the field names that differ (`region::Api`).
+//!   the merchant's identity fields and the field names that differ (`region::Api`);
+//!   `identity.rs`: the one check that an answer, a notification or a pinned body is about
+//!   this merchant's order and refund (`Api::check_identity`).
 //! - `auth/`: the crypto, without HTTP: request signing ([`MerchantSigner`]), response
 //!   verification ([`Verifier`], [`ResponseSignature`]), keys and AEAD_AES_256_GCM.
 //! - `api/`: the models: error codes (`api/codes.rs`), Native order bodies and answers,
@@ -49,6 +51,7 @@ mod api;
 mod auth;
 mod certificates;
 mod http;
+mod identity;
 mod notification;
 mod region;
 mod setup;
@@ -67,6 +70,7 @@ use api::native::{self, Merchant};
 use api::refund;
 use certificates::Certificates;
 use http::{Http, Reply, Request, Validator};
+use identity::Object;
 use region::Api;
 
 /// The WeChat Pay API v3 backend.
@@ -218,18 +222,27 @@ impl WechatPay {
         let body = r.request.clone().unwrap_or_else(|| self.refund_body(r));
         let path = self.api.refund_apply();
         let answer = self.call(Request::post(path, &body)).await?;
+        let currency = self.currency.currency();
         refund::read_refund(
-            &r.out_refund_no,
             &self.api,
-            self.currency.currency(),
+            Object::RefundApplied,
+            asked(r),
+            currency,
             &answer,
         )
     }
 
-    async fn refund_state(&self, no: &str) -> Result<RefundProgress, PaymentError> {
-        let path = self.api.refund_query(no);
+    async fn refund_state(&self, r: &RefundOrder) -> Result<RefundProgress, PaymentError> {
+        let path = self.api.refund_query(&r.out_refund_no);
         let answer = self.call(Request::get(&path)).await?;
-        refund::read_refund(no, &self.api, self.currency.currency(), &answer)
+        let currency = self.currency.currency();
+        refund::read_refund(
+            &self.api,
+            Object::RefundQueried,
+            asked(r),
+            currency,
+            &answer,
+        )
     }
 
     async fn close_order(&self, no: &str) -> Result<(), PaymentError> {
@@ -241,37 +254,37 @@ impl WechatPay {
 }
 
 impl WechatPay {
-    /// The decrypted refund of a `REFUND.*` notification: its `out_refund_no` and where it
-    /// stands (`refund_status`), checked to be this merchant's — every merchant field of
-    /// this kind there and ours (`mchid`, or `sp_mchid` + `sub_mchid`), none of the other
-    /// kind's. Whether the refund is one of this register's is the jobs' to say.
+    /// The refund number a decrypted `REFUND.*` notification names: the jobs say which
+    /// order that refund is of, before [`WechatPay::read_refund`] believes it.
+    pub fn refund_number(&self, plaintext: &[u8]) -> Result<String, NotificationError> {
+        refund::refund_number(plaintext).map_err(NotificationError::Foreign)
+    }
+
+    /// Where refund `out_refund_no` of order `out_trade_no` stands, from the decrypted
+    /// object of a `REFUND.*` notification (`refund_status`), checked to be about that
+    /// refund of that order of this merchant — every merchant field of this kind there and
+    /// ours (`mchid`, or `sp_mchid` + `sub_mchid`), none of the other kind's
+    /// (`identity.rs`).
     pub fn read_refund(
         &self,
         plaintext: &[u8],
-    ) -> Result<(String, RefundProgress), NotificationError> {
-        let foreign = NotificationError::Foreign;
-        let json: serde_json::Value = serde_json::from_slice(plaintext)
-            .map_err(|e| foreign(format!("not a refund object ({e})")))?;
-        let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
-        for (name, ours) in self.api.merchant_fields() {
-            if member(name) != Some(ours) {
-                return Err(foreign(format!(
-                    "not this merchant's refund: {name} {:?} is not {ours:?}",
-                    member(name).unwrap_or("")
-                )));
-            }
-        }
-        if let Some(name) = self
-            .api
-            .foreign_fields()
-            .iter()
-            .find(|n| json.get(**n).is_some())
-        {
-            return Err(foreign(format!(
-                "not this merchant's refund: it names {name}, which this merchant kind has not"
-            )));
-        }
-        refund::read_refund_object(&self.api, self.currency.currency(), plaintext).map_err(foreign)
+        out_trade_no: &str,
+        out_refund_no: &str,
+    ) -> Result<RefundProgress, NotificationError> {
+        let asked = refund::Asked {
+            out_trade_no,
+            out_refund_no,
+        };
+        refund::read_refund_object(&self.api, asked, self.currency.currency(), plaintext)
+            .map_err(NotificationError::Foreign)
+    }
+}
+
+/// The refund `r` names, as an answer must be about it.
+fn asked(r: &RefundOrder) -> refund::Asked<'_> {
+    refund::Asked {
+        out_trade_no: &r.out_trade_no,
+        out_refund_no: &r.out_refund_no,
     }
 }
 
@@ -347,9 +360,9 @@ impl PaymentBackend for WechatPay {
 
     fn query_refund<'a>(
         &'a self,
-        no: &'a str,
+        refund: &'a RefundOrder,
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
-        Box::pin(self.refund_state(no))
+        Box::pin(self.refund_state(refund))
     }
 
     fn refund_spacing(&self) -> Duration {

@@ -5,12 +5,14 @@
 //! fields included), checked to be this merchant's.
 //!
 //! The HTTP listener and what a notification changes are `crate::notify`'s; this file knows
-//! only the crypto and the transaction's shape, by reusing `auth/` and `api/native.rs`.
+//! only the crypto and the transaction's shape, by reusing `auth/`, `identity.rs` and
+//! `api/native.rs`.
 
 use super::WechatPay;
 use super::api::native;
 use super::auth::{AEAD_ALGORITHM, ResponseSignature, VerifyError, decrypt_aead_aes_256_gcm};
 use super::http::{Reply, Validator as _};
+use super::identity::{About, Object};
 use crate::clock;
 use crate::payment::TradeState;
 
@@ -75,8 +77,9 @@ impl WechatPay {
     }
 
     /// The decrypted transaction of a `TRANSACTION.*` notification: its `out_trade_no`
-    /// and trade state, read as a query answer (every identity field of this merchant's
-    /// kind present and ours, none of the other kind's), and its `appid`/`sp_appid` ours.
+    /// and trade state, read as a query answer is, once it is checked to be this
+    /// merchant's (`identity.rs`: every merchant field of this merchant's kind present and
+    /// ours, none of the other kind's, and its `appid`/`sp_appid` ours).
     pub fn read_transaction(
         &self,
         plaintext: &[u8],
@@ -88,27 +91,11 @@ impl WechatPay {
                 "the transaction has no out_trade_no".into(),
             ));
         };
-        // The app too (a query checks the merchant only: it asked for this merchant's order).
-        if let Some((field, ours)) = self.api.order_fields().first().copied()
-            && json.get(field).and_then(serde_json::Value::as_str) != Some(ours)
-        {
-            return Err(NotificationError::Foreign(format!(
-                "not this merchant's: {field} {:?} is not {ours:?}",
-                json.get(field)
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("")
-            )));
-        }
-        let answer = Reply {
-            status: 200,
-            body: plaintext.to_vec(),
-            request_id: None,
-            signature: Err(VerifyError::MissingHeader("Wechatpay-Signature")),
-            clock_offset: None,
-            received_at: clock::now_ms() / 1000,
-        };
-        native::read_query(no, &self.api, self.currency.currency(), &answer)
+        self.api
+            .check_identity(Object::TransactionNotice, &json, About::order(no))
+            .map_err(|e| NotificationError::Foreign(format!("not this merchant's: {e}")))?;
+        native::read_trade(no, &self.api, self.currency.currency(), &json)
             .map(|state| (no.to_owned(), state))
-            .map_err(|e| NotificationError::Foreign(format!("not this merchant's: {e}")))
+            .map_err(|e| NotificationError::Foreign(format!("not a transaction object ({e})")))
     }
 }

@@ -193,3 +193,50 @@ async fn a_repeated_refund_resumes_and_never_refunds_twice() {
     assert_eq!(next["out_refund_no"], "T0000000103-R2");
     assert_eq!(done["event"], "refunded");
 }
+
+#[tokio::test]
+async fn a_retry_maps_to_its_own_refund_after_another_was_made_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let mut pos = daemon.connect().await;
+    paid(&daemon, &mut pos, "T0000000104", 3200).await;
+
+    let (first, done) = refunded(&mut pos, refund("T0000000104", 1000, None)).await;
+    assert_eq!(first["out_refund_no"], "T0000000104-R1");
+    // Another refund of the order, unnamed and named, before the POS retries the first.
+    let (second, _) = refunded(&mut pos, refund("T0000000104", 500, None)).await;
+    assert_eq!(second["out_refund_no"], "T0000000104-R2");
+    refunded(&mut pos, refund("T0000000104", 200, Some("RF-104"))).await;
+
+    // The retry of the first (it lost the answer) is the first, not a third refund.
+    let (again, replay) = refunded(&mut pos, refund("T0000000104", 1000, None)).await;
+    assert_eq!(
+        (&again["out_refund_no"], &again["resumed"]),
+        (&json!("T0000000104-R1"), &json!(true)),
+        "{again}"
+    );
+    assert_eq!(replay, done);
+    // So is a retry of the second.
+    let (again, _) = refunded(&mut pos, refund("T0000000104", 500, None)).await;
+    assert_eq!(again["out_refund_no"], "T0000000104-R2");
+
+    // The same amount for another reason is another refund (the order's fourth).
+    let mut other_reason = refund("T0000000104", 1000, None);
+    other_reason["refund"]["reason"] = json!("second cup returned");
+    let (fourth, done) = refunded(&mut pos, other_reason).await;
+    assert_eq!(
+        (&fourth["out_refund_no"], &fourth["resumed"]),
+        (&json!("T0000000104-R4"), &json!(false))
+    );
+    assert_eq!(done["event"], "refunded");
+    let status = pos
+        .call(json!({"op": "status", "out_trade_no": "T0000000104"}))
+        .await;
+    let amounts: Vec<_> = status["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].clone())
+        .collect();
+    assert_eq!(amounts, [json!(1000), json!(500), json!(200), json!(1000)]);
+}

@@ -24,6 +24,9 @@ mod kinds_wire;
 mod placement;
 mod queries;
 mod refund;
+mod refund_identity;
+mod refund_retry;
+mod restart_ordering;
 mod rotation;
 
 use std::path::Path;

@@ -30,11 +30,16 @@ const SPACING: Duration = Duration::from_millis(1500);
 /// A daemon on the real backend as a merchant of `kind` (public-key trust), refunds
 /// PROCESSING for 300 ms at the simulator.
 async fn start_refunds(kind: Kind) -> Setup {
+    start_refunds_with(kind, Duration::from_millis(300)).await
+}
+
+/// [`start_refunds`] with refunds PROCESSING for `delay` at the simulator.
+pub(super) async fn start_refunds_with(kind: Kind, delay: Duration) -> Setup {
     let mut account = SimConfig::from_fixtures(Trust::PublicKey).with_kind(kind);
     if account.refund_spacing.is_some() {
         account.refund_spacing = Some(SIM_SPACING);
     }
-    account.refund_delay = Duration::from_millis(300);
+    account.refund_delay = delay;
     let dir = tempfile::tempdir().unwrap();
     let sim = Simulator::start(account).await;
     let s = settings(dir.path(), &sim, Trust::PublicKey);
@@ -55,13 +60,13 @@ async fn start_refunds(kind: Kind) -> Setup {
 }
 
 /// Order `no` checked out for `total` (the merchant's currency), printed and paid.
-async fn paid(setup: &Setup, pos: &mut Client, no: &str, total: i64) {
+pub(super) async fn paid(setup: &Setup, pos: &mut Client, no: &str, total: i64) {
     pos.checkout_printed(checkout(no, total)).await;
     assert!(setup.sim.pay(no), "{no} paid at WeChat Pay");
     pos.expect("paid").await;
 }
 
-fn refund(no: &str, amount: i64, out_refund_no: Option<&str>) -> Value {
+pub(super) fn refund(no: &str, amount: i64, out_refund_no: Option<&str>) -> Value {
     let mut refund = json!({"amount": amount, "reason": "returned goods"});
     if let Some(r) = out_refund_no {
         refund["out_refund_no"] = r.into();

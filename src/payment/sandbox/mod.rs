@@ -352,9 +352,9 @@ impl PaymentBackend for Sandbox {
 
     fn query_refund<'a>(
         &'a self,
-        out_refund_no: &'a str,
+        refund: &'a RefundOrder,
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
-        Box::pin(async move { self.query_refund_now(out_refund_no) })
+        Box::pin(async move { self.query_refund_now(&refund.out_refund_no) })
     }
 
     fn as_sandbox(&self) -> Option<&Sandbox> {

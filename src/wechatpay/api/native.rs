@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tracing::warn;
 
 use super::super::http::{Reply, transient};
+use super::super::identity::{About, Object};
 use super::super::region::{Api, Field};
 use crate::money::{Currency, Money};
 use crate::payment::{ExchangeRate, Payment, PaymentError, PlaceOrder, Placed, TradeState};
@@ -69,12 +70,10 @@ struct NativeAnswer {
 }
 
 /// The query answer; unknown fields are ignored (WeChat Pay adds fields over time). The
-/// merchant fields and WeChat's order number are read by name from the JSON, as `region.rs`
-/// names them.
+/// identity fields are checked by `identity.rs`, and WeChat's order number read by name
+/// from the JSON, as `region.rs` names it.
 #[derive(Deserialize)]
 struct QueryAnswer {
-    #[serde(default)]
-    out_trade_no: Option<String>,
     trade_state: String,
     #[serde(default)]
     success_time: Option<String>,
@@ -169,29 +168,17 @@ pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
 }
 
 /// Whether a pinned order body (`request`) was made for the merchant of `api`: the same
-/// identity fields (mode and ids) and the same region (Global bodies carry `trade_type`).
+/// identity fields (mode and ids, [`Api::check_identity`]) and the same region (Global
+/// bodies carry `trade_type`).
 pub(crate) fn owns(api: &Api, request: &str) -> Result<(), String> {
     let body: serde_json::Value =
         serde_json::from_str(request).map_err(|e| format!("unreadable pinned order: {e}"))?;
-    let member = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
-    let mut mismatch: Vec<String> = api
-        .merchant_fields()
-        .into_iter()
-        .filter(|(name, ours)| member(name) != Some(*ours))
-        .map(|(name, ours)| format!("{name} {:?} (now {ours:?})", member(name).unwrap_or("")))
-        .collect();
-    mismatch.extend(
-        api.foreign_fields()
-            .iter()
-            .filter_map(|name| member(name).map(|v| format!("{name} {v:?} (now none)"))),
-    );
+    api.check_identity(Object::PinnedOrder, &body, About::default())
+        .map_err(|e| format!("placed for another merchant: {e}"))?;
     if body.get("trade_type").is_some() != api.trade_type().is_some() {
-        mismatch.push("another region (wechatpay.region changed)".to_owned());
+        return Err("placed for another region (wechatpay.region changed)".to_owned());
     }
-    if mismatch.is_empty() {
-        return Ok(());
-    }
-    Err(format!("placed for {}", mismatch.join(", ")))
+    Ok(())
 }
 
 /// The trade state of order `no` of the merchant of `api` from a verified query answer;
@@ -209,40 +196,31 @@ pub(crate) fn read_query(
         )
     };
     let json: serde_json::Value = serde_json::from_slice(&answer.body).map_err(unreadable)?;
-    let parsed = QueryAnswer::deserialize(&json).map_err(unreadable)?;
-    // The signature covers the answer, not the question: a genuine answer about another
-    // order or merchant (replayed by something in the middle) must not count for this one.
-    // Every identity field of this merchant's mode must be there and ours, and none of the
-    // other mode's: a service provider's sub-merchants share its signing keys, and their
-    // order numbers may overlap.
-    let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
-    let other_merchant = api
-        .merchant_fields()
-        .into_iter()
-        .find(|(name, ours)| member(name) != Some(*ours))
-        .map(|(name, _)| name)
-        .or_else(|| {
-            api.foreign_fields()
-                .iter()
-                .copied()
-                .find(|name| json.get(*name).is_some())
-        });
-    if parsed.out_trade_no.as_deref() != Some(no) || other_merchant.is_some() {
-        warn!(
-            out_trade_no = no,
-            answered = parsed.out_trade_no.as_deref().unwrap_or("none"),
-            other_merchant = other_merchant.unwrap_or("none"),
-            "query answer is about another order; discarded"
-        );
+    // The signature covers the answer, not the question: an answer about another order or
+    // merchant must not count for this one (`identity.rs`).
+    if let Err(e) = api.check_identity(Object::OrderAnswer, &json, About::order(no)) {
+        warn!(out_trade_no = no, error = %e, "query answer is about another order; discarded");
         return Err(transient(
             format!(
-                "the query answer is about order {:?} ({}), not {no:?}",
-                parsed.out_trade_no,
-                other_merchant.map_or("this merchant", |name| name)
+                "the query answer is not about order {no:?} of this merchant ({e}); discarded, \
+                 asked again"
             ),
             answer.request_id.clone(),
         ));
     }
+    read_trade(no, api, currency, &json).map_err(unreadable)
+}
+
+/// The trade state of order `no` from a transaction object (a query answer's, or a
+/// notification's) whose identity was checked.
+pub(crate) fn read_trade(
+    no: &str,
+    api: &Api,
+    currency: &Currency,
+    json: &serde_json::Value,
+) -> Result<TradeState, serde_json::Error> {
+    let parsed = QueryAnswer::deserialize(json)?;
+    let member = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
     let order_number = member(api.order_number_field()).unwrap_or_default();
     Ok(trade_state(no, order_number, currency, parsed))
 }

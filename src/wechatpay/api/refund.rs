@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::super::http::{Reply, transient};
+use super::super::identity::{About, Object};
 use super::super::region::Api;
 use super::native::{Fields, to_json};
 use crate::money::{Currency, Money};
@@ -46,8 +47,6 @@ struct RefundAmount<'a> {
 /// The refund object of an answer or a notification; unknown fields are ignored.
 #[derive(Deserialize)]
 struct RefundAnswer {
-    #[serde(default)]
-    out_refund_no: Option<String>,
     /// Apply and query answers.
     #[serde(default)]
     status: Option<String>,
@@ -91,12 +90,28 @@ pub(crate) fn request_body(api: &Api, notify_url: &str, refund: &RefundOrder) ->
     to_json(&body)
 }
 
-/// Where refund `no` stands, from a verified answer (apply or query) of the merchant of
-/// `api`; amounts whose currency the answer leaves out are in `currency`. An answer about
-/// another refund is not believed for this one.
+/// Which refund an answer or a notification must be about: refund `out_refund_no` of
+/// order `out_trade_no`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'a> {
+    pub(crate) out_trade_no: &'a str,
+    pub(crate) out_refund_no: &'a str,
+}
+
+impl Asked<'_> {
+    fn about(&self) -> About<'_> {
+        About::refund(self.out_trade_no, self.out_refund_no)
+    }
+}
+
+/// Where refund `asked` stands, from a verified answer (`object`: apply or query) of the
+/// merchant of `api`; amounts whose currency the answer leaves out are in `currency`. An
+/// answer about another refund, order or merchant is not believed for this one
+/// ([`Api::check_identity`]).
 pub(crate) fn read_refund(
-    no: &str,
     api: &Api,
+    object: Object,
+    asked: Asked<'_>,
     currency: &Currency,
     answer: &Reply,
 ) -> Result<RefundProgress, PaymentError> {
@@ -105,34 +120,53 @@ pub(crate) fn read_refund(
         .map_err(|e| unreadable(format!("unreadable refund answer: {e}")))?;
     let parsed = RefundAnswer::deserialize(&json)
         .map_err(|e| unreadable(format!("unreadable refund answer: {e}")))?;
-    if parsed.out_refund_no.as_deref() != Some(no) {
+    if let Err(e) = api.check_identity(object, &json, asked.about()) {
         warn!(
-            out_refund_no = no,
-            answered = parsed.out_refund_no.as_deref().unwrap_or("none"),
-            "refund answer is about another refund; discarded"
+            out_refund_no = asked.out_refund_no,
+            out_trade_no = asked.out_trade_no,
+            error = %e,
+            "refund answer is about another refund, order or merchant; discarded"
         );
         return Err(unreadable(format!(
-            "the refund answer is about refund {:?}, not {no:?}",
-            parsed.out_refund_no.as_deref().unwrap_or("")
+            "the refund answer is not about refund {:?} of order {:?} of this merchant ({e}); \
+             discarded, asked again",
+            asked.out_refund_no, asked.out_trade_no
         )));
     }
     Ok(progress(&json, api, currency, parsed))
 }
 
-/// The `out_refund_no` and progress of a decrypted `REFUND.*` notification object.
+/// The `out_refund_no` a decrypted `REFUND.*` notification object names, to find the
+/// refund (and its order) it must be about.
+pub(crate) fn refund_number(plaintext: &[u8]) -> Result<String, String> {
+    let json: serde_json::Value =
+        serde_json::from_slice(plaintext).map_err(|e| format!("not a refund object ({e})"))?;
+    json.get("out_refund_no")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| "the refund object has no out_refund_no".to_owned())
+}
+
+/// The progress of a decrypted `REFUND.*` notification object about refund `asked` of
+/// this merchant ([`Object::RefundNotice`]); the error says which field is not ours.
 pub(crate) fn read_refund_object(
     api: &Api,
+    asked: Asked<'_>,
     currency: &Currency,
     plaintext: &[u8],
-) -> Result<(String, RefundProgress), String> {
+) -> Result<RefundProgress, String> {
     let json: serde_json::Value =
         serde_json::from_slice(plaintext).map_err(|e| format!("not a refund object ({e})"))?;
     let parsed =
         RefundAnswer::deserialize(&json).map_err(|e| format!("not a refund object ({e})"))?;
-    let Some(no) = parsed.out_refund_no.clone() else {
-        return Err("the refund has no out_refund_no".into());
-    };
-    Ok((no, progress(&json, api, currency, parsed)))
+    api.check_identity(Object::RefundNotice, &json, asked.about())
+        .map_err(|e| {
+            format!(
+                "not refund {:?} of order {:?} of this merchant: {e}",
+                asked.out_refund_no, asked.out_trade_no
+            )
+        })?;
+    Ok(progress(&json, api, currency, parsed))
 }
 
 fn progress(

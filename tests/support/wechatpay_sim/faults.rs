@@ -55,6 +55,10 @@ pub enum Fault {
     MalformedJson,
     /// WeChat's probe: the signature starts with `WECHATPAY/SIGNTEST/`.
     SignTest,
+    /// Handle the call for real, then answer, validly signed, the genuine JSON answer with
+    /// these members set: an answer about another order, refund or merchant (`out_trade_no`,
+    /// `mchid`, `sub_mchid`…) as something in the middle could replay in its place.
+    Rewrite(Vec<(String, serde_json::Value)>),
     /// Any error answer, e.g. `400 PARAM_ERROR`, `403 NO_AUTH`, `404 ORDER_NOT_EXIST`
     /// (signed only if `status` is 2xx).
     Error {
@@ -65,6 +69,16 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// `Fault::Rewrite` shorthand: the answer with `members` (`name`, value) set.
+    pub fn rewrite(members: &[(&str, serde_json::Value)]) -> Fault {
+        Fault::Rewrite(
+            members
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                .collect(),
+        )
+    }
+
     /// `Fault::Error` shorthand.
     pub fn error(status: u16, code: &str, message: &str) -> Fault {
         Fault::Error {

@@ -98,7 +98,9 @@
 //! `StaleTimestamp`, `WrongSerial`, `MalformedJson`, `SignTest`) compute the genuine answer
 //! on a scratch copy of the orders (so nothing changes) and then spoil it. `LoseAnswer` and
 //! `HangAfterHandling` handle the call for real (an order *is* created or closed) and then
-//! reset the connection, or never answer: the "outcome unknown" cases.
+//! reset the connection, or never answer: the "outcome unknown" cases. `Rewrite` handles
+//! the call for real and answers, validly signed, the genuine answer with some members
+//! changed: an answer about another order, refund or merchant.
 //!
 //! # Layout
 //! This folder keeps each side of the service apart; nothing in it uses wxprint.

@@ -192,7 +192,12 @@ impl Inner {
                     tokio::time::sleep(*d).await;
                 }
                 let dry_run = other.as_ref().is_some_and(Fault::spoils_signature);
-                let reply = self.handle(req, &route, dry_run);
+                let mut reply = self.handle(req, &route, dry_run);
+                if let Some(Fault::Rewrite(members)) = other
+                    && reply.is_2xx()
+                {
+                    reply = rewrite(reply, members);
+                }
                 if reply.is_2xx() {
                     self.signed(reply, req, other.as_ref())
                 } else {
@@ -259,6 +264,18 @@ impl Inner {
             Route::MethodNotAllowed | Route::NotFound => unreachable!("answered above"),
         }
     }
+}
+
+/// A JSON answer with `members` set (a non-JSON or empty answer is left as it is).
+fn rewrite(mut reply: Reply, members: &[(String, serde_json::Value)]) -> Reply {
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&reply.body) else {
+        return reply;
+    };
+    for (name, value) in members {
+        object.insert(name.clone(), value.clone());
+    }
+    reply.body = serde_json::to_vec(&object).unwrap_or_default();
+    reply
 }
 
 /// `Accept`, `User-Agent` and (with a body) `Content-Type`.

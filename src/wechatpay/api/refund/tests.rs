@@ -25,6 +25,11 @@ fn body(region: Region, sub: bool, amount: Money, reason: bool) -> String {
     )
 }
 
+const ASKED: Asked<'static> = Asked {
+    out_trade_no: "T1",
+    out_refund_no: "T1-R1",
+};
+
 fn reply(json: &str) -> Reply {
     Reply {
         status: 200,
@@ -81,16 +86,21 @@ fn refund_bodies_of_the_four_kinds() {
 #[test]
 fn mainland_answers_map_to_progress() {
     let api = test_api(Region::Mainland, false);
-    let read = |json: &str| read_refund("T1-R1", &api, &Currency::CNY, &reply(json));
+    let read = |json: &str| {
+        let object = Object::RefundQueried;
+        read_refund(&api, object, ASKED, &Currency::CNY, &reply(json))
+    };
     assert_eq!(
-        read(r#"{"refund_id":"50000","out_refund_no":"T1-R1","status":"PROCESSING"}"#),
+        read(
+            r#"{"refund_id":"50000","out_refund_no":"T1-R1","out_trade_no":"T1","status":"PROCESSING"}"#
+        ),
         Ok(RefundProgress::Processing {
             refund_id: Some("50000".into())
         })
     );
     assert_eq!(
         read(
-            r#"{"refund_id":"50000","out_refund_no":"T1-R1","status":"SUCCESS","success_time":"2026-01-01T10:00:00+08:00","amount":{"total":3200,"refund":1000,"payer_refund":900,"currency":"CNY"}}"#
+            r#"{"refund_id":"50000","out_refund_no":"T1-R1","out_trade_no":"T1","status":"SUCCESS","success_time":"2026-01-01T10:00:00+08:00","amount":{"total":3200,"refund":1000,"payer_refund":900,"currency":"CNY"}}"#
         ),
         Ok(RefundProgress::Refunded(RefundDone {
             refund_id: "50000".into(),
@@ -100,22 +110,25 @@ fn mainland_answers_map_to_progress() {
         }))
     );
     assert_eq!(
-        read(r#"{"out_refund_no":"T1-R1","status":"CLOSED"}"#),
+        read(r#"{"out_refund_no":"T1-R1","out_trade_no":"T1","status":"CLOSED"}"#),
         Ok(RefundProgress::Closed)
     );
     assert_eq!(
-        read(r#"{"out_refund_no":"T1-R1","status":"ABNORMAL"}"#),
+        read(r#"{"out_refund_no":"T1-R1","out_trade_no":"T1","status":"ABNORMAL"}"#),
         Ok(RefundProgress::Abnormal)
     );
     // Global's word for closed is not the mainland's: polled on, not taken as closed.
     assert_eq!(
-        read(r#"{"out_refund_no":"T1-R1","status":"REFUNDCLOSE"}"#),
+        read(r#"{"out_refund_no":"T1-R1","out_trade_no":"T1","status":"REFUNDCLOSE"}"#),
         Ok(RefundProgress::Processing { refund_id: None })
     );
-    // About another refund, or unreadable: not believed.
+    // About another refund, order or merchant, or unreadable: not believed.
     for json in [
-        r#"{"refund_id":"5","out_refund_no":"T1-R2","status":"SUCCESS"}"#,
-        r#"{"refund_id":"5","status":"SUCCESS"}"#,
+        r#"{"refund_id":"5","out_refund_no":"T1-R2","out_trade_no":"T1","status":"SUCCESS"}"#,
+        r#"{"refund_id":"5","out_trade_no":"T1","status":"SUCCESS"}"#,
+        r#"{"refund_id":"5","out_refund_no":"T1-R1","out_trade_no":"T2","status":"SUCCESS"}"#,
+        r#"{"refund_id":"5","out_refund_no":"T1-R1","status":"SUCCESS"}"#,
+        r#"{"refund_id":"5","mchid":"1900000999","out_refund_no":"T1-R1","out_trade_no":"T1","status":"SUCCESS"}"#,
         "not json",
     ] {
         assert!(
@@ -129,17 +142,19 @@ fn mainland_answers_map_to_progress() {
 fn global_answers_map_to_progress() {
     let api = test_api(Region::Global, true);
     let hkd = Currency::new("HKD");
-    let read = |json: &str| read_refund("T1-R1", &api, &hkd, &reply(json));
-    // The apply answer has no status.
+    let read = |json: &str| read_refund(&api, Object::RefundQueried, ASKED, &hkd, &reply(json));
+    // The apply answer has no status, and names no order.
+    let applied =
+        r#"{"id":"50300","out_refund_no":"T1-R1","amount":{"refund":1000,"currency":"HKD"}}"#;
     assert_eq!(
-        read(r#"{"id":"50300","out_refund_no":"T1-R1","amount":{"refund":1000,"currency":"HKD"}}"#),
+        read_refund(&api, Object::RefundApplied, ASKED, &hkd, &reply(applied)),
         Ok(RefundProgress::Processing {
             refund_id: Some("50300".into())
         })
     );
     assert_eq!(
         read(
-            r#"{"id":"50300","out_refund_no":"T1-R1","transaction_id":"42","status":"SUCCESS","success_time":"t","amount":{"refund":1000,"currency":"HKD","payer_refund":920,"payer_currency":"CNY"}}"#
+            r#"{"id":"50300","out_refund_no":"T1-R1","out_trade_no":"T1","transaction_id":"42","status":"SUCCESS","success_time":"t","amount":{"refund":1000,"currency":"HKD","payer_refund":920,"payer_currency":"CNY"}}"#
         ),
         Ok(RefundProgress::Refunded(RefundDone {
             refund_id: "50300".into(),
@@ -149,7 +164,7 @@ fn global_answers_map_to_progress() {
         }))
     );
     assert_eq!(
-        read(r#"{"id":"1","out_refund_no":"T1-R1","status":"REFUNDCLOSE"}"#),
+        read(r#"{"id":"1","out_refund_no":"T1-R1","out_trade_no":"T1","status":"REFUNDCLOSE"}"#),
         Ok(RefundProgress::Closed)
     );
 }
@@ -158,8 +173,8 @@ fn global_answers_map_to_progress() {
 fn notification_objects_use_refund_status() {
     let api = test_api(Region::Mainland, false);
     let object = br#"{"mchid":"1900000109","out_trade_no":"T1","refund_id":"50000","out_refund_no":"T1-R1","refund_status":"SUCCESS","success_time":"t","amount":{"total":3200,"refund":1000,"payer_total":3200,"payer_refund":1000}}"#;
-    let (no, progress) = read_refund_object(&api, &Currency::CNY, object).unwrap();
-    assert_eq!(no, "T1-R1");
+    assert_eq!(refund_number(object).as_deref(), Ok("T1-R1"));
+    let progress = read_refund_object(&api, ASKED, &Currency::CNY, object).unwrap();
     assert_eq!(
         progress,
         RefundProgress::Refunded(RefundDone {
@@ -169,6 +184,15 @@ fn notification_objects_use_refund_status() {
             payer_refund: Money::cny(1000),
         })
     );
-    assert!(read_refund_object(&api, &Currency::CNY, br#"{"refund_status":"SUCCESS"}"#).is_err());
-    assert!(read_refund_object(&api, &Currency::CNY, b"[1]").is_err());
+    assert!(refund_number(br#"{"refund_status":"SUCCESS"}"#).is_err());
+    assert!(refund_number(b"[1]").is_err());
+    // About another order of this merchant: not believed, and the error says so.
+    let other_order = br#"{"mchid":"1900000109","out_trade_no":"T2","out_refund_no":"T1-R1","refund_status":"SUCCESS"}"#;
+    let why = read_refund_object(&api, ASKED, &Currency::CNY, other_order).unwrap_err();
+    assert!(
+        why.contains(r#"out_trade_no is "T2", expected "T1""#),
+        "{why}"
+    );
+    let no_merchant = br#"{"out_trade_no":"T1","out_refund_no":"T1-R1","refund_status":"SUCCESS"}"#;
+    assert!(read_refund_object(&api, ASKED, &Currency::CNY, no_merchant).is_err());
 }
