@@ -177,7 +177,7 @@ fn histogram(s: &Scrape, metric: &str) -> (Vec<f64>, f64) {
 fn label_values(s: &Scrape) -> BTreeSet<String> {
     s.samples
         .iter()
-        .flat_map(|x| x.labels.iter().map(|(_, v)| v.clone()))
+        .flat_map(|x| x.labels.values().cloned())
         .collect()
 }
 
