@@ -20,7 +20,8 @@
 //!   [`wechatpay`] (the API v3 backend);
 //! - the paper: [`receipt`] (what a receipt says), [`escpos`] (bytes), [`printer`]
 //!   (transports on their own thread), [`preview`] (bytes back to a picture);
-//! - the rest: [`config`] (settings, keys, validation), [`clock`].
+//! - the rest: [`config`] (settings, keys, validation), [`clock`], [`metrics`] (fleet
+//!   metrics for Prometheus, off by default).
 //!
 //! The `wxprint` binary (`src/main.rs`, `src/cli/`) uses this library like any other client.
 
@@ -31,6 +32,7 @@ pub mod config;
 pub mod escpos;
 pub mod jobs;
 pub mod journal;
+pub mod metrics;
 pub mod money;
 pub mod notify;
 pub mod payment;

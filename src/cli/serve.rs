@@ -1,7 +1,8 @@
 //! `wxprint serve`: the daemon's wiring. Opens the payment backend, the printer and the
 //! journal, takes the socket (its own, or the one systemd's socket activation passes),
 //! starts the jobs and serves until SIGTERM or SIGINT, telling systemd when it is ready and,
-//! while it works, pinging its watchdog. Logs go to the journal under systemd, else stderr.
+//! while it works, pinging its watchdog; starts the metrics exporter when `[metrics]` is on.
+//! Logs go to the journal under systemd, else stderr.
 //!
 //! Only wiring: the daemon's behaviour lives in the library (`jobs`, `server`), which knows
 //! nothing of systemd, signals or logging setup.
@@ -17,6 +18,7 @@ use tracing::info;
 use wxprint::config::{Backend, Region, Settings};
 use wxprint::jobs::{Jobs, JobsConfig};
 use wxprint::journal::Journal;
+use wxprint::metrics::Exporter;
 use wxprint::notify::{self, Notifications};
 use wxprint::payment::PaymentBackend;
 use wxprint::payment::sandbox::{Sandbox, SandboxMarket};
@@ -50,6 +52,8 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
             printer.clone(),
             journal,
         )?;
+        // Before anything yields, so that no resumed job's change goes uncounted.
+        let metrics = start_metrics(&settings, &journal_path, &jobs).await;
         let notifications = start_notifications(&settings, wechatpay, &jobs).await?;
         let status = announce_ready(&settings, &journal_path, &*backend, &printer, &jobs);
         if let Some(interval) = sd_notify::watchdog_enabled() {
@@ -57,6 +61,9 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
         }
         server::run(listener, jobs, shutdown_signal()).await;
         notifications.cancel();
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         anyhow::Ok(())
     })?;
@@ -151,6 +158,34 @@ async fn start_notifications(
         humantime::format_duration(poll.slow),
     );
     Ok(stop)
+}
+
+/// `[metrics]`: the exporter, when on; the journal's size and the open orders are read at
+/// each render. A problem is logged and the daemon runs on: metrics never stop payments.
+async fn start_metrics(settings: &Settings, journal: &Path, jobs: &Jobs) -> Option<Exporter> {
+    let files = [journal.to_owned(), wal_of(journal)];
+    let jobs = jobs.clone();
+    let refresh = Box::new(move || {
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        wxprint::metrics::journal(bytes, jobs.active_count());
+    });
+    Exporter::start(&settings.metrics, refresh)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(target: LOG_TARGET, "{e}; the daemon runs on without metrics");
+            None
+        })
+}
+
+/// SQLite's write-ahead log beside `journal` (`journal.sqlite-wal`).
+fn wal_of(journal: &Path) -> std::path::PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
 }
 
 /// The daemon's listening socket. Under systemd socket activation (wxprint.socket) the

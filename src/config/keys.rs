@@ -417,6 +417,30 @@ pub const KEYS: &[Key] = &[
         doc: "The request path notifications are POSTed to (the path of wechatpay.notify_url).",
         show: |s| text(&s.notify.path),
     },
+    Key {
+        section: "metrics",
+        name: "listen",
+        production: "",
+        sandbox: None,
+        doc: "Where Prometheus metrics are served (GET /metrics): \"\" (off), host:port or unix:PATH.",
+        show: |s| text(&s.metrics.listen.to_string()),
+    },
+    Key {
+        section: "metrics",
+        name: "textfile",
+        production: "",
+        sandbox: None,
+        doc: "The .prom file node_exporter's textfile collector reads: \"\" (off) or a path.",
+        show: |s| optional_path(&s.metrics.textfile),
+    },
+    Key {
+        section: "metrics",
+        name: "interval",
+        production: "15s",
+        sandbox: None,
+        doc: "How often metrics.textfile is rewritten.",
+        show: |s| duration(s.metrics.interval),
+    },
 ];
 
 impl Settings {

@@ -79,6 +79,7 @@ pub use load::{
     CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, config_path_from_env, default_config_path,
 };
 pub use samples::documentation_samples;
+pub use settings::MetricsSettings;
 pub use settings::{
     Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
     PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,

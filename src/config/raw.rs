@@ -160,7 +160,7 @@ mod tests {
         assert_invalid(
             &err,
             "printr",
-            "unknown section; expected one of daemon, wechatpay, printer, receipt, notify",
+            "unknown section; expected one of daemon, wechatpay, printer, receipt, notify, metrics",
         );
 
         let err = error_of("baud_rate = 9600\n", true);

@@ -24,6 +24,8 @@ pub struct Settings {
     pub receipt: ReceiptSettings,
     /// `[notify]`: WeChat Pay's payment notifications (off by default).
     pub notify: NotifySettings,
+    /// `[metrics]`: Prometheus metrics on a socket and/or a textfile (off by default).
+    pub metrics: MetricsSettings,
 }
 
 /// `[daemon]`.
@@ -265,6 +267,24 @@ impl fmt::Display for NotifyListen {
             NotifyListen::Tcp(address) => f.write_str(address),
             NotifyListen::Unix(path) => write!(f, "unix:{}", path.display()),
         }
+    }
+}
+
+/// `[metrics]`: the fleet metrics, served and/or written (both off by default).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served: the same forms as `notify.listen`; off by default.
+    pub listen: NotifyListen,
+    /// The file node_exporter's textfile collector reads (`….prom`); `None`: not written.
+    pub textfile: Option<PathBuf>,
+    /// How often the textfile is rewritten.
+    pub interval: Duration,
+}
+
+impl MetricsSettings {
+    /// Whether anything is served or written.
+    pub fn is_on(&self) -> bool {
+        self.listen != NotifyListen::Off || self.textfile.is_some()
     }
 }
 

@@ -14,9 +14,9 @@ use super::check::{Check, Range};
 use super::raw::RawSettings;
 use super::region_defaults::region_default;
 use super::settings::{
-    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
-    PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
-    WechatPaySettings,
+    Backend, DaemonSettings, FlowControl, MetricsSettings, NotifyListen, NotifySettings,
+    PollSchedule, PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding,
+    Transport, WechatPaySettings,
 };
 use super::url::split_host_port;
 
@@ -60,6 +60,7 @@ pub(super) fn validate(raw: &RawSettings) -> (Settings, Vec<ConfigError>) {
         printer: printer(&mut c),
         receipt: receipt(&mut c),
         notify: notify(&mut c),
+        metrics: metrics(&mut c),
     };
     notify_needs_apiv3_key(&mut c, &settings);
     (settings, c.into_errors())
@@ -267,28 +268,7 @@ fn receipt(c: &mut Check<'_>) -> ReceiptSettings {
 /// `[notify]`: `listen` is off (`""`), `host:port` or `unix:PATH`; `path` an absolute request
 /// path without query.
 fn notify(c: &mut Check<'_>) -> NotifySettings {
-    let text = c.text("notify.listen").trim().to_string();
-    let listen = if text.is_empty() {
-        NotifyListen::Off
-    } else if let Some(path) = text.strip_prefix("unix:") {
-        if !path.starts_with('/') {
-            c.fail(
-                "notify.listen",
-                "a Unix socket needs an absolute path",
-                "e.g. \"unix:/run/wxprint/notify.sock\"",
-            );
-        }
-        NotifyListen::Unix(PathBuf::from(path))
-    } else {
-        if !matches!(split_host_port(&text), Some((_, Some(_)))) {
-            c.fail(
-                "notify.listen",
-                "not host:port or unix:PATH",
-                "\"\" (off), e.g. \"127.0.0.1:8088\" or \"unix:/run/wxprint/notify.sock\"",
-            );
-        }
-        NotifyListen::Tcp(text)
-    };
+    let listen = listen(c, "notify.listen", "unix:/run/wxprint/notify.sock");
     let path = c.text("notify.path").trim().to_string();
     let bad = |p: &str| {
         !p.starts_with('/')
@@ -303,4 +283,54 @@ fn notify(c: &mut Check<'_>) -> NotifySettings {
         );
     }
     NotifySettings { listen, path }
+}
+
+/// A listener key (`notify.listen`, `metrics.listen`): off (`""`), `host:port` or
+/// `unix:PATH` with an absolute path (`unix` is the example socket).
+fn listen(c: &mut Check<'_>, key: &str, unix: &str) -> NotifyListen {
+    let text = c.text(key).trim().to_string();
+    if text.is_empty() {
+        NotifyListen::Off
+    } else if let Some(path) = text.strip_prefix("unix:") {
+        if !path.starts_with('/') {
+            let expected = format!("e.g. \"{unix}\"");
+            c.fail(key, "a Unix socket needs an absolute path", &expected);
+        }
+        NotifyListen::Unix(PathBuf::from(path))
+    } else {
+        if !matches!(split_host_port(&text), Some((_, Some(_)))) {
+            let expected = format!("\"\" (off), e.g. \"127.0.0.1:8088\" or \"{unix}\"");
+            c.fail(key, "not host:port or unix:PATH", &expected);
+        }
+        NotifyListen::Tcp(text)
+    }
+}
+
+/// `metrics.interval`'s bounds.
+const METRICS_INTERVAL: Range = Range::Between(
+    Duration::from_secs(1),
+    Duration::from_secs(3600),
+    "node_exporter reads the textfile at every scrape (typically every 15 s to 1 min)",
+);
+
+/// `[metrics]`: `listen` as `notify.listen`; `textfile` off (`""`) or an absolute path
+/// ending in `.prom` (the only files node_exporter's textfile collector reads).
+fn metrics(c: &mut Check<'_>) -> MetricsSettings {
+    let listen = listen(c, "metrics.listen", "unix:/run/wxprint/metrics.sock");
+    let textfile = c.optional_path("metrics.textfile");
+    if let Some(path) = &textfile
+        && (!path.is_absolute() || path.extension().is_none_or(|e| e != "prom"))
+    {
+        c.fail(
+            "metrics.textfile",
+            "not an absolute path ending in .prom",
+            "\"\" (off), e.g. \"/var/lib/node_exporter/textfile_collector/wxprint.prom\" \
+             (node_exporter reads only *.prom files)",
+        );
+    }
+    MetricsSettings {
+        listen,
+        textfile,
+        interval: c.duration("metrics.interval", METRICS_INTERVAL),
+    }
 }

@@ -39,7 +39,8 @@
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
 //! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`;
-//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders.
+//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders;
+//! - `metered.rs`: what a change tells the fleet metrics (`crate::metrics`).
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -50,6 +51,7 @@ mod delays;
 #[cfg(test)]
 mod fixtures;
 mod follow;
+mod metered;
 pub mod notified;
 mod polling;
 mod printing;

@@ -244,6 +244,7 @@ fn note_start(shared: &Shared, record: &JobRecord, printing: &mut Printing) {
 /// The printer cannot take the receipt yet: tell the POS, once per printer state.
 fn not_ready(shared: &Shared, record: &JobRecord, printing: &mut Printing, e: PrinterError) {
     let no = record.out_trade_no.as_str();
+    crate::metrics::retry(crate::protocol::DelayReason::Printer);
     let status = e.into_status(shared.printer.describe());
     if printing.reported.as_ref() != Some(&status) {
         warn!(

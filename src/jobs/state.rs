@@ -132,6 +132,7 @@ impl Shared {
     /// A step of the job failed: keep the failure for `status`, and send `event` (a
     /// `delayed`) when there is one to send.
     pub(crate) fn delayed(&self, no: &str, failure: LastError, event: Option<Event>) {
+        crate::metrics::retry(failure.reason);
         let mut state = self.lock();
         if let Some(active) = state.active.get_mut(no) {
             active.last_error = Some(Box::new(failure));
@@ -233,6 +234,7 @@ impl State {
                 false
             }
         };
+        super::metered::changed(&active.record, &record, record.updated_ms);
         *active.record = record.clone();
         if record.state.is_final() {
             self.active.remove(no);

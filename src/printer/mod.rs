@@ -19,7 +19,8 @@
 //! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`.
 //!
 //! Printers take bytes: this module does not know what a receipt says, nor jobs or the
-//! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`).
+//! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`). What the
+//! printer thread sees of the printer goes to the fleet metrics (`crate::metrics`).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -108,6 +109,16 @@ impl PrinterError {
             PrinterError::NotReady(status) => status,
             other => status::unreachable(other.to_string(), Some(transport.to_owned())),
         }
+    }
+}
+
+/// What a written (or refused) job says of the printer, for the fleet metrics.
+fn tell_metrics(written: &Result<Printout, PrinterError>) {
+    match written {
+        Ok(_) => crate::metrics::printer_printed(),
+        Err(PrinterError::NotReady(status)) => crate::metrics::printer_status(status),
+        Err(PrinterError::Io { .. }) => crate::metrics::printer_unreachable(),
+        Err(PrinterError::Stopped | PrinterError::Withheld) => {}
     }
 }
 
@@ -219,10 +230,14 @@ impl PrinterHandle {
                             gate,
                             reply,
                         } => {
-                            let _ = reply.send(printer.write_job_gated(&name, &bytes, gate));
+                            let written = printer.write_job_gated(&name, &bytes, gate);
+                            tell_metrics(&written);
+                            let _ = reply.send(written);
                         }
                         Command::Status { reply } => {
-                            let _ = reply.send(printer.status());
+                            let status = printer.status();
+                            crate::metrics::printer_status(&status);
+                            let _ = reply.send(status);
                         }
                     }
                 }

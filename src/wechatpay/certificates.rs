@@ -24,7 +24,7 @@ use super::auth::{
     AEAD_ALGORITHM, PlatformCertificate, Verifier, VerifyError, decrypt_aead_aes_256_gcm,
     parse_certificate_pem,
 };
-use super::http::{ApiError, Http, Request, transient};
+use super::http::{ApiError, Http, Request, metered_believed, transient};
 use crate::clock;
 use crate::payment::PaymentError;
 
@@ -151,21 +151,26 @@ impl Certificates {
         if !reply.is_success() {
             return Err(ApiError::read(&reply).into());
         }
-        let certificates =
-            parse_certificates_response(&reply.body, &self.apiv3_key).map_err(|e| {
+        let checked: Result<_, PaymentError> = (|| {
+            let certificates =
+                parse_certificates_response(&reply.body, &self.apiv3_key).map_err(|e| {
+                    transient(
+                        format!("platform certificates: {e}"),
+                        reply.request_id.clone(),
+                    )
+                })?;
+            let check = Verifier::new();
+            check.set_certificates(certificates.clone());
+            reply.verify(&check, clock::now_ms() / 1000).map_err(|e| {
                 transient(
-                    format!("platform certificates: {e}"),
+                    format!("platform certificates answer: {e}"),
                     reply.request_id.clone(),
                 )
             })?;
-        let check = Verifier::new();
-        check.set_certificates(certificates.clone());
-        reply.verify(&check, clock::now_ms() / 1000).map_err(|e| {
-            transient(
-                format!("platform certificates answer: {e}"),
-                reply.request_id.clone(),
-            )
-        })?;
+            Ok(certificates)
+        })();
+        metered_believed(&request, &reply, checked.is_ok());
+        let certificates = checked?;
         let listed = certificates.len();
         verifier.set_certificates(certificates);
         let count = listed - purge_expired(verifier);

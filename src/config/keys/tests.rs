@@ -8,9 +8,9 @@ use super::{KEYS, SECRET_KEYS, Shown, toml_string};
 use crate::config::region_defaults::region_default;
 use crate::config::testing::{MERCHANT, assert_invalid, load_text};
 use crate::config::{
-    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
-    PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
-    WechatPaySettings,
+    Backend, DaemonSettings, FlowControl, MetricsSettings, NotifyListen, NotifySettings,
+    PollSchedule, PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding,
+    Transport, WechatPaySettings,
 };
 use crate::money::Currency;
 
@@ -65,6 +65,11 @@ fn production_defaults_of_every_key() {
     assert_eq!(p.encoding, TextEncoding::Auto);
     assert_eq!(p.print_timeout, Duration::from_secs(600));
     assert_eq!(s.receipt, ReceiptSettings::default());
+    // Metrics are off: nothing served, nothing written.
+    let m = &s.metrics;
+    assert_eq!((&m.listen, &m.textfile), (&NotifyListen::Off, &None));
+    assert_eq!(m.interval, Duration::from_secs(15));
+    assert!(!m.is_on());
 }
 
 #[test]
@@ -168,6 +173,11 @@ const FULL: &str = r#"
     [notify]
     listen = "unix:/run/wxprint/notify.sock"
     path = "/pay/notify"
+
+    [metrics]
+    listen = "127.0.0.1:9464"
+    textfile = "/var/lib/node_exporter/textfile_collector/wxprint.prom"
+    interval = "1m"
 "#;
 
 fn full_settings() -> Settings {
@@ -225,6 +235,11 @@ fn full_settings() -> Settings {
         notify: NotifySettings {
             listen: NotifyListen::Unix("/run/wxprint/notify.sock".into()),
             path: "/pay/notify".into(),
+        },
+        metrics: MetricsSettings {
+            listen: NotifyListen::Tcp("127.0.0.1:9464".into()),
+            textfile: Some("/var/lib/node_exporter/textfile_collector/wxprint.prom".into()),
+            interval: Duration::from_secs(60),
         },
     }
 }

@@ -302,3 +302,52 @@ fn notify_listen_needs_the_apiv3_key() {
     load_text(&with_key, false).unwrap();
     load_text("[notify]\nlisten = \"127.0.0.1:8088\"\n", true).unwrap();
 }
+
+/// `[metrics]`: `listen` takes the forms of `notify.listen`; `textfile` must be a `.prom`
+/// file by an absolute path (node_exporter reads nothing else); each bad value names its
+/// key, the value and the expected form.
+#[test]
+fn metrics_keys_are_checked() {
+    let s = load_text(
+        "[metrics]\nlisten = \"unix:/run/wxprint/metrics.sock\"\n\
+         textfile = \"/var/lib/node_exporter/textfile_collector/wxprint.prom\"\n\
+         interval = \"30s\"",
+        true,
+    )
+    .unwrap();
+    let m = &s.metrics;
+    assert!(m.is_on());
+    assert_eq!(m.listen.to_string(), "unix:/run/wxprint/metrics.sock");
+    assert_eq!(m.interval, std::time::Duration::from_secs(30));
+    for (file, key, message) in [
+        (
+            "listen = \"9464\"",
+            "metrics.listen",
+            "not host:port or unix:PATH (got \"9464\")",
+        ),
+        (
+            "listen = \"unix:metrics.sock\"",
+            "metrics.listen",
+            "absolute path",
+        ),
+        (
+            "textfile = \"wxprint.prom\"",
+            "metrics.textfile",
+            "absolute path ending in .prom",
+        ),
+        (
+            "textfile = \"/tmp/wxprint.txt\"",
+            "metrics.textfile",
+            "only *.prom files",
+        ),
+        (
+            "interval = \"0s\"",
+            "metrics.interval",
+            "too short (got \"0s\"); expected from 1s to 1h",
+        ),
+        ("interval = \"2h\"", "metrics.interval", "too long"),
+    ] {
+        let err = error_of(&format!("[metrics]\n{file}"), true);
+        assert_invalid(&err, key, message);
+    }
+}

@@ -221,7 +221,7 @@ pub(crate) async fn probe_order(pay: &WechatPay) -> Result<OrderProbeReport, Ord
         Err(CallError::NoAnswer(e)) => {
             // Sent without an answer: the order may exist.
             let close = match e {
-                NoAnswer::Transport(_) => close(pay, &no, &expires_at).await,
+                NoAnswer::Transport(_) | NoAnswer::Timeout(_) => close(pay, &no, &expires_at).await,
                 NoAnswer::Sign(_) | NoAnswer::Connect(_) => ProbeClose::NotCreated,
             };
             Err(OrderProbeError::Failed {

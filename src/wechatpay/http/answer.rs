@@ -51,13 +51,15 @@ pub(crate) enum NoAnswer {
     Connect(String),
     /// Sent, but no (complete) answer: the outcome is unknown.
     Transport(String),
+    /// Sent, and no answer within `request_timeout`: the outcome is unknown.
+    Timeout(String),
 }
 
 impl From<NoAnswer> for PaymentError {
     fn from(e: NoAnswer) -> PaymentError {
         let message = match e {
             NoAnswer::Sign(e) => e.to_string(),
-            NoAnswer::Connect(e) | NoAnswer::Transport(e) => e,
+            NoAnswer::Connect(e) | NoAnswer::Transport(e) | NoAnswer::Timeout(e) => e,
         };
         transient(message, None)
     }

@@ -7,6 +7,8 @@
 //! and the *same* body; a connection or DNS failure is retried once against the backup host
 //! with a freshly signed request; an answer whose signature does not verify is retried.
 //!
+//! Every exchange is told to the fleet metrics (`metered.rs`: which API, how it ended).
+//!
 //! This module signs and sends what it is given and knows no paths, bodies or certificates:
 //! whether a 2xx answer is believed is decided by a [`Validator`] (the façade, which may
 //! download platform certificates first), so that `certificates.rs` can use this module
@@ -24,10 +26,12 @@ use crate::clock;
 use crate::payment::PaymentError;
 
 mod answer;
+mod metered;
 mod pool;
 mod presign;
 
 pub(crate) use answer::{ApiError, CallError, NoAnswer, Reply, transient};
+pub(crate) use metered::believed as metered_believed;
 use pool::InFlight;
 pub(crate) use pool::pooled;
 use presign::Presigner;
@@ -155,6 +159,12 @@ impl Http {
 
     /// Sign `req`, send it to `base` and read the answer, whatever its status.
     pub(crate) async fn send_once(&self, base: &str, req: &Request<'_>) -> Result<Reply, NoAnswer> {
+        let result = self.send_unmetered(base, req).await;
+        metered::sent(req, &result);
+        result
+    }
+
+    async fn send_unmetered(&self, base: &str, req: &Request<'_>) -> Result<Reply, NoAnswer> {
         let authorization = self.authorization(req).await?;
         let mut request = self
             .client
@@ -175,6 +185,8 @@ impl Http {
         let resp = request.send().await.map_err(|e| {
             if e.is_connect() {
                 NoAnswer::Connect(e.to_string())
+            } else if e.is_timeout() {
+                NoAnswer::Timeout(e.to_string())
             } else {
                 NoAnswer::Transport(e.to_string())
             }
@@ -216,7 +228,9 @@ impl Http {
         if !reply.is_success() {
             return Err(CallError::Status(reply));
         }
-        match validator.validate(&reply).await {
+        let verified = validator.validate(&reply).await;
+        metered::believed(req, &reply, verified.is_ok());
+        match verified {
             Ok(()) => Ok(reply),
             Err(error) => Err(CallError::Unverified {
                 error,
@@ -235,6 +249,7 @@ impl Http {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
+                metered::retried(req);
                 let base = 250u64 << attempt;
                 tokio::time::sleep(Duration::from_millis(base + fastrand::u64(0..base))).await;
             }
@@ -243,6 +258,7 @@ impl Http {
                     if !self.backup_api_base.is_empty() =>
                 {
                     warn!(error = %e, backup = %self.backup_api_base, "WeChat Pay unreachable; trying the backup host");
+                    metered::retried(req);
                     self.exchange(&self.backup_api_base, req, validator).await
                 }
                 other => other,
