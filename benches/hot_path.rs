@@ -101,6 +101,7 @@ impl Printer for Stamp {
             cover_open: None,
             error: None,
             transport: None,
+            drawer: wxprint::protocol::DrawerState::Unknown,
         }
     }
 }

@@ -65,6 +65,7 @@ impl From<DaemonOp> for Op {
             },
             DaemonOp::Watch => Op::Watch,
             DaemonOp::Printer => Op::Printer,
+            DaemonOp::Drawer { pin } => Op::Drawer { pin: Some(pin) },
         }
     }
 }
@@ -252,6 +253,7 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
         (Op::Refund { .. }, Event::RefundFailed { .. }) => code(4),
         (Op::Refund { .. }, _) => None,
         (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
+        (Op::Drawer { .. }, Event::Error { error, .. }) => code(super::drawer::exit_code(error)),
         (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
         _ => code(0),
     }
@@ -325,6 +327,7 @@ fn describe(event: &Event) -> String {
             status.error.as_deref().unwrap_or("not ready")
         ),
         Event::Printer { status, .. } => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Drawer { .. } => super::drawer::describe(event),
         Event::Pong { version, protocol } => {
             format!("pong       wxprint {version}, protocol {protocol}")
         }

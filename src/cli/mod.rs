@@ -13,6 +13,7 @@
 
 mod check_config;
 mod client;
+mod drawer;
 mod loopback;
 mod serve;
 mod tools;
@@ -124,6 +125,13 @@ enum DaemonOp {
         /// the same command again then resumes the same refund).
         #[arg(long)]
         out_refund_no: Option<String>,
+    },
+    /// Kick the cash drawer (ESC p with the configured pulse). Exit codes: 0 kicked,
+    /// 5 the printer cannot take it now (unreachable, paper out, cover open, offline).
+    Drawer {
+        /// The drawer connector pin: 2 (the usual drawer) or 5 (a second drawer).
+        #[arg(long, default_value_t = 2, value_parser = drawer::pin)]
+        pin: u8,
     },
 }
 

@@ -39,7 +39,8 @@
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
 //! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`;
-//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders.
+//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders;
+//! - `drawer.rs`: the `drawer` op, a cash drawer kick on request (never on a payment).
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -47,6 +48,7 @@
 mod budget;
 mod config;
 mod delays;
+mod drawer;
 #[cfg(test)]
 mod fixtures;
 mod follow;

@@ -126,19 +126,28 @@ pub struct Printout {
 pub fn open(settings: &PrinterSettings) -> Box<dyn Printer> {
     match settings.transport {
         Transport::File => Box::new(FilePrinter::new(&settings.device)),
-        Transport::Serial => Box::new(link::LinkPrinter::new(link::Serial {
-            device: settings.device.clone(),
-            baud_rate: settings.baud_rate,
-            flow_control: settings.flow_control,
-        })),
-        Transport::Usb => Box::new(link::LinkPrinter::new(link::Usb {
-            device: settings.device.clone(),
-            write_timeout: USB_WRITE_TIMEOUT,
-        })),
-        Transport::Tcp => Box::new(link::LinkPrinter::new(link::Tcp {
-            address: settings.address.clone(),
-            timeout: TCP_TIMEOUT,
-        })),
+        Transport::Serial => Box::new(
+            link::LinkPrinter::new(link::Serial {
+                device: settings.device.clone(),
+                baud_rate: settings.baud_rate,
+                flow_control: settings.flow_control,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
+        Transport::Usb => Box::new(
+            link::LinkPrinter::new(link::Usb {
+                device: settings.device.clone(),
+                write_timeout: USB_WRITE_TIMEOUT,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
+        Transport::Tcp => Box::new(
+            link::LinkPrinter::new(link::Tcp {
+                address: settings.address.clone(),
+                timeout: TCP_TIMEOUT,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
     }
 }
 
@@ -281,6 +290,7 @@ mod tests {
             cover_open: None,
             error: Some("cannot write to /dev/usb/lp0: No such device".into()),
             transport: Some("usb /dev/usb/lp0".into()),
+            drawer: crate::protocol::DrawerState::Unknown,
         };
         assert_eq!(io.into_status("usb /dev/usb/lp0"), unreachable);
         let out = PrinterStatus {
