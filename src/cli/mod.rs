@@ -15,6 +15,7 @@ mod check_config;
 mod client;
 mod drawer;
 mod loopback;
+mod probe;
 mod serve;
 mod tools;
 
@@ -152,7 +153,17 @@ enum Tool {
         width: Option<usize>,
     },
     /// List candidate printer devices: serial ports (with USB ids), `/dev/usb/lp*`.
-    Printers,
+    Printers {
+        /// Then ask the configured printer who it is (status, GS I maker and model) and
+        /// suggest `profile` and `qr` settings. Stop the daemon first: the printer takes
+        /// one connection at a time.
+        #[arg(long)]
+        probe: bool,
+        /// With --probe, on a serial printer: first find its baud rate (a few junk
+        /// characters may print at the wrong rates).
+        #[arg(long, requires = "probe")]
+        baud_probe: bool,
+    },
     /// Technician check of the whole path through the running daemon — socket, payment,
     /// printer — with the time of each stage and a PASS (0), WARN (2: the printer did not
     /// confirm) or FAIL (1) verdict; a failed test cancels its order.
@@ -201,7 +212,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             output,
             width,
         }) => tools::render(&input, &output, width, config_path),
-        Command::Tool(Tool::Printers) => tools::printers(),
+        Command::Tool(Tool::Printers { probe, baud_probe }) => {
+            let listed = tools::printers()?;
+            if probe {
+                return probe::run(config_path, baud_probe);
+            }
+            Ok(listed)
+        }
         Command::Tool(Tool::Loopback { live, total, wait }) => {
             loopback::run(&socket()?, live, total, Duration::from_secs(wait), cli.json)
         }

@@ -16,7 +16,8 @@
 //!   (port 9100), one file each, and the print-with-status exchange they share;
 //! - `status.rs`: the ESC/POS status bytes and replies decoded into typed values; every
 //!   `PrinterStatus` this module reports is built there;
-//! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`.
+//! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`;
+//! - `identify.rs`: what a printer says it is ([`Identity`], `wxprint printers --probe`).
 //!
 //! Printers take bytes: this module does not know what a receipt says, nor jobs or the
 //! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`).
@@ -31,11 +32,13 @@ use crate::protocol::PrinterStatus;
 
 pub mod discover;
 mod file;
+mod identify;
 pub mod link;
 pub mod profile;
 mod status;
 
 pub use file::FilePrinter;
+pub use identify::Identity;
 
 /// A stuck usblp write is abandoned after this.
 const USB_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -164,6 +167,15 @@ pub trait Printer: Send + 'static {
     /// Live status, as far as the transport can know it.
     fn status(&mut self) -> PrinterStatus;
 
+    /// What the printer says it is (`wxprint printers --probe`, the log at start-up): its
+    /// status, then the maker and model it answers to `GS I`. Transports that cannot ask
+    /// a printer say so.
+    fn identify(&mut self) -> Identity {
+        let status = self.status();
+        let why = "this transport has no printer to ask";
+        Identity::not_asked(self.describe(), status, false, why)
+    }
+
     /// [`Printer::write_job`] once `gate` opens ([`PrinterError::Withheld`] if it is shut,
     /// nothing sent). Transports that can do something useful meanwhile (open the link,
     /// ask the printer's status) do it before waiting at the gate.
@@ -190,6 +202,9 @@ enum Command {
     },
     Status {
         reply: oneshot::Sender<PrinterStatus>,
+    },
+    Identify {
+        reply: oneshot::Sender<Identity>,
     },
 }
 
@@ -233,6 +248,9 @@ impl PrinterHandle {
                         Command::Status { reply } => {
                             let _ = reply.send(printer.status());
                         }
+                        Command::Identify { reply } => {
+                            let _ = reply.send(printer.identify());
+                        }
                     }
                 }
             })
@@ -260,6 +278,14 @@ impl PrinterHandle {
             reply,
         });
         Queued(sent.is_ok().then_some(answer))
+    }
+
+    /// Ask the printer who it is ([`Printer::identify`]), queued like a job; `None` when
+    /// the printer thread has stopped.
+    pub async fn identify(&self) -> Option<Identity> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Command::Identify { reply }).ok()?;
+        answer.await.ok()
     }
 
     /// Ask the transport for its live status.

@@ -21,7 +21,8 @@
 //! and opened again, by path, for the next job.
 //!
 //! This file holds the [`Link`]/[`Connector`] abstraction and the printer on it;
-//! `exchange.rs` the exchange itself; each wire is
+//! `exchange.rs` the exchange itself; `identify.rs` the `GS I` maker/model questions of a
+//! probe, `baud.rs` the serial baud probe; each wire is
 //! one [`Connector`] in its own file (`serial.rs`, `usb.rs`, `tcp.rs`), and what the reply
 //! bytes mean is `printer/status.rs`. Nothing here knows a particular wire.
 
@@ -32,15 +33,18 @@ use exchange::{print_confirmed, query};
 use tracing::{debug, warn};
 
 use super::status::{self, Realtime};
-use super::{Gate, Printer, PrinterError, Printout};
+use super::{Gate, Identity, Printer, PrinterError, Printout};
 use crate::config::DrawerLevel;
 use crate::protocol::PrinterStatus;
 
+mod baud;
 mod exchange;
+mod identify;
 mod serial;
 mod tcp;
 mod usb;
 
+pub use baud::{BAUD_CANDIDATES, BaudVerdict, ROUNDS, accepted, probe_baud};
 pub use serial::Serial;
 pub use tcp::Tcp;
 pub use usb::Usb;
@@ -195,6 +199,10 @@ impl<C: Connector> Printer for LinkPrinter<C> {
             location: Some(format!("{description} ({said})")),
             confirmed: Some(confirmed),
         })
+    }
+
+    fn identify(&mut self) -> Identity {
+        self.identify_now()
     }
 
     fn status(&mut self) -> PrinterStatus {
