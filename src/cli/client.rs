@@ -236,6 +236,7 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
                 ..
             },
         ) if !c.follow => code(PRINTER_NOT_READY),
+        (Op::Drawer { .. }, Event::Error { error, .. }) => code(super::drawer::exit_code(error)),
         (_, Event::Error { print: None, .. }) => code(2),
         (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
         (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {
@@ -253,7 +254,6 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
         (Op::Refund { .. }, Event::RefundFailed { .. }) => code(4),
         (Op::Refund { .. }, _) => None,
         (Op::Checkout(c), Event::Printed { .. }) if !c.follow => code(0),
-        (Op::Drawer { .. }, Event::Error { error, .. }) => code(super::drawer::exit_code(error)),
         (Op::Checkout(_) | Op::Cancel { .. } | Op::SandboxPay { .. }, _) => None,
         _ => code(0),
     }

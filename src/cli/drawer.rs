@@ -30,16 +30,14 @@ pub(crate) fn describe(event: &Event) -> String {
     else {
         return event.name().to_owned();
     };
-    let said = match confirmed {
-        Some(true) => ", confirmed by the printer",
-        Some(false) => ", the printer did not confirm",
-        None => "",
+    // A printer on a link says whether it confirmed; the file transport, where it went.
+    let said = match (confirmed, location) {
+        (Some(true), _) => ", confirmed by the printer".to_owned(),
+        (Some(false), _) => ", the printer did not confirm".to_owned(),
+        (None, Some(location)) => format!(" → {location}"),
+        (None, None) => String::new(),
     };
-    let to = location
-        .as_deref()
-        .map(|l| format!(" → {l}"))
-        .unwrap_or_default();
-    format!("drawer     pin {pin}, {on_ms} ms on / {off_ms} ms off ({sent}){said}{to}")
+    format!("drawer     pin {pin}, {on_ms} ms on / {off_ms} ms off ({sent}){said}")
 }
 
 /// The exit code when the daemon refused the kick with `error`.
