@@ -73,12 +73,15 @@ impl Identity {
                 p.description
             ),
             None => {
-                let why = match (&self.not_asked, self.name()) {
-                    (Some(why), _) => format!("not identified ({why})"),
-                    (None, Some(name)) => {
-                        format!("{name:?} matches no built-in profile")
+                let why = match (&self.not_asked, &self.maker, &self.model) {
+                    (Some(why), ..) => format!("not identified ({why})"),
+                    (None, Some(maker), Some(model)) => {
+                        format!(
+                            "{:?} matches no built-in profile",
+                            format!("{maker} {model}")
+                        )
                     }
-                    (None, None) => "it did not answer GS I 66/67 (maker, model)".to_owned(),
+                    _ => "it did not answer GS I 66/67 (maker, model)".to_owned(),
                 };
                 format!(
                     "none: unknown printer, {why}; keep a generic profile (\"80mm\" or \"58mm\") with qr = \"raster\", which prints on any ESC/POS printer"
