@@ -101,6 +101,7 @@ impl Printer for Stamp {
             cover_open: None,
             error: None,
             transport: None,
+            drawer: wxprint::protocol::DrawerState::Unknown,
         }
     }
 }
@@ -142,6 +143,7 @@ async fn bench_checkout(dir: &Path, durable: bool) {
         print_timeout: Duration::from_secs(600),
         query_rate: 10,
         keep_finished: Duration::from_secs(30 * 24 * 3600),
+        drawer: wxprint::escpos::DrawerPulse::default(),
     };
     let state = if durable {
         dir.join("state")

@@ -115,6 +115,7 @@ async fn bench_detection(dir: &Path) {
         print_timeout: Duration::from_secs(600),
         query_rate: 10,
         keep_finished: Duration::from_secs(30 * 24 * 3600),
+        drawer: wxprint::escpos::DrawerPulse::default(),
     };
     let journal = Journal::open(&dir.join("state")).unwrap();
     let printer = PrinterHandle::spawn(Box::new(FilePrinter::new(dir.join("receipts"))));

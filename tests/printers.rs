@@ -1,8 +1,16 @@
 //! The daemon printing through the real transports — serial (a pseudo-terminal), the usblp
 //! device (the same pty standing in for `/dev/usb/lp0`) and TCP 9100 — to the virtual
 //! printer of `tests/support/virtual_printer/`, which answers `DLE EOT` and `GS r` like
-//! hardware. The QR is decoded from the bytes the printer received.
+//! hardware. The QR is decoded from the bytes the printer received. `printers/probe.rs`:
+//! `wxprint printers --probe` against the same printer; `printers/drawer_cli.rs`:
+//! `wxprint drawer` through a running daemon.
 
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "printers/drawer_cli.rs"]
+mod drawer_cli;
+#[path = "printers/probe.rs"]
+mod probe;
 mod support;
 #[path = "support/virtual_printer/mod.rs"]
 mod virtual_printer;

@@ -65,6 +65,7 @@ impl From<DaemonOp> for Op {
             },
             DaemonOp::Watch => Op::Watch,
             DaemonOp::Printer => Op::Printer,
+            DaemonOp::Drawer { pin } => Op::Drawer { pin: Some(pin) },
         }
     }
 }
@@ -235,6 +236,7 @@ fn finished(op: &Op, event: &Event) -> Option<ExitCode> {
                 ..
             },
         ) if !c.follow => code(PRINTER_NOT_READY),
+        (Op::Drawer { .. }, Event::Error { error, .. }) => code(super::drawer::exit_code(error)),
         (_, Event::Error { print: None, .. }) => code(2),
         (Op::Checkout(c), Event::Error { .. }) if !c.follow => code(2),
         (_, Event::Paid { .. }) => code(if matches!(op, Op::Cancel { .. }) {
@@ -325,6 +327,7 @@ fn describe(event: &Event) -> String {
             status.error.as_deref().unwrap_or("not ready")
         ),
         Event::Printer { status, .. } => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Drawer { .. } => super::drawer::describe(event),
         Event::Pong { version, protocol } => {
             format!("pong       wxprint {version}, protocol {protocol}")
         }

@@ -13,7 +13,9 @@
 
 mod check_config;
 mod client;
+mod drawer;
 mod loopback;
+mod probe;
 mod serve;
 mod tools;
 
@@ -125,6 +127,13 @@ enum DaemonOp {
         #[arg(long)]
         out_refund_no: Option<String>,
     },
+    /// Kick the cash drawer (ESC p with the configured pulse). Exit codes: 0 kicked,
+    /// 5 the printer cannot take it now (unreachable, paper out, cover open, offline).
+    Drawer {
+        /// The drawer connector pin: 2 (the usual drawer) or 5 (a second drawer).
+        #[arg(long, default_value_t = 2, value_parser = drawer::pin)]
+        pin: u8,
+    },
 }
 
 /// Commands that do their own work: `test-print` asks the daemon but prints by itself when
@@ -144,7 +153,17 @@ enum Tool {
         width: Option<usize>,
     },
     /// List candidate printer devices: serial ports (with USB ids), `/dev/usb/lp*`.
-    Printers,
+    Printers {
+        /// Then ask the configured printer who it is (status, GS I maker and model) and
+        /// suggest `profile` and `qr` settings. Stop the daemon first: the printer takes
+        /// one connection at a time.
+        #[arg(long)]
+        probe: bool,
+        /// With --probe, on a serial printer: first find its baud rate (a few junk
+        /// characters may print at the wrong rates).
+        #[arg(long, requires = "probe")]
+        baud_probe: bool,
+    },
     /// Technician check of the whole path through the running daemon — socket, payment,
     /// printer — with the time of each stage and a PASS (0), WARN (2: the printer did not
     /// confirm) or FAIL (1) verdict; a failed test cancels its order.
@@ -193,7 +212,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             output,
             width,
         }) => tools::render(&input, &output, width, config_path),
-        Command::Tool(Tool::Printers) => tools::printers(),
+        Command::Tool(Tool::Printers { probe, baud_probe }) => {
+            let listed = tools::printers()?;
+            if probe {
+                return probe::run(config_path, baud_probe);
+            }
+            Ok(listed)
+        }
         Command::Tool(Tool::Loopback { live, total, wait }) => {
             loopback::run(&socket()?, live, total, Duration::from_secs(wait), cli.json)
         }

@@ -30,7 +30,7 @@ use super::{check_profile, load_settings, runtime};
 
 /// The daemon's own log lines keep the target they had when they were written in
 /// `main.rs` (a log reader or `RUST_LOG` filter may know it), not this module's path.
-const LOG_TARGET: &str = "wxprint";
+pub(crate) const LOG_TARGET: &str = "wxprint";
 
 /// `wxprint serve [--sandbox]`: runs the daemon until it is told to stop.
 pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
@@ -56,6 +56,10 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
         let metrics = start_metrics(&settings, &journal_path, &jobs).await;
         let notifications = start_notifications(&settings, wechatpay, &jobs).await?;
         let status = announce_ready(&settings, &journal_path, &*backend, &printer, &jobs);
+        tokio::spawn(super::probe::log_identity(
+            printer.clone(),
+            settings.clone(),
+        ));
         if let Some(interval) = sd_notify::watchdog_enabled() {
             tokio::spawn(watchdog(jobs.clone(), interval, status));
         }

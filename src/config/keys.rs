@@ -385,6 +385,31 @@ pub const KEYS: &[Key] = &[
         doc: "A receipt held back by a printer fault fails after this; the order stays payable.",
         show: |s| duration(s.printer.print_timeout),
     },
+    // The folk standard `ESC p 0 25 250` (docs/escpos.md §3): 50 ms on, 500 ms off.
+    Key {
+        section: "printer",
+        name: "drawer_on_ms",
+        production: "50",
+        sandbox: None,
+        doc: "Cash drawer kick: how long the pulse is on, in ms (even, 2 to 126).",
+        show: |s| Shown::Integer(s.printer.drawer_pulse.on_ms().into()),
+    },
+    Key {
+        section: "printer",
+        name: "drawer_off_ms",
+        production: "500",
+        sandbox: None,
+        doc: "Cash drawer kick: the pause after the pulse, in ms (even, at least 4 × on, at most 510).",
+        show: |s| Shown::Integer(s.printer.drawer_pulse.off_ms().into()),
+    },
+    Key {
+        section: "printer",
+        name: "drawer_open_level",
+        production: "low",
+        sandbox: None,
+        doc: "The drawer sensor's level (connector pin 3) that means open: \"low\" | \"high\".",
+        show: |s| text(s.printer.drawer_open_level.as_str()),
+    },
     Key {
         section: "receipt",
         name: "title",

@@ -81,7 +81,7 @@ pub use load::{
 pub use samples::documentation_samples;
 pub use settings::MetricsSettings;
 pub use settings::{
-    Backend, DaemonSettings, FlowControl, NotifyListen, NotifySettings, PollSchedule,
+    Backend, DaemonSettings, DrawerLevel, FlowControl, NotifyListen, NotifySettings, PollSchedule,
     PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding, Transport,
     WechatPaySettings,
 };

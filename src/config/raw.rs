@@ -153,7 +153,8 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "printer.baudrate: unknown key; expected one of transport, device, address, \
-             baud_rate, flow_control, profile, qr, encoding, print_timeout"
+             baud_rate, flow_control, profile, qr, encoding, print_timeout, drawer_on_ms, \
+             drawer_off_ms, drawer_open_level"
         );
 
         let err = error_of("[printr]\nbaud_rate = 9600\n", true);

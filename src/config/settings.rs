@@ -228,6 +228,22 @@ pub struct PrinterSettings {
     pub encoding: TextEncoding,
     /// A receipt held back by a printer fault fails after this.
     pub print_timeout: Duration,
+    /// The `drawer` op's pulse (`drawer_on_ms`, `drawer_off_ms`, on pin 2 unless the op
+    /// names pin 5); valid by construction: off ≥ 4 × on.
+    pub drawer_pulse: crate::escpos::DrawerPulse,
+    /// The drawer sensor's level (connector pin 3) when the drawer is open.
+    pub drawer_open_level: DrawerLevel,
+}
+
+/// `printer.drawer_open_level`: the level of the drawer connector's pin 3 (the open/closed
+/// switch) that means "open". It depends on the drawer's wiring; most drawers read low
+/// when open (receiptio and JumpMind OpenPOS read a set bit, pin 3 high, as closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawerLevel {
+    /// Pin 3 high (`DLE EOT 1` bit 2 set) means open.
+    High,
+    /// Pin 3 low (`DLE EOT 1` bit 2 clear) means open.
+    Low,
 }
 
 /// `[receipt]`: defaults that a checkout's own title / footer override.
@@ -351,4 +367,5 @@ choice!(Region { Mainland => "mainland", Global => "global" });
 choice!(Transport { Serial => "serial", Usb => "usb", Tcp => "tcp", File => "file" });
 choice!(FlowControl { Hardware => "hardware", Software => "software", None => "none" });
 choice!(QrMode { Auto => "auto", Native => "native", Raster => "raster" });
+choice!(DrawerLevel { High => "high", Low => "low" });
 choice!(TextEncoding { Auto => "auto", Gb18030 => "gb18030", Cp1252 => "cp1252" });

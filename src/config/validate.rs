@@ -20,6 +20,7 @@ use super::settings::{
 };
 use super::url::split_host_port;
 
+mod drawer;
 #[cfg(test)]
 mod kinds_tests;
 #[cfg(test)]
@@ -255,6 +256,8 @@ fn printer(c: &mut Check<'_>) -> PrinterSettings {
         qr: c.choice::<QrMode>("printer.qr").unwrap_or(QrMode::Auto),
         encoding: c.encoding("printer.encoding").unwrap_or(TextEncoding::Auto),
         print_timeout: c.duration("printer.print_timeout", Range::Positive),
+        drawer_pulse: drawer::pulse(c),
+        drawer_open_level: drawer::open_level(c),
     }
 }
 

@@ -5,6 +5,7 @@
 //! (`receipt`), and the QR blocks built on it live in `qr`.
 
 use super::charset::{self, TextMode};
+use super::drawer::DrawerPulse;
 use super::qr::MAX_QR_BYTES;
 use super::{Cut, ESC, FS, GS, LF, Layout, REALTIME_DISABLE};
 
@@ -163,6 +164,11 @@ impl EscPos {
             Cut::FeedFull => self.feed(3).cut_full(),
             Cut::None => self.feed(4),
         }
+    }
+
+    /// `ESC p m t1 t2` — kick the cash drawer with `pulse` (`1B 70 m t1 t2`).
+    pub fn drawer_pulse(&mut self, pulse: DrawerPulse) -> &mut Self {
+        self.raw(&pulse.bytes())
     }
 
     /// `GS ( D` — disable real-time commands ([`REALTIME_DISABLE`]).

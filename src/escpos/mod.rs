@@ -5,7 +5,8 @@
 //! documented in `docs/escpos.md` §1–§3, how text is encoded for the printer ([`TextMode`]:
 //! GB18030 or a code page, and print widths), and QR codes: the symbol
 //! ([`qr_matrix`](fn@qr_matrix)) and the centred QR blocks (`EscPos::qr_block`,
-//! [`qr_raster`], [`qr_native_block`]).
+//! [`qr_raster`], [`qr_native_block`]), and the cash drawer's pulse ([`DrawerPulse`], which
+//! keeps the solenoids' duty rule).
 //!
 //! It must not know what a receipt says (`receipt` composes the paper from these parts), how
 //! the bytes reach a printer (`printer`), or how they look on paper (`preview` reads them back
@@ -13,6 +14,7 @@
 
 mod builder;
 mod charset;
+mod drawer;
 mod layout;
 mod qr;
 mod qr_matrix;
@@ -22,6 +24,7 @@ pub(crate) mod testing;
 pub use builder::{Align, EscPos, RasterScale};
 pub(crate) use charset::char_width;
 pub use charset::{TextMode, code_page_encoding, text_width, text_width_in, truncate_to_width};
+pub use drawer::{DUTY_FACTOR, DrawerPin, DrawerPulse, PULSE_MAX_MS, PULSE_STEP_MS, PulseError};
 pub use layout::{Cut, Layout, QrStyle};
 pub use qr::{
     MAX_QR_BYTES, MAX_RASTER_ROWS, MIN_LINE_DOTS, MIN_MODULE_UM10, NATIVE_QR_MODULE_DOTS,

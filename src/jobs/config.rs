@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub(crate) use crate::config::PollSchedule;
 use crate::config::{Backend, NotifyListen, PrinterSettings, QrMode, Settings, TextEncoding};
-use crate::escpos::{Layout, QrStyle, TextMode};
+use crate::escpos::{DrawerPulse, Layout, QrStyle, TextMode};
 use crate::printer::profile;
 
 /// What the state machine needs from the settings.
@@ -43,6 +43,8 @@ pub struct JobsConfig {
     pub query_rate: u32,
     /// How long a finished job stays in the journal (`daemon.keep_finished`).
     pub keep_finished: Duration,
+    /// The `drawer` op's pulse (`printer.drawer_on_ms` / `drawer_off_ms`, pin 2).
+    pub drawer: DrawerPulse,
 }
 
 /// WeChat Pay's shortest order life: a `time_expire` less than a minute ahead is raised to
@@ -66,6 +68,7 @@ impl JobsConfig {
             print_timeout: settings.printer.print_timeout,
             query_rate: settings.wechatpay.query_rate,
             keep_finished: settings.daemon.keep_finished,
+            drawer: settings.printer.drawer_pulse,
         }
     }
 }

@@ -101,6 +101,7 @@ pub(crate) fn config() -> JobsConfig {
         print_timeout: Duration::from_millis(300),
         query_rate: 10,
         keep_finished: Duration::from_secs(30 * 24 * 3600),
+        drawer: crate::escpos::DrawerPulse::default(),
     }
 }
 

@@ -41,6 +41,7 @@
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`;
 //! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders;
 //! - `metered.rs`: what a change tells the fleet metrics (`crate::metrics`).
+//! - `drawer.rs`: the `drawer` op, a cash drawer kick on request (never on a payment).
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -48,6 +49,7 @@
 mod budget;
 mod config;
 mod delays;
+mod drawer;
 #[cfg(test)]
 mod fixtures;
 mod follow;

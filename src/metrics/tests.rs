@@ -43,6 +43,7 @@ fn a_printer_status_is_its_worst_state() {
         cover_open: Some(false),
         error: None,
         transport: None,
+        drawer: crate::protocol::DrawerState::Unknown,
     };
     let with = |f: fn(&mut PrinterStatus)| {
         let mut s = ready.clone();

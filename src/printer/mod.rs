@@ -16,7 +16,8 @@
 //!   (port 9100), one file each, and the print-with-status exchange they share;
 //! - `status.rs`: the ESC/POS status bytes and replies decoded into typed values; every
 //!   `PrinterStatus` this module reports is built there;
-//! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`.
+//! - [`profile`]: built-in printer models; [`discover`]: `wxprint printers`;
+//! - `identify.rs`: what a printer says it is ([`Identity`], `wxprint printers --probe`).
 //!
 //! Printers take bytes: this module does not know what a receipt says, nor jobs or the
 //! socket; of the protocol it knows only `PrinterStatus` (with its `Paper`). What the
@@ -32,11 +33,13 @@ use crate::protocol::PrinterStatus;
 
 pub mod discover;
 mod file;
+mod identify;
 pub mod link;
 pub mod profile;
 mod status;
 
 pub use file::FilePrinter;
+pub use identify::Identity;
 
 /// A stuck usblp write is abandoned after this.
 const USB_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,19 +140,28 @@ pub struct Printout {
 pub fn open(settings: &PrinterSettings) -> Box<dyn Printer> {
     match settings.transport {
         Transport::File => Box::new(FilePrinter::new(&settings.device)),
-        Transport::Serial => Box::new(link::LinkPrinter::new(link::Serial {
-            device: settings.device.clone(),
-            baud_rate: settings.baud_rate,
-            flow_control: settings.flow_control,
-        })),
-        Transport::Usb => Box::new(link::LinkPrinter::new(link::Usb {
-            device: settings.device.clone(),
-            write_timeout: USB_WRITE_TIMEOUT,
-        })),
-        Transport::Tcp => Box::new(link::LinkPrinter::new(link::Tcp {
-            address: settings.address.clone(),
-            timeout: TCP_TIMEOUT,
-        })),
+        Transport::Serial => Box::new(
+            link::LinkPrinter::new(link::Serial {
+                device: settings.device.clone(),
+                baud_rate: settings.baud_rate,
+                flow_control: settings.flow_control,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
+        Transport::Usb => Box::new(
+            link::LinkPrinter::new(link::Usb {
+                device: settings.device.clone(),
+                write_timeout: USB_WRITE_TIMEOUT,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
+        Transport::Tcp => Box::new(
+            link::LinkPrinter::new(link::Tcp {
+                address: settings.address.clone(),
+                timeout: TCP_TIMEOUT,
+            })
+            .drawer_open_level(settings.drawer_open_level),
+        ),
     }
 }
 
@@ -165,6 +177,15 @@ pub trait Printer: Send + 'static {
 
     /// Live status, as far as the transport can know it.
     fn status(&mut self) -> PrinterStatus;
+
+    /// What the printer says it is (`wxprint printers --probe`, the log at start-up): its
+    /// status, then the maker and model it answers to `GS I`. Transports that cannot ask
+    /// a printer say so.
+    fn identify(&mut self) -> Identity {
+        let status = self.status();
+        let why = "this transport has no printer to ask";
+        Identity::not_asked(self.describe(), status, false, why)
+    }
 
     /// [`Printer::write_job`] once `gate` opens ([`PrinterError::Withheld`] if it is shut,
     /// nothing sent). Transports that can do something useful meanwhile (open the link,
@@ -192,6 +213,9 @@ enum Command {
     },
     Status {
         reply: oneshot::Sender<PrinterStatus>,
+    },
+    Identify {
+        reply: oneshot::Sender<Identity>,
     },
 }
 
@@ -239,6 +263,9 @@ impl PrinterHandle {
                             crate::metrics::printer_status(&status);
                             let _ = reply.send(status);
                         }
+                        Command::Identify { reply } => {
+                            let _ = reply.send(printer.identify());
+                        }
                     }
                 }
             })
@@ -266,6 +293,14 @@ impl PrinterHandle {
             reply,
         });
         Queued(sent.is_ok().then_some(answer))
+    }
+
+    /// Ask the printer who it is ([`Printer::identify`]), queued like a job; `None` when
+    /// the printer thread has stopped.
+    pub async fn identify(&self) -> Option<Identity> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Command::Identify { reply }).ok()?;
+        answer.await.ok()
     }
 
     /// Ask the transport for its live status.
@@ -296,6 +331,7 @@ mod tests {
             cover_open: None,
             error: Some("cannot write to /dev/usb/lp0: No such device".into()),
             transport: Some("usb /dev/usb/lp0".into()),
+            drawer: crate::protocol::DrawerState::Unknown,
         };
         assert_eq!(io.into_status("usb /dev/usb/lp0"), unreachable);
         let out = PrinterStatus {

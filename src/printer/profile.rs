@@ -31,6 +31,10 @@
 //!   dots at 203 dpi when set to it; we keep 512 @ 180 for all: the layout then fits every
 //!   TM-T88IV–VII, and the 6-dot QR modules computed for 180 dpi are 0.85 mm there and still
 //!   0.75 mm on a 203 dpi head.
+//! - `printer_ids`: the `GS I 66` maker ("EPSON") and the
+//!   `GS I 67` model names of the models each Epson profile is for. The Chinese-market
+//!   printers have none: what they answer to `GS I` is undocumented, so a probe reports
+//!   them as unknown rather than guess.
 //! - `usb_ids`: from `docs/escpos.md` §5 (python-escpos, node-escpos, escpos-rs, Linux
 //!   usblp sources), not from the db. `1fc9:2016` is the NXP vendor id Xprinter uses (seen on
 //!   an 80 mm XP-T80A); `04b8:0e15` is often quoted for the TM-T20II but unverified.
@@ -64,6 +68,9 @@ pub struct Profile {
     pub cut: Cut,
     /// USB vendor:product ids this profile likely matches (for `wxprint printers`).
     pub usb_ids: &'static [(u16, u16)],
+    /// What the printer answers to `GS I 66` (maker) and `GS I 67` (model name), for
+    /// `wxprint printers --probe`: only names seen in a vendor's documentation.
+    pub printer_ids: &'static [(&'static str, &'static str)],
 }
 
 /// The built-in profiles. `80mm` and `58mm` are [`Layout::MM80`] / [`Layout::MM58`].
@@ -80,6 +87,7 @@ pub const PROFILES: &[Profile] = &[
         text: Layout::MM80.text,
         cut: Layout::MM80.cut,
         usb_ids: &[(0x0FE6, 0x811E)],
+        printer_ids: &[],
     },
     Profile {
         name: "58mm",
@@ -93,6 +101,7 @@ pub const PROFILES: &[Profile] = &[
         text: Layout::MM58.text,
         cut: Layout::MM58.cut,
         usb_ids: &[],
+        printer_ids: &[],
     },
     Profile {
         name: "epson-tm-t88",
@@ -106,6 +115,12 @@ pub const PROFILES: &[Profile] = &[
         text: TextMode::CodePage(16),
         cut: Cut::FeedPartial,
         usb_ids: &[(0x04B8, 0x0202)],
+        printer_ids: &[
+            ("EPSON", "TM-T88IV"),
+            ("EPSON", "TM-T88V"),
+            ("EPSON", "TM-T88VI"),
+            ("EPSON", "TM-T88VII"),
+        ],
     },
     Profile {
         name: "epson-tm-t20",
@@ -119,6 +134,12 @@ pub const PROFILES: &[Profile] = &[
         text: TextMode::CodePage(16),
         cut: Cut::FeedPartial,
         usb_ids: &[(0x04B8, 0x0E03), (0x04B8, 0x0E15)],
+        printer_ids: &[
+            ("EPSON", "TM-T20"),
+            ("EPSON", "TM-T20II"),
+            ("EPSON", "TM-T20III"),
+            ("EPSON", "TM-T20X"),
+        ],
     },
     Profile {
         name: "xprinter-58",
@@ -132,6 +153,7 @@ pub const PROFILES: &[Profile] = &[
         text: TextMode::Chinese,
         cut: Cut::FeedPartial,
         usb_ids: &[(0x1FC9, 0x2016)],
+        printer_ids: &[],
     },
     Profile {
         name: "zjiang-58",
@@ -145,6 +167,7 @@ pub const PROFILES: &[Profile] = &[
         text: TextMode::Chinese,
         cut: Cut::FeedPartial,
         usb_ids: &[(0x0416, 0x5011), (0x6868, 0x0500)],
+        printer_ids: &[],
     },
 ];
 
@@ -159,6 +182,19 @@ pub fn matching_usb(vendor: u16, product: u16) -> impl Iterator<Item = &'static 
     PROFILES
         .iter()
         .filter(move |p| p.usb_ids.contains(&(vendor, product)))
+}
+
+/// The profile of the printer that answered `GS I 66` with `maker` and `GS I 67` with
+/// `model` (case and surrounding spaces ignored; the model must match exactly, so a
+/// TM-T88III is not taken for a TM-T88IV). `None` for any printer not listed: it is
+/// unknown, never guessed.
+pub fn matching_id(maker: &str, model: &str) -> Option<&'static Profile> {
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b);
+    PROFILES.iter().find(|p| {
+        p.printer_ids
+            .iter()
+            .any(|(m, n)| same(maker, m) && same(model, n))
+    })
 }
 
 /// All profile names, comma-separated (for error messages).
@@ -268,6 +304,14 @@ mod tests {
             "epson-tm-t88"
         );
         assert!(matching_usb(0x1234, 0x5678).next().is_none());
+        let named = |maker, model| matching_id(maker, model).map(|p| p.name);
+        assert_eq!(named("EPSON", "TM-T88V"), Some("epson-tm-t88"));
+        assert_eq!(named(" epson ", "tm-t20ii"), Some("epson-tm-t20"));
+        // An older model, a clone, an unknown maker: unknown, never guessed.
+        assert_eq!(named("EPSON", "TM-T88III"), None);
+        assert_eq!(named("EPSON", "TM-T88"), None);
+        assert_eq!(named("BIXOLON", "TM-T88V"), None);
+        assert_eq!(named("", ""), None);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Bit meanings: `docs/escpos.md` §4. This file knows bytes and what they mean; it does not
 //! know how they travel (the link) or when to ask (the print-with-status exchange in `link`).
 
-use crate::protocol::{Paper, PrinterStatus};
+use crate::config::DrawerLevel;
+use crate::protocol::{DrawerState, Paper, PrinterStatus};
 
 /// `DLE EOT 1`: real-time printer status.
 pub(crate) const DLE_EOT_PRINTER: [u8; 3] = [0x10, 0x04, 0x01];
@@ -40,13 +41,26 @@ pub(crate) fn valid_gs_r(b: u8) -> bool {
 pub(crate) struct PrinterReply {
     /// Bit 3.
     pub(crate) offline: bool,
+    /// Bit 2: the drawer connector's pin 3 (the drawer's open/closed switch) is high.
+    pub(crate) drawer_high: bool,
 }
 
 impl PrinterReply {
     pub(crate) fn parse(b: u8) -> PrinterReply {
         PrinterReply {
             offline: b & 0x08 != 0,
+            drawer_high: b & 0x04 != 0,
         }
+    }
+}
+
+/// The drawer as the sensor's level reads through the configured polarity; `Unknown`
+/// when the printer did not answer `DLE EOT 1`.
+pub(crate) fn drawer_state(printer: Option<PrinterReply>, open_level: DrawerLevel) -> DrawerState {
+    match (printer.map(|p| p.drawer_high), open_level) {
+        (None, _) => DrawerState::Unknown,
+        (Some(true), DrawerLevel::High) | (Some(false), DrawerLevel::Low) => DrawerState::Open,
+        (Some(_), _) => DrawerState::Closed,
     }
 }
 
@@ -190,8 +204,8 @@ impl Realtime {
         }
     }
 
-    /// As the protocol's `printer` event reports it.
-    pub(crate) fn to_protocol(self, transport: &str) -> PrinterStatus {
+    /// As the protocol's `printer` event reports it, the drawer read with `open_level`.
+    pub(crate) fn to_protocol(self, transport: &str, open_level: DrawerLevel) -> PrinterStatus {
         let error = match (self.answered(), self.not_ready()) {
             _ if self.garbled => Some(GARBLED.into()),
             (false, _) => {
@@ -206,6 +220,7 @@ impl Realtime {
             cover_open: self.cover_open(),
             error,
             transport: Some(transport.to_owned()),
+            drawer: drawer_state(self.printer, open_level),
         }
     }
 }
@@ -223,6 +238,7 @@ pub(crate) fn unasked(error: Option<String>, transport: String) -> PrinterStatus
         cover_open: None,
         error,
         transport: Some(transport),
+        drawer: DrawerState::Unknown,
     }
 }
 
@@ -234,6 +250,7 @@ pub(crate) fn unreachable(error: String, transport: Option<String>) -> PrinterSt
         cover_open: None,
         error: Some(error),
         transport,
+        drawer: DrawerState::Unknown,
     }
 }
 
@@ -252,29 +269,56 @@ mod tests {
         let ready = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x12));
         assert_eq!(ready.not_ready(), None);
         assert_eq!(ready.paper(), Paper::Ok);
-        assert_eq!(ready.to_protocol("x").paper, Paper::Ok);
+        assert_eq!(ready.to_protocol("x", DrawerLevel::Low).paper, Paper::Ok);
         let out = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x72));
         assert_eq!(out.paper(), Paper::Out);
         assert_eq!(out.not_ready(), Some(NotReady::PaperOut));
-        let reported = out.to_protocol("x");
+        let reported = out.to_protocol("x", DrawerLevel::Low);
         assert_eq!(reported.paper, Paper::Out);
         assert_eq!(reported.error.as_deref(), Some("paper out"));
         let near = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x1E));
         assert_eq!(near.paper(), Paper::NearEnd);
-        assert_eq!(near.to_protocol("x").paper, Paper::NearEnd);
+        assert_eq!(
+            near.to_protocol("x", DrawerLevel::Low).paper,
+            Paper::NearEnd
+        );
         assert_eq!(near.not_ready(), None, "near end still prints");
         let cover = Realtime::from_replies(Some(0x1A), Some(0x16), Some(0x12));
         assert_eq!(cover.cover_open(), Some(true));
         assert_eq!(cover.not_ready(), Some(NotReady::CoverOpen));
-        assert_eq!(cover.to_protocol("x").error.as_deref(), Some("cover open"));
+        assert_eq!(
+            cover.to_protocol("x", DrawerLevel::Low).error.as_deref(),
+            Some("cover open")
+        );
         let silent = Realtime::default();
-        let status = silent.to_protocol("tcp x");
+        let status = silent.to_protocol("tcp x", DrawerLevel::Low);
         assert_eq!(status.online, None);
         assert_eq!(status.paper, Paper::Unknown);
         assert!(status.error.unwrap().contains("unknown"));
-        let noise = Realtime::garbled().to_protocol("serial x");
+        let noise = Realtime::garbled().to_protocol("serial x", DrawerLevel::Low);
         assert_eq!((noise.online, noise.paper), (None, Paper::Unknown));
         assert!(noise.error.unwrap().contains("baud rate"));
+    }
+
+    #[test]
+    fn the_drawer_sensor_reads_through_the_configured_polarity() {
+        // DLE EOT 1 bit 2: connector pin 3 high (node-escpos #288 saw 0x16 on a real one).
+        let high = Realtime::from_replies(Some(0x16), Some(0x12), Some(0x12));
+        let low = Realtime::from_replies(Some(0x12), Some(0x12), Some(0x12));
+        let drawer = |r: Realtime, level| r.to_protocol("x", level).drawer;
+        assert_eq!(drawer(high, DrawerLevel::Low), DrawerState::Closed);
+        assert_eq!(drawer(low, DrawerLevel::Low), DrawerState::Open);
+        assert_eq!(drawer(high, DrawerLevel::High), DrawerState::Open);
+        assert_eq!(drawer(low, DrawerLevel::High), DrawerState::Closed);
+        assert_eq!(high.not_ready(), None, "an open drawer is no printer fault");
+        let silent = Realtime::default();
+        assert_eq!(drawer(silent, DrawerLevel::Low), DrawerState::Unknown);
+        assert_eq!(
+            drawer(Realtime::garbled(), DrawerLevel::High),
+            DrawerState::Unknown
+        );
+        let unreachable = unreachable("gone".into(), None);
+        assert_eq!(unreachable.drawer, DrawerState::Unknown);
     }
 
     #[test]

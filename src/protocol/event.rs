@@ -218,6 +218,23 @@ pub enum Event {
         #[serde(flatten)]
         status: PrinterStatus,
     },
+    /// The cash drawer was kicked: the answer to `drawer` (extension).
+    Drawer {
+        /// The connector pin driven (2 or 5).
+        pin: u8,
+        /// How long the pulse was on, in milliseconds.
+        on_ms: u16,
+        /// The pause after it, in milliseconds (at least 4 × `on_ms`).
+        off_ms: u16,
+        /// The bytes sent, as hex pairs: `1B 70 00 19 FA`.
+        sent: String,
+        /// Where the pulse went (the file transport's file name), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        /// Whether the printer confirmed it processed the pulse (as for `printed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed: Option<bool>,
+    },
     /// The answer to `ping`.
     Pong {
         /// wxprint's version.
@@ -269,7 +286,7 @@ impl Event {
             Event::Printed { out_trade_no, .. }
             | Event::Error { out_trade_no, .. }
             | Event::Printer { out_trade_no, .. } => out_trade_no.as_deref(),
-            Event::Pong { .. } => None,
+            Event::Pong { .. } | Event::Drawer { .. } => None,
         }
     }
 
@@ -313,6 +330,7 @@ impl Event {
             Event::Status(_) => "status",
             Event::Printer { .. } => "printer",
             Event::Pong { .. } => "pong",
+            Event::Drawer { .. } => "drawer",
             Event::Error { .. } => "error",
         }
     }
@@ -342,6 +360,7 @@ mod tests {
             cover_open: None,
             error: None,
             transport: None,
+            drawer: super::super::DrawerState::Unknown,
         };
         let error = ErrorBody::new(super::super::ErrorCode::Internal, "x");
         let no = || "T1234567".to_owned();

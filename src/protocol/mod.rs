@@ -10,6 +10,7 @@
 //! - `checkout.rs`: the `checkout` op's order and receipt, with the shape checks;
 //! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
 //! - `refund.rs`: the `refund` op's arguments, refund states and amounts (extension);
+//! - `drawer.rs`: the `drawer` op's pin and the drawer sensor's word (extension);
 //! - `status.rs`: job, print and printer states carried by events;
 //! - `error.rs`: error codes and the `error` object.
 //!
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod checkout;
+mod drawer;
 mod error;
 mod event;
 mod refund;
@@ -26,6 +28,7 @@ mod shape;
 mod status;
 
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
+pub use drawer::{DRAWER_PINS, DrawerState};
 pub use error::{ErrorBody, ErrorCode, RequestError};
 pub use event::{Event, ExchangeRate, Message, PaidAmount};
 pub use refund::{

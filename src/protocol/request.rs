@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::MAX_ID_LEN;
 use super::checkout::{Checkout, validate_out_trade_no};
+use super::drawer::DrawerArgs;
 use super::error::{RequestError, fields};
 use super::refund::Refund;
 use super::shape::{self, received};
@@ -70,10 +71,15 @@ pub enum Op {
         /// How much, under which number.
         refund: Refund,
     },
+    /// Kick the cash drawer (extension).
+    Drawer {
+        /// The connector pin, 2 or 5; `None`: pin 2.
+        pin: Option<u8>,
+    },
 }
 
 /// The names of every op, in the order of `docs/protocol.md`.
-pub const OPS: [&str; 10] = [
+pub const OPS: [&str; 11] = [
     "checkout",
     "status",
     "cancel",
@@ -84,6 +90,7 @@ pub const OPS: [&str; 10] = [
     "ping",
     "sandbox_pay",
     "refund",
+    "drawer",
 ];
 
 impl Op {
@@ -100,6 +107,7 @@ impl Op {
             Op::Ping => "ping",
             Op::SandboxPay { .. } => "sandbox_pay",
             Op::Refund { .. } => "refund",
+            Op::Drawer { .. } => "drawer",
         }
     }
 
@@ -221,6 +229,11 @@ fn parse_op(op: &str, rest: Value) -> Result<Op, RequestError> {
                 refund,
             }
         }
+        "drawer" => {
+            shape::check_request(&rest, op, shape::DRAWER)?;
+            let args: DrawerArgs = fields(rest)?;
+            Op::Drawer { pin: args.pin()? }
+        }
         "watch" | "printer" | "test_print" | "ping" => {
             shape::check_request(&rest, op, shape::NONE)?;
             let NoArgs {} = fields(rest)?;
@@ -258,6 +271,9 @@ impl Request {
         if let Some(no) = self.op.trade_no() {
             out.insert("out_trade_no".into(), no.into());
         }
+        if let Op::Drawer { pin: Some(pin) } = &self.op {
+            out.insert("pin".into(), (*pin).into());
+        }
         if let Op::Refund { refund, .. } = &self.op {
             let refund = serde_json::to_value(refund).expect("plain data");
             out.insert("refund".into(), refund);
@@ -276,6 +292,7 @@ mod tests {
             let line = match name {
                 "checkout" => r#"{"op":"checkout","order":{"out_trade_no":"T1234567","description":"x","amount":{"total":1}}}"#.to_owned(),
                 "refund" => r#"{"op":"refund","out_trade_no":"T1234567","refund":{"amount":100,"reason":"returned"}}"#.to_owned(),
+                "drawer" => r#"{"op":"drawer","pin":5}"#.to_owned(),
                 "status" | "cancel" | "reprint" | "sandbox_pay" => {
                     format!(r#"{{"op":"{name}","out_trade_no":"T1234567"}}"#)
                 }

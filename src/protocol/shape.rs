@@ -112,6 +112,9 @@ pub(crate) const REFUND: &[Field] = &[
 
 pub(crate) const NONE: &[Field] = &[];
 
+/// The fields of `drawer`.
+pub(crate) const DRAWER: &[Field] = &[opt("pin", Kind::Integer)];
+
 /// Check the fields of a request (an object without `op` and `id`) against `fields`.
 pub(crate) fn check_request(
     rest: &Value,

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::drawer::DrawerState;
 use super::error::ErrorBody;
 use super::event::ExchangeRate;
 use super::refund::RefundStatus;
@@ -242,6 +243,9 @@ pub struct PrinterStatus {
     /// Transport and where it writes (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// The cash drawer, as the printer's sensor reads it (extension).
+    #[serde(default)]
+    pub drawer: DrawerState,
 }
 
 #[cfg(test)]

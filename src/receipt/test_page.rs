@@ -146,6 +146,7 @@ mod tests {
             cover_open: Some(false),
             error: None,
             transport: None,
+            drawer: crate::protocol::DrawerState::Unknown,
         };
         let info = test_info("80mm", "serial /dev/ttyUSB0", &status, &Layout::MM80);
         assert_eq!(
@@ -164,6 +165,7 @@ mod tests {
             cover_open: None,
             error: Some("no answer".into()),
             transport: None,
+            drawer: crate::protocol::DrawerState::Unknown,
         };
         let info = test_info("58mm", "usb /dev/usb/lp0", &unknown, &Layout::MM58);
         let status_line = "status: online unknown, paper unknown, cover unknown (no answer)";

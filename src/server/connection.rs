@@ -304,6 +304,10 @@ impl Connection {
                 Ok(event) => self.send(id, event).await,
                 Err(e) => self.send_error(id, None, e).await,
             },
+            Op::Drawer { pin } => match self.jobs.drawer(pin).await {
+                Ok(event) => self.send(id, event).await,
+                Err(e) => self.send_error(id, None, e).await,
+            },
         }
     }
 

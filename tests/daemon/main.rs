@@ -8,6 +8,8 @@
 mod merchant;
 #[path = "../support/mod.rs"]
 mod support;
+#[path = "../support/virtual_printer/mod.rs"]
+mod virtual_printer;
 #[path = "../support/wechatpay_sim/mod.rs"]
 mod wechatpay_sim;
 
@@ -15,6 +17,7 @@ mod backends;
 mod cancel;
 mod checkout;
 mod delayed;
+mod drawer;
 mod errors;
 mod expiry;
 mod global;

@@ -83,6 +83,7 @@ impl Printer for BrokenPrinter {
             cover_open: None,
             error: Some("No such device".into()),
             transport: None,
+            drawer: wxprint::protocol::DrawerState::Unknown,
         }
     }
 }

@@ -36,6 +36,7 @@ impl Printer for SlowPrinter {
             cover_open: Some(false),
             error: None,
             transport: None,
+            drawer: wxprint::protocol::DrawerState::Unknown,
         }
     }
 }

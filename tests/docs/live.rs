@@ -248,6 +248,7 @@ fn pay_one(dir: &Path, log: &Log) {
     other.call(json!({"op": "ping", "id": "p"}), "pong");
     other.call(json!({"op": "printer", "id": "q"}), "printer");
     other.call(json!({"op": "test_print", "id": "t"}), "printed");
+    other.call(json!({"op": "drawer", "id": "d", "pin": 5}), "drawer");
     let mut retry = Pos::connect(dir, log);
     retry.send(checkout("T0000000001", "Latte x2", true));
     assert_eq!(retry.until("accepted")["resumed"], true);

@@ -49,6 +49,7 @@ pub fn fast_config() -> JobsConfig {
         print_timeout: Duration::from_millis(300),
         query_rate: 100,
         keep_finished: Duration::from_secs(30 * 24 * 3600),
+        drawer: wxprint::escpos::DrawerPulse::default(),
     }
 }
 

@@ -8,10 +8,11 @@ use super::{KEYS, SECRET_KEYS, Shown, toml_string};
 use crate::config::region_defaults::region_default;
 use crate::config::testing::{MERCHANT, assert_invalid, load_text};
 use crate::config::{
-    Backend, DaemonSettings, FlowControl, MetricsSettings, NotifyListen, NotifySettings,
-    PollSchedule, PrinterSettings, QrMode, ReceiptSettings, Region, Settings, TextEncoding,
-    Transport, WechatPaySettings,
+    Backend, DaemonSettings, DrawerLevel, FlowControl, MetricsSettings, NotifyListen,
+    NotifySettings, PollSchedule, PrinterSettings, QrMode, ReceiptSettings, Region, Settings,
+    TextEncoding, Transport, WechatPaySettings,
 };
+use crate::escpos::{DrawerPin, DrawerPulse};
 use crate::money::Currency;
 
 /// Every key's production default, in its typed form.
@@ -64,6 +65,8 @@ fn production_defaults_of_every_key() {
     assert_eq!(p.qr, QrMode::Auto);
     assert_eq!(p.encoding, TextEncoding::Auto);
     assert_eq!(p.print_timeout, Duration::from_secs(600));
+    assert_eq!(p.drawer_pulse, DrawerPulse::default(), "ESC p 0 25 250");
+    assert_eq!(p.drawer_open_level, DrawerLevel::Low);
     assert_eq!(s.receipt, ReceiptSettings::default());
     // Metrics are off: nothing served, nothing written.
     let m = &s.metrics;
@@ -165,6 +168,9 @@ const FULL: &str = r#"
     qr = "native"
     encoding = "GB18030"
     print_timeout = "1m"
+    drawer_on_ms = 20
+    drawer_off_ms = 100
+    drawer_open_level = "high"
 
     [receipt]
     title = "Shop \"Ming\""
@@ -227,6 +233,8 @@ fn full_settings() -> Settings {
             qr: QrMode::Native,
             encoding: TextEncoding::Gb18030,
             print_timeout: Duration::from_secs(60),
+            drawer_pulse: DrawerPulse::new(DrawerPin::Pin2, 20, 100).unwrap(),
+            drawer_open_level: DrawerLevel::High,
         },
         receipt: ReceiptSettings {
             title: "Shop \"Ming\"".into(),

@@ -94,6 +94,30 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
         "printer.baud_rate",
         "not an integer",
     ),
+    // The cash drawer: a pulse over 20 % duty (python-escpos's 100/100), times the printer
+    // cannot count, and the sensor's polarity.
+    (
+        "[printer]\ndrawer_on_ms = 100\ndrawer_off_ms = 100",
+        "printer.drawer_off_ms",
+        "less than 4 × drawer_on_ms (100 ms): the solenoid would run over the 20 % duty \
+         drawers are rated for (got \"100\"); expected at least 400 ms (off ≥ 4 × on), \
+         or a shorter drawer_on_ms (at most 24 ms for this off time)",
+    ),
+    (
+        "[printer]\ndrawer_on_ms = 25",
+        "printer.drawer_on_ms",
+        "an odd number of milliseconds (got \"25\"); expected an even number",
+    ),
+    (
+        "[printer]\ndrawer_off_ms = 600",
+        "printer.drawer_off_ms",
+        "out of range (got \"600\"); expected a whole number of milliseconds from 1 to 510",
+    ),
+    (
+        "[printer]\ndrawer_open_level = \"open\"",
+        "printer.drawer_open_level",
+        "expected one of high, low",
+    ),
     // URLs.
     (
         "[wechatpay]\napi_base = \"http://api.mch.weixin.qq.com\"",

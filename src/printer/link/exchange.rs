@@ -40,7 +40,7 @@ enum Answer {
 
 /// Forget the bytes the printer sent earlier and the kernel still holds (a late status
 /// reply), without waiting for more; how many there were.
-fn drain(link: &mut dyn Link) -> io::Result<usize> {
+pub(super) fn drain(link: &mut dyn Link) -> io::Result<usize> {
     let mut forgotten = 0;
     while forgotten < DRAIN_MAX && link.pending()?.is_some() {
         forgotten += 1;

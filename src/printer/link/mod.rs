@@ -21,7 +21,8 @@
 //! and opened again, by path, for the next job.
 //!
 //! This file holds the [`Link`]/[`Connector`] abstraction and the printer on it;
-//! `exchange.rs` the exchange itself; each wire is
+//! `exchange.rs` the exchange itself; `identify.rs` the `GS I` maker/model questions of a
+//! probe, `baud.rs` the serial baud probe; each wire is
 //! one [`Connector`] in its own file (`serial.rs`, `usb.rs`, `tcp.rs`), and what the reply
 //! bytes mean is `printer/status.rs`. Nothing here knows a particular wire.
 
@@ -32,14 +33,18 @@ use exchange::{print_confirmed, query};
 use tracing::{debug, warn};
 
 use super::status::{self, Realtime};
-use super::{Gate, Printer, PrinterError, Printout};
+use super::{Gate, Identity, Printer, PrinterError, Printout};
+use crate::config::DrawerLevel;
 use crate::protocol::PrinterStatus;
 
+mod baud;
 mod exchange;
+mod identify;
 mod serial;
 mod tcp;
 mod usb;
 
+pub use baud::{BAUD_CANDIDATES, BaudVerdict, ROUNDS, accepted, probe_baud};
 pub use serial::Serial;
 pub use tcp::Tcp;
 pub use usb::Usb;
@@ -79,14 +84,26 @@ pub trait Connector: Send + 'static {
 pub struct LinkPrinter<C: Connector> {
     connector: C,
     link: Option<Box<dyn Link>>,
+    /// The drawer sensor's level that means open (`printer.drawer_open_level`).
+    drawer_open: DrawerLevel,
 }
 
 impl<C: Connector> LinkPrinter<C> {
-    /// A printer reached through `connector`; the link opens on first use.
+    /// A printer reached through `connector`; the link opens on first use. Its drawer
+    /// reads open when the sensor is low, unless [`LinkPrinter::drawer_open_level`] says.
     pub fn new(connector: C) -> Self {
         LinkPrinter {
             connector,
             link: None,
+            drawer_open: DrawerLevel::Low,
+        }
+    }
+
+    /// The same printer, its drawer read as open when the sensor is at `level`.
+    pub fn drawer_open_level(self, level: DrawerLevel) -> Self {
+        LinkPrinter {
+            drawer_open: level,
+            ..self
         }
     }
 
@@ -148,7 +165,8 @@ impl<C: Connector> Printer for LinkPrinter<C> {
             if self.connector.per_job() {
                 self.link = None;
             }
-            return Err(PrinterError::NotReady(realtime.to_protocol(&description)));
+            let status = realtime.to_protocol(&description, self.drawer_open);
+            return Err(PrinterError::NotReady(status));
         }
         if !gate.wait() {
             if self.connector.per_job() {
@@ -183,10 +201,14 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         })
     }
 
+    fn identify(&mut self) -> Identity {
+        self.identify_now()
+    }
+
     fn status(&mut self) -> PrinterStatus {
         let description = self.connector.describe();
         let status = match self.realtime() {
-            Ok(r) => r.to_protocol(&description),
+            Ok(r) => r.to_protocol(&description, self.drawer_open),
             Err(e) => {
                 self.link = None;
                 status::unreachable(format!("cannot reach the printer: {e}"), Some(description))

@@ -29,6 +29,8 @@ pub(super) enum Class {
     Cut,
     EscP,
     GsR(u8),
+    /// `GS I n`: transmit printer ID, answered in order like `GS r`.
+    GsI(u8),
     DleEot(u8),
     DlePulse,
     OtherRealtime,
@@ -174,8 +176,12 @@ fn classify_fs(cmd: &[u8], parts: u32) -> Step {
 fn classify_gs(cmd: &[u8], parts: u32) -> Step {
     match cmd[1] {
         b':' | b'c' => Done(Class::Print),
-        b'!' | b'/' | b'B' | b'E' | b'H' | b'I' | b'T' | b'Z' | b'a' | b'b' | b'f' | b'h'
-        | b'j' | b'w' => fixed(cmd, 3, Class::Print),
+        b'I' => match cmd.get(2) {
+            None => More,
+            Some(&n) => Done(Class::GsI(n)),
+        },
+        b'!' | b'/' | b'B' | b'E' | b'H' | b'T' | b'Z' | b'a' | b'b' | b'f' | b'h' | b'j'
+        | b'w' => fixed(cmd, 3, Class::Print),
         b'r' => match cmd.get(2) {
             None => More,
             Some(&n) => Done(Class::GsR(n)),

@@ -57,6 +57,8 @@ pub(super) struct Inner {
     pub(super) last_boundary: usize,
     pub(super) status_queries: usize,
     pub(super) drawer_pulses: usize,
+    /// Every `ESC p` the engine processed, its five bytes as received.
+    pub(super) kicks: Vec<Vec<u8>>,
     pub(super) dropped: usize,
     pub(super) sink: Option<Sink>,
     pub(super) xoff_sent: bool,
@@ -73,11 +75,16 @@ impl Inner {
 
     /// Answer a status request with `byte`, or as `silent` / `noise` say.
     fn answer(&mut self, byte: u8) {
+        self.answer_bytes(&[byte]);
+    }
+
+    /// Answer a request with `bytes`, or as `silent` / `noise` say.
+    fn answer_bytes(&mut self, bytes: &[u8]) {
         if self.state.silent {
             return;
         }
         if !self.state.noise {
-            return self.reply(&[byte]);
+            return self.reply(bytes);
         }
         let mut noise = [0; 2];
         for b in &mut noise {
@@ -140,7 +147,7 @@ impl Inner {
             let Some(item) = self.queue.front().copied() else {
                 break;
             };
-            if item.kind != Kind::Query && !matches!(item.kind, Kind::GsR(_)) {
+            if item.kind != Kind::Query && !matches!(item.kind, Kind::GsR(_) | Kind::GsI(_)) {
                 // The paper may run out before this byte.
                 if self.state.paper_out_after_bytes == Some(0) {
                     self.state.paper_out_after_bytes = None;
@@ -156,6 +163,11 @@ impl Inner {
                         self.answer(reply);
                     }
                 }
+                Kind::GsI(n) => {
+                    if let Some(reply) = self.state.gs_i_reply(n) {
+                        self.answer_bytes(&reply);
+                    }
+                }
                 Kind::Print | Kind::Init | Kind::CutEnd | Kind::Pulse => {
                     if item.kind == Kind::Init && self.receipt_start.is_none() {
                         self.receipt_start = Some(self.printed.len());
@@ -169,7 +181,11 @@ impl Inner {
                         }
                     }
                     match item.kind {
-                        Kind::Pulse => self.drawer_pulses += 1,
+                        Kind::Pulse => {
+                            self.drawer_pulses += 1;
+                            let from = self.printed.len().saturating_sub(5);
+                            self.kicks.push(self.printed[from..].to_vec());
+                        }
                         Kind::CutEnd => self.cut(),
                         _ => {}
                     }
@@ -251,6 +267,7 @@ impl Shared {
                 last_boundary: 0,
                 status_queries: 0,
                 drawer_pulses: 0,
+                kicks: Vec::new(),
                 dropped: 0,
                 sink: None,
                 xoff_sent: false,

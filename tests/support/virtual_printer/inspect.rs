@@ -122,6 +122,12 @@ impl VirtualPrinter {
         self.shared.lock().drawer_pulses
     }
 
+    /// Every `ESC p` (drawer kick) the engine processed, in order, as its five bytes
+    /// `1B 70 m t1 t2` were received.
+    pub fn drawer_kicks(&self) -> Vec<Vec<u8>> {
+        self.shared.lock().kicks.clone()
+    }
+
     /// Bytes lost to receive-buffer overruns.
     pub fn dropped_bytes(&self) -> usize {
         self.shared.lock().dropped

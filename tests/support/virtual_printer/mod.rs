@@ -23,7 +23,7 @@
 //!
 //!   | n | reply                                                              |
 //!   |---|--------------------------------------------------------------------|
-//!   | 1 | `0x12`, `| 0x08` offline (= not `online`, or cover open, or paper out) |
+//!   | 1 | `0x12`, `| 0x08` offline (= not `online`, or cover open, or paper out), `| 0x04` drawer pin 3 high (`drawer_high`) |
 //!   | 2 | `0x12`, `| 0x04` cover open, `| 0x20` paper out ("stopped by paper end") |
 //!   | 3 | `0x12` (no errors are modelled)                                    |
 //!   | 4 | `0x12`; near end `0x1E` (bits 2+3); out `0x7E` (bits 2+3 and 5+6)  |
@@ -36,7 +36,10 @@
 //!   clears. `GS r n` is answered when the engine reaches it, i.e. "everything before it was
 //!   processed": `GS r 1`/`GS r 49` → paper sensor `0x00` ok, `0x03` near end, `0x0C` out
 //!   (never sent in practice: the engine is stopped while out); `GS r 2`/`GS r 50` → drawer
-//!   `0x00`.
+//!   `0x01` when `drawer_high`, else `0x00`. `GS I 66` / `GS I 67` are answered likewise,
+//!   in order, with `_` + `maker` / `model` + `NUL` when the test set them (else nothing).
+//! * **Drawer kicks** ([`VirtualPrinter::drawer_kicks`]): every `ESC p` the engine
+//!   processed, as its five bytes.
 //! * `silent`: nothing is ever answered (a unidirectional or dumb printer, a broken RX
 //!   wire). `noise`: every answer is two bytes of line noise instead (a fixed pseudo-random
 //!   sequence: what a host at the wrong baud rate reads).
@@ -108,7 +111,8 @@
 //!   between `ESC 3` and its `n`) are never obeyed.
 //! * Commands are parsed when they *arrive*, not when printed: `GS ( D` takes effect on
 //!   arrival.
-//! * No ASB (`GS a` is accepted and ignored), no `GS I` / fn 182 / `ESC v` replies, no
+//! * No ASB (`GS a` is accepted and ignored), no `GS I` replies but 66 and 67, no fn 182 /
+//!   `ESC v` replies, no
 //!   errors (`DLE EOT 3` is always `0x12`), no page mode semantics. Unknown `ESC x`, `GS x`,
 //!   `FS x` are taken as two-byte commands. Invalid `DLE EOT n` (n ∉ 1..=4) is print data.
 //! * Receive-buffer accounting counts raw bytes, queries included; a held printer with a full

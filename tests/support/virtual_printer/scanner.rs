@@ -21,6 +21,8 @@ pub(super) enum Kind {
     Query,
     /// The last byte of `GS r n`: answered when the engine gets there.
     GsR(u8),
+    /// The last byte of `GS I n`: answered when the engine gets there.
+    GsI(u8),
 }
 
 /// One received byte and what it is.
@@ -178,12 +180,15 @@ impl Parser {
             Class::Cut => Kind::CutEnd,
             Class::EscP => Kind::Pulse,
             Class::GsR(n) => Kind::GsR(n),
+            Class::GsI(n) => Kind::GsI(n),
             Class::DleEot(_) | Class::DlePulse | Class::OtherRealtime => Kind::Query,
         };
         let body = match class {
-            Class::GsR(_) | Class::DleEot(_) | Class::DlePulse | Class::OtherRealtime => {
-                Kind::Query
-            }
+            Class::GsR(_)
+            | Class::GsI(_)
+            | Class::DleEot(_)
+            | Class::DlePulse
+            | Class::OtherRealtime => Kind::Query,
             _ => Kind::Print,
         };
         match class {

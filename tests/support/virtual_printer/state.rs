@@ -1,4 +1,5 @@
-//! The printer's condition and the status bytes it answers with: paper, cover, online, and
+//! The printer's condition and the status bytes it answers with: paper, cover, online, the
+//! cash drawer's sensor, what it says its maker and model are (`GS I 66` / `67`), and
 //! the knobs that make it misbehave (silent, noisy, slow, small buffer, paper running out, overrun
 //! without flow control, real-time commands obeyed inside data). Tests set them with
 //! [`super::VirtualPrinter::set_state`].
@@ -34,6 +35,14 @@ pub struct PrinterState {
     /// Obey real-time commands found inside command payloads (image data), like some real
     /// printers do. See the module docs.
     pub realtime_in_data: bool,
+    /// The drawer connector's pin 3 (the drawer's switch) is high: `DLE EOT 1` bit 2,
+    /// `GS r 2` bit 0. Whether that is open or closed depends on the drawer's wiring.
+    pub drawer_high: bool,
+    /// The answer to `GS I 66` (maker, e.g. `EPSON`), sent as `_` text `NUL`; `None`: the
+    /// printer does not answer it (as many clones).
+    pub maker: Option<String>,
+    /// The answer to `GS I 67` (model name, e.g. `TM-T88V`); `None`: no answer.
+    pub model: Option<String>,
     /// Receive buffer size in bytes (default 4096).
     pub rx_buffer: usize,
     /// The paper runs out after this many more printed bytes (then `paper` becomes `Out`
@@ -55,6 +64,9 @@ impl Default for PrinterState {
             slow_reader_bytes_per_sec: None,
             xon_xoff: false,
             realtime_in_data: false,
+            drawer_high: false,
+            maker: None,
+            model: None,
             rx_buffer: 4096,
             paper_out_after_bytes: None,
             paper_out_after_cuts: None,
@@ -75,6 +87,9 @@ impl PrinterState {
             1 => {
                 if self.held() {
                     b |= 0x08;
+                }
+                if self.drawer_high {
+                    b |= 0x04;
                 }
             }
             2 => {
@@ -104,8 +119,19 @@ impl PrinterState {
                 Paper::NearEnd => 0x03,
                 Paper::Out => 0x0C,
             }),
-            2 | 50 => Some(0x00),
+            2 | 50 => Some(u8::from(self.drawer_high)),
             _ => None,
         }
+    }
+
+    /// The reply to `GS I n`: for 66 (maker) and 67 (model), `_` + the text + `NUL`
+    /// (Epson's "printer information B"); `None` when the printer has nothing to say.
+    pub fn gs_i_reply(&self, n: u8) -> Option<Vec<u8>> {
+        let text = match n {
+            66 => self.maker.as_deref()?,
+            67 => self.model.as_deref()?,
+            _ => return None,
+        };
+        Some([b"_", text.as_bytes(), b"\0"].concat())
     }
 }
