@@ -10,6 +10,7 @@
 //! - `checkout.rs`: the `checkout` op's order and receipt, with the shape checks;
 //! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
 //! - `refund.rs`: the `refund` op's arguments, refund states and amounts (extension);
+//! - `slip.rs`: the `slip` event, a payment or refund slip at the printer (extension);
 //! - `status.rs`: job, print and printer states carried by events;
 //! - `error.rs`: error codes and the `error` object.
 //!
@@ -23,6 +24,7 @@ mod event;
 mod refund;
 mod request;
 mod shape;
+mod slip;
 mod status;
 
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
@@ -33,6 +35,7 @@ pub use refund::{
     validate_out_refund_no,
 };
 pub use request::{OPS, Op, Request, parse_request};
+pub use slip::SlipEvent;
 pub use status::{
     CloseReason, DelayReason, JobState, JobStatus, LastError, Paper, PrintState, PrinterStatus,
     StatusAmount,

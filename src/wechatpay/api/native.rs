@@ -80,6 +80,17 @@ struct QueryAnswer {
     success_time: Option<String>,
     #[serde(default)]
     amount: Option<QueryAmount>,
+    /// The promotions (coupons, discounts) applied to the payment, for the payment slip.
+    #[serde(default)]
+    promotion_detail: Option<Vec<PromotionAnswer>>,
+}
+
+/// One promotion of a paid order; only its amount is read, leniently (like the rate: an
+/// amount WeChat Pay spells otherwise drops it from the slip, never the payment).
+#[derive(Deserialize)]
+struct PromotionAnswer {
+    #[serde(default)]
+    amount: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -254,12 +265,16 @@ fn trade_state(
     parsed: QueryAnswer,
 ) -> TradeState {
     match parsed.trade_state.as_str() {
-        "SUCCESS" | "REFUND" => TradeState::Paid(payment(
-            order_number,
-            currency,
-            parsed.success_time.unwrap_or_default(),
-            parsed.amount.unwrap_or_default(),
-        )),
+        "SUCCESS" | "REFUND" => {
+            let mut paid = payment(
+                order_number,
+                currency,
+                parsed.success_time.unwrap_or_default(),
+                parsed.amount.unwrap_or_default(),
+            );
+            paid.discount = discount(parsed.promotion_detail.as_deref(), &paid.total);
+            TradeState::Paid(paid)
+        }
         "USERPAYING" => TradeState::UserPaying,
         "CLOSED" | "REVOKED" | "PAYERROR" => TradeState::Closed,
         "NOTPAY" => TradeState::NotPay,
@@ -272,6 +287,23 @@ fn trade_state(
             TradeState::NotPay
         }
     }
+}
+
+/// The sum of the promotions' amounts, in the currency of `total` (the order's: WeChat Pay
+/// states promotions in it); `None` when there are none or none is readable.
+fn discount(promotions: Option<&[PromotionAnswer]>, total: &Money) -> Option<Money> {
+    let amounts: Vec<i64> = promotions
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let amount = p.amount.as_ref().and_then(serde_json::Value::as_i64);
+            if amount.is_none() {
+                warn!(amount = ?p.amount, "promotion with an unreadable amount; left off the slip");
+            }
+            amount
+        })
+        .collect();
+    (!amounts.is_empty()).then(|| total.with_minor(amounts.iter().sum()))
 }
 
 /// A paid order's amounts: the order's currency (the merchant's when the answer does not
@@ -305,5 +337,6 @@ fn payment(
                 rate: rate?,
             })
         }),
+        discount: None,
     }
 }
