@@ -133,6 +133,7 @@ pub(crate) fn shared(
         stop: CancellationToken::new(),
         tasks: TaskTracker::new(),
         queries: QueryBudget::new(1000),
+        slips: Notify::new(),
     };
     (shared, wake)
 }

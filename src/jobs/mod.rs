@@ -39,7 +39,8 @@
 //! - `refusals.rs`: the errors a request gets; `config.rs`: [`JobsConfig`];
 //! - `prune.rs`: finished jobs leave the journal after `keep_finished`;
 //! - `delays.rs`: never silent — `delayed` events, `last_error`, `wechatpay_unavailable`;
-//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders.
+//! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders;
+//! - `slips.rs`: payment and refund slips, noted with `paid` / `refunded`, printed after.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -58,6 +59,7 @@ mod record;
 mod refund;
 mod refund_task;
 mod refusals;
+mod slips;
 mod state;
 mod subscribers;
 mod task;
@@ -145,6 +147,7 @@ impl Jobs {
             state: Mutex::new(State::new(journal)),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            slips: Notify::new(),
         });
         let jobs = Jobs { shared };
         for record in unfinished {
@@ -157,6 +160,7 @@ impl Jobs {
             jobs.activate(&mut state, record);
         }
         jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
+        jobs.shared.tasks.spawn(slips::run(jobs.shared.clone()));
         jobs.resume_refunds()
             .map(|()| jobs)
             .map_err(JobsError::from)

@@ -8,6 +8,8 @@
 mod merchant;
 #[path = "../support/mod.rs"]
 mod support;
+#[path = "../support/virtual_printer/mod.rs"]
+mod virtual_printer;
 #[path = "../support/wechatpay_sim/mod.rs"]
 mod wechatpay_sim;
 
@@ -26,6 +28,7 @@ mod requests;
 mod restart;
 mod scale;
 mod shutdown;
+mod slip;
 mod watch;
 
 use std::path::Path;
