@@ -199,10 +199,10 @@ fn bytes_of(shared: &Shared, slip: &SlipRecord) -> Option<Vec<u8>> {
     let (order, refund) = {
         let state = shared.lock();
         let order = state.journal.get(&slip.out_trade_no).ok().flatten();
-        let refund = match &slip.out_refund_no {
-            Some(no) => Some(state.journal.get_refund(no).ok().flatten()),
-            None => None,
-        };
+        let refund = slip
+            .out_refund_no
+            .as_ref()
+            .map(|no| state.journal.get_refund(no).ok().flatten());
         (order, refund)
     };
     let ready = match (&order, &refund) {
