@@ -320,16 +320,7 @@ fn describe(event: &Event) -> String {
                 .unwrap_or_default()
         ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
-        Event::Slip(slip) => format!(
-            "slip       {} {}{}",
-            slip.out_refund_no.as_deref().unwrap_or(&slip.out_trade_no),
-            slip.print.as_str(),
-            slip.error
-                .as_ref()
-                .map(|e| format!(": {}", e.message))
-                .or_else(|| slip.location.as_ref().map(|l| format!(" {l}")))
-                .unwrap_or_default()
-        ),
+        Event::Slip(s) => format!("slip       {} {}", s.subject(), s.print.as_str()),
         Event::Printer {
             out_trade_no: Some(no),
             status,

@@ -31,6 +31,13 @@ pub struct SlipEvent {
     pub error: Option<ErrorBody>,
 }
 
+impl SlipEvent {
+    /// What the slip confirms: the refund for a refund slip, else the order.
+    pub fn subject(&self) -> &str {
+        self.out_refund_no.as_deref().unwrap_or(&self.out_trade_no)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{ErrorCode, Event, Message};
@@ -60,6 +67,10 @@ mod tests {
         );
         let refund = slip(Some("T1234567-R1"));
         assert_eq!(refund.out_refund_no(), Some("T1234567-R1"));
+        let Event::Slip(inner) = &refund else {
+            unreachable!()
+        };
+        assert_eq!(inner.subject(), "T1234567-R1");
         let line = Message::new(None, refund.clone()).to_line();
         let back: Message = serde_json::from_str(&line).unwrap();
         assert_eq!(back.event, refund, "round trip");
