@@ -283,3 +283,92 @@ fn local_time(shared: &Shared, order: &JobRecord, time: Option<&str>) -> String 
         local
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::jobs::fixtures::{self, NO, Scripted, awaiting, payment};
+    use crate::jobs::transitions;
+    use crate::money::Money;
+
+    fn slip(discount: Option<i64>) -> SlipRecord {
+        SlipRecord {
+            out_trade_no: NO.into(),
+            out_refund_no: None,
+            discount,
+            created_ms: 0,
+        }
+    }
+
+    fn pending(shared: &Shared) -> usize {
+        shared.lock().journal.pending_slips().unwrap().len()
+    }
+
+    #[test]
+    fn a_slip_is_noted_only_when_asked_for_or_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _) = fixtures::shared(Arc::new(Scripted::default()), dir.path(), awaiting());
+        let mut paid = payment(3200);
+        paid.discount = Some(Money::cny(100));
+        let mut state = shared.lock();
+        assert!(
+            !note_paid(&mut state, false, NO, &paid),
+            "neither asked nor configured"
+        );
+        assert!(
+            !note_paid(&mut state, true, "T9999", &paid),
+            "not an active job"
+        );
+        assert!(note_paid(&mut state, true, NO, &paid));
+        let noted = state.journal.pending_slips().unwrap();
+        assert_eq!(
+            noted,
+            [SlipRecord {
+                created_ms: noted[0].created_ms,
+                ..slip(Some(100))
+            }]
+        );
+        let asked = r#"{"order":{"out_trade_no":"T0001","description":"Latte x2","amount":{"total":3200}},"slip":true}"#;
+        state.active.get_mut(NO).unwrap().record.request = asked.into();
+        state.journal.delete_slip(&noted[0]).unwrap();
+        assert!(
+            note_paid(&mut state, false, NO, &paid),
+            "the checkout asked"
+        );
+    }
+
+    #[test]
+    fn a_slip_prints_once_its_order_is_paid_and_is_forgotten_if_it_never_will_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _) = fixtures::shared(Arc::new(Scripted::default()), dir.path(), awaiting());
+        shared.lock().journal.insert_slip(&slip(Some(500))).unwrap();
+        assert_eq!(
+            bytes_of(&shared, &slip(Some(500))),
+            None,
+            "not paid yet: it waits"
+        );
+        assert_eq!(pending(&shared), 1);
+        shared.transition(NO, |r| transitions::paid(r, payment(3200)));
+        let bytes = bytes_of(&shared, &slip(Some(500))).expect("paid: printed");
+        for text in ["商户单号", "-￥5.00", "4200000001"] {
+            let mut e = crate::escpos::EscPos::new();
+            e.text(text);
+            let encoded = &e.as_bytes()[if text.is_ascii() { 0 } else { 2 }..];
+            let encoded = &encoded[..encoded.len() - if text.is_ascii() { 0 } else { 2 }];
+            assert!(
+                crate::escpos::testing::find(&bytes, encoded).is_some(),
+                "{text}"
+            );
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut closed = awaiting();
+        closed.state = JobState::Closed;
+        let (shared, _) = fixtures::shared(Arc::new(Scripted::default()), dir.path(), closed);
+        shared.lock().journal.insert_slip(&slip(None)).unwrap();
+        assert_eq!(bytes_of(&shared, &slip(None)), None);
+        assert_eq!(pending(&shared), 0, "closed unpaid: forgotten");
+    }
+}

@@ -57,6 +57,9 @@ fn a_payment_slip_has_every_field_in_chinese() {
     assert!(find(&b, b"SANDBOX").is_none());
     // The layout's cut at the end.
     assert_eq!(&b[b.len() - 7..], &[0x1B, 0x64, 3, 0x1D, 0x56, 0x42, 0x00]);
+    // And `wxprint render` shows it, at the paper's width.
+    let preview = crate::preview::render(&b, usize::from(Layout::MM80.width_dots)).unwrap();
+    assert_eq!(preview.width, usize::from(Layout::MM80.width_dots));
 }
 
 #[test]

@@ -85,12 +85,15 @@ struct QueryAnswer {
     promotion_detail: Option<Vec<PromotionAnswer>>,
 }
 
-/// One promotion of a paid order; only its amount is read, leniently (like the rate: an
-/// amount WeChat Pay spells otherwise drops it from the slip, never the payment).
+/// One promotion of a paid order; only its amount and currency are read, leniently (like
+/// the rate: an amount WeChat Pay spells otherwise drops it from the slip, never the
+/// payment).
 #[derive(Deserialize)]
 struct PromotionAnswer {
     #[serde(default)]
     amount: Option<serde_json::Value>,
+    #[serde(default)]
+    currency: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -289,16 +292,20 @@ fn trade_state(
     }
 }
 
-/// The sum of the promotions' amounts, in the currency of `total` (the order's: WeChat Pay
-/// states promotions in it); `None` when there are none or none is readable.
+/// The sum of the promotions' amounts in the currency of `total` (the order's, which a
+/// promotion without a `currency` is in); `None` when there are none or none is readable.
+/// A promotion in another currency is left out: its amount cannot be added to the order's.
 fn discount(promotions: Option<&[PromotionAnswer]>, total: &Money) -> Option<Money> {
+    let code = total.currency().code();
     let amounts: Vec<i64> = promotions
         .unwrap_or_default()
         .iter()
         .filter_map(|p| {
+            let theirs = p.currency.as_ref().map(|c| c.as_str());
             let amount = p.amount.as_ref().and_then(serde_json::Value::as_i64);
+            let amount = amount.filter(|_| theirs.is_none_or(|c| c == Some(code)));
             if amount.is_none() {
-                warn!(amount = ?p.amount, "promotion with an unreadable amount; left off the slip");
+                warn!(amount = ?p.amount, currency = ?p.currency, "promotion with an unreadable amount or in another currency; left off the slip");
             }
             amount
         })

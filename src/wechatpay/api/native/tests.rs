@@ -152,7 +152,8 @@ fn promotions_add_up_to_the_discount_and_an_unreadable_one_is_left_out() {
     let two = r#"[{"coupon_id":"1","amount":300},{"coupon_id":"2","amount":200}]"#;
     assert_eq!(paid(&api, &answer(two)).discount, Some(Money::cny(500)));
     assert_eq!(paid(&api, &answer("[]")).discount, None, "no promotion");
-    let odd = r#"[{"amount":"3.00"},{"amount":100}]"#;
+    let odd =
+        r#"[{"amount":"3.00"},{"amount":100,"currency":"CNY"},{"amount":7,"currency":"HKD"}]"#;
     let payment = paid(&api, &answer(odd));
     assert_eq!(payment.discount, Some(Money::cny(100)));
     assert_eq!(
