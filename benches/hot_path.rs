@@ -138,6 +138,7 @@ async fn bench_checkout(dir: &Path, durable: bool) {
         },
         receipt_title: "Example Shop".into(),
         receipt_footer: "Thank you!".into(),
+        paid_slip: false,
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),

@@ -110,6 +110,7 @@ async fn bench_detection(dir: &Path) {
         poll: schedule,
         receipt_title: "Bench".into(),
         receipt_footer: String::new(),
+        paid_slip: false,
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_secs(600),

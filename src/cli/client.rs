@@ -33,6 +33,7 @@ impl From<DaemonOp> for Op {
                 description,
                 currency,
                 no_follow,
+                slip,
             } => Op::Checkout(Box::new(Checkout {
                 order: Order {
                     out_trade_no,
@@ -45,6 +46,7 @@ impl From<DaemonOp> for Op {
                 receipt: None,
                 follow: !no_follow,
                 loopback: false,
+                slip,
             })),
             DaemonOp::Status { out_trade_no } => Op::Status { out_trade_no },
             DaemonOp::Cancel { out_trade_no } => Op::Cancel { out_trade_no },
@@ -55,12 +57,14 @@ impl From<DaemonOp> for Op {
                 amount,
                 reason,
                 out_refund_no,
+                slip,
             } => Op::Refund {
                 out_trade_no,
                 refund: Refund {
                     out_refund_no,
                     amount,
                     reason,
+                    slip,
                 },
             },
             DaemonOp::Watch => Op::Watch,
@@ -318,6 +322,7 @@ fn describe(event: &Event) -> String {
                 .unwrap_or_default()
         ),
         Event::Status(status) => serde_json::to_string_pretty(status).unwrap_or_default(),
+        Event::Slip(s) => format!("slip       {} {}", s.subject(), s.print.as_str()),
         Event::Printer {
             out_trade_no: Some(no),
             status,
@@ -463,6 +468,7 @@ mod tests {
                 description: "Milk tea".into(),
                 currency: currency.map(str::to_owned),
                 no_follow: false,
+                slip: false,
             })
         };
         let Op::Checkout(hkd) = op(Some("HKD")) else {

@@ -409,6 +409,7 @@ fn checkout(no: &str, test: &Test) -> Request {
         }),
         follow: true,
         loopback: !test.live,
+        slip: false,
     })))
 }
 

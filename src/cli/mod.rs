@@ -96,6 +96,9 @@ enum DaemonOp {
         /// waiting for the printer (exit 5), instead of waiting for the payment.
         #[arg(long)]
         no_follow: bool,
+        /// Print a payment slip once paid (as `receipt.paid_slip` does for every order).
+        #[arg(long)]
+        slip: bool,
     },
     /// Show an order's full record.
     Status { out_trade_no: String },
@@ -126,6 +129,9 @@ enum DaemonOp {
         /// the same command again then resumes the same refund).
         #[arg(long)]
         out_refund_no: Option<String>,
+        /// Print a refund slip once the money went back.
+        #[arg(long)]
+        slip: bool,
     },
     /// Kick the cash drawer (ESC p with the configured pulse). Exit codes: 0 kicked,
     /// 5 the printer cannot take it now (unreachable, paper out, cover open, offline).

@@ -244,6 +244,18 @@ impl<'a> Check<'a> {
         }
     }
 
+    /// `true` or `false` (a TOML boolean, or the word from the environment, in any case).
+    pub(super) fn boolean(&mut self, key: &str) -> bool {
+        let text = self.text(key).trim();
+        if text.eq_ignore_ascii_case("true") {
+            return true;
+        }
+        if !text.eq_ignore_ascii_case("false") {
+            self.fail(key, "not a boolean", "true or false");
+        }
+        false
+    }
+
     /// One of [`STANDARD_BAUD_RATES`], as an integer or a string of digits.
     pub(super) fn baud_rate(&mut self, key: &str) -> u32 {
         let text = self.text(key).trim();

@@ -427,6 +427,14 @@ pub const KEYS: &[Key] = &[
         show: |s| text(&s.receipt.footer),
     },
     Key {
+        section: "receipt",
+        name: "paid_slip",
+        production: "false",
+        sandbox: None,
+        doc: "Print a payment slip after every payment; a checkout's \"slip\": true asks for one.",
+        show: |s| Shown::Bool(s.receipt.paid_slip),
+    },
+    Key {
         section: "notify",
         name: "listen",
         production: "",

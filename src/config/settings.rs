@@ -253,6 +253,9 @@ pub struct ReceiptSettings {
     pub title: String,
     /// Printed below the QR code; empty for none.
     pub footer: String,
+    /// Print a payment slip after every payment (a checkout's `"slip": true` asks for one
+    /// order's).
+    pub paid_slip: bool,
 }
 
 /// `[notify]`: the listener for WeChat Pay's payment notifications.

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub(super) enum Shown {
     Text(String),
     Integer(i64),
+    Bool(bool),
 }
 
 impl Shown {
@@ -16,6 +17,7 @@ impl Shown {
         match self {
             Shown::Text(text) => toml_string(text),
             Shown::Integer(n) => n.to_string(),
+            Shown::Bool(b) => b.to_string(),
         }
     }
 }

@@ -265,6 +265,7 @@ fn receipt(c: &mut Check<'_>) -> ReceiptSettings {
     ReceiptSettings {
         title: c.text("receipt.title").to_string(),
         footer: c.text("receipt.footer").to_string(),
+        paid_slip: c.boolean("receipt.paid_slip"),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct JobsConfig {
     pub receipt_title: String,
     /// The text printed at the foot of the receipt (wrapped, centred).
     pub receipt_footer: String,
+    /// Print a payment slip after every payment (`receipt.paid_slip`); without it, only
+    /// after the checkouts that ask (`"slip": true`).
+    pub paid_slip: bool,
     /// Paper width, text mode and QR style of the printer profile (see [`layout_for`]).
     pub layout: Layout,
     /// The printer profile's name, for the test page.
@@ -63,6 +66,7 @@ impl JobsConfig {
             poll: poll_schedule(settings),
             receipt_title: settings.receipt.title.clone(),
             receipt_footer: settings.receipt.footer.clone(),
+            paid_slip: settings.receipt.paid_slip,
             layout: layout_for(&settings.printer),
             profile: settings.printer.profile.clone(),
             print_timeout: settings.printer.print_timeout,

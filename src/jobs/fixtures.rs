@@ -83,6 +83,7 @@ pub(crate) fn payment(total: i64) -> Payment {
         total: Money::cny(total),
         payer_total: Money::cny(total - 100),
         exchange_rate: None,
+        discount: None,
     }
 }
 
@@ -96,6 +97,7 @@ pub(crate) fn config() -> JobsConfig {
         poll: PollSchedule::default(),
         receipt_title: "Test Shop".into(),
         receipt_footer: "Thank you".into(),
+        paid_slip: false,
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),
@@ -132,6 +134,7 @@ pub(crate) fn shared(
         stop: CancellationToken::new(),
         tasks: TaskTracker::new(),
         queries: QueryBudget::new(1000),
+        slips: Notify::new(),
     };
     (shared, wake)
 }

@@ -42,6 +42,7 @@
 //! - `refund.rs` (rules, the `refund` handle) → `refund_task.rs`: refunds of paid orders;
 //! - `metered.rs`: what a change tells the fleet metrics (`crate::metrics`).
 //! - `drawer.rs`: the `drawer` op, a cash drawer kick on request (never on a payment).
+//! - `slips.rs`: payment and refund slips, noted with `paid` / `refunded`, printed after.
 //!
 //! This file is the [`Jobs`] handle: the requests the server forwards. It knows the lock
 //! and the records, not how a job is driven.
@@ -62,6 +63,7 @@ mod record;
 mod refund;
 mod refund_task;
 mod refusals;
+mod slips;
 mod state;
 mod subscribers;
 mod task;
@@ -150,6 +152,7 @@ impl Jobs {
             state: Mutex::new(State::new(journal)),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            slips: Notify::new(),
         });
         let jobs = Jobs { shared };
         for record in unfinished {
@@ -162,6 +165,7 @@ impl Jobs {
             jobs.activate(&mut state, record, Start::Resumed);
         }
         jobs.shared.tasks.spawn(prune::daily(jobs.shared.clone()));
+        jobs.shared.tasks.spawn(slips::run(jobs.shared.clone()));
         jobs.resume_refunds()
             .map(|()| jobs)
             .map_err(JobsError::from)

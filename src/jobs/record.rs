@@ -29,6 +29,9 @@ struct StoredRequest {
     /// the journals of real jobs still resume.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     loopback: bool,
+    /// A payment slip asked for with the checkout; written only when true, like `loopback`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    slip: bool,
 }
 
 /// The checkout content that makes a retry "identical", as canonical JSON. An empty
@@ -44,6 +47,7 @@ pub(crate) fn canonical_request(checkout: &Checkout) -> String {
         order: checkout.order.clone(),
         receipt,
         loopback: checkout.loopback,
+        slip: checkout.slip,
     };
     serde_json::to_string(&stored).expect("plain data")
 }
@@ -54,6 +58,11 @@ pub(crate) fn receipt_spec(record: &JobRecord) -> ReceiptSpec {
         .ok()
         .and_then(|s| s.receipt)
         .unwrap_or_default()
+}
+
+/// Whether the checkout of `record` asked for a payment slip (`"slip": true`).
+pub(crate) fn slip_asked(record: &JobRecord) -> bool {
+    serde_json::from_str::<StoredRequest>(&record.request).is_ok_and(|s| s.slip)
 }
 
 /// The furthest ahead a POS's `time_expire` may be: WeChat Pay's `code_url` lives 2 hours,

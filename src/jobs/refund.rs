@@ -133,9 +133,14 @@ fn status_of(r: &RefundRecord) -> RefundStatus {
     }
 }
 
-/// What "the same refund" means: the amount and the reason.
+/// What "the same refund" means: the amount, the reason and (only when asked for, so that
+/// the refunds journaled before slips existed stay the same) the refund slip.
 fn canonical(refund: &Refund) -> String {
-    json!({"amount": refund.amount, "reason": refund.reason}).to_string()
+    let mut request = json!({"amount": refund.amount, "reason": refund.reason});
+    if refund.slip {
+        request["slip"] = true.into();
+    }
+    request.to_string()
 }
 
 /// The refund this request names or repeats, if it is known; a known number with other

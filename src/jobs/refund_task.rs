@@ -23,6 +23,7 @@ use tracing::{error, info, warn};
 use super::Jobs;
 use super::refund::{final_event, refund_order};
 use super::refusals::{err, wechatpay_refused};
+use super::slips;
 use super::state::Shared;
 use crate::clock;
 use crate::journal::{JobRecord, JournalError, RefundRecord};
@@ -287,6 +288,10 @@ fn finish(shared: &Shared, no: &str, change: impl FnOnce(&mut RefundRecord)) -> 
     }
     change(&mut r);
     r.updated_ms = clock::now_ms();
+    // Its slip first, made durable by the outcome's write; printed after the event.
+    if slips::note_refund(&mut state, &r) {
+        shared.slips.notify_one();
+    }
     if let Err(e) = state.journal.update_refund(&r) {
         error!(out_refund_no = no, error = %e, "could not store the refund's outcome");
     }

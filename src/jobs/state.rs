@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
     /// The query budget every job's payment queries share.
     pub(crate) queries: QueryBudget,
+    /// Wakes the slip task (`slips.rs`): a slip was noted.
+    pub(crate) slips: Notify,
 }
 
 /// Everything behind the lock.

@@ -14,6 +14,8 @@
 //!   migrates older files forward and refuses files from a newer wxprint;
 //! - `group.rs`: the group commit, a thread that syncs the WAL after grouped writes;
 //! - `refunds.rs`: [`RefundRecord`], one refund of a paid order, and its table (schema 4);
+//! - `slips.rs`: [`SlipRecord`], a payment or refund slip still to print, and its table
+//!   (schema 5);
 //! - `codec.rs`: how a record is spelled in a row — the journal's own spellings, so that
 //!   renaming a wire value never makes an old journal unreadable.
 
@@ -23,6 +25,7 @@ mod prune;
 mod record;
 mod refunds;
 mod schema;
+mod slips;
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,7 @@ pub use group::WINDOW as GROUP_WINDOW;
 pub use record::JobRecord;
 pub use refunds::RefundRecord;
 pub use schema::SCHEMA_VERSION;
+pub use slips::SlipRecord;
 
 /// File name of the journal inside `state_dir`.
 pub const FILE_NAME: &str = "journal.sqlite";
@@ -411,7 +415,7 @@ mod tests {
         }
         let mut j = Journal::open(dir.path()).unwrap();
         let version = schema::version(&j.conn).unwrap();
-        assert_eq!((version, SCHEMA_VERSION), (4, 4));
+        assert_eq!((version, SCHEMA_VERSION), (5, 5));
         let paid = j.get("T0000001").unwrap().unwrap();
         assert_eq!(paid.state, JobState::Paid);
         assert_eq!(paid.transaction_id.as_deref(), Some("4200000001"));

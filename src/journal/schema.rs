@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1: one row per job; `state` indexed for [`Journal::unfinished`](super::Journal::unfinished).
 const V1: &str = "BEGIN;
@@ -89,6 +89,21 @@ const V4: &str = "BEGIN;
      PRAGMA user_version = 4;
      COMMIT;";
 
+/// Version 5: the payment and refund slips still to print, one row each (`out_refund_no`
+/// `''` for a payment slip), written with the `paid` or `refunded` outcome they confirm
+/// and deleted once printed or given up; `discount`: the payment's promotions (WeChat Pay
+/// reports them only with the payment). Older files gain the empty table.
+const V5: &str = "BEGIN;
+     CREATE TABLE slips (
+         out_trade_no   TEXT NOT NULL,
+         out_refund_no  TEXT NOT NULL DEFAULT '',
+         discount       INTEGER,
+         created_ms     INTEGER NOT NULL,
+         PRIMARY KEY (out_trade_no, out_refund_no)
+     );
+     PRAGMA user_version = 5;
+     COMMIT;";
+
 /// The schema version of the open file (0: a new, empty file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -108,6 +123,9 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     }
     if from < 4 {
         conn.execute_batch(V4)?;
+    }
+    if from < 5 {
+        conn.execute_batch(V5)?;
     }
     // Future schema versions migrate here, one `if from < N` step each.
     Ok(())

@@ -70,6 +70,9 @@ pub struct Payment {
     /// The rate WeChat Pay converted at, when the customer paid in another currency
     /// (WeChat Pay Global); `None` when nothing was converted.
     pub exchange_rate: Option<ExchangeRate>,
+    /// The sum of the promotions WeChat Pay applied (`promotion_detail[].amount`), in the
+    /// order's currency; `None` when the answer listed none. Printed on the payment slip.
+    pub discount: Option<Money>,
 }
 
 /// A currency conversion as WeChat Pay Global reports it with a payment.

@@ -26,6 +26,10 @@ pub struct Checkout {
     /// sandbox, never at WeChat Pay (extension).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loopback: bool,
+    /// Print a payment slip after `paid` (extension): part of the checkout's content, like
+    /// `receipt`; `receipt.paid_slip = true` in the config prints one for every order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slip: bool,
 }
 
 fn yes() -> bool {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ErrorBody;
 use super::refund::{RefundAmount, RefundState};
+use super::slip::SlipEvent;
 use super::status::{CloseReason, DelayReason, JobState, JobStatus, PrintState, PrinterStatus};
 
 /// One line from the daemon: the `id` of the request that caused it, and the event.
@@ -202,6 +203,8 @@ pub enum Event {
     },
     /// The answer to `status`: the job's full record.
     Status(Box<JobStatus>),
+    /// A payment or refund slip printed, waiting for the printer, or failed (extension).
+    Slip(Box<SlipEvent>),
     /// The printer's state: the answer to `printer`, or news about a job whose receipt
     /// waits for the printer (then with the job's `out_trade_no`, `state` and `print`).
     Printer {
@@ -283,6 +286,7 @@ impl Event {
             | Event::Refunded { out_trade_no, .. }
             | Event::RefundFailed { out_trade_no, .. } => Some(out_trade_no),
             Event::Status(s) => Some(&s.out_trade_no),
+            Event::Slip(s) => Some(&s.out_trade_no),
             Event::Printed { out_trade_no, .. }
             | Event::Error { out_trade_no, .. }
             | Event::Printer { out_trade_no, .. } => out_trade_no.as_deref(),
@@ -296,6 +300,7 @@ impl Event {
             Event::RefundAccepted { out_refund_no, .. }
             | Event::Refunded { out_refund_no, .. }
             | Event::RefundFailed { out_refund_no, .. } => Some(out_refund_no),
+            Event::Slip(s) => s.out_refund_no.as_deref(),
             _ => None,
         }
     }
@@ -328,6 +333,7 @@ impl Event {
             Event::Refunded { .. } => "refunded",
             Event::RefundFailed { .. } => "refund_failed",
             Event::Status(_) => "status",
+            Event::Slip(_) => "slip",
             Event::Printer { .. } => "printer",
             Event::Pong { .. } => "pong",
             Event::Drawer { .. } => "drawer",

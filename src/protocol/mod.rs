@@ -11,6 +11,7 @@
 //! - `event.rs`: what the daemon sends ([`Message`], [`Event`]);
 //! - `refund.rs`: the `refund` op's arguments, refund states and amounts (extension);
 //! - `drawer.rs`: the `drawer` op's pin and the drawer sensor's word (extension);
+//! - `slip.rs`: the `slip` event, a payment or refund slip at the printer (extension);
 //! - `status.rs`: job, print and printer states carried by events;
 //! - `error.rs`: error codes and the `error` object.
 //!
@@ -25,6 +26,7 @@ mod event;
 mod refund;
 mod request;
 mod shape;
+mod slip;
 mod status;
 
 pub use checkout::{Checkout, Order, OrderAmount, ReceiptLine, ReceiptSpec, validate_out_trade_no};
@@ -36,6 +38,7 @@ pub use refund::{
     validate_out_refund_no,
 };
 pub use request::{OPS, Op, Request, parse_request};
+pub use slip::SlipEvent;
 pub use status::{
     CloseReason, DelayReason, JobState, JobStatus, LastError, Paper, PrintState, PrinterStatus,
     StatusAmount,

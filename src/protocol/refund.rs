@@ -31,6 +31,10 @@ pub struct Refund {
     /// Shown to the customer in WeChat's refund message (≤ 80 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Print a refund slip once the money went back (extension): part of the refund's
+    /// content, like `amount` and `reason`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slip: bool,
 }
 
 impl Refund {
@@ -164,6 +168,7 @@ mod tests {
             out_refund_no: no.map(str::to_owned),
             amount,
             reason: reason.map(str::to_owned),
+            slip: false,
         }
     }
 

@@ -93,6 +93,7 @@ pub(crate) const CHECKOUT: &[Field] = &[
     opt("receipt", Kind::Object(RECEIPT)),
     flag("follow"),
     flag("loopback"),
+    flag("slip"),
 ];
 
 /// The fields of `status`, `cancel`, `reprint` and `sandbox_pay`.
@@ -103,6 +104,7 @@ const REFUND_ARGS: &[Field] = &[
     opt("out_refund_no", Kind::Text),
     req("amount", Kind::Integer),
     opt("reason", Kind::Text),
+    flag("slip"),
 ];
 
 pub(crate) const REFUND: &[Field] = &[

@@ -39,7 +39,8 @@ fn text_len(receipt: &Receipt, columns: usize) -> usize {
             .sum::<usize>()
 }
 
-fn sandbox_notice(columns: usize) -> &'static str {
+/// The sandbox notice that fits `columns`.
+pub(super) fn sandbox_notice(columns: usize) -> &'static str {
     const LONG: &str = "*** SANDBOX - NOT A REAL PAYMENT ***";
     if columns >= LONG.len() {
         LONG

@@ -1,17 +1,21 @@
-//! What is on the paper: a checkout [`Receipt`] and the technician's test page, laid out in
-//! text lines, wrapped to the layout's columns, with the QR where it belongs.
+//! What is on the paper: a checkout [`Receipt`], the payment and refund slips and the
+//! technician's test page, laid out in text lines, wrapped to the layout's columns, with the
+//! QR where it belongs.
 //!
 //! [`encode`](fn@encode) lays out a receipt (`encode.rs`: header, items, QR block, trailer),
-//! [`test_page`](fn@test_page) the test page (`test_page.rs`); `text.rs` wraps text and sets
-//! item lines; amounts print as [`Money`] says. The byte codes (commands, text encoding, QR
-//! rasters) are `escpos`'s business: nothing here spells an ESC/POS command, and nothing here
-//! knows printers or transports.
+//! [`encode_paid`] and [`encode_refund`] the slips confirming a payment or a refund
+//! (`slip.rs`), [`test_page`](fn@test_page) the test page (`test_page.rs`); `text.rs` wraps
+//! text and sets item lines; amounts print as [`Money`] says. The byte codes (commands, text
+//! encoding, QR rasters) are `escpos`'s business: nothing here spells an ESC/POS command, and
+//! nothing here knows printers or transports.
 
 mod encode;
+mod slip;
 mod test_page;
 mod text;
 
 pub use encode::encode;
+pub use slip::{PaidSlip, RefundSlip, encode_paid, encode_refund, rate_text};
 pub use test_page::{
     TEST_CHINESE_LINE, TEST_LATIN_LINE, TEST_QR_DATA, qr_description, test_info, test_page,
 };

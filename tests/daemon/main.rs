@@ -29,6 +29,7 @@ mod requests;
 mod restart;
 mod scale;
 mod shutdown;
+mod slip;
 mod watch;
 
 use std::path::Path;

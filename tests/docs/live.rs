@@ -233,6 +233,12 @@ fn checkout(no: &str, description: &str, follow: bool) -> Value {
         "receipt": {"lines": [{"name": "Latte", "quantity": 2, "amount": 3200}]}})
 }
 
+/// `request` asking for a payment slip.
+fn with_slip(mut request: Value) -> Value {
+    request["slip"] = true.into();
+    request
+}
+
 fn op(name: &str, no: &str) -> Value {
     json!({"op": name, "id": name, "out_trade_no": no})
 }
@@ -240,7 +246,7 @@ fn op(name: &str, no: &str) -> Value {
 /// A checkout followed to `paid`, resumed, refused as a duplicate, reprinted; the one-shot ops.
 fn pay_one(dir: &Path, log: &Log) {
     let (mut pos, mut other) = (Pos::connect(dir, log), Pos::connect(dir, log));
-    pos.send(checkout("T0000000001", "Latte x2", true));
+    pos.send(with_slip(checkout("T0000000001", "Latte x2", true)));
     assert_eq!(pos.until("accepted")["resumed"], false);
     pos.until("printed");
     other.call(op("status", "T0000000001"), "status");
@@ -250,7 +256,7 @@ fn pay_one(dir: &Path, log: &Log) {
     other.call(json!({"op": "test_print", "id": "t"}), "printed");
     other.call(json!({"op": "drawer", "id": "d", "pin": 5}), "drawer");
     let mut retry = Pos::connect(dir, log);
-    retry.send(checkout("T0000000001", "Latte x2", true));
+    retry.send(with_slip(checkout("T0000000001", "Latte x2", true)));
     assert_eq!(retry.until("accepted")["resumed"], true);
     retry.until("printed");
     let refused = retry.call(checkout("T0000000001", "Tea", true), "error");
@@ -273,6 +279,7 @@ fn refund_one(dir: &Path, log: &Log) {
         let mut refund = json!({"amount": amount, "reason": "one cup returned"});
         if let Some(no) = no {
             refund["out_refund_no"] = no.into();
+            refund["slip"] = true.into();
         }
         json!({"op": "refund", "id": "rf", "out_trade_no": "T0000000001", "refund": refund})
     };
@@ -328,9 +335,17 @@ fn fail_and_misprint(dir: &Path, log: &Log) {
     let (mut pos, mut other) = (Pos::connect(dir, log), Pos::connect(dir, log));
     pos.call(checkout("T0000000003", "Green tea", true), "failed");
     other.call(op("status", "T0000000003"), "status");
-    pos.send(checkout("T0000000004", "Latte x2", true));
+    let mut watch = Pos::connect(dir, log);
+    watch.send(json!({"op": "watch", "id": "w"}));
+    watch.call(json!({"op": "ping", "id": "w"}), "pong");
+    pos.send(with_slip(checkout("T0000000004", "Latte x2", true)));
     pos.until("printer");
     assert_eq!(pos.until("error")["print"], "failed");
+    // Paid all the same; its slip waits for the printer, then is given up.
+    other.call(op("sandbox_pay", "T0000000004"), "paid");
+    assert_eq!(watch.until("slip")["print"], "pending");
+    assert_eq!(watch.until("slip")["print"], "failed");
+    watch.drain();
     other.call(json!({"op": "printer", "id": "q"}), "printer");
     other.call(json!({"op": "test_print", "id": "t"}), "error");
     pos.drain();

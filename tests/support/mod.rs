@@ -44,6 +44,7 @@ pub fn fast_config() -> JobsConfig {
         },
         receipt_title: "Test Shop".into(),
         receipt_footer: "Thank you".into(),
+        paid_slip: false,
         layout: Layout::MM80,
         profile: "80mm".into(),
         print_timeout: Duration::from_millis(300),

@@ -175,6 +175,7 @@ const FULL: &str = r#"
     [receipt]
     title = "Shop \"Ming\""
     footer = "谢谢惠顾"
+    paid_slip = true
 
     [notify]
     listen = "unix:/run/wxprint/notify.sock"
@@ -239,6 +240,7 @@ fn full_settings() -> Settings {
         receipt: ReceiptSettings {
             title: "Shop \"Ming\"".into(),
             footer: "谢谢惠顾".into(),
+            paid_slip: true,
         },
         notify: NotifySettings {
             listen: NotifyListen::Unix("/run/wxprint/notify.sock".into()),
@@ -440,7 +442,7 @@ fn example_config_documents_every_key() {
             doc.comment
         );
         let default = match (key.show)(&defaults) {
-            Shown::Integer(_) => key.production.to_string(),
+            Shown::Integer(_) | Shown::Bool(_) => key.production.to_string(),
             Shown::Text(_) => toml_string(key.production),
         };
         assert!(

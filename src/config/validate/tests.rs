@@ -57,6 +57,12 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
         "printer.print_timeout",
         "zero",
     ),
+    // Booleans.
+    (
+        "[receipt]\npaid_slip = \"yes\"",
+        "receipt.paid_slip",
+        "not a boolean (got \"yes\"); expected true or false",
+    ),
     // Choices.
     (
         "[wechatpay]\nbackend = \"alipay\"",

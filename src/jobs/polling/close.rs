@@ -6,6 +6,7 @@ use tracing::{info, warn};
 
 use super::Lane;
 use crate::clock;
+use crate::jobs::slips;
 use crate::jobs::state::Shared;
 use crate::jobs::transitions;
 use crate::journal::JobRecord;
@@ -108,10 +109,16 @@ fn finish(shared: &Shared, no: &str, outcome: Outcome, reason: CloseReason) {
     }
 }
 
-/// The order is paid: report it.
+/// The order is paid: report it (its slip, when one is wanted, is noted in the same
+/// lock and printed after the event).
 pub(crate) fn finish_paid(shared: &Shared, no: &str, payment: Payment) {
     info!(out_trade_no = no, transaction_id = %payment.transaction_id, "paid");
-    shared.transition(no, |r| transitions::paid(r, payment));
+    let mut state = shared.lock();
+    let slip = slips::note_paid(&mut state, shared.config.paid_slip, no, &payment);
+    state.transition(no, |r| transitions::paid(r, payment));
+    if slip {
+        shared.slips.notify_one();
+    }
 }
 
 /// The order is closed, for `reason` (or the one the record implies, see

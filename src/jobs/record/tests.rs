@@ -72,6 +72,27 @@ fn a_loopback_checkout_never_shares_a_real_orders_identity() {
 }
 
 #[test]
+fn a_slip_is_part_of_the_checkout_and_read_back_from_the_stored_request() {
+    let plain = checkout("", "");
+    let with_slip = checkout("", r#","slip":true"#);
+    // Without a slip the stored request is what it always was: old journals still resume.
+    assert_eq!(
+        canonical_request(&checkout("", r#","slip":false"#)),
+        canonical_request(&plain)
+    );
+    let make = |c: &Checkout| new_record(c, canonical_request(c), T0 + MINUTE, T0);
+    let (job, slip_job) = (make(&plain), make(&with_slip));
+    assert!(slip_asked(&slip_job) && !slip_asked(&job));
+    let refused = transitions::resume(&job, &canonical_request(&with_slip)).unwrap_err();
+    assert_eq!(
+        refused.error.code,
+        ErrorCode::DuplicateOrder,
+        "other content"
+    );
+    assert!(transitions::resume(&slip_job, &canonical_request(&with_slip)).is_ok());
+}
+
+#[test]
 fn the_receipt_is_read_back_from_the_stored_request() {
     let titled = checkout("", r#","receipt":{"title":"Café","footer":"Merci"}"#);
     let record = new_record(&titled, canonical_request(&titled), T0 + MINUTE, T0);

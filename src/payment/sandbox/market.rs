@@ -101,6 +101,7 @@ impl SandboxMarket {
             total,
             payer_total,
             exchange_rate,
+            discount: None,
         }
     }
 }

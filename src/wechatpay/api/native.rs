@@ -79,6 +79,20 @@ struct QueryAnswer {
     success_time: Option<String>,
     #[serde(default)]
     amount: Option<QueryAmount>,
+    /// The promotions (coupons, discounts) applied to the payment, for the payment slip.
+    #[serde(default)]
+    promotion_detail: Option<Vec<PromotionAnswer>>,
+}
+
+/// One promotion of a paid order; only its amount and currency are read, leniently (like
+/// the rate: an amount WeChat Pay spells otherwise drops it from the slip, never the
+/// payment).
+#[derive(Deserialize)]
+struct PromotionAnswer {
+    #[serde(default)]
+    amount: Option<serde_json::Value>,
+    #[serde(default)]
+    currency: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -232,12 +246,16 @@ fn trade_state(
     parsed: QueryAnswer,
 ) -> TradeState {
     match parsed.trade_state.as_str() {
-        "SUCCESS" | "REFUND" => TradeState::Paid(payment(
-            order_number,
-            currency,
-            parsed.success_time.unwrap_or_default(),
-            parsed.amount.unwrap_or_default(),
-        )),
+        "SUCCESS" | "REFUND" => {
+            let mut paid = payment(
+                order_number,
+                currency,
+                parsed.success_time.unwrap_or_default(),
+                parsed.amount.unwrap_or_default(),
+            );
+            paid.discount = discount(parsed.promotion_detail.as_deref(), &paid.total);
+            TradeState::Paid(paid)
+        }
         "USERPAYING" => TradeState::UserPaying,
         "CLOSED" | "REVOKED" | "PAYERROR" => TradeState::Closed,
         "NOTPAY" => TradeState::NotPay,
@@ -250,6 +268,27 @@ fn trade_state(
             TradeState::NotPay
         }
     }
+}
+
+/// The sum of the promotions' amounts in the currency of `total` (the order's, which a
+/// promotion without a `currency` is in); `None` when there are none or none is readable.
+/// A promotion in another currency is left out: its amount cannot be added to the order's.
+fn discount(promotions: Option<&[PromotionAnswer]>, total: &Money) -> Option<Money> {
+    let code = total.currency().code();
+    let amounts: Vec<i64> = promotions
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let theirs = p.currency.as_ref().map(|c| c.as_str());
+            let amount = p.amount.as_ref().and_then(serde_json::Value::as_i64);
+            let amount = amount.filter(|_| theirs.is_none_or(|c| c == Some(code)));
+            if amount.is_none() {
+                warn!(amount = ?p.amount, currency = ?p.currency, "promotion with an unreadable amount or in another currency; left off the slip");
+            }
+            amount
+        })
+        .collect();
+    (!amounts.is_empty()).then(|| total.with_minor(amounts.iter().sum()))
 }
 
 /// A paid order's amounts: the order's currency (the merchant's when the answer does not
@@ -283,5 +322,6 @@ fn payment(
                 rate: rate?,
             })
         }),
+        discount: None,
     }
 }

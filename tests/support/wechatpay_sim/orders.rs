@@ -75,6 +75,9 @@ pub struct SimPayment {
     pub payer_total: i64,
     /// Global: the rate the payer was charged at (CNY per major unit ×10^8).
     pub exchange_rate: Option<i64>,
+    /// A coupon the payer used, in the order's minor unit (0: none): listed in
+    /// `promotion_detail`, and the payer paid that much less.
+    pub coupon: i64,
 }
 
 /// One order as the simulated WeChat Pay keeps it.
@@ -129,6 +132,28 @@ impl Simulator {
             Some(order) => pay_order(order, now),
             None => false,
         }
+    }
+
+    /// The payer pays the order with a coupon worth `coupon` (in the order's minor unit,
+    /// less than its total): as [`Simulator::pay`], and answers list it in
+    /// `promotion_detail` with a `payer_total` that much smaller.
+    pub fn pay_with_coupon(&self, out_trade_no: &str, coupon: i64) -> bool {
+        let now = self.inner.now();
+        let mut state = self.inner.lock();
+        let Some(order) = state.orders.get_mut(out_trade_no) else {
+            return false;
+        };
+        let (total, currency) = (order.total, order.currency.clone());
+        if !(0..total).contains(&coupon) || !pay_order(order, now) {
+            return false;
+        }
+        let payment = order.payment.as_mut().expect("just paid");
+        payment.coupon = coupon;
+        payment.payer_total = match payment.exchange_rate {
+            Some(rate) => cny_payer_total(total - coupon, &currency, rate),
+            None => total - coupon,
+        };
+        true
     }
 
     /// The payer scans this QR content and pays: only an order's current `code_url`, less
@@ -238,6 +263,7 @@ pub(super) fn pay_order(order: &mut SimOrder, now: SystemTime) -> bool {
             None => order.total,
         },
         exchange_rate: order.exchange_rate,
+        coupon: 0,
     });
     true
 }

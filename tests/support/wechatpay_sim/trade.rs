@@ -61,6 +61,17 @@ impl Inner {
             if let Some(rate) = payment.exchange_rate {
                 amount["exchange_rate"] = json!({ "type": "SETTLEMENT_RATE", "rate": rate });
             }
+            if payment.coupon > 0 {
+                body.insert(
+                    "promotion_detail".into(),
+                    json!([{
+                        "coupon_id": "109519", "name": "单品惠-6", "scope": "SINGLE",
+                        "type": "CASH", "stock_id": "931386", "amount": payment.coupon,
+                        "wechatpay_contribute": 0, "merchant_contribute": payment.coupon,
+                        "other_contribute": 0, "currency": "CNY",
+                    }]),
+                );
+            }
             body.extend(json_map(json!({
                 "trade_type": "NATIVE",
                 "success_time": payment.success_time,

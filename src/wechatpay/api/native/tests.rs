@@ -134,7 +134,32 @@ fn mainland_answer_reads_transaction_id() {
             total: Money::cny(3200),
             payer_total: Money::cny(3000),
             exchange_rate: None,
+            discount: None,
         }
+    );
+}
+
+#[test]
+fn promotions_add_up_to_the_discount_and_an_unreadable_one_is_left_out() {
+    let api = test_api(Region::Mainland, false);
+    let answer = |promotions: &str| {
+        format!(
+            r#"{{"mchid":"1900000109","out_trade_no":"T1","transaction_id":"4200001",
+                "trade_state":"SUCCESS","success_time":"2026-01-01T10:01:00+08:00",
+                "amount":{{"total":3200,"payer_total":2700}},"promotion_detail":{promotions}}}"#
+        )
+    };
+    let two = r#"[{"coupon_id":"1","amount":300},{"coupon_id":"2","amount":200}]"#;
+    assert_eq!(paid(&api, &answer(two)).discount, Some(Money::cny(500)));
+    assert_eq!(paid(&api, &answer("[]")).discount, None, "no promotion");
+    let odd =
+        r#"[{"amount":"3.00"},{"amount":100,"currency":"CNY"},{"amount":7,"currency":"HKD"}]"#;
+    let payment = paid(&api, &answer(odd));
+    assert_eq!(payment.discount, Some(Money::cny(100)));
+    assert_eq!(
+        payment.payer_total,
+        Money::cny(2700),
+        "the payment is read all the same"
     );
 }
 
@@ -164,6 +189,7 @@ fn global_answer_reads_id_payer_currency_and_rate() {
                     kind: "SETTLEMENT_RATE".into(),
                     rate: 90_000_000,
                 }),
+                discount: None,
             },
             "sub {sub}"
         );
