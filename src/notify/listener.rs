@@ -1,22 +1,16 @@
-//! The HTTP/1.1 listener (hyper): `host:port` or a Unix socket, one task per connection,
-//! one request per connection (WeChat Pay opens one per notification). Only `POST` to the
+//! The notification listener, on the daemon's HTTP side door (`server/http.rs`: `host:port`
+//! or a Unix socket, one task per connection), one request per connection (WeChat Pay opens one per notification). Only `POST` to the
 //! configured path; bodies up to 64 KiB, read within 5 s.
 
-use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::{HttpOptions, bind_http, serve_until};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, header};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::request::{Refusal, believe};
 use super::{Notifications, NotifyError, dispatch};
@@ -27,99 +21,31 @@ const MAX_BODY: usize = 64 * 1024;
 /// Headers and body must have arrived within this (WeChat Pay waits 5 s for the answer).
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A bound listener.
-pub enum Listener {
-    /// `host:port`.
-    Tcp(TcpListener),
-    /// `unix:PATH`; the socket file is removed when the listener stops.
-    Unix(UnixListener, PathBuf),
-}
-
-impl Listener {
-    /// Where it listens, as `notify.listen` would write it (the port resolved).
-    pub fn address(&self) -> String {
-        match self {
-            Listener::Tcp(l) => l
-                .local_addr()
-                .map_or_else(|e| e.to_string(), |a| a.to_string()),
-            Listener::Unix(_, path) => format!("unix:{}", path.display()),
-        }
-    }
-}
+/// The notification listener: the daemon's shared HTTP side door.
+pub use crate::server::HttpListener as Listener;
 
 /// Bind `listen`; `None` when notifications are off.
 pub async fn bind(listen: &NotifyListen) -> Result<Option<Listener>, NotifyError> {
-    let failed = |source| NotifyError::Bind {
+    bind_http(listen).await.map_err(|source| NotifyError::Bind {
         listen: listen.to_string(),
         source,
-    };
-    Ok(Some(match listen {
-        NotifyListen::Off => return Ok(None),
-        NotifyListen::Tcp(address) => {
-            Listener::Tcp(TcpListener::bind(address.as_str()).await.map_err(failed)?)
-        }
-        NotifyListen::Unix(path) => {
-            // A socket file left by an earlier run that did not stop cleanly.
-            if std::fs::symlink_metadata(path)
-                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
-            {
-                let _ = std::fs::remove_file(path);
-            }
-            Listener::Unix(UnixListener::bind(path).map_err(failed)?, path.clone())
-        }
-    }))
+    })
 }
 
 /// Serve notifications on `listener` until `stop` is cancelled.
 pub async fn run(listener: Listener, notifications: Arc<Notifications>, stop: CancellationToken) {
     info!(listen = %listener.address(), path = %notifications.path, "listening for payment notifications");
-    loop {
+    let options = HttpOptions {
+        what: "payment notification",
+        read_timeout: READ_TIMEOUT,
+        // WeChat Pay opens one connection per notification.
+        keep_alive: false,
+    };
+    serve_until(listener, options, stop, move |req| {
         let n = notifications.clone();
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            accepted = accept(&listener, n) => {
-                if let Err(e) = accepted {
-                    warn!(error = %e, "payment notification connection not accepted");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-    if let Listener::Unix(_, path) = &listener {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// Accept one connection and serve it on its own task.
-async fn accept(listener: &Listener, n: Arc<Notifications>) -> std::io::Result<()> {
-    match listener {
-        Listener::Tcp(l) => {
-            let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, n));
-        }
-        Listener::Unix(l, _) => {
-            let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, n));
-        }
-    }
-    Ok(())
-}
-
-async fn serve<S>(io: S, n: Arc<Notifications>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| {
-        let n = n.clone();
-        async move { Ok::<_, Infallible>(handle(&n, req).await) }
-    });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(READ_TIMEOUT)
-        .keep_alive(false)
-        .serve_connection(TokioIo::new(io), service);
-    let _ = connection.await;
+        async move { handle(&n, req).await }
+    })
+    .await;
 }
 
 /// One request: `204` once taken, else the refusal's status and a JSON body

@@ -11,6 +11,8 @@
 //! - `framing.rs`: one request a line, at most `MAX_LINE` bytes;
 //! - `connection.rs`: one connection — a reader that parses one request per line, a writer
 //!   that owns the socket's write half, and a forwarding task per request that follows a job.
+//! - `http.rs`: the HTTP/1.1 side doors beside the socket (payment notifications, metrics):
+//!   binding, the accept loop, one task per connection; what a request means is the caller's.
 //!
 //! The server knows the protocol and the [`Jobs`] handle only: not payments, printers or
 //! the journal.
@@ -28,6 +30,10 @@ use crate::jobs::Jobs;
 
 mod connection;
 mod framing;
+mod http;
+
+pub use http::HttpListener;
+pub(crate) use http::{HttpOptions, bind_http, serve_until};
 
 /// Mode of the socket file: owner and group (the POS software's group) only.
 pub const SOCKET_MODE: u32 = 0o660;

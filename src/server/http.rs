@@ -1,0 +1,139 @@
+//! The daemon's small HTTP/1.1 side doors (hyper): the payment notification listener
+//! (`notify/`) and the metrics endpoint (`metrics/`). This file owns binding `host:port` or
+//! a Unix socket ([`HttpListener`]), the accept loop until a stop token ([`serve_until`]),
+//! one task per connection and the header timeout; what a request means is the caller's
+//! `handle`. Knows no path, body or answer.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::config::NotifyListen;
+
+/// A bound side-door listener.
+pub enum HttpListener {
+    /// `host:port`.
+    Tcp(TcpListener),
+    /// `unix:PATH`; the socket file is removed when the listener stops.
+    Unix(UnixListener, PathBuf),
+}
+
+impl HttpListener {
+    /// Where it listens, as configured (`127.0.0.1:8088`, `unix:/run/…`).
+    pub fn address(&self) -> String {
+        match self {
+            HttpListener::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string()),
+            HttpListener::Unix(_, path) => format!("unix:{}", path.display()),
+        }
+    }
+}
+
+/// Bind `listen`; `None` when it is off. A socket file left by an earlier run that did not
+/// stop cleanly is replaced.
+pub(crate) async fn bind_http(listen: &NotifyListen) -> std::io::Result<Option<HttpListener>> {
+    Ok(Some(match listen {
+        NotifyListen::Off => return Ok(None),
+        NotifyListen::Tcp(address) => HttpListener::Tcp(TcpListener::bind(address.as_str()).await?),
+        NotifyListen::Unix(path) => {
+            if std::fs::symlink_metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            {
+                let _ = std::fs::remove_file(path);
+            }
+            HttpListener::Unix(UnixListener::bind(path)?, path.clone())
+        }
+    }))
+}
+
+/// How connections are served.
+#[derive(Clone, Copy)]
+pub(crate) struct HttpOptions {
+    /// What the listener is, for the log (`"metrics"`).
+    pub(crate) what: &'static str,
+    /// A request's headers must have arrived within this.
+    pub(crate) read_timeout: Duration,
+    /// Whether a connection may carry more than one request.
+    pub(crate) keep_alive: bool,
+}
+
+/// Accept connections on `listener` and answer each request with `handle`, until `stop`.
+pub(crate) async fn serve_until<H, F>(
+    listener: HttpListener,
+    options: HttpOptions,
+    stop: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            accepted = accept(&listener, options, handle.clone()) => {
+                if let Err(e) = accepted {
+                    warn!(error = %e, "{} connection not accepted", options.what);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    if let HttpListener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Accept one connection and serve it on its own task.
+async fn accept<H, F>(
+    listener: &HttpListener,
+    options: HttpOptions,
+    handle: H,
+) -> std::io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    match listener {
+        HttpListener::Tcp(l) => {
+            let (stream, _) = l.accept().await?;
+            tokio::spawn(serve(stream, options, handle));
+        }
+        HttpListener::Unix(l, _) => {
+            let (stream, _) = l.accept().await?;
+            tokio::spawn(serve(stream, options, handle));
+        }
+    }
+    Ok(())
+}
+
+async fn serve<S, H, F>(io: S, options: HttpOptions, handle: H)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let answer = handle(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.read_timeout)
+        .keep_alive(options.keep_alive)
+        .serve_connection(TokioIo::new(io), service);
+    let _ = connection.await;
+}
