@@ -22,6 +22,9 @@ pub(crate) use rsa::PublicKey as RsaPublicKey;
 /// keys on both sides; anything smaller is not a WeChat Pay key (and is too weak to use).
 pub(crate) const MIN_KEY_BITS: usize = 2048;
 
+/// Largest RSA key accepted (what aws-lc verifies; WeChat Pay's keys are 2048-bit).
+pub(crate) const MAX_KEY_BITS: usize = 8192;
+
 /// The label of the first PEM block (`PRIVATE KEY` for `-----BEGIN PRIVATE KEY-----`), if any.
 pub(crate) fn pem_label(text: &str) -> Option<&str> {
     let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
@@ -89,6 +92,11 @@ fn check_key_size(key: &RsaPublicKey) -> Result<(), String> {
     if bits < MIN_KEY_BITS {
         return Err(format!(
             "the RSA key has only {bits} bits; WeChat Pay keys are 2048-bit"
+        ));
+    }
+    if bits > MAX_KEY_BITS {
+        return Err(format!(
+            "the RSA key has {bits} bits, more than {MAX_KEY_BITS}; WeChat Pay keys are 2048-bit"
         ));
     }
     Ok(())
