@@ -267,6 +267,9 @@ impl Jobs {
             .shared
             .backend_of(&record)
             .prepare(&place_order(&record));
+        // Its receipt follows WeChat Pay's answer: the printer opens its link and asks its
+        // status meanwhile, so the QR goes out as soon as its code_url is on disk.
+        self.shared.printer.prepare();
         state
             .journal
             .insert(&record)

@@ -187,6 +187,18 @@ pub trait Printer: Send + 'static {
         Identity::not_asked(self.describe(), status, false, why)
     }
 
+    /// Get ready for a receipt expected soon (a checkout's, while WeChat Pay places its
+    /// order): transports that can open their link and ask the printer's status do it now,
+    /// so the receipt goes out without asking. How long that stays good; `None` when
+    /// nothing is held ([`Printer::let_go`] is then not called).
+    fn prepare(&mut self) -> Option<Duration> {
+        None
+    }
+
+    /// The receipt expected by [`Printer::prepare`] did not come in time: let go of what it
+    /// holds (a TCP printer's one connection).
+    fn let_go(&mut self) {}
+
     /// [`Printer::write_job`] once `gate` opens ([`PrinterError::Withheld`] if it is shut,
     /// nothing sent). Transports that can do something useful meanwhile (open the link,
     /// ask the printer's status) do it before waiting at the gate.
@@ -211,6 +223,7 @@ enum Command {
         gate: Gate,
         reply: oneshot::Sender<Result<Printout, PrinterError>>,
     },
+    Prepare,
     Status {
         reply: oneshot::Sender<PrinterStatus>,
     },
@@ -240,35 +253,12 @@ pub struct PrinterHandle {
 
 impl PrinterHandle {
     /// Start the printer thread for `printer`.
-    pub fn spawn(mut printer: Box<dyn Printer>) -> PrinterHandle {
+    pub fn spawn(printer: Box<dyn Printer>) -> PrinterHandle {
         let description: std::sync::Arc<str> = printer.describe().into();
         let (tx, rx) = mpsc::channel::<Command>();
         std::thread::Builder::new()
             .name("wxprint-printer".into())
-            .spawn(move || {
-                for command in rx {
-                    match command {
-                        Command::Print {
-                            name,
-                            bytes,
-                            gate,
-                            reply,
-                        } => {
-                            let written = printer.write_job_gated(&name, &bytes, gate);
-                            tell_metrics(&written);
-                            let _ = reply.send(written);
-                        }
-                        Command::Status { reply } => {
-                            let status = printer.status();
-                            crate::metrics::printer_status(&status);
-                            let _ = reply.send(status);
-                        }
-                        Command::Identify { reply } => {
-                            let _ = reply.send(printer.identify());
-                        }
-                    }
-                }
-            })
+            .spawn(move || serve(printer, &rx))
             .expect("spawn the printer thread");
         PrinterHandle { tx, description }
     }
@@ -276,6 +266,12 @@ impl PrinterHandle {
     /// The transport, as [`Printer::describe`] put it.
     pub fn describe(&self) -> &str {
         &self.description
+    }
+
+    /// A receipt is expected soon: let the printer get ready for it ([`Printer::prepare`]),
+    /// queued like a job. Nothing waits for it.
+    pub fn prepare(&self) {
+        let _ = self.tx.send(Command::Prepare);
     }
 
     /// Queue one job and wait until it is written.
@@ -314,6 +310,53 @@ impl PrinterHandle {
     }
 }
 
+/// The printer thread: one command at a time, in order, until the last handle is gone.
+/// What a `Prepare` holds is let go when no job has come for it in time.
+fn serve(mut printer: Box<dyn Printer>, rx: &mpsc::Receiver<Command>) {
+    let mut held_until: Option<std::time::Instant> = None;
+    loop {
+        let command = match held_until {
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(until) => {
+                rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+            }
+        };
+        let command = match command {
+            Ok(command) => command,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                printer.let_go();
+                held_until = None;
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        held_until = None;
+        match command {
+            Command::Prepare => {
+                held_until = printer.prepare().map(|d| std::time::Instant::now() + d);
+            }
+            Command::Print {
+                name,
+                bytes,
+                gate,
+                reply,
+            } => {
+                let written = printer.write_job_gated(&name, &bytes, gate);
+                tell_metrics(&written);
+                let _ = reply.send(written);
+            }
+            Command::Status { reply } => {
+                let status = printer.status();
+                crate::metrics::printer_status(&status);
+                let _ = reply.send(status);
+            }
+            Command::Identify { reply } => {
+                let _ = reply.send(printer.identify());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +383,51 @@ mod tests {
             ..unreachable
         };
         assert_eq!(PrinterError::NotReady(out.clone()).into_status("x"), out);
+    }
+
+    /// Logs what the printer thread asks of it; holds a prepared state for 30 ms.
+    struct Recording(std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+    impl Printer for Recording {
+        fn describe(&self) -> String {
+            "recording".into()
+        }
+        fn write_job(&mut self, _: &str, _: &[u8]) -> Result<Printout, PrinterError> {
+            self.0.lock().unwrap().push("print");
+            Ok(Printout::default())
+        }
+        fn status(&mut self) -> PrinterStatus {
+            unreachable!("not asked here")
+        }
+        fn prepare(&mut self) -> Option<Duration> {
+            self.0.lock().unwrap().push("prepare");
+            Some(Duration::from_millis(30))
+        }
+        fn let_go(&mut self) {
+            self.0.lock().unwrap().push("let go");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_printer_thread_lets_go_of_a_prepared_printer_only_when_no_job_came() {
+        let log = std::sync::Arc::default();
+        let handle = PrinterHandle::spawn(Box::new(Recording(std::sync::Arc::clone(&log))));
+        handle.prepare();
+        handle.print("T1", b"x".to_vec()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["prepare", "print"],
+            "the job came in time"
+        );
+        handle.prepare();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while log.lock().unwrap().len() < 4 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["prepare", "print", "prepare", "let go"]
+        );
     }
 }

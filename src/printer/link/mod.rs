@@ -8,6 +8,9 @@
 //!    `4` (paper sensor), each a separate write, then `1` again; a valid reply byte matches
 //!    `b & 0x93 == 0x12`, comes alone, and the two `1` answers agree. Offline, cover open or paper out: the receipt is *not* sent —
 //!    the job keeps it pending and tries again when the printer is back;
+//!    for a checkout this is asked ahead, while WeChat Pay places the order
+//!    ([`Printer::prepare`]): a ready answer stands for the receipt for [`PREPARED_FOR`] on
+//!    the link kept open, unless the printer has sent anything since;
 //! 2. write the receipt;
 //! 3. send `GS r 1` and wait for its one-byte reply: the printer answers it only after it
 //!    has processed everything before it, so the reply means "printed up to here".
@@ -27,7 +30,7 @@
 //! bytes mean is `printer/status.rs`. Nothing here knows a particular wire.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use exchange::{print_confirmed, query};
 use tracing::{debug, warn};
@@ -80,10 +83,17 @@ pub trait Connector: Send + 'static {
     }
 }
 
+/// How long a ready status asked ahead ([`Printer::prepare`]) stands for the receipt that
+/// follows: longer than WeChat Pay takes to answer a placement, short enough that a TCP
+/// printer's one connection is not held for a receipt that never comes.
+pub(crate) const PREPARED_FOR: Duration = Duration::from_secs(2);
+
 /// A printer on a byte link: serial, usblp or TCP.
 pub struct LinkPrinter<C: Connector> {
     connector: C,
     link: Option<Box<dyn Link>>,
+    /// A ready status asked ahead on the open link, and when.
+    prepared: Option<(Instant, Realtime)>,
     /// The drawer sensor's level that means open (`printer.drawer_open_level`).
     drawer_open: DrawerLevel,
 }
@@ -95,6 +105,7 @@ impl<C: Connector> LinkPrinter<C> {
         LinkPrinter {
             connector,
             link: None,
+            prepared: None,
             drawer_open: DrawerLevel::Low,
         }
     }
@@ -120,6 +131,18 @@ impl<C: Connector> LinkPrinter<C> {
             None => self.connector.open()?,
         };
         Ok(self.link.insert(link))
+    }
+
+    /// The status asked ahead, if it still stands for a receipt now: asked less than
+    /// [`PREPARED_FOR`] ago, on the link still open, and the printer has said nothing since
+    /// (a byte it volunteered may tell of a change: then the status is asked again). Used once.
+    fn prepared_status(&mut self) -> Option<Realtime> {
+        let (asked, realtime) = self.prepared.take()?;
+        if asked.elapsed() >= PREPARED_FOR {
+            return None;
+        }
+        let link = self.link.as_mut()?;
+        matches!(link.pending(), Ok(None)).then_some(realtime)
     }
 
     /// Status through the current link, opening it again once if it has gone bad.
@@ -153,7 +176,11 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         bytes: &[u8],
         gate: Gate,
     ) -> Result<Printout, PrinterError> {
-        let realtime = match self.realtime() {
+        let asked = match self.prepared_status() {
+            Some(ready) => Ok(ready),
+            None => self.realtime(),
+        };
+        let realtime = match asked {
             Ok(r) => r,
             Err(e) => {
                 self.link = None;
@@ -201,11 +228,43 @@ impl<C: Connector> Printer for LinkPrinter<C> {
         })
     }
 
+    /// Open the link and ask the status now, for a receipt expected within
+    /// [`PREPARED_FOR`]: it then goes out without asking again (a silent printer's 500 ms
+    /// wait for an answer is spent ahead too). Only a status that lets a receipt out is
+    /// kept; a printer that is not ready is asked again when the receipt comes.
+    fn prepare(&mut self) -> Option<Duration> {
+        self.prepared = None;
+        match self.realtime() {
+            Ok(r) if r.not_ready().is_none() => {
+                self.prepared = Some((Instant::now(), r));
+                Some(PREPARED_FOR)
+            }
+            Ok(_) => {
+                self.let_go();
+                None
+            }
+            Err(e) => {
+                debug!(error = %e, "the printer could not be asked ahead of a receipt");
+                self.link = None;
+                None
+            }
+        }
+    }
+
+    fn let_go(&mut self) {
+        self.prepared = None;
+        if self.connector.per_job() {
+            self.link = None;
+        }
+    }
+
     fn identify(&mut self) -> Identity {
+        self.prepared = None;
         self.identify_now()
     }
 
     fn status(&mut self) -> PrinterStatus {
+        self.prepared = None;
         let description = self.connector.describe();
         let status = match self.realtime() {
             Ok(r) => r.to_protocol(&description, self.drawer_open),
@@ -222,218 +281,4 @@ impl<C: Connector> Printer for LinkPrinter<C> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::printer::status::{DLE_EOT_OFFLINE, DLE_EOT_PAPER, DLE_EOT_PRINTER, GS_R_PAPER};
-
-    /// A scripted link: each status request (`DLE EOT n`, `GS r 1`) is answered with the
-    /// next queued bytes (none: silent).
-    struct Script {
-        sent: Vec<u8>,
-        answers: std::collections::VecDeque<Vec<u8>>,
-        line: std::collections::VecDeque<u8>,
-        /// The timeout of every `recv` (a wait; `pending` never waits).
-        waits: Vec<Duration>,
-    }
-
-    impl Script {
-        fn new(answers: &[&[u8]]) -> Script {
-            Script {
-                sent: Vec::new(),
-                answers: answers.iter().map(|a| a.to_vec()).collect(),
-                line: Default::default(),
-                waits: Vec::new(),
-            }
-        }
-    }
-
-    impl Link for Script {
-        fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-            self.sent.extend_from_slice(bytes);
-            let request = matches!(bytes, [0x10, 0x04, _] | [0x1D, 0x72, 0x01]);
-            if request && let Some(answer) = self.answers.pop_front() {
-                self.line.extend(answer);
-            }
-            Ok(())
-        }
-        fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
-            self.waits.push(timeout);
-            Ok(self.line.pop_front())
-        }
-        fn pending(&mut self) -> io::Result<Option<u8>> {
-            Ok(self.line.pop_front())
-        }
-    }
-
-    /// A ready printer's answers: `DLE EOT 1`, `2`, `4`, `1`, then `GS r 1`.
-    const READY: [&[u8]; 5] = [&[0x12], &[0x12], &[0x12], &[0x12], &[0x00]];
-
-    #[test]
-    fn status_then_receipt_then_marker() {
-        let mut link = Script::new(&READY);
-        let status = query(&mut link).unwrap();
-        assert_eq!(status.not_ready(), None);
-        assert!(!status.garbled);
-        assert!(print_confirmed(&mut link, b"\x1b@hello", Duration::from_secs(1)).unwrap());
-        assert_eq!(
-            link.sent,
-            [
-                &DLE_EOT_PRINTER[..],
-                &DLE_EOT_OFFLINE,
-                &DLE_EOT_PAPER,
-                &DLE_EOT_PRINTER,
-                b"\x1b@hello",
-                &GS_R_PAPER
-            ]
-            .concat()
-        );
-        // A silent printer: unknown, and the receipt goes unconfirmed.
-        let mut silent = Script::new(&[]);
-        assert!(!query(&mut silent).unwrap().answered());
-        assert!(!print_confirmed(&mut silent, b"x", Duration::from_millis(10)).unwrap());
-    }
-
-    #[test]
-    fn the_exchange_waits_only_for_answers() {
-        // Draining stale bytes and checking that nothing follows an answer look at what
-        // is already there: a timed wait costs a scheduler tick (4–10 ms) per request.
-        let mut link = Script::new(&READY);
-        assert_eq!(query(&mut link).unwrap().not_ready(), None);
-        let confirm = Duration::from_secs(7);
-        assert!(print_confirmed(&mut link, b"\x1b@hello", confirm).unwrap());
-        let status = exchange::STATUS_TIMEOUT;
-        assert_eq!(link.waits, [status, status, status, status, confirm]);
-    }
-
-    #[test]
-    fn a_byte_before_the_request_is_never_its_answer() {
-        // The tail of earlier noise is on the line and the printer says nothing: that
-        // byte must not pass for the GS r answer, nor for a status.
-        let mut link = Script::new(&[]);
-        link.line.push_back(0x00);
-        assert!(!print_confirmed(&mut link, b"x", Duration::ZERO).unwrap());
-        let mut link = Script::new(&[&[0x12], &[0x12], &[0x12], &[0x12]]);
-        link.line.extend([0x12, 0x12]);
-        let stale_first = query(&mut link).unwrap();
-        assert!(
-            !stale_first.garbled,
-            "stale replies before a query are forgotten"
-        );
-    }
-
-    #[test]
-    fn line_noise_is_never_a_status_nor_a_confirmation() {
-        let garbled = |answers: &[&[u8]]| query(&mut Script::new(answers)).unwrap().garbled;
-        // Wrong fixed bits; two bytes for one request; the two DLE EOT 1 answers differ.
-        assert!(garbled(&[&[0x13]]));
-        assert!(garbled(&[&[0x12, 0x00], &[0x12], &[0x12], &[0x12]]));
-        assert!(garbled(&[&[0x12], &[0x12], &[0x12], &[0x1A]]));
-        assert!(garbled(&[&[0x12], &[0x93], &[0x12], &[0x12]]));
-        assert!(!garbled(&READY[..4]));
-        // GS r: not the documented shape, or not alone.
-        let confirmed =
-            |answer: &[u8]| print_confirmed(&mut Script::new(&[answer]), b"x", Duration::ZERO);
-        assert!(confirmed(&[0x00]).unwrap() && confirmed(&[0x03]).unwrap());
-        for noise in [&[0x01][..], &[0x90], &[0x12], &[0x00, 0x00], &[0xFF, 0x00]] {
-            assert!(!confirmed(noise).unwrap(), "{noise:02x?}");
-        }
-        // On a connection whose status was noise, even a well-shaped GS r answer is not
-        // believed.
-        let noisy = [&[0x12, 0x55][..], &[0x00]];
-        let printout = LinkPrinter::new(Scripted(noisy.iter().map(|a| a.to_vec()).collect()))
-            .write_job("T1", b"x")
-            .unwrap();
-        assert_eq!(printout.confirmed, Some(false));
-        let mut printer = LinkPrinter::new(Scripted(vec![vec![0x77]]));
-        let status = printer.status();
-        assert_eq!(status.error.as_deref(), Some(status::GARBLED));
-    }
-
-    /// Opens a [`Script`] link with the same answers every time.
-    struct Scripted(Vec<Vec<u8>>);
-
-    impl Connector for Scripted {
-        fn describe(&self) -> String {
-            "script".into()
-        }
-        fn open(&mut self) -> io::Result<Box<dyn Link>> {
-            let answers: Vec<&[u8]> = self.0.iter().map(Vec::as_slice).collect();
-            Ok(Box::new(Script::new(&answers)))
-        }
-    }
-
-    #[test]
-    fn the_print_result_says_whether_the_printer_confirmed() {
-        let answering = READY.iter().map(|a| a.to_vec()).collect();
-        let printout = LinkPrinter::new(Scripted(answering))
-            .write_job("T1", b"x")
-            .unwrap();
-        assert_eq!(printout.confirmed, Some(true));
-        let location = printout.location.as_deref();
-        assert_eq!(location, Some("script (confirmed by the printer)"));
-        let silent = LinkPrinter::new(Scripted(Vec::new()))
-            .write_job("T1", b"x")
-            .unwrap();
-        assert_eq!(silent.confirmed, Some(false));
-        let location = silent.location.as_deref();
-        assert_eq!(location, Some("script (sent; the printer did not confirm)"));
-    }
-
-    /// A [`Script`] whose sent bytes are also logged where the test can see them.
-    struct Logged(Script, std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Link for Logged {
-        fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-            self.1.lock().unwrap().extend_from_slice(bytes);
-            self.0.send(bytes)
-        }
-        fn recv(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
-            self.0.recv(timeout)
-        }
-    }
-
-    /// Opens [`Logged`] links answering like a ready printer.
-    struct LoggedReady(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Connector for LoggedReady {
-        fn describe(&self) -> String {
-            "script".into()
-        }
-        fn open(&mut self) -> io::Result<Box<dyn Link>> {
-            Ok(Box::new(Logged(Script::new(&READY), self.0.clone())))
-        }
-    }
-
-    #[test]
-    fn a_gated_job_asks_the_status_first_and_sends_nothing_until_released() {
-        let status = [
-            &DLE_EOT_PRINTER[..],
-            &DLE_EOT_OFFLINE,
-            &DLE_EOT_PAPER,
-            &DLE_EOT_PRINTER,
-        ]
-        .concat();
-        // Shut: the status is asked before the gate is consulted (so it overlaps the wait),
-        // and no receipt byte goes out.
-        let sent = std::sync::Arc::default();
-        let mut printer = LinkPrinter::new(LoggedReady(std::sync::Arc::clone(&sent)));
-        let (key, gate) = Gate::shut();
-        key.release(false);
-        let withheld = printer.write_job_gated("T1", b"QR", gate);
-        assert_eq!(withheld, Err(PrinterError::Withheld));
-        assert_eq!(
-            *sent.lock().unwrap(),
-            status,
-            "the status, and nothing else"
-        );
-        // Released: the receipt and the confirmation request follow the status.
-        let sent = std::sync::Arc::default();
-        let mut printer = LinkPrinter::new(LoggedReady(std::sync::Arc::clone(&sent)));
-        let (key, gate) = Gate::shut();
-        key.release(true);
-        let printout = printer.write_job_gated("T1", b"QR", gate).unwrap();
-        assert_eq!(printout.confirmed, Some(true));
-        let whole = [&status[..], b"QR", &GS_R_PAPER].concat();
-        assert_eq!(*sent.lock().unwrap(), whole);
-    }
-}
+mod tests;
