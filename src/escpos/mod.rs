@@ -17,6 +17,7 @@ mod charset;
 mod drawer;
 mod layout;
 mod qr;
+mod qr_lines;
 mod qr_matrix;
 #[cfg(test)]
 pub(crate) mod testing;
