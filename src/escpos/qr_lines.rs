@@ -199,33 +199,45 @@ pub(super) fn mask_line<L: Line>(p: usize, column: bool, index: usize) -> L {
 /// and N4 (distance of the dark share from 50 %), exactly as the `qrcode` crate scores them.
 pub(super) fn penalty<L: Line>(rows: &[L], columns: &[L], w: usize) -> i32 {
     let pairs = L::low(w - 1);
-    let starts = L::low(w - 6);
     let mut score = -720;
-    for &line in rows.iter().chain(columns) {
-        score += line_penalty(line, pairs, starts);
+    let mut dark = 0;
+    for (y, &row) in rows.iter().enumerate() {
+        let same = alike_with_next(row, pairs);
+        score += runs_and_finders(row, same);
+        dark += row.count();
+        if let Some(&below) = rows.get(y + 1) {
+            // Same colour down at x and at x + 1, and across at x.
+            let down = !(row ^ below);
+            score += 3 * (down & (down >> 1) & same).count() as i32;
+        }
     }
-    for two in rows.windows(2) {
-        let (a, b) = (two[0], two[1]);
-        // Same colour down at x and at x + 1, and across at x.
-        let down = !(a ^ b);
-        let blocks = down & (down >> 1) & !(a ^ (a >> 1)) & pairs;
-        score += 3 * blocks.count() as i32;
+    for &column in columns {
+        score += runs_and_finders(column, alike_with_next(column, pairs));
     }
-    let dark: u32 = rows.iter().map(|r| r.count()).sum();
     // dark ≤ w² ≤ 177².
     let ratio = (dark as usize * 200 / (w * w)) as i32;
     score + (ratio - 100).abs()
 }
 
-/// N1 and N3 of one line; `pairs` = bits `0..w - 1`, `starts` = bits `0..w - 6`.
-fn line_penalty<L: Line>(l: L, pairs: L, starts: L) -> i32 {
-    // Bit k: modules k and k + 1 alike. A run of n ≥ 5 leaves n - 4 bits in `run5` and
-    // costs n - 2: one per bit plus 2 at its first bit.
-    let same = !(l ^ (l >> 1)) & pairs;
-    let run5 = same & (same >> 1) & (same >> 2) & (same >> 3);
-    let mut score = (run5.count() + 2 * (run5 & !(run5 << 1)).count()) as i32;
-    // Bit j: modules j..j + 7 read dark, light, dark, dark, dark, light, dark.
-    let finder = l & !(l >> 1) & (l >> 2) & (l >> 3) & (l >> 4) & !(l >> 5) & (l >> 6) & starts;
+/// Bit `k` of a line: modules `k` and `k + 1` are alike (`pairs` = bits `0..w - 1`).
+fn alike_with_next<L: Line>(l: L, pairs: L) -> L {
+    !(l ^ (l >> 1)) & pairs
+}
+
+/// N1 and N3 of one line `l`, given [`alike_with_next`] as `same`.
+fn runs_and_finders<L: Line>(l: L, same: L) -> i32 {
+    // A run of n ≥ 5 leaves n - 4 bits in `run5` and costs n - 2: one per bit plus 2 at its
+    // first bit.
+    let two = same & (same >> 1);
+    let run5 = two & (two >> 2);
+    let mut score = 0;
+    if run5 != L::ZERO {
+        score += (run5.count() + 2 * (run5 & !(run5 << 1)).count()) as i32;
+    }
+    // Bit j: modules j..j + 7 read dark, light, dark, dark, dark, light, dark (`edge`: dark,
+    // then light). Past the end `l` is 0, so no bit beyond w - 7 survives.
+    let edge = l & !(l >> 1);
+    let finder = edge & (edge >> 4) & (l >> 2) & (l >> 3) & (l >> 6);
     if finder != L::ZERO {
         // Bit j: some dark module in j - 4..j, in j + 7..j + 11 (outside the symbol = light).
         let dark_before = (l << 1) | (l << 2) | (l << 3) | (l << 4);

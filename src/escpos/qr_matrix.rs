@@ -3,7 +3,7 @@
 //! The `qrcode` crate encodes the data, computes the error correction and draws the
 //! function patterns and the unmasked data; this module then reads that canvas once into bit
 //! lines (`qr_lines`: one word per row and per column), masks each of the eight patterns a
-//! whole line at a time (plus the format information, [`format_bits`]) and scores it with
+//! whole line at a time (plus the format information, `FORMAT_BITS`) and scores it with
 //! shifts and popcounts. Nothing here knows ESC/POS bytes, paper or dots (sizing and sending
 //! the symbol is `qr`).
 //!
@@ -67,87 +67,92 @@ fn best_masked<L: Line>(canvas: &Canvas, w: usize) -> Vec<Color> {
     colors
 }
 
-/// A drawn, unmasked canvas as lines: rows `0..w`, then columns `0..w`.
+/// A drawn, unmasked canvas as lines: rows `0..w`, then columns `0..w`, each as
+/// `[dark, data]`: the dark modules before masking, and the modules a mask flips (data, error
+/// correction and remainder bits; the rest is function patterns, the format information
+/// reserved light).
 struct Unmasked<L> {
     w: usize,
-    /// Dark function-pattern modules (the format information is reserved light).
-    fixed: Vec<L>,
-    /// Modules a mask flips: data, error correction and remainder bits.
-    data: Vec<L>,
-    /// The dark ones among `data`.
-    dark: Vec<L>,
+    lines: Vec<[L; 2]>,
 }
 
 impl<L: Line> Unmasked<L> {
     /// Reads `canvas` (`w` modules wide) once, module by module.
     fn read(canvas: &Canvas, w: usize) -> Self {
-        let mut lines = Self {
-            w,
-            fixed: vec![L::ZERO; 2 * w],
-            data: vec![L::ZERO; 2 * w],
-            dark: vec![L::ZERO; 2 * w],
-        };
-        for y in 0..w {
-            for x in 0..w {
+        let mut lines = vec![[L::ZERO; 2]; 2 * w];
+        let (rows, columns) = lines.split_at_mut(w);
+        for (y, row) in rows.iter_mut().enumerate() {
+            for (x, column) in columns.iter_mut().enumerate() {
                 // Both < w ≤ 177.
-                let set = |v: &mut Vec<L>| {
-                    v[y] = v[y] | L::bit(x);
-                    v[w + x] = v[w + x] | L::bit(y);
+                let (dark, data) = match canvas.get(x as i16, y as i16) {
+                    Module::Masked(c) => (c == Color::Dark, false),
+                    Module::Unmasked(c) => (c == Color::Dark, true),
+                    Module::Empty => (false, true),
                 };
-                match canvas.get(x as i16, y as i16) {
-                    Module::Masked(Color::Dark) => set(&mut lines.fixed),
-                    Module::Masked(Color::Light) => {}
-                    Module::Unmasked(Color::Dark) => {
-                        set(&mut lines.data);
-                        set(&mut lines.dark);
+                for (k, set) in [dark, data].into_iter().enumerate() {
+                    if set {
+                        row[k] = row[k] | L::bit(x);
+                        column[k] = column[k] | L::bit(y);
                     }
-                    Module::Unmasked(Color::Light) | Module::Empty => set(&mut lines.data),
                 }
             }
         }
-        lines
+        Self { w, lines }
     }
 
     /// Writes into `out` (rows, then columns) the symbol masked with `pattern` (0–7), its
     /// format information drawn, as `Canvas::apply_mask` leaves it.
     fn mask(&self, pattern: usize, out: &mut [L]) {
         let w = self.w;
-        for (i, line) in out.iter_mut().enumerate() {
-            let flips = mask_line::<L>(pattern, i >= w, i % w);
-            *line = self.fixed[i] | (self.dark[i] ^ (flips & self.data[i]));
-        }
-        let format = format_bits(pattern);
-        let wrap = |c: i16| {
-            if c < 0 {
-                (c + w as i16) as usize
-            } else {
-                c as usize
-            }
-        };
-        for copy in [&FORMAT_MAIN, &FORMAT_SIDE] {
-            for (k, &(x, y)) in copy.iter().enumerate() {
-                if (format >> (14 - k)) & 1 == 1 {
-                    let (x, y) = (wrap(x), wrap(y));
-                    out[y] = out[y] | L::bit(x);
-                    out[w + x] = out[w + x] | L::bit(y);
+        let (rows, columns) = self.lines.split_at(w);
+        let (out_rows, out_columns) = out.split_at_mut(w);
+        for (column, lines, out) in [(false, rows, out_rows), (true, columns, out_columns)] {
+            // Masks repeat every 12 lines.
+            let flips: [L; 12] = std::array::from_fn(|i| mask_line(pattern, column, i));
+            for (lines, out) in lines.chunks(12).zip(out.chunks_mut(12)) {
+                for ((&[dark, data], out), &flips) in lines.iter().zip(out).zip(&flips) {
+                    *out = dark ^ (flips & data);
                 }
+            }
+        }
+        let wrap = |c: i16| match usize::from(c.unsigned_abs()) {
+            back if c < 0 => w - back,
+            forth => forth,
+        };
+        let mut dark = FORMAT_BITS[pattern & 7];
+        while dark != 0 {
+            // Bit 14 goes first.
+            let k = 14 - dark.trailing_zeros() as usize;
+            dark &= dark - 1;
+            for (x, y) in [FORMAT_MAIN[k], FORMAT_SIDE[k]] {
+                let (x, y) = (wrap(x), wrap(y));
+                out[y] = out[y] | L::bit(x);
+                out[w + x] = out[w + x] | L::bit(y);
             }
         }
     }
 }
 
-/// The 15 format-information bits for EC level M (`00`) and mask `pattern`: BCH(15, 5) with
+/// The 15 format-information bits for EC level M (`00`) and each mask: BCH(15, 5) with
 /// generator `0x537`, XOR `0x5412` (ISO/IEC 18004 §7.9).
-fn format_bits(pattern: usize) -> u16 {
-    let data = (pattern & 7) as u16;
-    let mut rem = data << 10;
-    for bit in (10..15).rev() {
-        if rem & (1 << bit) != 0 {
-            rem ^= 0x537 << (bit - 10);
+const FORMAT_BITS: [u16; 8] = {
+    let mut t = [0u16; 8];
+    let mut pattern = 0;
+    while pattern < 8 {
+        let data = pattern << 10;
+        let mut rem = data;
+        let mut bit = 14;
+        while bit >= 10 {
+            if rem & (1 << bit) != 0 {
+                rem ^= 0x537 << (bit - 10);
+            }
+            bit -= 1;
         }
+        t[pattern as usize] = (data | rem) ^ 0x5412;
+        pattern += 1;
     }
-    ((data << 10) | rem) ^ 0x5412
-}
+    t
+};
 
 /// Where the format bits go, most significant first, as `(x, y)` (negative: from the far
 /// edge) — the `qrcode` crate's order: around the top-left finder, then split between the
@@ -364,6 +369,6 @@ mod tests {
         let table = [
             0x5412, 0x5125, 0x5E7C, 0x5B4B, 0x45F9, 0x40CE, 0x4F97, 0x4AA0,
         ];
-        assert_eq!((0..8).map(format_bits).collect::<Vec<_>>(), table);
+        assert_eq!(FORMAT_BITS, table);
     }
 }
