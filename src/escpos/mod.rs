@@ -4,9 +4,9 @@
 //! ([`Layout`]), the byte builder [`EscPos`], whose every method appends exactly the bytes
 //! documented in `docs/escpos.md` §1–§3, how text is encoded for the printer ([`TextMode`]:
 //! GB18030 or a code page, and print widths), and QR codes: the symbol
-//! ([`qr_matrix`](fn@qr_matrix)) and the centred QR blocks (`EscPos::qr_block`,
-//! [`qr_raster`], [`qr_native_block`]), and the cash drawer's pulse ([`DrawerPulse`], which
-//! keeps the solenoids' duty rule).
+//! ([`qr_matrix`](fn@qr_matrix), its mask chosen on bit lines in `qr_lines`) and the centred
+//! QR blocks (`EscPos::qr_block`, [`qr_raster`], [`qr_native_block`]), and the cash drawer's
+//! pulse ([`DrawerPulse`], which keeps the solenoids' duty rule).
 //!
 //! It must not know what a receipt says (`receipt` composes the paper from these parts), how
 //! the bytes reach a printer (`printer`), or how they look on paper (`preview` reads them back
@@ -17,6 +17,7 @@ mod charset;
 mod drawer;
 mod layout;
 mod qr;
+mod qr_lines;
 mod qr_matrix;
 #[cfg(test)]
 pub(crate) mod testing;

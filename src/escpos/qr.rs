@@ -168,12 +168,34 @@ impl RasterSymbol<'_> {
         // Padding bits split on both sides keep the symbol centred.
         let offset = (line.len() * 8 - modules * sent) / 2;
         let module_row = &self.colors[(y / sent) * modules..][..modules];
-        for (m, color) in module_row.iter().enumerate() {
-            if *color == Color::Dark {
-                for x in offset + m * sent..offset + (m + 1) * sent {
-                    line[x / 8] |= 0x80 >> (x % 8);
+        // Dots go through `pending` (its low `n` bits, the first one highest) a byte at a
+        // time; the leading padding is `offset % 8` zero bits of it. A module's `sent` dots
+        // go in as `sent / 8` whole bytes and then the `sent % 8` rest.
+        let (mut pending, mut n) = (0u32, offset % 8);
+        let mut bytes = line[offset / 8..].iter_mut();
+        let (whole, part) = (sent / 8, sent % 8);
+        let mut push = |dots: u32, k: usize| {
+            pending = (pending << k) | dots;
+            n += k;
+            if n >= 8 {
+                n -= 8;
+                // Always there: `line` holds the `offset + modules × sent` dots.
+                if let Some(byte) = bytes.next() {
+                    *byte = (pending >> n) as u8;
                 }
             }
+        };
+        for color in module_row {
+            let dark = *color == Color::Dark;
+            for _ in 0..whole {
+                push(if dark { 0xFF } else { 0 }, 8);
+            }
+            if part > 0 {
+                push(if dark { (1 << part) - 1 } else { 0 }, part);
+            }
+        }
+        if let Some(last) = bytes.next().filter(|_| n > 0) {
+            *last = (pending << (8 - n)) as u8;
         }
     }
 }
