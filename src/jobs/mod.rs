@@ -267,13 +267,14 @@ impl Jobs {
             .shared
             .backend_of(&record)
             .prepare(&place_order(&record));
-        // Its receipt follows WeChat Pay's answer: the printer opens its link and asks its
-        // status meanwhile, so the QR goes out as soon as its code_url is on disk.
-        self.shared.printer.prepare();
         state
             .journal
             .insert(&record)
             .map_err(|e| journal_failed(&e))?;
+        // Its receipt follows WeChat Pay's answer: the printer opens its link and asks its
+        // status meanwhile, so the QR goes out as soon as its code_url is on disk. Not
+        // before the insert: the disk and the signature come first.
+        self.shared.printer.prepare();
         info!(out_trade_no = %no, total = %record.amount, "checkout accepted");
         let accepted = Event::Accepted {
             out_trade_no: no.clone(),
