@@ -272,7 +272,7 @@ fn receipt(c: &mut Check<'_>) -> ReceiptSettings {
 /// `[notify]`: `listen` is off (`""`), `host:port` or `unix:PATH`; `path` an absolute request
 /// path without query.
 fn notify(c: &mut Check<'_>) -> NotifySettings {
-    let listen = listen(c, "notify.listen", "unix:/run/wxprint/notify.sock");
+    let listen = listen(c, "notify.listen", "unix:/run/wxprint-notify/notify.sock");
     let path = c.text("notify.path").trim().to_string();
     let bad = |p: &str| {
         !p.starts_with('/')
@@ -320,7 +320,11 @@ const METRICS_INTERVAL: Range = Range::Between(
 /// `[metrics]`: `listen` as `notify.listen`; `textfile` off (`""`) or an absolute path
 /// ending in `.prom` (the only files node_exporter's textfile collector reads).
 fn metrics(c: &mut Check<'_>) -> MetricsSettings {
-    let listen = listen(c, "metrics.listen", "unix:/run/wxprint/metrics.sock");
+    let listen = listen(
+        c,
+        "metrics.listen",
+        "unix:/run/wxprint-metrics/metrics.sock",
+    );
     let textfile = c.optional_path("metrics.textfile");
     if let Some(path) = &textfile
         && (!path.is_absolute() || path.extension().is_none_or(|e| e != "prom"))
