@@ -261,10 +261,13 @@ pub(crate) async fn poll(
             wait = wait.min(print_in);
         }
         let (pause, deadline) = poller.pause(&record, now, wait);
+        // Not held while asleep: a thousand pending jobs spend their life here, and a record
+        // with its strings is about 1 KB. The record is read again when the job wakes.
+        drop(record);
         shared.sleep(pause, wake).await?;
-        if shared.record(no).is_none() {
+        let Some(record) = shared.record(no) else {
             return Some(()); // settled meanwhile (a payment notification): polling stops
-        }
+        };
         if deadline.is_some_and(|due| clock::now_ms() >= due) {
             continue; // time to close: the top of the loop does it
         }
@@ -273,11 +276,13 @@ pub(crate) async fn poll(
         }
 
         let lane = poller.lane(&record, clock::now_ms());
-        // Boxed while it waits: a wait for the budget is short, a pending job's life is long.
+        // Boxed while it waits, and the record not held: a wait for the budget is short,
+        // but a thousand orders in their first minute all wait in it at once.
+        drop(record);
         let permit = shared.or_stop(Box::pin(shared.queries.take(lane))).await?;
-        if shared.record(no).is_none() {
+        let Some(record) = shared.record(no) else {
             return Some(()); // settled while waiting for the query budget
-        }
+        };
         let answer = shared.or_stop(shared.backend_of(&record).query(no)).await?;
         if answer == Err(PaymentError::RateLimited) {
             permit.rate_limited();
