@@ -94,6 +94,9 @@ pub struct LinkPrinter<C: Connector> {
     link: Option<Box<dyn Link>>,
     /// A ready status asked ahead on the open link, and when.
     prepared: Option<(Instant, Realtime)>,
+    /// The printer could not take a receipt when last asked (unreachable, paper out…): it
+    /// is not asked ahead, so an offline printer costs a receipt one connect timeout, not two.
+    was_unready: bool,
     /// The drawer sensor's level that means open (`printer.drawer_open_level`).
     drawer_open: DrawerLevel,
 }
@@ -106,6 +109,7 @@ impl<C: Connector> LinkPrinter<C> {
             connector,
             link: None,
             prepared: None,
+            was_unready: false,
             drawer_open: DrawerLevel::Low,
         }
     }
@@ -147,14 +151,16 @@ impl<C: Connector> LinkPrinter<C> {
 
     /// Status through the current link, opening it again once if it has gone bad.
     fn realtime(&mut self) -> io::Result<Realtime> {
-        match self.link().and_then(|l| query(l.as_mut())) {
+        let asked = match self.link().and_then(|l| query(l.as_mut())) {
             Ok(r) => Ok(r),
             Err(e) => {
                 debug!(error = %e, "status on the open link failed; reopening");
                 self.link = None;
                 self.link().and_then(|l| query(l.as_mut()))
             }
-        }
+        };
+        self.was_unready = !matches!(&asked, Ok(r) if r.not_ready().is_none());
+        asked
     }
 }
 
@@ -231,9 +237,13 @@ impl<C: Connector> Printer for LinkPrinter<C> {
     /// Open the link and ask the status now, for a receipt expected within
     /// [`PREPARED_FOR`]: it then goes out without asking again (a silent printer's 500 ms
     /// wait for an answer is spent ahead too). Only a status that lets a receipt out is
-    /// kept; a printer that is not ready is asked again when the receipt comes.
+    /// kept; a printer that is not ready is asked again when the receipt comes. One that
+    /// was not ready when last asked is not asked ahead: the receipt asks it.
     fn prepare(&mut self) -> Option<Duration> {
         self.prepared = None;
+        if self.was_unready {
+            return None;
+        }
         match self.realtime() {
             Ok(r) if r.not_ready().is_none() => {
                 self.prepared = Some((Instant::now(), r));

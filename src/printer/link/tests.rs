@@ -340,3 +340,44 @@ fn letting_go_closes_a_tcp_printers_connection_and_forgets_the_status() {
     printer.let_go();
     assert!(printer.link.is_some() && printer.prepared.is_none());
 }
+
+/// Opens no link: the printer is unreachable.
+struct Unreachable(usize);
+
+impl Connector for Unreachable {
+    fn describe(&self) -> String {
+        "unreachable".into()
+    }
+    fn open(&mut self) -> io::Result<Box<dyn Link>> {
+        self.0 += 1;
+        Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+    }
+}
+
+#[test]
+fn a_printer_that_was_not_ready_is_not_asked_ahead_again() {
+    let mut printer = LinkPrinter::new(Unreachable(0));
+    assert_eq!(printer.prepare(), None);
+    let tried = printer.connector.0;
+    assert!(tried >= 1);
+    // The next checkout: the receipt's own attempt is the only one that waits.
+    assert_eq!(printer.prepare(), None);
+    assert_eq!(printer.connector.0, tried, "not asked ahead again");
+    assert!(printer.write_job("T1", b"QR").is_err());
+    assert!(printer.connector.0 > tried, "the receipt still tries");
+    // Once a receipt found it ready, it is asked ahead again.
+    let mut printer = LinkPrinter::new(LoggedScript::new(
+        &[&[0x12], &[0x12], &[0x7E], &[0x12]],
+        true,
+    ));
+    assert_eq!(printer.prepare(), None, "paper out");
+    assert_eq!(printer.prepare(), None);
+    assert_eq!(
+        printer.connector.opens, 1,
+        "not asked ahead while it was out of paper"
+    );
+    printer.connector.answers = READY.to_vec();
+    printer.write_job("T1", b"QR").unwrap();
+    printer.connector.answers = READY.to_vec();
+    assert_eq!(printer.prepare(), Some(PREPARED_FOR));
+}
