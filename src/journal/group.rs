@@ -5,8 +5,8 @@
 //! A grouped write is an ordinary SQLite commit made with `synchronous=NORMAL`: it is in
 //! the WAL (readable, ordered, atomic) but not yet forced to the disk. Syncing the WAL file
 //! makes every commit in it durable — also what the next `synchronous=FULL` commit does,
-//! so a durable write carries the grouped ones before it. Knows files and timing, not
-//! records.
+//! so a durable write carries the grouped ones before it, and the thread then skips its
+//! own sync ([`GroupCommit::carried`]). Knows files and timing, not records.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,6 +65,17 @@ impl GroupCommit {
         }
     }
 
+    /// A durable write was committed: its sync carried every grouped write before it, so
+    /// the thread has nothing to sync for them (a second sync racing the next checkout's
+    /// own would only lengthen it).
+    pub(crate) fn carried(&self) {
+        let mut flags = self.lock();
+        if flags.dirty {
+            flags.dirty = false;
+            self.inner.changed.notify_all();
+        }
+    }
+
     /// How many syncs the thread has made.
     #[cfg(test)]
     pub(crate) fn syncs(&self) -> u64 {
@@ -99,12 +110,19 @@ fn run(inner: &Inner, wal: &std::path::Path) {
             return; // stopped, nothing left
         }
         if !flags.stop {
-            // Gather the window's other writes (a stop cuts it short).
+            // Gather the window's other writes (a stop cuts it short, a durable write
+            // makes it needless).
             flags = inner
                 .changed
-                .wait_timeout_while(flags, WINDOW, |f| !f.stop)
+                .wait_timeout_while(flags, WINDOW, |f| f.dirty && !f.stop)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            if !flags.dirty {
+                if flags.stop {
+                    return;
+                }
+                continue; // carried by a durable write meanwhile
+            }
         }
         flags.dirty = false;
         let stop = flags.stop;

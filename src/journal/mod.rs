@@ -172,12 +172,16 @@ impl Journal {
 
     /// Store a new job. Fails if the number is already stored.
     pub fn insert(&mut self, job: &JobRecord) -> Result<(), JournalError> {
-        codec::write_row(&self.conn, "INSERT", job).map_err(|e| self.err(e))
+        codec::write_row(&self.conn, "INSERT", job).map_err(|e| self.err(e))?;
+        self.group.carried();
+        Ok(())
     }
 
     /// Replace a job's record with `job`.
     pub fn update(&mut self, job: &JobRecord) -> Result<(), JournalError> {
-        codec::write_row(&self.conn, "INSERT OR REPLACE", job).map_err(|e| self.err(e))
+        codec::write_row(&self.conn, "INSERT OR REPLACE", job).map_err(|e| self.err(e))?;
+        self.group.carried();
+        Ok(())
     }
 
     /// Replace a job's record with `job` now, durable within [`GROUP_WINDOW`] (or at the
@@ -295,6 +299,35 @@ mod tests {
         assert_eq!(j.get("T0000001").unwrap().unwrap(), a);
         assert_eq!(j.get("T0000002").unwrap().unwrap(), b);
         assert_eq!(j.get("T0000003").unwrap(), None);
+    }
+
+    #[test]
+    fn a_durable_write_carries_the_grouped_ones_and_the_group_does_not_sync_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let (mut a, b) = (record("T0000001"), record("T0000002"));
+        j.insert(&a).unwrap();
+        a.state = JobState::Closed;
+        a.close_reason = Some(CloseReason::Cancelled);
+        j.update_grouped(&a).unwrap();
+        // The next checkout's insert syncs the WAL, grouped write included.
+        j.insert(&b).unwrap();
+        std::thread::sleep(GROUP_WINDOW * 4);
+        assert_eq!(
+            j.group.syncs(),
+            0,
+            "a second sync for what was already synced"
+        );
+        // A grouped write with no durable write after it is still synced by the group.
+        j.update_grouped(&a).unwrap();
+        let start = std::time::Instant::now();
+        while j.group.syncs() == 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "no sync"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     #[test]
