@@ -9,6 +9,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/real_daemon.rs"]
+mod real_daemon;
 #[path = "support/mod.rs"]
 #[allow(
     dead_code,
@@ -20,16 +22,15 @@ mod support;
 mod wechatpay_sim;
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use prometheus_parse::{LineInfo, Sample, Scrape, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use bin::{Daemon, WXPRINT};
+use bin::Daemon;
+use real_daemon::{serve, wait_until};
 use support::{Client, checkout};
 use wechatpay_sim::{Endpoint, Fault, SimConfig, Simulator, Trust};
 
@@ -43,69 +44,13 @@ const PRINTED_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.
 /// A config in `dir` for the real backend pointed at `sim` (public-key trust), a file
 /// printer, fast polling, and `metrics` as the `[metrics]` section's lines.
 fn config(dir: &Path, sim: &Simulator, metrics: &str) -> PathBuf {
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for file in ["merchant_key.pem", "platform_pub.pem"] {
-        let to = keys.join(file);
-        std::fs::copy(wechatpay_sim::default_fixture_dir().join(file), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-         appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-         private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-         public_key_file = \"{keys}/platform_pub.pem\"\n\
-         notify_url = \"https://merchant.example/wechatpay/notify\"\n\
-         poll_interval = \"100ms\"\npoll_interval_paying = \"100ms\"\n\
-         [printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n\
-         [metrics]\n{metrics}\n",
-        d = dir.display(),
-        base = sim.base_url,
-        appid = wechatpay_sim::APPID,
-        mchid = wechatpay_sim::MCHID,
-        serial = wechatpay_sim::MERCHANT_SERIAL,
-        key_id = wechatpay_sim::PUBLIC_KEY_ID,
-        keys = keys.display(),
-    );
-    let path = dir.join("wxprint.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there
-/// (waiting without blocking the runtime, on which the simulator answers the daemon).
-async fn serve(dir: &Path, config: &Path) -> Daemon {
-    let log = File::create(dir.join("daemon.log")).unwrap();
-    let daemon = Daemon(
-        Command::new(WXPRINT)
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .current_dir(dir)
-            .env_remove("WXPRINT_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    wait_until(dir, "the daemon's socket", || {
-        dir.join("wxprint.sock").exists()
-    })
-    .await;
-    daemon
-}
-
-/// Wait (at most 20 s) until `done`.
-async fn wait_until(dir: &Path, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within 20 s; see {}",
-            dir.join("daemon.log").display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    real_daemon::config(
+        dir,
+        sim,
+        &["merchant_key.pem", "platform_pub.pem"],
+        "poll_interval = \"100ms\"\npoll_interval_paying = \"100ms\"\n",
+        &format!("[metrics]\n{metrics}\n"),
+    )
 }
 
 /// `GET path` over the Unix socket: the status code and the body.

@@ -7,6 +7,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/real_daemon.rs"]
+mod real_daemon;
 #[path = "support/mod.rs"]
 #[allow(
     dead_code,
@@ -18,12 +20,12 @@ mod support;
 mod wechatpay_sim;
 
 use std::fs::File;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bin::{Daemon, WXPRINT};
+use real_daemon::serve;
 use support::{Client, checkout};
 use wechatpay_sim::{Endpoint, NotifyTarget, SimConfig, Simulator, Trust};
 
@@ -34,66 +36,21 @@ const PATH: &str = "/wechatpay/notify";
 /// slow that only a notification can report a payment within a test.
 fn config(dir: &Path, sim: &Simulator, listen: &str, apiv3: bool) -> PathBuf {
     let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for file in ["merchant_key.pem", "platform_pub.pem", "apiv3_key.txt"] {
-        let to = keys.join(file);
-        std::fs::copy(wechatpay_sim::default_fixture_dir().join(file), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
     let apiv3_line = if apiv3 {
         format!("apiv3_key_file = \"{}/apiv3_key.txt\"\n", keys.display())
     } else {
         String::new()
     };
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-         appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-         private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-         public_key_file = \"{keys}/platform_pub.pem\"\n{apiv3_line}\
-         notify_url = \"https://merchant.example/wechatpay/notify\"\n\
-         poll_interval = \"1h\"\npoll_interval_paying = \"1h\"\npoll_interval_slow = \"1h\"\n\
-         [printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n\
-         [notify]\nlisten = \"{listen}\"\npath = \"{PATH}\"\n",
-        d = dir.display(),
-        base = sim.base_url,
-        appid = wechatpay_sim::APPID,
-        mchid = wechatpay_sim::MCHID,
-        serial = wechatpay_sim::MERCHANT_SERIAL,
-        key_id = wechatpay_sim::PUBLIC_KEY_ID,
-        keys = keys.display(),
-    );
-    let path = dir.join("wxprint.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there
-/// (waiting without blocking the runtime, on which the simulator answers the daemon).
-async fn serve(dir: &Path, config: &Path) -> Daemon {
-    let log = File::create(dir.join("daemon.log")).unwrap();
-    let daemon = Daemon(
-        Command::new(WXPRINT)
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .current_dir(dir)
-            .env_remove("WXPRINT_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let socket = dir.join("wxprint.sock");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the daemon's socket did not appear; see {}",
-            dir.join("daemon.log").display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    daemon
+    real_daemon::config(
+        dir,
+        sim,
+        &["merchant_key.pem", "platform_pub.pem", "apiv3_key.txt"],
+        &format!(
+            "{apiv3_line}poll_interval = \"1h\"\npoll_interval_paying = \"1h\"\n\
+             poll_interval_slow = \"1h\"\n"
+        ),
+        &format!("[notify]\nlisten = \"{listen}\"\npath = \"{PATH}\"\n"),
+    )
 }
 
 /// A free TCP port on loopback (bound, then released for the daemon).
