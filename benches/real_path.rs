@@ -21,7 +21,9 @@
 //! `WXPRINT_BENCH_PENDING` the pending levels (default `0,10,100,1000`),
 //! `WXPRINT_BENCH_FINISHED` the finished jobs of the start-up run (default 10000);
 //! `WXPRINT_BENCH_SMAPS=1` also prints the daemon's largest mappings after each run (where
-//! its memory is: the binary's code, the heap, large allocations).
+//! its memory is: the binary's code, the heap, large allocations);
+//! `WXPRINT_BENCH_BINARY=path` runs another build of `wxprint` instead of this tree's (an
+//! A/B comparison: run both, alternating, on the same machine).
 
 #[allow(unused_imports, reason = "a whole test double; the bench uses a part")]
 #[path = "../tests/support/virtual_printer/mod.rs"]

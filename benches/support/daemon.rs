@@ -8,8 +8,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The real binary, built by cargo for this bench.
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
+/// The real binary: cargo's build of this tree, or `WXPRINT_BENCH_BINARY` — another build
+/// of wxprint, to compare two versions back to back on the same machine (figures from
+/// different runs of a shared machine differ more than most changes do).
+fn wxprint() -> String {
+    std::env::var("WXPRINT_BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wxprint").into())
+}
 
 /// A running daemon, killed when dropped.
 pub struct Daemon(Child);
@@ -18,7 +22,7 @@ impl Daemon {
     /// `wxprint serve --config config` (its log to /dev/null).
     pub fn start(config: &Path) -> Daemon {
         Daemon(
-            Command::new(WXPRINT)
+            Command::new(wxprint())
                 .args(["serve", "--config", config.to_str().unwrap()])
                 .env_remove("WXPRINT_CONFIG")
                 .stderr(Stdio::null())

@@ -3,10 +3,12 @@
 //!
 //! A receipt is printed only while the order is payable and only once its `code_url` is
 //! in the journal. Before its bytes first go to the printer, the journal notes that the
-//! print started (`print_started_ms`, grouped); a job resumed with that note and the
+//! print started (`print_started_ms`: in the `code_url`'s own commit when the receipt was
+//! queued right after the placement, else grouped); a job resumed with that note and the
 //! receipt still pending had its print cut off by a crash, so its receipt is printed again
 //! (the customer needs a payable QR) marked as a reprint (the cashier must not hand out
-//! two). Knows the printer handle and the receipt layout; knows no backend.
+//! two). A note that turns out early (the printer was not ready: nothing sent) is taken
+//! back. Knows the printer handle and the receipt layout; knows no backend.
 
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use super::state::Shared;
 use super::transitions::{self, payable};
 use crate::clock;
 use crate::journal::JobRecord;
-use crate::printer::{Gate, GateKey, PrinterError, Printout, Queued};
+use crate::printer::{Gate, GateKey, JobBytes, PrinterError, Printout, Queued};
 use crate::protocol::{ErrorCode, Event, PrintState, PrinterStatus};
 use crate::receipt;
 
@@ -34,6 +36,9 @@ pub(crate) struct Printing {
     /// The print started before this run of the daemon (a crash cut it off): the receipt
     /// says it is a reprint. Decided at this run's first attempt.
     reprint: bool,
+    /// The journal's note that the print started was written by this run, with the
+    /// `code_url` (the receipt was queued early): not a sign of a crash.
+    noted_here: bool,
 }
 
 impl Printing {
@@ -67,7 +72,10 @@ pub(crate) fn queue_early(shared: &Shared, record: &JobRecord, code_url: &str) -
         code_url: Some(code_url.to_owned()),
         ..record.clone()
     };
-    let bytes = receipt_bytes(shared, &record, false);
+    // Rendered on the printer thread (the QR symbol is the costly part) while this thread
+    // writes the code_url to disk.
+    let (receipt, layout) = (receipt_of(shared, &record, false), shared.config.layout);
+    let bytes = JobBytes::Render(Box::new(move || receipt::encode(&receipt, &layout)));
     let (key, gate) = Gate::shut();
     let queued = shared.printer.queue(&record.out_trade_no, bytes, gate);
     Some(Early {
@@ -98,6 +106,11 @@ async fn print_copy(
 
 /// The ESC/POS bytes of `record`'s receipt, marked as a reprint when `reprint`.
 fn receipt_bytes(shared: &Shared, record: &JobRecord, reprint: bool) -> Vec<u8> {
+    receipt::encode(&receipt_of(shared, record, reprint), &shared.config.layout)
+}
+
+/// `record`'s receipt, marked as a reprint when `reprint`.
+fn receipt_of(shared: &Shared, record: &JobRecord, reprint: bool) -> receipt::Receipt {
     let spec = receipt_spec(record);
     let config = &shared.config;
     let lines = match spec.lines {
@@ -116,7 +129,7 @@ fn receipt_bytes(shared: &Shared, record: &JobRecord, reprint: bool) -> Vec<u8> 
             amount: record.amount.minor(),
         }],
     };
-    let receipt = receipt::Receipt {
+    receipt::Receipt {
         title: spec.title.unwrap_or_else(|| config.receipt_title.clone()),
         lines,
         total: record.amount.clone(),
@@ -126,8 +139,7 @@ fn receipt_bytes(shared: &Shared, record: &JobRecord, reprint: bool) -> Vec<u8> 
         time: clock::receipt_time(record.created_ms),
         sandbox: shared.backend_of(record).as_sandbox().is_some(),
         reprint,
-    };
-    receipt::encode(&receipt, &config.layout)
+    }
 }
 
 /// Try to print the receipt, if the order is payable and it is not printed yet. A printer
@@ -147,6 +159,9 @@ pub(crate) async fn print_attempt_with(
     printing: &mut Printing,
     early: Option<Early>,
 ) {
+    if early.is_some() && printing.first_attempt.is_none() {
+        printing.noted_here = true;
+    }
     let Some(record) = shared.record(no) else {
         return;
     };
@@ -219,12 +234,13 @@ pub(crate) async fn print_attempt_with(
 
 /// Before the receipt's bytes go out: at this run's first attempt, whether an earlier run
 /// started printing it (then this copy is a reprint); otherwise note in the journal that
-/// printing starts. Grouped: committed before the bytes go out, so it survives the daemon
-/// being killed; a power cut may lose it, and then the second copy is unmarked.
+/// printing starts, unless this run noted it with the `code_url`. Grouped: committed before
+/// the bytes go out, so it survives the daemon being killed; a power cut may lose it, and
+/// then the second copy is unmarked.
 fn note_start(shared: &Shared, record: &JobRecord, printing: &mut Printing) {
     let no = record.out_trade_no.as_str();
     if printing.first_attempt.is_none() {
-        printing.reprint = record.print_started_ms.is_some();
+        printing.reprint = record.print_started_ms.is_some() && !printing.noted_here;
         if printing.reprint {
             warn!(
                 out_trade_no = no,

@@ -19,6 +19,7 @@ use super::state::Shared;
 use super::transitions;
 use crate::clock;
 use crate::payment::PaymentError;
+use crate::protocol::PrintState;
 
 /// The longest pause between two attempts at a failing backend call.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -102,7 +103,17 @@ async fn place(
                 let placed_ms = *last_attempt_ms;
                 shared.recovered(no, false);
                 let early = queue_early(shared, &record, &placed.code_url);
-                shared.transition(no, |r| transitions::placed(r, placed.code_url, placed_ms));
+                // A receipt queued now goes out right after this commit: the note that its
+                // print started rides the code_url's commit (one sync on the path, not a
+                // sync and a commit).
+                let noted = early.is_some();
+                shared.transition(no, |r| {
+                    let event = transitions::placed(r, placed.code_url, placed_ms);
+                    if noted && r.print == PrintState::Pending {
+                        r.print_started_ms = Some(placed_ms);
+                    }
+                    event
+                });
                 return Some(early);
             }
             Err(e) => {

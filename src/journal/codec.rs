@@ -8,6 +8,8 @@
 //!
 //! Knows the columns (`schema.rs` creates them) and the record; no business rules.
 
+use std::sync::OnceLock;
+
 use rusqlite::{Connection, Row, ToSql};
 use serde::{Deserialize, Serialize};
 
@@ -128,9 +130,21 @@ pub(super) fn decode_error(text: &str) -> Result<ErrorBody, String> {
     })
 }
 
-/// Write `j` as one row with `verb` (`INSERT` or `INSERT OR REPLACE`). The columns are
-/// named with their values, so their order matters nowhere.
-pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlite::Result<()> {
+/// How [`write_row`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Write {
+    /// A new row; an existing `out_trade_no` is an error.
+    Insert,
+    /// The row of `out_trade_no` changed in place, or inserted if there is none. In place,
+    /// the key's index is left alone: the commit writes the row's page and, when the state
+    /// changed, the state index's — not a delete and an insert of both (issue 12: the
+    /// pages of the `code_url`'s commit, on every checkout's path).
+    Replace,
+}
+
+/// Write `j` as one row. The columns are named with their values, so their order matters
+/// nowhere.
+pub(super) fn write_row(conn: &Connection, how: Write, j: &JobRecord) -> rusqlite::Result<()> {
     let error = j.error.as_ref().map(encode_error);
     let payer_currency = j.payer_currency.as_ref().map(Currency::code);
     let rate_type = j.exchange_rate.as_ref().map(|r| r.kind.as_str());
@@ -164,14 +178,31 @@ pub(super) fn write_row(conn: &Connection, verb: &str, j: &JobRecord) -> rusqlit
         (":created_ms", &j.created_ms),
         (":updated_ms", &j.updated_ms),
     ];
-    let columns: Vec<&str> = row.iter().map(|(name, _)| &name[1..]).collect();
-    let values: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
-    let sql = format!(
-        "{verb} INTO jobs ({}) VALUES ({})",
-        columns.join(", "),
-        values.join(", ")
-    );
-    conn.prepare_cached(&sql)?.execute(&row[..])?;
+    static INSERT: OnceLock<String> = OnceLock::new();
+    static UPDATE: OnceLock<String> = OnceLock::new();
+    let names = || row.iter().map(|(name, _)| &name[1..]);
+    if how == Write::Replace {
+        let update = UPDATE.get_or_init(|| {
+            let sets: Vec<String> = names().skip(1).map(|c| format!("{c} = :{c}")).collect();
+            format!(
+                "UPDATE jobs SET {} WHERE out_trade_no = :out_trade_no",
+                sets.join(", ")
+            )
+        });
+        if conn.prepare_cached(update)?.execute(&row[..])? == 1 {
+            return Ok(());
+        }
+    }
+    let insert = INSERT.get_or_init(|| {
+        let columns: Vec<&str> = names().collect();
+        let values: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
+        format!(
+            "INSERT INTO jobs ({}) VALUES ({})",
+            columns.join(", "),
+            values.join(", ")
+        )
+    });
+    conn.prepare_cached(insert)?.execute(&row[..])?;
     Ok(())
 }
 
@@ -341,7 +372,7 @@ mod tests {
 
     /// `r` written, then its `column` read back with plain SQL.
     fn stored(conn: &Connection, r: &JobRecord, column: &str) -> Option<String> {
-        write_row(conn, "INSERT OR REPLACE", r).unwrap();
+        write_row(conn, Write::Replace, r).unwrap();
         let sql = format!("SELECT {column} FROM jobs WHERE out_trade_no = ?1");
         conn.query_row(&sql, [&r.out_trade_no], |row| row.get(0))
             .unwrap()
@@ -437,7 +468,7 @@ mod tests {
         // Written back, every column is as it was.
         let before = rows(&conn);
         for r in [&paid, &closed] {
-            write_row(&conn, "INSERT OR REPLACE", r).unwrap();
+            write_row(&conn, Write::Replace, r).unwrap();
         }
         assert_eq!(rows(&conn), before);
     }
@@ -460,7 +491,7 @@ mod tests {
         assert_eq!(parse_print("PRINTED"), None);
         assert!(decode_error(r#"{"code":"nope","message":"m"}"#).is_err());
         let conn = table();
-        write_row(&conn, "INSERT", &record()).unwrap();
+        write_row(&conn, Write::Insert, &record()).unwrap();
         conn.execute("UPDATE jobs SET state = 'awaiting'", [])
             .unwrap();
         let row = conn.query_row("SELECT * FROM jobs", [], read_row).unwrap();

@@ -7,22 +7,37 @@
 //! makes every commit in it durable — also what the next `synchronous=FULL` commit does,
 //! so a durable write carries the grouped ones before it, and the thread then skips its
 //! own sync ([`GroupCommit::carried`]). Knows files and timing, not records.
+//!
+//! The same thread folds the WAL into the main file (a *checkpoint*) once a commit leaves
+//! it [`CHECKPOINT_PAGES`] long. SQLite would otherwise do that inside the commit that
+//! crossed the mark — on the daemon's thread, in some checkout's path, with two more
+//! syncs (issue 12: the daemon's own time at p99). Here it is a `PASSIVE` checkpoint on the
+//! thread's own connection: it never blocks a writer, and the next writer starts the WAL
+//! over once it has been folded in whole.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing::error;
+use rusqlite::Connection;
+use rusqlite::config::DbConfig;
+use tracing::{debug, error};
 
 /// How long a grouped write may wait for its sync: what a power cut can take back.
 pub const WINDOW: Duration = Duration::from_millis(50);
+
+/// WAL pages after which the thread checkpoints: SQLite's own `wal_autocheckpoint` mark
+/// (about 4 MiB), moved off the daemon's thread.
+pub(crate) const CHECKPOINT_PAGES: i32 = 1000;
 
 #[derive(Default)]
 struct Flags {
     /// Grouped writes not yet synced.
     dirty: bool,
+    /// The WAL has grown past [`CHECKPOINT_PAGES`].
+    checkpoint: bool,
     stop: bool,
 }
 
@@ -32,6 +47,8 @@ struct Inner {
     changed: Condvar,
     /// How many syncs the thread made (tests count them).
     syncs: AtomicU64,
+    /// How many checkpoints it ran (tests count them).
+    checkpoints: AtomicU64,
 }
 
 /// The handle of the group-commit thread; dropping it syncs what is left and stops it.
@@ -41,14 +58,15 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Start the thread that syncs `wal` (the journal's `-wal` file) after grouped writes.
-    pub(crate) fn start(wal: PathBuf) -> std::io::Result<GroupCommit> {
+    /// Start the thread that syncs the WAL of the database `db` after grouped writes and
+    /// checkpoints it when it has grown.
+    pub(crate) fn start(db: PathBuf) -> std::io::Result<GroupCommit> {
         let inner = Arc::new(Inner::default());
         let thread = {
             let inner = inner.clone();
             std::thread::Builder::new()
                 .name("wxprint-journal-sync".into())
-                .spawn(move || run(&inner, &wal))?
+                .spawn(move || run(&inner, &db))?
         };
         Ok(GroupCommit {
             inner,
@@ -67,12 +85,24 @@ impl GroupCommit {
 
     /// A durable write was committed: its sync carried every grouped write before it, so
     /// the thread has nothing to sync for them (a second sync racing the next checkout's
-    /// own would only lengthen it).
+    /// own would only lengthen it). The thread is not woken for that: it finds nothing to
+    /// do when its window ends.
     pub(crate) fn carried(&self) {
-        let mut flags = self.lock();
-        if flags.dirty {
-            flags.dirty = false;
-            self.inner.changed.notify_all();
+        self.lock().dirty = false;
+    }
+
+    /// What the journal's connection calls after each commit with the WAL's length in
+    /// pages (its `wal_hook`, which also turns SQLite's own checkpoints off).
+    pub(crate) fn on_commit(&self) -> impl FnMut(i32) + Send + 'static {
+        let inner = self.inner.clone();
+        move |pages| {
+            if pages >= CHECKPOINT_PAGES {
+                let mut flags = inner.flags.lock().unwrap_or_else(|p| p.into_inner());
+                if !flags.checkpoint {
+                    flags.checkpoint = true;
+                    inner.changed.notify_all();
+                }
+            }
         }
     }
 
@@ -80,6 +110,12 @@ impl GroupCommit {
     #[cfg(test)]
     pub(crate) fn syncs(&self) -> u64 {
         self.inner.syncs.load(Ordering::SeqCst)
+    }
+
+    /// How many checkpoints the thread has run.
+    #[cfg(test)]
+    pub(crate) fn checkpoints(&self) -> u64 {
+        self.inner.checkpoints.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Flags> {
@@ -97,17 +133,28 @@ impl Drop for GroupCommit {
     }
 }
 
-/// Wait for a grouped write, let the window gather more, sync once; until stopped (then
-/// one last sync if anything is left).
-fn run(inner: &Inner, wal: &std::path::Path) {
+/// Wait for a grouped write, let the window gather more, sync once; checkpoint when
+/// asked; until stopped (then one last sync if anything is left).
+fn run(inner: &Inner, db: &Path) {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let mut checkpointer = None;
     let lock = || inner.flags.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let mut flags = lock();
-        while !flags.dirty && !flags.stop {
+        while !flags.dirty && !flags.checkpoint && !flags.stop {
             flags = inner.changed.wait(flags).unwrap_or_else(|p| p.into_inner());
         }
+        if flags.checkpoint && !flags.stop {
+            flags.checkpoint = false;
+            drop(flags);
+            checkpoint(&mut checkpointer, db);
+            inner.checkpoints.fetch_add(1, Ordering::SeqCst);
+            continue;
+        }
         if !flags.dirty {
-            return; // stopped, nothing left
+            return; // stopped, nothing left (the shutdown checkpoints on its own)
         }
         if !flags.stop {
             // Gather the window's other writes (a stop cuts it short, a durable write
@@ -127,7 +174,7 @@ fn run(inner: &Inner, wal: &std::path::Path) {
         flags.dirty = false;
         let stop = flags.stop;
         drop(flags);
-        if let Err(e) = sync(wal) {
+        if let Err(e) = sync(&wal) {
             error!(wal = %wal.display(), error = %e, "journal group sync failed; the next durable write syncs it");
         }
         inner.syncs.fetch_add(1, Ordering::SeqCst);
@@ -135,6 +182,40 @@ fn run(inner: &Inner, wal: &std::path::Path) {
             return;
         }
     }
+}
+
+/// Fold the WAL into `db` as far as no reader prevents it, on this thread's own connection
+/// (opened at the first checkpoint). A failure is logged: the WAL only grows until the next
+/// checkpoint or the shutdown's.
+fn checkpoint(conn: &mut Option<Connection>, db: &Path) {
+    let result = match conn {
+        Some(c) => passive_checkpoint(c),
+        None => open_checkpointer(db).and_then(|c| passive_checkpoint(conn.insert(c))),
+    };
+    match result {
+        Ok((busy, log, folded)) => {
+            debug!(busy, log, folded, "journal checkpointed in the background");
+        }
+        Err(e) => {
+            error!(journal = %db.display(), error = %e, "journal checkpoint failed; the WAL keeps growing until the next one");
+        }
+    }
+}
+
+/// A connection that only checkpoints. Closing it must not checkpoint or remove the WAL
+/// (that is the daemon's shutdown's call, and a journal dropped without it must keep its
+/// WAL as after a crash).
+fn open_checkpointer(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(db)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    Ok(conn)
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, pages in the WAL, pages folded in).
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
 }
 
 /// `fdatasync` the WAL file (opened by path: SQLite keeps its own descriptor private).

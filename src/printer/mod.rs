@@ -215,11 +215,29 @@ pub trait Printer: Send + 'static {
     }
 }
 
+/// A job's bytes, or how to make them.
+pub enum JobBytes {
+    /// Made already.
+    Ready(Vec<u8>),
+    /// Made on the printer thread when the job is reached: a receipt queued behind a shut
+    /// gate is rendered there while the job's thread waits for the disk, not before.
+    Render(Box<dyn FnOnce() -> Vec<u8> + Send>),
+}
+
+impl JobBytes {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            JobBytes::Ready(bytes) => bytes,
+            JobBytes::Render(render) => render(),
+        }
+    }
+}
+
 /// A request to the printer thread.
 enum Command {
     Print {
         name: String,
-        bytes: Vec<u8>,
+        bytes: JobBytes,
         gate: Gate,
         reply: oneshot::Sender<Result<Printout, PrinterError>>,
     },
@@ -276,11 +294,13 @@ impl PrinterHandle {
 
     /// Queue one job and wait until it is written.
     pub async fn print(&self, name: &str, bytes: Vec<u8>) -> Result<Printout, PrinterError> {
-        self.queue(name, bytes, Gate::open()).written().await
+        self.queue(name, JobBytes::Ready(bytes), Gate::open())
+            .written()
+            .await
     }
 
     /// Queue one job behind `gate` now; [`Queued::written`] waits for the outcome.
-    pub fn queue(&self, name: &str, bytes: Vec<u8>, gate: Gate) -> Queued {
+    pub fn queue(&self, name: &str, bytes: JobBytes, gate: Gate) -> Queued {
         let (reply, answer) = oneshot::channel();
         let sent = self.tx.send(Command::Print {
             name: name.to_owned(),
@@ -341,7 +361,7 @@ fn serve(mut printer: Box<dyn Printer>, rx: &mpsc::Receiver<Command>) {
                 gate,
                 reply,
             } => {
-                let written = printer.write_job_gated(&name, &bytes, gate);
+                let written = printer.write_job_gated(&name, &bytes.into_bytes(), gate);
                 tell_metrics(&written);
                 let _ = reply.send(written);
             }
