@@ -121,6 +121,8 @@ mod tests {
         let db = rusqlite::Connection::open(dir.join(crate::journal::FILE_NAME)).unwrap();
         db.execute_batch(
             "CREATE TRIGGER fail_paid BEFORE INSERT ON jobs WHEN NEW.state = 'paid'
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END;
+             CREATE TRIGGER fail_paid_update BEFORE UPDATE ON jobs WHEN NEW.state = 'paid'
              BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
         )
         .unwrap();
@@ -128,7 +130,8 @@ mod tests {
 
     fn heal(dir: &std::path::Path) {
         let db = rusqlite::Connection::open(dir.join(crate::journal::FILE_NAME)).unwrap();
-        db.execute_batch("DROP TRIGGER fail_paid;").unwrap();
+        db.execute_batch("DROP TRIGGER fail_paid; DROP TRIGGER fail_paid_update;")
+            .unwrap();
     }
 
     #[tokio::test]
