@@ -13,16 +13,20 @@
 //! crossed the mark — on the daemon's thread, in some checkout's path, with two more
 //! syncs (issue 12: the daemon's own time at p99). Here it is a `PASSIVE` checkpoint on the
 //! thread's own connection: it never blocks a writer, and the next writer starts the WAL
-//! over once it has been folded in whole.
+//! over once it has been folded in whole. Writes that never pause long enough for that
+//! (thousands in a row) would grow the WAL without end; past [`FORCE_PAGES`] the writer
+//! folds it in itself between two of its commits, as SQLite would, and it starts over.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
+use rusqlite::hooks::Wal;
+use rusqlite::wal::CheckpointMode;
 use tracing::{debug, error};
 
 /// How long a grouped write may wait for its sync: what a power cut can take back.
@@ -31,6 +35,10 @@ pub const WINDOW: Duration = Duration::from_millis(50);
 /// WAL pages after which the thread checkpoints: SQLite's own `wal_autocheckpoint` mark
 /// (about 4 MiB), moved off the daemon's thread.
 pub(crate) const CHECKPOINT_PAGES: i32 = 1000;
+
+/// WAL pages (about 16 MiB) at which a commit checkpoints in line after all: the thread's
+/// checkpoints have not caught up with the writes.
+pub(crate) const FORCE_PAGES: i32 = 4 * CHECKPOINT_PAGES;
 
 #[derive(Default)]
 struct Flags {
@@ -49,6 +57,9 @@ struct Inner {
     syncs: AtomicU64,
     /// How many checkpoints it ran (tests count them).
     checkpoints: AtomicU64,
+    /// Held by whoever checkpoints (this thread, a forced commit, the shutdown's): two at
+    /// once would make the second fail as busy.
+    folding: Mutex<()>,
 }
 
 /// The handle of the group-commit thread; dropping it syncs what is left and stops it.
@@ -91,19 +102,41 @@ impl GroupCommit {
         self.lock().dirty = false;
     }
 
-    /// What the journal's connection calls after each commit with the WAL's length in
-    /// pages (its `wal_hook`, which also turns SQLite's own checkpoints off).
-    pub(crate) fn on_commit(&self) -> impl FnMut(i32) + Send + 'static {
+    /// The journal's connection's `wal_hook`, called after each commit with the WAL's
+    /// length in pages (installing it also turns SQLite's own checkpoints off): past
+    /// [`CHECKPOINT_PAGES`] the thread is asked to checkpoint; past [`FORCE_PAGES`] the
+    /// commit checkpoints itself.
+    pub(crate) fn on_commit(
+        &self,
+    ) -> impl FnMut(&mut Wal, i32) -> rusqlite::Result<()> + Send + 'static {
         let inner = self.inner.clone();
-        move |pages| {
-            if pages >= CHECKPOINT_PAGES {
+        move |wal, pages| {
+            if pages >= FORCE_PAGES {
+                // The commit is done: a failed checkpoint must not make it look failed.
+                let _folding = inner.folding();
+                match wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                    Ok((_, folded)) => debug!(
+                        pages,
+                        folded, "journal checkpointed in a commit (the WAL outgrew the thread's)"
+                    ),
+                    Err(e) => {
+                        error!(pages, error = %e, "journal checkpoint failed; the WAL keeps growing until the next one")
+                    }
+                }
+            } else if pages >= CHECKPOINT_PAGES {
                 let mut flags = inner.flags.lock().unwrap_or_else(|p| p.into_inner());
                 if !flags.checkpoint {
                     flags.checkpoint = true;
                     inner.changed.notify_all();
                 }
             }
+            Ok(())
         }
+    }
+
+    /// Hold off the thread's checkpoints (for one of the journal's own) while the guard lives.
+    pub(crate) fn folding(&self) -> MutexGuard<'_, ()> {
+        self.inner.folding()
     }
 
     /// How many syncs the thread has made.
@@ -120,6 +153,12 @@ impl GroupCommit {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Flags> {
         self.inner.flags.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    fn folding(&self) -> MutexGuard<'_, ()> {
+        self.folding.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -149,7 +188,9 @@ fn run(inner: &Inner, db: &Path) {
         if flags.checkpoint && !flags.stop {
             flags.checkpoint = false;
             drop(flags);
+            let folding = inner.folding();
             checkpoint(&mut checkpointer, db);
+            drop(folding);
             inner.checkpoints.fetch_add(1, Ordering::SeqCst);
             continue;
         }

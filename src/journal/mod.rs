@@ -29,6 +29,7 @@ mod slips;
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::protocol::JobState;
@@ -132,13 +133,10 @@ impl Journal {
         let mut journal = Journal { conn, path, group };
         journal.init()?;
         // Checkpoints move to the group thread: SQLite's own would run inside a commit.
-        let mut on_commit = journal.group.on_commit();
+        let on_commit = journal.group.on_commit();
         journal
             .conn
-            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
-                on_commit(pages);
-                Ok(())
-            }))
+            .wal_hook(Some(on_commit))
             .map_err(|e| journal.err(e))?;
         Ok(journal)
     }
@@ -233,10 +231,15 @@ impl Journal {
         rows.into_iter().map(|r| self.checked(r)).collect()
     }
 
-    /// Fold the WAL into the main file; called on shutdown.
+    /// Fold the WAL into the main file and empty it; called on shutdown. Fails (busy) when
+    /// another process reads the journal meanwhile; the WAL is then kept, and replayed at
+    /// the next open.
     pub fn checkpoint(&self) -> Result<(), JournalError> {
+        // Not while the group thread checkpoints: SQLite refuses a second one as busy.
+        let _folding = self.group.folding();
         self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .wal_checkpoint_v2(Some(rusqlite::MAIN_DB), CheckpointMode::TRUNCATE)
+            .map(drop)
             .map_err(|e| self.err(e))
     }
 

@@ -277,6 +277,38 @@ fn the_wal_is_checkpointed_by_the_group_thread_not_in_a_commit() {
     assert_eq!(j.get("T0000000").unwrap(), Some(r));
 }
 
+/// Writes that never pause (thousands in a row, as the bench's fill or a burst of polled
+/// orders) leave the group thread no moment to fold the WAL in whole: the commit past
+/// `FORCE_PAGES` folds it in itself, so it starts over instead of growing without end; and
+/// the shutdown's checkpoint empties it even with the thread at work.
+#[test]
+fn a_wal_written_without_pause_stays_bounded_and_the_shutdown_empties_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path()).unwrap();
+    let wal = dir.path().join("journal.sqlite-wal");
+    // FORCE_PAGES of 4 KiB (16 MiB) and the commit that crossed the mark.
+    let bound = 17 << 20;
+    // New rows of a kilobyte (a real checkout's size; each its own pages, unlike an
+    // update in place), unsynced to be quick.
+    j.conn.execute_batch("PRAGMA synchronous = OFF;").unwrap();
+    let mut largest = 0;
+    for i in 0..12_000 {
+        let mut r = record(&format!("T{i:09}"));
+        r.place_body = Some(format!("{{\"description\":\"{}\"}}", "x".repeat(1000)));
+        j.insert(&r).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    assert!(
+        largest <= bound,
+        "the WAL grew to {largest} bytes (bound {bound})"
+    );
+    j.checkpoint().unwrap();
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "emptied");
+    drop(j);
+    let j = Journal::open(dir.path()).unwrap();
+    assert!(j.get("T000011999").unwrap().is_some());
+}
+
 #[test]
 fn an_update_rewrites_its_row_and_state_in_place_not_the_key() {
     let dir = tempfile::tempdir().unwrap();
