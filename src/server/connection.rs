@@ -15,7 +15,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info};
+use tracing::debug;
 
 use super::framing::{LineError, read_line};
 use crate::jobs::{Follow, Jobs, Refused};
@@ -88,9 +88,11 @@ struct Connection {
 
 /// Serve one client until it closes its side, or until `closing` (daemon shutdown).
 pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: CancellationToken) {
+    // DEBUG, not INFO: one line per POS request is noise in the journal (and a write on the
+    // checkout's path); what a connection asks is logged where it is acted on.
     match stream.peer_cred() {
         Ok(cred) => {
-            info!(
+            debug!(
                 uid = cred.uid(),
                 gid = cred.gid(),
                 pid = cred
@@ -99,7 +101,7 @@ pub(super) async fn handle(stream: UnixStream, jobs: Jobs, closing: Cancellation
                 "client connected"
             )
         }
-        Err(e) => info!(error = %e, "client connected (no peer credentials)"),
+        Err(e) => debug!(error = %e, "client connected (no peer credentials)"),
     }
     let fd = stream.as_raw_fd();
     let (read, write) = stream.into_split();
