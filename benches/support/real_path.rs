@@ -169,6 +169,21 @@ pub fn rss_kib_of(pid: u32, field: &str) -> u64 {
         .map_or(0, kib)
 }
 
+/// The CPU time process `pid` has used, all its threads (also those gone), user and
+/// kernel: `/proc/pid/stat`'s `utime` + `stime`, in clock ticks of 10 ms.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 /// `  1234 kB` → 1234.
 fn kib(value: &str) -> u64 {
     value

@@ -48,8 +48,9 @@ fn paid(i: usize, now_ms: i64) -> JobRecord {
     r
 }
 
-/// Write `finished` paid jobs into the journal under `state_dir`.
-fn fill(state_dir: &Path, finished: usize) -> Duration {
+/// Write `finished` paid jobs into the journal under `state_dir`, and close it as the
+/// daemon's shutdown does.
+pub fn fill(state_dir: &Path, finished: usize) -> Duration {
     let started = Instant::now();
     let mut journal = Journal::open(state_dir).unwrap();
     let now = clock::now_ms();

@@ -9,10 +9,14 @@
 //! new checkout never queues behind polling.
 //!
 //! [`Pacer`] is the arithmetic (tokens, queues, the rate), pure and tested with made-up
-//! instants; [`QueryBudget`] makes it wait. This file knows no job, record or backend.
+//! instants; [`QueryBudget`] makes it wait. Only the first in line can go, so only it is
+//! woken when the budget changes: a thousand jobs in line cost nothing while they wait
+//! (waking them all at each query's end kept the daemon's thread busy for a millisecond
+//! ten times a second, in the way of new checkouts). This file knows no job, record or
+//! backend.
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -96,10 +100,14 @@ impl Pacer {
         self.background.retain(|t| *t != ticket);
     }
 
+    /// The ticket first in line (urgent before background): the only one that can go.
+    pub(crate) fn first(&self) -> Option<u64> {
+        self.urgent.front().or(self.background.front()).copied()
+    }
+
     /// Whether `ticket` may start its query at `now`.
     pub(crate) fn turn(&mut self, ticket: u64, now: Instant) -> Turn {
-        let first = self.urgent.front().or(self.background.front());
-        if first != Some(&ticket) || self.in_flight >= IN_FLIGHT {
+        if self.first() != Some(ticket) || self.in_flight >= IN_FLIGHT {
             return Turn::Queued;
         }
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
@@ -139,8 +147,23 @@ impl Pacer {
 
 /// The shared budget: [`QueryBudget::take`] waits for a turn.
 pub(crate) struct QueryBudget {
-    pacer: Mutex<Pacer>,
-    changed: Notify,
+    line: Mutex<Line>,
+}
+
+/// The pacer and how to wake each ticket in line.
+struct Line {
+    pacer: Pacer,
+    wakes: HashMap<u64, Arc<Notify>>,
+}
+
+impl Line {
+    /// Something changed (a query ended, a ticket left the line): the first in line looks
+    /// again. A wake sent while it is not yet waiting is kept for it (`notify_one`).
+    fn wake_first(&self) {
+        if let Some(wake) = self.pacer.first().and_then(|t| self.wakes.get(&t)) {
+            wake.notify_one();
+        }
+    }
 }
 
 /// A turn: the query may run while this lives; say how it went with [`Permit::done`].
@@ -158,21 +181,29 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.budget.lock().done(self.rate_limited);
-        self.budget.changed.notify_waiters();
+        let mut line = self.budget.lock();
+        line.pacer.done(self.rate_limited);
+        line.wake_first();
     }
 }
 
-/// A place in line; leaves it when dropped (a job stopped while waiting).
+/// A place in line; leaves it when dropped (its turn came, or a job stopped waiting).
 struct Ticket<'a> {
     budget: &'a QueryBudget,
     id: u64,
+    /// Still in the pacer's line (not yet let through).
+    queued: bool,
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.budget.lock().cancel(self.id);
-        self.budget.changed.notify_waiters();
+        let mut line = self.budget.lock();
+        if self.queued {
+            line.pacer.cancel(self.id);
+        }
+        line.wakes.remove(&self.id);
+        // The next one may be first now.
+        line.wake_first();
     }
 }
 
@@ -180,38 +211,44 @@ impl QueryBudget {
     /// A budget of `rate` queries a second.
     pub(crate) fn new(rate: u32) -> QueryBudget {
         QueryBudget {
-            pacer: Mutex::new(Pacer::new(rate, Instant::now())),
-            changed: Notify::new(),
+            line: Mutex::new(Line {
+                pacer: Pacer::new(rate, Instant::now()),
+                wakes: HashMap::new(),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Pacer> {
-        self.pacer.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wait in `lane` for a turn to query.
     pub(crate) async fn take(&self, lane: Lane) -> Permit<'_> {
-        let ticket = Ticket {
+        let wake = Arc::new(Notify::new());
+        let mut ticket = Ticket {
             budget: self,
-            id: self.lock().enqueue(lane),
+            id: {
+                let mut line = self.lock();
+                let id = line.pacer.enqueue(lane);
+                line.wakes.insert(id, wake.clone());
+                id
+            },
+            queued: true,
         };
         loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let turn = self.lock().turn(ticket.id, Instant::now());
+            let turn = self.lock().pacer.turn(ticket.id, Instant::now());
             match turn {
                 Turn::Go => break,
                 Turn::Wait(d) => {
                     tokio::select! {
                         () = tokio::time::sleep(d) => {}
-                        () = changed => {}
+                        () = wake.notified() => {}
                     }
                 }
-                Turn::Queued => changed.await,
+                Turn::Queued => wake.notified().await,
             }
         }
-        // Out of line: the next one may be first now.
+        ticket.queued = false;
         drop(ticket);
         Permit {
             budget: self,
@@ -345,5 +382,66 @@ mod tests {
         assert_eq!(who, [0, 1, 3, 2], "two at once, then the urgent one first");
         assert_eq!(order[2].1, Duration::from_millis(500));
         assert_eq!(order[3].1, Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod wake_tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A future that counts how often it is polled (a woken task is polled).
+    struct Counted<F> {
+        inner: Pin<Box<F>>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl<F: Future> Future for Counted<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A hundred jobs in line behind queries in flight: the end of one query lets the
+    /// first through and wakes no other (all hundred were polled at every change before).
+    #[tokio::test(start_paused = true)]
+    async fn the_end_of_a_query_wakes_only_the_first_in_line() {
+        let budget = Arc::new(QueryBudget::new(1000));
+        let mut running = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            running.push(budget.take(Lane::Background).await);
+        }
+        let (polls, through) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        for _ in 0..100 {
+            let (budget, through) = (budget.clone(), through.clone());
+            tokio::spawn(Counted {
+                inner: Box::pin(async move {
+                    let _permit = budget.take(Lane::Background).await;
+                    through.fetch_add(1, SeqCst);
+                    std::future::pending::<()>().await;
+                }),
+                polls: polls.clone(),
+            });
+        }
+        settle().await;
+        assert_eq!(through.load(SeqCst), 0, "all in line");
+        let before = polls.load(SeqCst);
+        drop(running.pop());
+        settle().await;
+        assert_eq!(through.load(SeqCst), 1, "one query ended, one went");
+        let woken = polls.load(SeqCst) - before;
+        assert!(woken <= 2, "{woken} jobs in line were woken for one turn");
     }
 }

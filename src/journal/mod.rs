@@ -13,6 +13,7 @@
 //! - `schema.rs`: the table, versioned with `PRAGMA user_version`; [`Journal::open`]
 //!   migrates older files forward and refuses files from a newer wxprint;
 //! - `group.rs`: the group commit, a thread that syncs the WAL after grouped writes;
+//! - `wal.rs`: the WAL file kept at its size between runs, so commits write over it;
 //! - `refunds.rs`: [`RefundRecord`], one refund of a paid order, and its table (schema 4);
 //! - `slips.rs`: [`SlipRecord`], a payment or refund slip still to print, and its table
 //!   (schema 5);
@@ -26,10 +27,10 @@ mod record;
 mod refunds;
 mod schema;
 mod slips;
+mod wal;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::protocol::JobState;
@@ -132,6 +133,7 @@ impl Journal {
             .map_err(|source| JournalError::Thread { source })?;
         let mut journal = Journal { conn, path, group };
         journal.init()?;
+        wal::keep(&journal.conn).map_err(|e| journal.err(e))?;
         // Checkpoints move to the group thread: SQLite's own would run inside a commit.
         let on_commit = journal.group.on_commit();
         journal
@@ -231,16 +233,13 @@ impl Journal {
         rows.into_iter().map(|r| self.checked(r)).collect()
     }
 
-    /// Fold the WAL into the main file and empty it; called on shutdown. Fails (busy) when
-    /// another process reads the journal meanwhile; the WAL is then kept, and replayed at
-    /// the next open.
+    /// Fold the WAL into the main file and start it over (`wal.rs`: the file keeps its
+    /// size); called on shutdown. Fails (busy) when another process reads the journal
+    /// meanwhile; the WAL is then kept whole, and replayed at the next open.
     pub fn checkpoint(&self) -> Result<(), JournalError> {
         // Not while the group thread checkpoints: SQLite refuses a second one as busy.
         let _folding = self.group.folding();
-        self.conn
-            .wal_checkpoint_v2(Some(rusqlite::MAIN_DB), CheckpointMode::TRUNCATE)
-            .map(drop)
-            .map_err(|e| self.err(e))
+        wal::fold_and_restart(&self.conn).map_err(|e| self.err(e))
     }
 
     /// A row read back, or the `Corrupt` error naming this journal.

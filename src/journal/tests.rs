@@ -280,9 +280,11 @@ fn the_wal_is_checkpointed_by_the_group_thread_not_in_a_commit() {
 /// Writes that never pause (thousands in a row, as the bench's fill or a burst of polled
 /// orders) leave the group thread no moment to fold the WAL in whole: the commit past
 /// `FORCE_PAGES` folds it in itself, so it starts over instead of growing without end; and
-/// the shutdown's checkpoint empties it even with the thread at work.
+/// the shutdown's checkpoint folds it in and starts it over even with the thread at work:
+/// the file keeps its size (the next run writes over it, `wal.rs`) and the next open
+/// finds one frame in it, not thousands to read again.
 #[test]
-fn a_wal_written_without_pause_stays_bounded_and_the_shutdown_empties_it() {
+fn a_wal_written_without_pause_stays_bounded_and_the_shutdown_starts_it_over() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = Journal::open(dir.path()).unwrap();
     let wal = dir.path().join("journal.sqlite-wal");
@@ -303,10 +305,41 @@ fn a_wal_written_without_pause_stays_bounded_and_the_shutdown_empties_it() {
         "the WAL grew to {largest} bytes (bound {bound})"
     );
     j.checkpoint().unwrap();
-    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "emptied");
+    let kept = std::fs::metadata(&wal).unwrap().len();
     drop(j);
+    assert_eq!(
+        std::fs::metadata(&wal).unwrap().len(),
+        kept,
+        "the WAL file is kept"
+    );
+    assert!(kept > 1 << 20, "the WAL file shrank to {kept} bytes");
     let j = Journal::open(dir.path()).unwrap();
     assert!(j.get("T000011999").unwrap().is_some());
+    let frames: i64 = j
+        .conn
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+        .unwrap();
+    assert!(
+        frames <= 1,
+        "{frames} frames left in the WAL after the shutdown"
+    );
+}
+
+/// A daemon stopped before its WAL ever needed a checkpoint closes the journal's only
+/// connection: SQLite would remove the WAL then, and the next run would grow it again by
+/// appends; it is kept (`wal.rs`).
+#[test]
+fn the_wal_file_outlives_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("journal.sqlite-wal");
+    let mut j = Journal::open(dir.path()).unwrap();
+    j.insert(&record("T0000001")).unwrap();
+    let grown = std::fs::metadata(&wal).unwrap().len();
+    j.checkpoint().unwrap();
+    drop(j);
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).ok(), Some(grown));
+    let j = Journal::open(dir.path()).unwrap();
+    assert!(j.get("T0000001").unwrap().is_some());
 }
 
 #[test]
