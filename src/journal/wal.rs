@@ -1,11 +1,12 @@
 //! The WAL file's life across runs: kept at its size, written over in place.
 //!
 //! Every durable write ends in an `fdatasync` of the WAL, on the checkout's path twice
-//! (issue 12). A commit that *appends* to the file changes its size and block map, and
-//! ext4 then commits its own journal before `fdatasync` returns; a commit that writes over
-//! frames already in the file syncs its data only. Measured on the bench's VM (ext4 on
-//! virtio): the job's insert 0.35 → 0.25 ms, own time p50 −0.1 ms and p99 lower on the
-//! real path. SQLite writes over its WAL by itself once a checkpoint has folded all of it
+//! (issue 12). A commit that *appends* to the file changes its size and block map, and the
+//! file system must then write that metadata too (ext4: its journal, or the inode when it
+//! runs without one) before `fdatasync` returns; a commit that writes over frames already
+//! in the file syncs its data only. Measured on the bench's VM (ext4 on
+//! virtio): the job's insert commit 0.35 → 0.25 ms at p50, the `code_url`'s 0.36–0.41 →
+//! 0.34–0.35 ms. SQLite writes over its WAL by itself once a checkpoint has folded all of it
 //! in (the next writer starts it over from the top), but by default the file is emptied or
 //! removed when the journal closes, so after every restart of the daemon the WAL grows
 //! again by appends. Here it is kept ([`keep`]) and left started over ([`fold_and_restart`])
