@@ -20,6 +20,9 @@
 //! `WXPRINT_BENCH_CHECKOUTS` sets how many checkouts per run are measured (default 300),
 //! `WXPRINT_BENCH_PENDING` the pending levels (default `0,10,100,1000`),
 //! `WXPRINT_BENCH_FINISHED` the finished jobs of the start-up run (default 10000);
+//! `WXPRINT_BENCH_PAUSE_MS` a pause before each checkout (default 0: back to back; a shop's
+//! checkouts come seconds apart, each finding the machine idle: its cores asleep, its
+//! caches cold — on a VM that costs each wake-up far more);
 //! `WXPRINT_BENCH_SMAPS=1` also prints the daemon's largest mappings after each run (where
 //! its memory is: the binary's code, the heap, large allocations);
 //! `WXPRINT_BENCH_BINARY=path` runs another build of `wxprint` instead of this tree's (an
@@ -147,7 +150,10 @@ fn run_path(
     let mut max_fds = open_fds(daemon.pid());
     let (mut total, mut own, mut sim_time) = (Vec::new(), Vec::new(), Vec::new());
     let mut cpu_from = cpu_time(daemon.pid());
+    // Back to back by default; `WXPRINT_BENCH_PAUSE_MS` spaces them as a shop would.
+    let pause = Duration::from_millis(env_or("WXPRINT_BENCH_PAUSE_MS", 0));
     for i in 0..n + 20 {
+        std::thread::sleep(pause);
         let no = format!("B{tag}{pending}X{i:08}");
         let line = checkout_line(&format!("c{i}"), &no);
         let mut pos = Pos::connect(&socket);
