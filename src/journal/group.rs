@@ -120,7 +120,7 @@ impl GroupCommit {
                         folded, "journal checkpointed in a commit (the WAL outgrew the thread's)"
                     ),
                     Err(e) => {
-                        error!(pages, error = %e, "journal checkpoint failed; the WAL keeps growing until the next one")
+                        error!(pages, error = %e, "journal checkpoint in a commit failed (the WAL outgrew the background's); it keeps growing until the next one")
                     }
                 }
             } else if pages >= CHECKPOINT_PAGES {
@@ -238,7 +238,7 @@ fn checkpoint(conn: &mut Option<Connection>, db: &Path) {
             debug!(busy, log, folded, "journal checkpointed in the background");
         }
         Err(e) => {
-            error!(journal = %db.display(), error = %e, "journal checkpoint failed; the WAL keeps growing until the next one");
+            error!(journal = %db.display(), error = %e, "journal background checkpoint failed; the WAL keeps growing until the next one");
         }
     }
 }
