@@ -119,7 +119,7 @@ fn printer_section(vp: &VirtualPrinter, link: Link) -> String {
 /// service, not a new install's. Enough writes that the journal's WAL has grown to its
 /// working size and been started over (`journal/wal.rs`): in service, commits write over
 /// it; in a new journal the first thousand pages (about a hundred checkouts) append, and
-/// each of their `fdatasync`s costs about 0.1 ms more on the bench's VM.
+/// their `fdatasync`s cost up to 0.1 ms more on the bench's VM.
 const IN_SERVICE: usize = 400;
 
 /// Start a daemon printing on `link` on a journal in service ([`IN_SERVICE`]), place

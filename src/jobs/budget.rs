@@ -10,10 +10,10 @@
 //!
 //! [`Pacer`] is the arithmetic (tokens, queues, the rate), pure and tested with made-up
 //! instants; [`QueryBudget`] makes it wait. Only the first in line can go, so only it is
-//! woken when the budget changes: a thousand jobs in line cost nothing while they wait
-//! (waking them all at each query's end kept the daemon's thread busy for a millisecond
-//! ten times a second, in the way of new checkouts). This file knows no job, record or
-//! backend.
+//! woken when the budget changes: jobs in line cost nothing while they wait (waking them
+//! all, as before, polled every one of a thousand jobs twice at each query's end, ten
+//! times a second, on the thread that takes new checkouts; 2.7% of the daemon's CPU in a
+//! profile with about 1,500 in line). This file knows no job, record or backend.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
