@@ -11,8 +11,8 @@
 //! [`Pacer`] is the arithmetic (tokens, queues, the rate), pure and tested with made-up
 //! instants; [`QueryBudget`] makes it wait. Only the first in line can go, so only it is
 //! woken when the budget changes: jobs in line cost nothing while they wait (waking them
-//! all, as before, polled every one of a thousand jobs twice at each query's end, ten
-//! times a second, on the thread that takes new checkouts; 2.7% of the daemon's CPU in a
+//! all, as before, polled every one of a thousand jobs twice for each query — as it
+//! started and as it ended — ten times a second, on the thread that takes new checkouts; 2.7% of the daemon's CPU in a
 //! profile with about 1,500 in line). This file knows no job, record or backend.
 
 use std::collections::{HashMap, VecDeque};
