@@ -12,8 +12,9 @@
 //! instants; [`QueryBudget`] makes it wait. Only the first in line can go, so only it is
 //! woken when the budget changes: jobs in line cost nothing while they wait (waking them
 //! all, as before, polled every one of a thousand jobs twice for each query — as it
-//! started and as it ended — ten times a second, on the thread that takes new checkouts; 2.7% of the daemon's CPU in a
-//! profile with about 1,500 in line). This file knows no job, record or backend.
+//! started and as it ended — ten times a second, on the thread that takes new checkouts:
+//! 2.7% of the daemon's CPU in a profile with about 1,500 in line). This file knows no
+//! job, record or backend.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
