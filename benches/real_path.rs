@@ -149,7 +149,8 @@ fn run_path(
     let rss_pending_kib = rss_kib(daemon.pid());
     let mut max_fds = open_fds(daemon.pid());
     let (mut total, mut own, mut sim_time) = (Vec::new(), Vec::new(), Vec::new());
-    let mut cpu_from = cpu_time(daemon.pid());
+    // Read when the warm-up is over.
+    let mut cpu_from = Duration::ZERO;
     // Back to back by default; `WXPRINT_BENCH_PAUSE_MS` spaces them as a shop would.
     let pause = Duration::from_millis(env_or("WXPRINT_BENCH_PAUSE_MS", 0));
     for i in 0..n + 20 {

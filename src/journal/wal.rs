@@ -4,8 +4,8 @@
 //! (issue 12). A commit that *appends* to the file changes its size and block map, and the
 //! file system must then write that metadata too (ext4: its journal, or the inode when it
 //! runs without one) before `fdatasync` returns; a commit that writes over frames already
-//! in the file syncs its data only. Measured on the bench's VM (ext4 on
-//! virtio): the job's insert commit 0.35 → 0.25 ms at p50, the `code_url`'s 0.36–0.41 →
+//! in the file syncs its data only. Measured on the bench's VM (ext4 without its own
+//! journal, on virtio): the job's insert commit 0.35 → 0.25 ms at p50, the `code_url`'s 0.36–0.41 →
 //! 0.34–0.35 ms. SQLite writes over its WAL by itself once a checkpoint has folded all of it
 //! in (the next writer starts it over from the top), but by default the file is emptied or
 //! removed when the journal closes, so after every restart of the daemon the WAL grows
@@ -48,6 +48,6 @@ pub(super) fn keep(conn: &Connection) -> rusqlite::Result<()> {
 /// and replayed at the next open.
 pub(super) fn fold_and_restart(conn: &Connection) -> rusqlite::Result<()> {
     conn.wal_checkpoint_v2(Some(rusqlite::MAIN_DB), CheckpointMode::RESTART)?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = super::schema::version(conn)?;
     conn.execute_batch(&format!("PRAGMA user_version = {version};"))
 }
