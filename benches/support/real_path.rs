@@ -1,126 +1,19 @@
-//! The real-path bench's tools: the timing proxy in front of the simulator, the daemon's
-//! config file, and reading figures (RSS, QR bytes, percentiles). Knows no checkout.
+//! The real-path bench's tools: the daemon's config file, and reading figures (RSS, QR
+//! bytes, percentiles). Knows no checkout.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::wechatpay_sim::{
     APPID, MCHID, MERCHANT_SERIAL, PUBLIC_KEY_ID, Simulator, default_fixture_dir,
 };
 
-/// A loopback TCP proxy in front of the simulator that records, for every placement
-/// (`POST …/native`), when the request's last byte went to the simulator and when the
-/// answer's first byte came back: the simulator's own time, subtracted from the daemon's.
-/// Queries and closes of other orders pass through unrecorded (with orders pending they
-/// run beside the measured checkout, and are not its time).
-pub struct Proxy {
-    port: u16,
-    /// `(request sent, answer began)`, one per placement answer.
-    spans: Spans,
-}
-
-/// The placements' `(sent, answered)` times.
-type Spans = Arc<Mutex<Vec<(Instant, Instant)>>>;
-
-/// One connection's request in flight: when its last byte went out, and whether it is a
-/// placement.
-#[derive(Default)]
-struct InFlight {
-    sent: Option<Instant>,
-    placement: bool,
-}
-
-impl Proxy {
-    /// Listen on 127.0.0.1 and forward every connection to `upstream`.
-    pub fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let spans = Spans::default();
-        let spans2 = spans.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let server = TcpStream::connect(upstream).unwrap();
-                forward(client, server, spans2.clone());
-            }
-        });
-        Proxy { port, spans }
-    }
-
-    /// The proxy's port (the daemon's `api_base`).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// How long the simulator held placements whose requests went out in `from..to`.
-    pub fn simulator_time(&self, from: Instant, to: Instant) -> Duration {
-        let spans = self.spans.lock().unwrap();
-        spans
-            .iter()
-            .rev()
-            .take_while(|(sent, _)| *sent >= from)
-            .filter(|(sent, _)| *sent <= to)
-            .map(|(sent, answered)| answered.duration_since(*sent))
-            .sum()
-    }
-}
-
-/// Copy both ways, one thread each; an answer's first chunk closes the open span.
-fn forward(client: TcpStream, server: TcpStream, spans: Spans) {
-    for s in [&client, &server] {
-        s.set_nodelay(true).unwrap();
-    }
-    let flight: Arc<Mutex<InFlight>> = Arc::default();
-    let (c2, s2, flight2) = (
-        client.try_clone().unwrap(),
-        server.try_clone().unwrap(),
-        flight.clone(),
-    );
-    std::thread::spawn(move || {
-        pump(c2, s2, |at, chunk| {
-            let mut f = flight2.lock().unwrap();
-            if chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") {
-                f.placement = chunk.starts_with(b"POST ")
-                    && chunk
-                        .split(|&b| b == b'\r')
-                        .next()
-                        .is_some_and(|line| line.windows(7).any(|w| w == b"/native"));
-            }
-            f.sent = Some(at);
-        })
-    });
-    std::thread::spawn(move || {
-        pump(server, client, |at, _| {
-            let mut f = flight.lock().unwrap();
-            if let Some(from) = f.sent.take()
-                && f.placement
-            {
-                spans.lock().unwrap().push((from, at));
-            }
-        })
-    });
-}
-
-/// Copy `from` → `to` until either side closes; `seen(now, chunk)` after each chunk.
-fn pump(mut from: TcpStream, mut to: TcpStream, mut seen: impl FnMut(Instant, &[u8])) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n @ 1..) = from.read(&mut buf) {
-        seen(Instant::now(), &buf[..n]);
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Both);
-}
-
 /// Write `dir/wxprint.toml`: socket and state in `dir`, the real WeChat Pay backend at
-/// the proxy (public-key trust, the simulator's merchant), the default poll schedule and
+/// the simulator (public-key trust, the simulator's merchant), the default poll schedule and
 /// query budget (every unpaid order is polled: 1 s in its first minute, within
 /// `query_rate` 10/s), and `printer` as the `[printer]` section.
-pub fn daemon_config(dir: &Path, sim: &Simulator, proxy_port: u16, printer: &str) -> PathBuf {
+pub fn daemon_config(dir: &Path, sim: &Simulator, printer: &str) -> PathBuf {
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     for file in ["merchant_key.pem", "platform_pub.pem"] {
@@ -130,6 +23,7 @@ pub fn daemon_config(dir: &Path, sim: &Simulator, proxy_port: u16, printer: &str
     }
     assert_eq!(sim.config().mchid, MCHID, "the fixtures' merchant");
     let d = dir.display();
+    let api_base = &sim.base_url;
     let text = format!(
         r#"[daemon]
 socket = "{d}/wxprint.sock"
@@ -137,7 +31,7 @@ state_dir = "{d}/state"
 [wechatpay]
 backend = "wechatpay"
 region = "mainland"
-api_base = "http://127.0.0.1:{proxy_port}"
+api_base = "{api_base}"
 backup_api_base = ""
 appid = "{APPID}"
 mchid = "{MCHID}"

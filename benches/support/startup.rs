@@ -11,7 +11,7 @@ use wxprint::money::Money;
 use wxprint::protocol::{JobState, PrintState};
 
 use crate::daemon::{Daemon, Pos};
-use crate::real_path_support::{Proxy, daemon_config, rss_kib, summary};
+use crate::real_path_support::{daemon_config, rss_kib, summary};
 use crate::wechatpay_sim::Simulator;
 
 /// How many times the daemon is started on the same journal.
@@ -63,12 +63,12 @@ pub fn fill(state_dir: &Path, finished: usize) -> Duration {
 
 /// Start the daemon [`STARTS`] times on a journal of `finished` paid jobs; print start →
 /// `pong`, and that a finished job is still read on demand by `status`.
-pub fn report(dir: &Path, sim: &Simulator, proxy: &Proxy, finished: usize) {
+pub fn report(dir: &Path, sim: &Simulator, finished: usize) {
     let printer = format!(
         "transport = \"file\"\ndevice = \"{}\"",
         dir.join("receipts").display()
     );
-    let config = daemon_config(dir, sim, proxy.port(), &printer);
+    let config = daemon_config(dir, sim, &printer);
     let filled = fill(&dir.join("state"), finished);
     let socket = dir.join("wxprint.sock");
     let (mut times, mut rss) = (Vec::new(), 0);

@@ -70,8 +70,11 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>) {
                 if write_reply(&mut conn, &reply, &request_id, &date, req.close)
                     .await
                     .is_err()
-                    || req.close
                 {
+                    return;
+                }
+                inner.answer_written(&request_id);
+                if req.close {
                     return;
                 }
             }

@@ -25,6 +25,10 @@ pub struct RequestLog {
     pub at: SystemTime,
     /// Arrival, monotonic.
     pub instant: Instant,
+    /// When the answer's last byte was written to the connection, monotonic; `None` while
+    /// it is not (or never) sent. From [`Self::instant`] to here the call was the
+    /// simulator's: the real-path bench takes that time off its end-to-end figure.
+    pub written: Option<Instant>,
     /// All request headers, names lower-cased, in order.
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -103,12 +107,27 @@ impl Inner {
             fault: fault.clone(),
             at: self.now(),
             instant: Instant::now(),
+            written: None,
             headers: req.headers.clone(),
             body: String::from_utf8_lossy(&req.body).into_owned(),
             response_body: String::new(),
             request_id: String::new(),
         });
         (fault, state.log.len() - 1)
+    }
+
+    /// The answer to the call `request_id` has been written to its connection.
+    pub(super) fn answer_written(&self, request_id: &str) {
+        let written = Instant::now();
+        let mut state = self.lock();
+        if let Some(call) = state
+            .log
+            .iter_mut()
+            .rev()
+            .find(|c| c.request_id == request_id)
+        {
+            call.written = Some(written);
+        }
     }
 
     /// Record the answer computed for a call; `sent` is false when the client never gets it.

@@ -176,7 +176,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rsa::pkcs1v15::{SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -418,6 +418,18 @@ impl Simulator {
             .filter(|r| endpoint == Endpoint::Any || r.endpoint == Some(endpoint))
             .cloned()
             .collect()
+    }
+
+    /// How long the simulator held the placements (`Native` calls) that arrived in
+    /// `from..=to`: from each one's arrival to its answer written, summed. What is left of
+    /// a checkout's time on the real path is the daemon's own.
+    pub fn placement_time(&self, from: Instant, to: Instant) -> Duration {
+        let state = self.inner.lock();
+        let calls = state.log.iter().rev().take_while(|c| c.instant >= from);
+        calls
+            .filter(|c| c.endpoint == Some(Endpoint::Native) && c.instant <= to)
+            .filter_map(|c| Some(c.written?.duration_since(c.instant)))
+            .sum()
     }
 
     /// Shift the simulator's clock (answers' `Wechatpay-Timestamp`, the ±300 s request

@@ -289,3 +289,25 @@ async fn each_kind_is_refused_the_other_kinds_paths() {
         assert!(sim.orders().is_empty());
     }
 }
+
+/// The real-path bench subtracts the simulator's own time: only placements count, each
+/// from its arrival to its answer written — inside the client's round trip.
+#[tokio::test]
+async fn the_simulator_times_its_placements_and_only_those() {
+    let kind = Kind::MainlandDirect;
+    let sim = start(kind).await;
+    let from = std::time::Instant::now();
+    let placed = place(&sim, kind, &native_body(kind, "A100001", 100, "CNY")).await;
+    let round_trip = from.elapsed();
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    let held = sim.placement_time(from, std::time::Instant::now());
+    assert!(
+        !held.is_zero() && held < round_trip,
+        "{held:?} of {round_trip:?}"
+    );
+    let before_query = std::time::Instant::now();
+    call(&sim, "GET", &query_target(kind, "A100001"), None).await;
+    let later = sim.placement_time(before_query, std::time::Instant::now());
+    assert!(later.is_zero(), "a query is not a placement: {later:?}");
+    assert_eq!(sim.placement_time(from, std::time::Instant::now()), held);
+}
