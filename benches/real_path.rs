@@ -6,12 +6,12 @@
 //! printer on a TCP 9100 port and on a pty (serial, RTS/CTS). A POS client writes each
 //! checkout on the real Unix socket (one connection per checkout, as `wxprint checkout`
 //! does); the time is from that write to the arrival of the last byte of the receipt's cut
-//! at the printer. The simulator's own time for the placement (from the request read
-//! whole to its answer written) is timed by the simulator itself and subtracted: what is
-//! left is the daemon's own time (target p50 ≤ 1 ms, p99 ≤ 3 ms), the loopback's transit
-//! and the wake-ups it causes included. (Until December 2026 a timing proxy between the
-//! two measured it: a hop the real path does not have, whose two threads and extra
-//! writes on the two cores were charged to the daemon — about 0.09 ms at p50.)
+//! at the printer. The simulator's own time for the placement — from the kernel's receive
+//! time of the request's first bytes in its socket to its answer written — is timed by the
+//! simulator itself and subtracted: what is left is the daemon's own time (target p50 ≤
+//! 1 ms, p99 ≤ 3 ms), the loopback's transit and the daemon's wake-ups included. (Until
+//! December 2026 a timing proxy between the two measured it: a hop the real path does not
+//! have, whose threads and extra writes on the two cores were charged to the daemon.)
 //!
 //! Scale: before the measured checkouts, `pending` orders are placed and printed and never
 //! paid, so the daemon polls them all (default schedule and `query_rate`, the simulator

@@ -3,6 +3,7 @@
 //! frames requests and answers; what an answer says is decided in `routes.rs`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +23,8 @@ pub(super) struct HttpRequest {
     pub(super) body: Vec<u8>,
     /// The client asked to close the connection after this exchange.
     pub(super) close: bool,
+    /// When its first bytes reached the simulator's socket (the kernel's time), if known.
+    pub(super) received: Option<Instant>,
 }
 
 /// What the connection does with a call.
@@ -52,8 +55,12 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>) {
     let _ = stream.set_nodelay(true);
     let mut conn = BufReader::new(stream);
     loop {
+        let received = match conn.buffer().is_empty() {
+            true => super::arrival::next(conn.get_ref()).await,
+            false => None,
+        };
         let req = match read_request(&mut conn).await {
-            Ok(Some(req)) => req,
+            Ok(Some(req)) => HttpRequest { received, ..req },
             Ok(None) => return,
             Err(e) => {
                 let reply = Reply::error(400, "INVALID_REQUEST", &format!("HTTP请求格式错误: {e}"));
@@ -179,6 +186,7 @@ async fn read_request(conn: &mut Conn) -> std::io::Result<Option<HttpRequest>> {
         headers,
         body,
         close,
+        received: None,
     }))
 }
 

@@ -23,10 +23,13 @@ pub struct RequestLog {
     pub fault: Option<Fault>,
     /// Arrival, simulator clock.
     pub at: SystemTime,
-    /// Arrival, monotonic.
+    /// Arrival, monotonic (the request read whole).
     pub instant: Instant,
+    /// When its first bytes reached the simulator's socket, monotonic (the kernel's time;
+    /// [`Self::instant`] when the kernel gave none).
+    pub received: Instant,
     /// When the answer's last byte was written to the connection, monotonic; `None` while
-    /// it is not (or never) sent. From [`Self::instant`] to here the call was the
+    /// it is not (or never) sent. From [`Self::received`] to here the call was the
     /// simulator's: the real-path bench takes that time off its end-to-end figure.
     pub written: Option<Instant>,
     /// All request headers, names lower-cased, in order.
@@ -96,6 +99,7 @@ impl Inner {
         req: &HttpRequest,
         endpoint: Option<Endpoint>,
     ) -> (Option<Fault>, usize) {
+        let now = Instant::now();
         let mut state = self.lock();
         let fault = state.take_fault(endpoint);
         state.log.push(RequestLog {
@@ -106,7 +110,8 @@ impl Inner {
             error_code: None,
             fault: fault.clone(),
             at: self.now(),
-            instant: Instant::now(),
+            instant: now,
+            received: req.received.unwrap_or(now),
             written: None,
             headers: req.headers.clone(),
             body: String::from_utf8_lossy(&req.body).into_owned(),

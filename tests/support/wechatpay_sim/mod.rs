@@ -135,6 +135,7 @@
     reason = "each user compiles the simulator on its own and uses a part"
 )]
 
+mod arrival;
 mod certificates;
 mod faults;
 mod fields;
@@ -374,6 +375,7 @@ impl Simulator {
 
     fn listen(listener: TcpListener, inner: Arc<Inner>) -> Simulator {
         let addr = listener.local_addr().expect("local address");
+        arrival::enable(&listener);
         let accept = tokio::spawn(http::accept_loop(listener, inner.clone()));
         Simulator {
             base_url: format!("http://{addr}"),
@@ -421,14 +423,14 @@ impl Simulator {
     }
 
     /// How long the simulator held the placements (`Native` calls) that arrived in
-    /// `from..=to`: from each one's arrival to its answer written, summed. What is left of
+    /// `from..=to`: from each one's first bytes received to its answer written, summed. What is left of
     /// a checkout's time on the real path is the daemon's own.
     pub fn placement_time(&self, from: Instant, to: Instant) -> Duration {
         let state = self.inner.lock();
         let calls = state.log.iter().rev().take_while(|c| c.instant >= from);
         calls
             .filter(|c| c.endpoint == Some(Endpoint::Native) && c.instant <= to)
-            .filter_map(|c| Some(c.written?.duration_since(c.instant)))
+            .filter_map(|c| Some(c.written?.duration_since(c.received)))
             .sum()
     }
 

@@ -305,6 +305,16 @@ async fn the_simulator_times_its_placements_and_only_those() {
         !held.is_zero() && held < round_trip,
         "{held:?} of {round_trip:?}"
     );
+    // From the kernel's receive time of the request's first bytes, not from when the
+    // simulator got around to reading them.
+    let placement = &sim.requests_to(Endpoint::Native)[0];
+    let (received, read) = (placement.received, placement.instant);
+    assert!(
+        from < received && received < read,
+        "received {:?} after the request was sent, read whole {:?} later",
+        received - from,
+        read - received
+    );
     let before_query = std::time::Instant::now();
     call(&sim, "GET", &query_target(kind, "A100001"), None).await;
     let later = sim.placement_time(before_query, std::time::Instant::now());
