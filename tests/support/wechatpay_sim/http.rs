@@ -55,9 +55,12 @@ async fn serve_connection(stream: TcpStream, inner: Arc<Inner>) {
     let _ = stream.set_nodelay(true);
     let mut conn = BufReader::new(stream);
     loop {
-        let received = match conn.buffer().is_empty() {
-            true => super::arrival::next(conn.get_ref()).await,
-            false => None,
+        // The kernel's time of the next request's first bytes, unless they were read
+        // already (with the end of the one before).
+        let received = if conn.buffer().is_empty() {
+            super::arrival::next(conn.get_ref()).await
+        } else {
+            None
         };
         let req = match read_request(&mut conn).await {
             Ok(Some(req)) => HttpRequest { received, ..req },

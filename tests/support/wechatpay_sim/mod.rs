@@ -112,6 +112,8 @@
 //! - `faults.rs`: [`Endpoint`], [`Fault`] and the queue of injected faults;
 //! - `log.rs`: [`RequestLog`], every call received and what was answered;
 //! - `http.rs`: hand-written HTTP/1.1 over loopback (reading requests, framing answers);
+//!   `arrival.rs`: when a request's first bytes reached the socket (the kernel's time), for
+//!   the real-path bench's [`Simulator::placement_time`];
 //! - `reply.rs`: an answer before it is framed, and WeChat's error-body shapes;
 //! - `routes.rs`: one call from arrival to answer (route, fault, checks, handler);
 //! - `place.rs`: the Native place call and its body validation; `fields.rs`: the shared
