@@ -6,7 +6,9 @@
 //! printer on a TCP 9100 port and on a pty (serial, RTS/CTS). A POS client writes each
 //! checkout on the real Unix socket (one connection per checkout, as `wxprint checkout`
 //! does); the time is from that write to the arrival of the last byte of the receipt's cut
-//! at the printer. The simulator's own time for the placement — from the kernel's receive
+//! at the printer (on TCP the kernel's receive time at the printer's socket, as for the
+//! simulator below — the printer's wake-up is the printer's; a pty has no such time: there
+//! it is when the printer read it). The simulator's own time for the placement — from the kernel's receive
 //! time of the request's first bytes in its socket to its answer written — is timed by the
 //! simulator itself and subtracted: what is left is the daemon's own time (target p50 ≤
 //! 1 ms, p99 ≤ 3 ms), the loopback's transit and the daemon's wake-ups included. (Until

@@ -50,7 +50,8 @@ pub(super) struct Inner {
     pub(super) replies: Vec<u8>,
     /// Complete receipts, as ranges of `printed`.
     pub(super) receipts: Vec<(usize, usize)>,
-    /// When the last byte of each cut arrived from the link (before the engine ran).
+    /// When the last byte of each cut arrived from the link: the kernel's receive time on
+    /// TCP, the time it was read on a pty (before the engine ran either way).
     pub(super) cut_arrivals: Vec<Instant>,
     pub(super) receipt_start: Option<usize>,
     /// End of the last cut.
@@ -107,8 +108,9 @@ impl Inner {
         }
     }
 
-    /// Bytes arrived from the link.
-    fn receive(&mut self, data: &[u8], dropping: bool) {
+    /// Bytes arrived from the link, `at` (the kernel's receive time where the link has
+    /// one, else now).
+    fn receive(&mut self, data: &[u8], dropping: bool, at: Instant) {
         let mut rt = Vec::new();
         for &b in data {
             if dropping && self.fill() >= self.state.rx_buffer {
@@ -120,7 +122,7 @@ impl Inner {
             self.parser
                 .feed(b, self.state.realtime_in_data, &mut self.queue, &mut rt);
             if self.queue.range(queued..).any(|i| i.kind == Kind::CutEnd) {
-                self.cut_arrivals.push(Instant::now());
+                self.cut_arrivals.push(at);
             }
             for action in rt.drain(..) {
                 match action {
@@ -293,13 +295,15 @@ impl Shared {
     }
 
     /// Read what the link thread may read, feed it in. `read` gets a buffer of the allowed
-    /// size and returns `Ok(0)` at EOF; `Err(WouldBlock|TimedOut)` means "nothing yet".
-    /// Returns `false` when the link is finished (EOF or error).
+    /// size and returns `Ok((0, _))` at EOF, else how many bytes it read and, where the
+    /// link can tell, when the kernel received them (a TCP socket; a pty cannot: they count
+    /// as arrived once read); `Err(WouldBlock|TimedOut)` means "nothing yet". Returns
+    /// `false` when the link is finished (EOF or error).
     pub(super) fn pump(
         &self,
         buf: &mut [u8],
         host_flow_control: bool,
-        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+        read: impl FnOnce(&mut [u8]) -> io::Result<(usize, Option<Instant>)>,
     ) -> bool {
         let (limit, dropping) = {
             let inner = self.lock();
@@ -312,9 +316,10 @@ impl Shared {
             (limit, dropping)
         };
         match read(&mut buf[..limit]) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.lock().receive(&buf[..n], dropping);
+            Ok((0, _)) => false,
+            Ok((n, at)) => {
+                let at = at.unwrap_or_else(Instant::now);
+                self.lock().receive(&buf[..n], dropping, at);
                 self.changed.notify_all();
                 true
             }

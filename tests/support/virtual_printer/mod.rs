@@ -138,7 +138,8 @@
 //! - `state.rs`: [`PrinterState`] and [`Paper`]: the condition, the faults, the status bytes;
 //! - `commands.rs`: the command-length table; `scanner.rs`: the streaming scanner on it;
 //! - `engine.rs`: the receive buffer, the print engine thread, replies and flow control;
-//! - `pty.rs`: the serial (and usblp) link on a pseudo-terminal; `tcp.rs`: port 9100.
+//! - `pty.rs`: the serial (and usblp) link on a pseudo-terminal; `tcp.rs`: port 9100, with
+//!   the kernel's receive time of what arrives (`../kernel_time.rs`).
 
 // A test double with a whole API (waits, counters, raw bytes, XON/XOFF, replug…);
 // tests/printers uses only part of it.
@@ -147,6 +148,12 @@
 mod commands;
 mod engine;
 mod inspect;
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one source for both test doubles; a test using both compiles it twice"
+)]
+#[path = "../kernel_time.rs"]
+mod kernel_time;
 mod pty;
 mod scanner;
 mod state;

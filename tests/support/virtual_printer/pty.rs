@@ -109,7 +109,7 @@ pub(super) fn plug_pty(shared: &Arc<Shared>, link_path: &Path) -> io::Result<(Pl
                     let flow = host_flow_control(&master, xon_xoff);
                     let alive = shared.pump(&mut buf, flow, |buf| {
                         if poll_readable(&*master, TICK) {
-                            (&*master).read(buf)
+                            (&*master).read(buf).map(|n| (n, None))
                         } else {
                             Err(io::ErrorKind::WouldBlock.into())
                         }

@@ -1,7 +1,9 @@
 //! The network link: a listener on `127.0.0.1` with port 9100 semantics, one connection at
 //! a time, replies on the same socket. TCP has its own flow control: nothing is dropped.
+//! What arrives carries the kernel's receive time (`kernel_time.rs`): a cut has arrived
+//! when its last byte reached the printer's socket, however late this thread wakes.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,7 @@ pub(super) fn plug_tcp(shared: &Arc<Shared>, port: u16) -> io::Result<(Plug, u16
     };
     let port = listener.local_addr()?.port();
     listener.set_nonblocking(true)?;
+    super::kernel_time::enable(&listener);
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (shared, stop) = (shared.clone(), stop.clone());
@@ -50,7 +53,7 @@ pub(super) fn plug_tcp(shared: &Arc<Shared>, port: u16) -> io::Result<(Plug, u16
 }
 
 /// One TCP connection, until EOF, error or unplug.
-fn serve_tcp(shared: &Arc<Shared>, mut stream: TcpStream, stop: &AtomicBool) {
+fn serve_tcp(shared: &Arc<Shared>, stream: TcpStream, stop: &AtomicBool) {
     let setup = (|| -> io::Result<TcpStream> {
         stream.set_nonblocking(false)?;
         stream.set_nodelay(true)?;
@@ -62,7 +65,9 @@ fn serve_tcp(shared: &Arc<Shared>, mut stream: TcpStream, stop: &AtomicBool) {
     shared.lock().sink = Some(Sink::Tcp(reply_side));
     let mut buf = vec![0u8; READ_CHUNK];
     while !stop.load(Ordering::SeqCst) {
-        if !shared.pump(&mut buf, false, |buf| stream.read(buf)) {
+        if !shared.pump(&mut buf, false, |buf| {
+            super::kernel_time::recv(&stream, buf, 0)
+        }) {
             break;
         }
     }

@@ -112,8 +112,8 @@
 //! - `faults.rs`: [`Endpoint`], [`Fault`] and the queue of injected faults;
 //! - `log.rs`: [`RequestLog`], every call received and what was answered;
 //! - `http.rs`: hand-written HTTP/1.1 over loopback (reading requests, framing answers);
-//!   `arrival.rs`: when a request's first bytes reached the socket (the kernel's time), for
-//!   the real-path bench's [`Simulator::placement_time`];
+//!   `arrival.rs`: when a request's first bytes reached the socket (the kernel's time, read
+//!   by `../kernel_time.rs`), for the real-path bench's [`Simulator::placement_time`];
 //! - `reply.rs`: an answer before it is framed, and WeChat's error-body shapes;
 //! - `routes.rs`: one call from arrival to answer (route, fault, checks, handler);
 //! - `place.rs`: the Native place call and its body validation; `fields.rs`: the shared
@@ -144,6 +144,12 @@ mod fields;
 mod http;
 mod identity;
 mod ids;
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one source for both test doubles; a test using both compiles it twice"
+)]
+#[path = "../kernel_time.rs"]
+mod kernel_time;
 mod kind;
 mod log;
 mod notify;
@@ -377,7 +383,7 @@ impl Simulator {
 
     fn listen(listener: TcpListener, inner: Arc<Inner>) -> Simulator {
         let addr = listener.local_addr().expect("local address");
-        arrival::enable(&listener);
+        kernel_time::enable(&listener);
         let accept = tokio::spawn(http::accept_loop(listener, inner.clone()));
         Simulator {
             base_url: format!("http://{addr}"),
