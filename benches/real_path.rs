@@ -8,12 +8,13 @@
 //! does); the time is from that write to the arrival of the last byte of the receipt's cut
 //! at the printer (on TCP the kernel's receive time at the printer's socket, as for the
 //! simulator below — the printer's wake-up is the printer's; a pty has no such time: there
-//! it is when the printer read it). The simulator's own time for the placement — from the kernel's receive
-//! time of the request's first bytes in its socket to its answer written — is timed by the
-//! simulator itself and subtracted: what is left is the daemon's own time (target p50 ≤
-//! 1 ms, p99 ≤ 3 ms), the loopback's transit and the daemon's wake-ups included. (Until
-//! December 2026 a timing proxy between the two measured it: a hop the real path does not
-//! have, whose threads and extra writes on the two cores were charged to the daemon.)
+//! it is when the printer read it). The simulator's own time for the placement — from the
+//! kernel's receive time of the request's first bytes in its socket to its answer
+//! written — is timed by the simulator itself and subtracted: what is left is the daemon's
+//! own time (target p50 ≤ 1 ms, p99 ≤ 3 ms), the loopback's transit and the daemon's
+//! wake-ups included. (Until December 2026 a timing proxy between the two measured it: a
+//! hop the real path does not have, whose threads and extra writes on the two cores were
+//! charged to the daemon.)
 //!
 //! Scale: before the measured checkouts, `pending` orders are placed and printed and never
 //! paid, so the daemon polls them all (default schedule and `query_rate`, the simulator
