@@ -320,3 +320,45 @@ async fn line_noise_is_never_a_confirmation() {
         daemon.shutdown().await;
     }
 }
+
+/// The real-path bench times a receipt to the arrival of its cut's last byte at the TCP
+/// printer: the kernel's receive time, however late the printer's thread reads it (its
+/// wake-up is the printer's, not the daemon's). Here the printer is held busy for a while
+/// (its state locked) when the cut arrives: the cut's time is still the write's.
+#[test]
+fn a_tcp_printer_times_a_cut_by_its_arrival_not_its_read() {
+    use std::io::Write as _;
+    use std::time::Instant;
+    let vp = VirtualPrinter::start(Link::Tcp);
+    let held = Duration::from_millis(300);
+    std::thread::scope(|s| {
+        let (busy_tx, busy) = std::sync::mpsc::channel();
+        let vp = &vp;
+        let holder = s.spawn(move || {
+            vp.set_state(|_| {
+                busy_tx.send(()).unwrap();
+                std::thread::sleep(held);
+            });
+            Instant::now()
+        });
+        busy.recv().unwrap();
+        let mut printer = std::net::TcpStream::connect(vp.address()).unwrap();
+        let written = Instant::now();
+        printer.write_all(b"receipt\n\x1dV\x00").unwrap();
+        let released = holder.join().unwrap();
+        let deadline = Instant::now() + WAIT;
+        let cut = loop {
+            if let Some(&cut) = vp.cut_arrivals().first() {
+                break cut;
+            }
+            assert!(Instant::now() < deadline, "no cut arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(
+            written <= cut && cut - written < held / 3 && cut < released,
+            "cut timed {:?} after the write; the printer was free to read it {:?} after",
+            cut.saturating_duration_since(written),
+            released.saturating_duration_since(written)
+        );
+    });
+}
