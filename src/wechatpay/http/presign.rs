@@ -153,7 +153,7 @@ impl Presigner {
 ///
 /// Awaiting would park this runtime thread until the signing thread wakes it, and a parked
 /// core takes long to wake on a VM (measured on the real-path bench's: the send left 80–120
-/// µs after the signature was made, at p50; waiting here, 40). The signature is usually
+/// µs after the signature was made, at p50; waiting here, 2). The signature is usually
 /// close to done when the job's task asks for it — the job was being written to disk
 /// meanwhile — so the wait is short. `yield_now` between the looks lets a thread that shares
 /// this core (the signer, on a single-core box) run.
