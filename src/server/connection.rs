@@ -256,7 +256,7 @@ impl Connection {
                 };
                 match self.jobs.checkout(&checkout) {
                     Ok(follow) => {
-                        // A new job's task has just been started: let it send its placement
+                        // When a new job's task has just been started, let it send its placement
                         // before this task writes `accepted`, whose wake-up of the POS costs
                         // this thread more than the placement should wait (issue 12: the
                         // daemon's own time; measured on the real-path bench, twelve

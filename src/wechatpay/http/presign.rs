@@ -30,7 +30,8 @@ const FRESH: Duration = Duration::from_secs(30);
 
 /// How long after a signature made ahead was started the send waits for it on its own
 /// thread ([`wait_briefly`]): a 2048-bit RSA signature takes 0.25–0.5 ms on a register's
-/// or a VM's core; after this the send awaits it as any other result.
+/// or a VM's core; after this the send awaits it as any other result. The daemon's runtime has
+/// one thread: its other tasks wait at most this long (usually a tenth of it), once a checkout.
 const SPIN_UNTIL: Duration = Duration::from_millis(1);
 
 /// Signatures made ahead and not yet used, at most this many (concurrent checkouts).
