@@ -20,7 +20,8 @@ use tracing::debug;
 use super::framing::{LineError, read_line};
 use crate::jobs::{Follow, Jobs, Refused};
 use crate::protocol::{
-    self, ErrorBody, ErrorCode, Event, MAX_LINE, Message, Op, PROTOCOL_VERSION, PrintState,
+    self, Checkout, ErrorBody, ErrorCode, Event, MAX_LINE, Message, Op, PROTOCOL_VERSION,
+    PrintState,
 };
 
 /// Messages queued for one client before the reader stops taking requests (back-pressure
@@ -247,26 +248,7 @@ impl Connection {
                 };
                 self.send(id, pong).await
             }
-            Op::Checkout(checkout) => {
-                let no = checkout.order.out_trade_no.clone();
-                let until = if checkout.follow {
-                    Until::Final
-                } else {
-                    Until::Printed
-                };
-                match self.jobs.checkout(&checkout) {
-                    Ok(follow) => {
-                        // When a new job's task has just been started, let it send its placement
-                        // before this task writes `accepted`, whose wake-up of the POS costs
-                        // this thread more than the placement should wait (issue 12: the
-                        // daemon's own time; measured on the real-path bench, twelve
-                        // alternating runs: p50 1.37 → 1.28 ms, p99 3.6 → 2.9 ms).
-                        tokio::task::yield_now().await;
-                        self.forward(id, follow, until).await
-                    }
-                    Err(e) => self.send_error(id, Some(&no), e).await,
-                }
-            }
+            Op::Checkout(checkout) => self.checkout(id, &checkout).await,
             Op::Status { out_trade_no } => match self.jobs.status(&out_trade_no) {
                 Ok(event) => self.send(id, event).await,
                 Err(e) => self.send_error(id, Some(&out_trade_no), e).await,
@@ -318,6 +300,31 @@ impl Connection {
                 Ok(event) => self.send(id, event).await,
                 Err(e) => self.send_error(id, None, e).await,
             },
+        }
+    }
+
+    /// `checkout`: start (or resume) the job, then answer `accepted` and follow it until it is
+    /// printed (`follow` false) or final.
+    async fn checkout(&self, id: Option<String>, checkout: &Checkout) {
+        let until = if checkout.follow {
+            Until::Final
+        } else {
+            Until::Printed
+        };
+        match self.jobs.checkout(checkout) {
+            Ok(follow) => {
+                // When a new job's task has just been started, let it send its placement
+                // before this task writes `accepted`, whose wake-up of the POS costs this
+                // thread more than the placement should wait (issue 12: the daemon's own
+                // time; measured on the real-path bench, twelve alternating runs: p50 1.37 →
+                // 1.28 ms, p99 3.6 → 2.9 ms).
+                tokio::task::yield_now().await;
+                self.forward(id, follow, until).await
+            }
+            Err(e) => {
+                let no = &checkout.order.out_trade_no;
+                self.send_error(id, Some(no), e).await
+            }
         }
     }
 
