@@ -14,34 +14,27 @@
 //!   `poll_fast_window` 6 s for 60 s), two daemons side by side, 5 unpaid orders each,
 //!   the simulator's log counted over each order's first 6 s.
 
+#[allow(
+    dead_code,
+    reason = "shared with the real-path bench; this one needs less"
+)]
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "../tests/support/sim_config.rs"]
+mod sim_config;
 #[path = "../tests/support/wechatpay_sim/mod.rs"]
 mod wechatpay_sim;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use daemon::{Daemon, Pos};
 use wechatpay_sim::{Endpoint, NotifyTarget, SimConfig, Simulator, Trust};
 
-/// The real binary, built by cargo for this bench.
-const WXPRINT: &str = env!("CARGO_BIN_EXE_wxprint");
 const PATH: &str = "/wechatpay/notify";
 /// The compression of the schedule for the query count: 1 s → 100 ms, 60 s → 6 s.
 const COMPRESSION: u32 = 10;
 const FIRST_MINUTE: Duration = Duration::from_secs(60 / COMPRESSION as u64);
-
-/// A running daemon, killed when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     let orders: usize = std::env::var("WXPRINT_BENCH_ORDERS")
@@ -88,7 +81,7 @@ fn notification_to_paid(
     let mut times = Vec::with_capacity(n);
     for i in 0..n + 20 {
         let no = format!("BN{i:08}");
-        let mut pos = connect(&dir.path().join("wxprint.sock"));
+        let mut pos = Pos::connect(&dir.path().join("wxprint.sock"));
         pos.ask(&checkout(&no), "printed");
         assert!(sim.pay(&no), "{no} paid at WeChat Pay");
         let notification = sim.notification(&no).unwrap();
@@ -129,7 +122,7 @@ fn queries_in_first_minute(sim: &Simulator) -> (f64, f64) {
     for i in 0..ORDERS {
         for (dir, tag) in [(&off_dir, "Q0"), (&on_dir, "Q1")] {
             let no = format!("B{tag}{i:06}");
-            connect(&dir.path().join("wxprint.sock")).ask(&checkout(&no), "printed");
+            Pos::connect(&dir.path().join("wxprint.sock")).ask(&checkout(&no), "printed");
             printed.push((no, Instant::now()));
         }
     }
@@ -155,48 +148,22 @@ fn queries_in_first_minute(sim: &Simulator) -> (f64, f64) {
 /// `[notify] listen = listen` (`""`: off), a file printer; `schedule`: extra
 /// `[wechatpay]` lines (the poll keys), else the default schedule.
 fn write_config(dir: &Path, sim: &Simulator, listen: &str, schedule: &str) -> PathBuf {
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for file in ["merchant_key.pem", "platform_pub.pem", "apiv3_key.txt"] {
-        let to = keys.join(file);
-        std::fs::copy(wechatpay_sim::default_fixture_dir().join(file), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-         appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-         private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-         public_key_file = \"{keys}/platform_pub.pem\"\n\
-         apiv3_key_file = \"{keys}/apiv3_key.txt\"\n\
-         notify_url = \"https://merchant.example/wechatpay/notify\"\n{schedule}\
-         [printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n\
-         [notify]\nlisten = \"{listen}\"\npath = \"{PATH}\"\n",
-        d = dir.display(),
-        base = sim.base_url,
-        appid = wechatpay_sim::APPID,
-        mchid = wechatpay_sim::MCHID,
-        serial = wechatpay_sim::MERCHANT_SERIAL,
-        key_id = wechatpay_sim::PUBLIC_KEY_ID,
-        keys = keys.display(),
-    );
-    let path = dir.join("wxprint.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let apiv3 = sim_config::key(dir, "apiv3_key.txt", "apiv3_key.txt");
+    sim_config::write(
+        dir,
+        sim,
+        &format!("apiv3_key_file = \"{}\"\n{schedule}", apiv3.display()),
+        &format!(
+            "[printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n\
+             [notify]\nlisten = \"{listen}\"\npath = \"{PATH}\"\n",
+            d = dir.display()
+        ),
+    )
 }
 
 fn serve(dir: &Path, config: &Path) -> Daemon {
-    let daemon = Daemon(
-        Command::new(WXPRINT)
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .env_remove("WXPRINT_CONFIG")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    connect(&dir.join("wxprint.sock")).ask(r#"{"op":"ping","id":"p"}"#, "pong");
+    let daemon = Daemon::start(config);
+    Pos::connect(&dir.join("wxprint.sock")).ask(r#"{"op":"ping","id":"p"}"#, "pong");
     daemon
 }
 
@@ -231,59 +198,4 @@ fn summary(times: &[Duration]) -> String {
         at(0.99),
         at(1.0)
     )
-}
-
-/// A POS connection on the daemon's socket.
-struct Pos {
-    write: UnixStream,
-    read: BufReader<UnixStream>,
-}
-
-/// Connect to the daemon's socket as soon as it is there (at most 20 s).
-fn connect(socket: &Path) -> Pos {
-    let start = Instant::now();
-    loop {
-        if let Ok(stream) = UnixStream::connect(socket) {
-            let read = BufReader::new(stream.try_clone().unwrap());
-            return Pos {
-                write: stream,
-                read,
-            };
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no daemon socket"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-impl Pos {
-    /// Write `line`, then [`Pos::wait_for`] `event`.
-    fn ask(&mut self, line: &str, event: &str) {
-        self.write
-            .write_all(format!("{line}\n").as_bytes())
-            .unwrap();
-        self.wait_for(event);
-    }
-
-    /// Read until an event named `event` (fails on `failed` or `error`).
-    fn wait_for(&mut self, event: &str) {
-        let want = format!("\"event\":\"{event}\"");
-        let mut answer = String::new();
-        loop {
-            answer.clear();
-            assert!(
-                self.read.read_line(&mut answer).unwrap() > 0,
-                "daemon hung up"
-            );
-            assert!(
-                !answer.contains("\"event\":\"failed\"") && !answer.contains("\"event\":\"error\""),
-                "{answer}"
-            );
-            if answer.contains(&want) {
-                return;
-            }
-        }
-    }
 }

@@ -34,6 +34,8 @@
 //! `WXPRINT_BENCH_BINARY=path` runs another build of `wxprint` instead of this tree's (an
 //! A/B comparison: run both, alternating, on the same machine).
 
+#[path = "../tests/support/sim_config.rs"]
+mod sim_config;
 #[allow(unused_imports, reason = "a whole test double; the bench uses a part")]
 #[path = "../tests/support/virtual_printer/mod.rs"]
 mod virtual_printer;

@@ -15,6 +15,8 @@ mod crash_rig;
 mod crash_storm;
 #[path = "support/qr.rs"]
 mod qr;
+#[path = "support/sim_config.rs"]
+mod sim_config;
 #[allow(
     unused_imports,
     reason = "the virtual printer's API is shared; this binary uses a part"

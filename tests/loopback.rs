@@ -5,6 +5,12 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[allow(
+    dead_code,
+    reason = "this binary verifies with a wrong key: one writer of two"
+)]
+#[path = "support/sim_config.rs"]
+mod sim_config;
 #[path = "support/virtual_printer/mod.rs"]
 mod virtual_printer;
 #[path = "support/wechatpay_sim/mod.rs"]
@@ -129,37 +135,6 @@ fn a_failed_loopback_cancels_its_order_and_its_receipt() {
     assert_eq!(status["print"], "pending", "{status}");
 }
 
-/// `[wechatpay]` for the simulator's merchant in public-key mode, verifying with
-/// `public_key` (copied to `dir/keys` at 0600 with the merchant key), giving up on a
-/// placement after 6 s.
-fn wechatpay_section(dir: &Path, sim: &wechatpay_sim::Simulator, public_key: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for (from, to) in [
-        ("merchant_key.pem", "merchant_key.pem"),
-        (public_key, "pub.pem"),
-    ] {
-        let to = keys.join(to);
-        std::fs::copy(wechatpay_sim::default_fixture_dir().join(from), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    format!(
-        "backend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-         appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-         private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-         public_key_file = \"{keys}/pub.pem\"\n\
-         notify_url = \"https://merchant.example/wechatpay/notify\"\n\
-         request_timeout = \"1500ms\"\nplace_timeout = \"6s\"\n",
-        base = sim.base_url,
-        appid = wechatpay_sim::APPID,
-        mchid = wechatpay_sim::MCHID,
-        serial = wechatpay_sim::MERCHANT_SERIAL,
-        key_id = wechatpay_sim::PUBLIC_KEY_ID,
-        keys = keys.display(),
-    )
-}
-
 /// `loopback --live` with a wrong WeChat Pay public key: every answer fails verification.
 /// The output says so — the `delayed` stage and the FAIL name the signature — instead of a
 /// bare "no progress".
@@ -171,14 +146,16 @@ fn a_live_loopback_says_why_wechat_pay_makes_no_progress() {
         wechatpay_sim::SimConfig::from_fixtures(wechatpay_sim::Trust::PublicKey),
     ));
     // The merchant's own public key is not WeChat Pay's: nothing verifies.
-    let wechatpay = wechatpay_section(dir.path(), &sim, "merchant_pub.pem");
-    let config = dir.path().join("wxprint.toml");
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\n{wechatpay}[printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n",
-        d = dir.path().display()
+    let config = sim_config::write_verifying(
+        dir.path(),
+        &sim,
+        "merchant_pub.pem",
+        "request_timeout = \"1500ms\"\nplace_timeout = \"6s\"\n",
+        &format!(
+            "[printer]\ntransport = \"file\"\ndevice = \"{}/receipts\"\n",
+            dir.path().display()
+        ),
     );
-    std::fs::write(&config, text).unwrap();
     let _daemon = bin::serve(dir.path(), &config);
     let out = wxprint(dir.path(), &["loopback", "--live", "--wait", "5"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -11,6 +11,8 @@
 mod bin;
 #[path = "support/real_daemon.rs"]
 mod real_daemon;
+#[path = "support/sim_config.rs"]
+mod sim_config;
 #[path = "support/mod.rs"]
 #[allow(
     dead_code,
@@ -47,7 +49,6 @@ fn config(dir: &Path, sim: &Simulator, metrics: &str) -> PathBuf {
     real_daemon::config(
         dir,
         sim,
-        &["merchant_key.pem", "platform_pub.pem"],
         "poll_interval = \"100ms\"\npoll_interval_paying = \"100ms\"\n",
         &format!("[metrics]\n{metrics}\n"),
     )

@@ -9,6 +9,8 @@
 mod bin;
 #[path = "support/real_daemon.rs"]
 mod real_daemon;
+#[path = "support/sim_config.rs"]
+mod sim_config;
 #[path = "support/mod.rs"]
 #[allow(
     dead_code,
@@ -35,16 +37,15 @@ const PATH: &str = "/wechatpay/notify";
 /// key file too when `apiv3`, `[notify] listen = listen`, a file printer, and polling so
 /// slow that only a notification can report a payment within a test.
 fn config(dir: &Path, sim: &Simulator, listen: &str, apiv3: bool) -> PathBuf {
-    let keys = dir.join("keys");
     let apiv3_line = if apiv3 {
-        format!("apiv3_key_file = \"{}/apiv3_key.txt\"\n", keys.display())
+        let key = sim_config::key(dir, "apiv3_key.txt", "apiv3_key.txt");
+        format!("apiv3_key_file = \"{}\"\n", key.display())
     } else {
         String::new()
     };
     real_daemon::config(
         dir,
         sim,
-        &["merchant_key.pem", "platform_pub.pem", "apiv3_key.txt"],
         &format!(
             "{apiv3_line}poll_interval = \"1h\"\npoll_interval_paying = \"1h\"\n\
              poll_interval_slow = \"1h\"\n"

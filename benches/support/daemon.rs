@@ -1,6 +1,6 @@
-//! The real-path bench's daemon as a POS sees it: the `wxprint serve` child process and a
-//! POS connection on its socket that writes a request and reads until an event. Knows no
-//! figures.
+//! The benches' daemon as a POS sees it (`real_path`, `notify`): the `wxprint serve`
+//! child process and a POS connection on its socket that writes a request and reads until
+//! an event. Knows no figures.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -70,11 +70,16 @@ impl Pos {
         }
     }
 
-    /// Write `line`, read until an event named `event` (fails on `failed` or `error`).
+    /// Write `line`, then [`Pos::wait_for`] `event`.
     pub fn ask(&mut self, line: &str, event: &str) {
         self.write
             .write_all(format!("{line}\n").as_bytes())
             .unwrap();
+        self.wait_for(event);
+    }
+
+    /// Read until an event named `event` (fails on `failed` or `error`).
+    pub fn wait_for(&mut self, event: &str) {
         let want = format!("\"event\":\"{event}\"");
         let mut answer = String::new();
         loop {

@@ -1,52 +1,18 @@
 //! The real-path bench's tools: the daemon's config file, and reading figures (RSS, QR
 //! bytes, percentiles). Knows no checkout.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::wechatpay_sim::{
-    APPID, MCHID, MERCHANT_SERIAL, PUBLIC_KEY_ID, Simulator, default_fixture_dir,
-};
+use crate::sim_config;
+use crate::wechatpay_sim::Simulator;
 
 /// Write `dir/wxprint.toml`: socket and state in `dir`, the real WeChat Pay backend at
 /// the simulator (public-key trust, the simulator's merchant), the default poll schedule and
 /// query budget (every unpaid order is polled: 1 s in its first minute, within
 /// `query_rate` 10/s), and `printer` as the `[printer]` section.
 pub fn daemon_config(dir: &Path, sim: &Simulator, printer: &str) -> PathBuf {
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    for file in ["merchant_key.pem", "platform_pub.pem"] {
-        let to = keys.join(file);
-        std::fs::copy(default_fixture_dir().join(file), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    assert_eq!(sim.config().mchid, MCHID, "the fixtures' merchant");
-    let d = dir.display();
-    let api_base = &sim.base_url;
-    let text = format!(
-        r#"[daemon]
-socket = "{d}/wxprint.sock"
-state_dir = "{d}/state"
-[wechatpay]
-backend = "wechatpay"
-region = "mainland"
-api_base = "{api_base}"
-backup_api_base = ""
-appid = "{APPID}"
-mchid = "{MCHID}"
-merchant_serial_no = "{MERCHANT_SERIAL}"
-private_key_file = "{d}/keys/merchant_key.pem"
-public_key_id = "{PUBLIC_KEY_ID}"
-public_key_file = "{d}/keys/platform_pub.pem"
-notify_url = "https://merchant.example/wechatpay/notify"
-[printer]
-{printer}
-"#
-    );
-    let path = dir.join("wxprint.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    sim_config::write(dir, sim, "", &format!("[printer]\n{printer}\n"))
 }
 
 /// The resident set of process `pid` in KiB (`VmRSS`).

@@ -4,11 +4,10 @@
 //! under it ([`Pos`]), and a shared log of the events POS connections heard ([`Heard`]).
 //!
 //! It knows the config file and the socket protocol, never wxprint's insides; it makes no
-//! assertion about jobs (the tests do). Declare it next to `bin`, `wechatpay_sim` and
-//! `virtual_printer` at the crate root, as `tests/crash.rs` does.
+//! assertion about jobs (the tests do). Declare it next to `bin`, `wechatpay_sim`, `sim_config`
+//! and `virtual_printer` at the crate root, as `tests/crash.rs` does.
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -20,8 +19,9 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::bin::WXPRINT;
+use crate::sim_config;
 use crate::virtual_printer::VirtualPrinter;
-use crate::wechatpay_sim::{self, Simulator};
+use crate::wechatpay_sim::Simulator;
 
 /// How long the rig waits for the daemon to answer `ping` after a start.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -47,38 +47,19 @@ impl Rig {
     /// timings short enough for tests: orders may be closed at once (`close_min_age` 0 s),
     /// polling every `poll` (the simulator's mainland merchant has no close minimum).
     pub fn new(dir: &Path, sim: &Simulator, printer: &VirtualPrinter, poll: &str) -> Rig {
-        let keys = dir.join("keys");
-        std::fs::create_dir_all(&keys).unwrap();
-        for (from, to) in [
-            ("merchant_key.pem", "merchant_key.pem"),
-            ("platform_pub.pem", "pub.pem"),
-        ] {
-            let to = keys.join(to);
-            std::fs::copy(wechatpay_sim::default_fixture_dir().join(from), &to).unwrap();
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let text = format!(
-            "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-             [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-             appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-             private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-             public_key_file = \"{keys}/pub.pem\"\n\
-             notify_url = \"https://merchant.example/wechatpay/notify\"\n\
-             order_ttl = \"30m\"\nclose_min_age = \"0s\"\nrequest_timeout = \"2s\"\n\
-             poll_interval = \"{poll}\"\npoll_interval_paying = \"{poll}\"\n\
-             poll_interval_slow = \"{poll}\"\n\
-             [printer]\ntransport = \"tcp\"\naddress = \"{printer}\"\n",
-            d = dir.display(),
-            base = sim.base_url,
-            appid = wechatpay_sim::APPID,
-            mchid = wechatpay_sim::MCHID,
-            serial = wechatpay_sim::MERCHANT_SERIAL,
-            key_id = wechatpay_sim::PUBLIC_KEY_ID,
-            keys = keys.display(),
-            printer = printer.address(),
+        let config = sim_config::write(
+            dir,
+            sim,
+            &format!(
+                "order_ttl = \"30m\"\nclose_min_age = \"0s\"\nrequest_timeout = \"2s\"\n\
+                 poll_interval = \"{poll}\"\npoll_interval_paying = \"{poll}\"\n\
+                 poll_interval_slow = \"{poll}\"\n"
+            ),
+            &format!(
+                "[printer]\ntransport = \"tcp\"\naddress = \"{}\"\n",
+                printer.address()
+            ),
         );
-        let config = dir.join("wxprint.toml");
-        std::fs::write(&config, text).unwrap();
         Rig {
             dir: dir.to_owned(),
             config,

@@ -5,50 +5,23 @@
 //! `notify_cli`); each includes this file with `#[path]`, beside `bin.rs` and the simulator.
 
 use std::fs::File;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::bin::{Daemon, WXPRINT};
-use crate::wechatpay_sim::{self, Simulator};
+use crate::sim_config;
+use crate::wechatpay_sim::Simulator;
 
-/// Write `dir/wxprint.toml` for the real backend at `sim`: the simulator's fixture `keys`
-/// copied to `dir/keys` (mode 0600), `wechatpay` as more lines of `[wechatpay]` (a poll
-/// schedule, an APIv3 key file), and `sections` after the `[printer]` section.
-pub fn config(
-    dir: &Path,
-    sim: &Simulator,
-    keys: &[&str],
-    wechatpay: &str,
-    sections: &str,
-) -> PathBuf {
-    let key_dir = dir.join("keys");
-    std::fs::create_dir_all(&key_dir).unwrap();
-    for file in keys {
-        let to = key_dir.join(file);
-        std::fs::copy(wechatpay_sim::default_fixture_dir().join(file), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let text = format!(
-        "[daemon]\nsocket = \"{d}/wxprint.sock\"\nstate_dir = \"{d}/state\"\n\
-         [wechatpay]\nbackend = \"wechatpay\"\napi_base = \"{base}\"\nbackup_api_base = \"\"\n\
-         appid = \"{appid}\"\nmchid = \"{mchid}\"\nmerchant_serial_no = \"{serial}\"\n\
-         private_key_file = \"{keys}/merchant_key.pem\"\npublic_key_id = \"{key_id}\"\n\
-         public_key_file = \"{keys}/platform_pub.pem\"\n\
-         notify_url = \"https://merchant.example/wechatpay/notify\"\n{wechatpay}\
-         [printer]\ntransport = \"file\"\ndevice = \"{d}/receipts\"\n{sections}",
-        d = dir.display(),
-        base = sim.base_url,
-        appid = wechatpay_sim::APPID,
-        mchid = wechatpay_sim::MCHID,
-        serial = wechatpay_sim::MERCHANT_SERIAL,
-        key_id = wechatpay_sim::PUBLIC_KEY_ID,
-        keys = key_dir.display(),
+/// Write `dir/wxprint.toml` for the real backend at `sim` (`sim_config.rs`): `wechatpay` as
+/// more lines of `[wechatpay]` (a poll schedule, an APIv3 key file), a file printer writing
+/// to `dir/receipts`, and `sections` after it.
+pub fn config(dir: &Path, sim: &Simulator, wechatpay: &str, sections: &str) -> PathBuf {
+    let printer = format!(
+        "[printer]\ntransport = \"file\"\ndevice = \"{}/receipts\"\n",
+        dir.display()
     );
-    let path = dir.join("wxprint.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    sim_config::write(dir, sim, wechatpay, &format!("{printer}{sections}"))
 }
 
 /// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there
