@@ -66,8 +66,10 @@ pub fn qr_raster(data: &str, layout: &Layout) -> Vec<u8> {
 /// a quarter of the bytes. Where `layout.realtime_disable`, `GS ( D` goes first.
 ///
 /// (At two or more dots per module a data byte can never be `0x10` — that would be a lone
-/// dark dot — so `DLE EOT` / `DLE DC4` cannot occur in our QR rasters anyway; `GS ( D` is
-/// belt and braces where the printer is known to take it.)
+/// dark dot — so `DLE EOT` / `DLE DC4` cannot occur in our QR rasters anyway: the printer
+/// scales only a bitmap of four or more dots a module, and a symbol that would get one dot
+/// a module prints as text instead where `GS ( D` cannot go first. `GS ( D` is belt and
+/// braces where the printer is known to take it.)
 pub fn qr_raster_scaled(data: &str, layout: &Layout, allow_printer_scaling: bool) -> Vec<u8> {
     let mut out = EscPos::with_capacity(1024).with_text_mode(layout.text);
     push_raster_block(&mut out, data, layout, allow_printer_scaling);
@@ -113,8 +115,18 @@ fn push_raster_block(out: &mut EscPos, data: &str, layout: &Layout, allow_printe
         return;
     };
     let dots = qr_module_dots(modules, layout);
+    if dots < 2 && !layout.realtime_disable {
+        // One-dot modules could make a data byte 0x10, a lone dark dot: `DLE`, which some
+        // printers execute inside image data (a status request, a drawer pulse). Only a
+        // symbol too large for the paper comes to this, and it could not be scanned anyway.
+        out.align(Align::Left)
+            .line("[QR code too large for the paper]")
+            .line(data);
+        return;
+    }
     let scaling = allow_printer_scaling && layout.raster_scaling;
-    let (scale, sent) = if scaling && dots.is_multiple_of(2) {
+    // The printer doubles what is sent: only when that keeps two dots a module in the data.
+    let (scale, sent) = if scaling && dots >= 4 && dots.is_multiple_of(2) {
         (RasterScale::Quadruple, dots / 2)
     } else {
         (RasterScale::Normal, dots)
@@ -317,6 +329,33 @@ mod tests {
                 assert_eq!(bit, colors[(y / n) * code.width() + x / n] == Color::Dark);
             }
         }
+    }
+
+    /// The `DLE` hazard (`docs/escpos.md` §2): a version-40 symbol on 58 mm paper gets 2
+    /// dots a module, sent as they are (halved for the printer to double, they would be one
+    /// dot, and a data byte could be `0x10`); one that would get 1 dot prints as text unless
+    /// `GS ( D` goes first.
+    #[test]
+    fn no_raster_sends_one_dot_modules() {
+        let data = "z".repeat(2000);
+        let (modules, _) = qr_matrix(data.as_bytes()).unwrap();
+        assert_eq!(qr_module_dots(modules, &Layout::MM58), 2);
+        let part = qr_raster(&data, &Layout::MM58);
+        let blocks = raster_blocks(&part);
+        assert!(blocks.iter().all(|b| b.0 == 0), "not scaled by the printer");
+        assert!(blocks.iter().all(|b| !b.3.contains(&0x10)), "no DLE byte");
+        let narrow = Layout {
+            width_dots: 180,
+            ..Layout::MM58
+        };
+        let text = qr_raster(&data, &narrow);
+        assert!(find(&text, b"[QR code too large for the paper]").is_some());
+        assert!(raster_blocks(&text).is_empty());
+        let epson = Layout {
+            realtime_disable: true,
+            ..narrow
+        };
+        assert_eq!(raster_blocks(&qr_raster(&data, &epson)).len(), 1);
     }
 
     #[test]
