@@ -162,7 +162,9 @@ pub(super) fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
 }
 
-/// The `code_url` of a verified placement answer; anything but a `weixin://` URL is refused.
+/// The `code_url` of a verified placement answer; anything but a `weixin://` URL of
+/// printable ASCII is refused: it goes to the printer as the QR's data, where a control
+/// byte could be a real-time command (`DLE DC4`, a drawer pulse; `docs/escpos.md` §2).
 pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
     let parsed: NativeAnswer = serde_json::from_slice(&answer.body).map_err(|e| {
         transient(
@@ -170,7 +172,8 @@ pub(crate) fn read_placed(answer: &Reply) -> Result<Placed, PaymentError> {
             answer.request_id.clone(),
         )
     })?;
-    if !parsed.code_url.starts_with("weixin://") {
+    let url = &parsed.code_url;
+    if !url.starts_with("weixin://") || !url.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(transient(
             format!("unexpected code_url {:?}", parsed.code_url),
             answer.request_id.clone(),

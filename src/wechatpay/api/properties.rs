@@ -330,6 +330,7 @@ proptest! {
         }
         if let Ok(placed) = read_placed(&reply) {
             prop_assert!(placed.code_url.starts_with("weixin://"));
+            prop_assert!(placed.code_url.bytes().all(|b| b.is_ascii_graphic()));
         }
         for api in apis() {
             let _ = read_query(NO, &api, &Currency::CNY, &reply);

@@ -111,6 +111,29 @@ fn reply(json: &str) -> Reply {
     }
 }
 
+/// Only a `weixin://` URL of printable ASCII is a QR's data: a control byte in it would go
+/// to the printer inside `GS ( k`, where some printers execute `DLE` commands.
+#[test]
+fn a_code_url_is_a_weixin_url_of_printable_ascii() {
+    let placed =
+        |url: &str| read_placed(&reply(&serde_json::json!({ "code_url": url }).to_string()));
+    let good = "weixin://wxpay/bizpayurl?pr=Ab3dE9x";
+    assert_eq!(placed(good).unwrap().code_url, good);
+    for bad in [
+        "https://example.com/pay",
+        "weixin://wxpay/bizpayurl?pr=Ab\u{10}\u{14}\u{1}\u{0}\u{1}",
+        "weixin://wxpay/bizpayurl?pr=Ab 3d",
+        "weixin://wxpay/bizpayurl?pr=微信",
+        "",
+    ] {
+        let e = placed(bad).unwrap_err();
+        assert!(
+            e.to_string().contains("unexpected code_url"),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 fn paid(api: &Api, json: &str) -> Payment {
     match read_query("T1", api, &Currency::CNY, &reply(json)) {
         Ok(TradeState::Paid(payment)) => payment,
