@@ -244,6 +244,16 @@ pub const KEYS: &[Key] = &[
         doc: "Never close an order younger than this.",
         show: |s| duration(s.wechatpay.close_min_age),
     },
+    // WeChat Pay refuses a refund of an order asked for less than a minute after the one
+    // before; a shorter spacing is for a simulator with a shorter rule (the crash tests).
+    Key {
+        section: "wechatpay",
+        name: "refund_spacing",
+        production: "1m",
+        sandbox: None,
+        doc: "Never ask for two refunds of one order nearer together than this.",
+        show: |s| duration(s.wechatpay.refund_spacing),
+    },
     Key {
         section: "wechatpay",
         name: "request_timeout",

@@ -104,6 +104,9 @@ pub struct WechatPaySettings {
     pub order_ttl: Duration,
     /// Never close an order younger than this.
     pub close_min_age: Duration,
+    /// Never ask for two refunds of one order nearer together than this (WeChat Pay's rule:
+    /// a minute).
+    pub refund_spacing: Duration,
     /// Timeout of one API request.
     pub request_timeout: Duration,
     /// How long a checkout waits for a verified answer to its placement before it fails

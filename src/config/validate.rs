@@ -158,6 +158,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
                 Range::Any
             },
         ),
+        refund_spacing: c.duration("wechatpay.refund_spacing", Range::Any),
         request_timeout: c.duration("wechatpay.request_timeout", Range::Positive),
         place_timeout: c.duration("wechatpay.place_timeout", Range::Positive),
         poll: PollSchedule {

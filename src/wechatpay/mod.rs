@@ -88,13 +88,10 @@ pub struct WechatPay {
     notify_url: String,
     /// Global: the MCC sent with each order.
     merchant_category_code: String,
-    /// How far apart two refunds of one order are asked for ([`REFUND_SPACING`]).
+    /// How far apart two refunds of one order are asked for: `wechatpay.refund_spacing`,
+    /// WeChat Pay's rule of a minute, mainland and Global alike (`docs/wechatpay.md` §13).
     refund_spacing: Duration,
 }
-
-/// WeChat Pay's rule, mainland and Global alike: refunds of one order at least a minute
-/// apart (`docs/wechatpay.md` §13).
-pub const REFUND_SPACING: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for WechatPay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,15 +133,8 @@ impl WechatPay {
             api,
             notify_url: s.notify_url.clone(),
             merchant_category_code: s.merchant_category_code.clone(),
-            refund_spacing: REFUND_SPACING,
+            refund_spacing: s.refund_spacing,
         })
-    }
-
-    /// The same client asking for two refunds of one order `spacing` apart instead of
-    /// WeChat Pay's minute (tests, against a simulator with a shorter rule).
-    pub fn with_refund_spacing(mut self, spacing: Duration) -> WechatPay {
-        self.refund_spacing = spacing;
-        self
     }
 
     /// Download and decrypt the platform certificates (certificate mode; `Ok(0)` in

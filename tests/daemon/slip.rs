@@ -28,10 +28,9 @@ async fn start(
     vp: &VirtualPrinter,
     print_timeout: Duration,
 ) -> Daemon {
-    let s = merchant::settings(dir, sim, Trust::PublicKey);
-    let backend = WechatPay::from_settings(&s.wechatpay)
-        .unwrap()
-        .with_refund_spacing(Duration::ZERO);
+    let mut s = merchant::settings(dir, sim, Trust::PublicKey);
+    s.wechatpay.refund_spacing = Duration::ZERO;
+    let backend = WechatPay::from_settings(&s.wechatpay).unwrap();
     let printer = LinkPrinter::new(Tcp {
         address: vp.address(),
         timeout: Duration::from_secs(2),

@@ -45,13 +45,15 @@ impl Drop for Rig {
 impl Rig {
     /// A rig in `dir` whose daemon uses `sim` (public-key mode) and the TCP `printer`, with
     /// timings short enough for tests: orders may be closed at once (`close_min_age` 0 s),
-    /// polling every `poll` (the simulator's mainland merchant has no close minimum).
+    /// refunds of one order asked for 300 ms apart, polling every `poll` (the simulator's
+    /// mainland merchant has no close minimum and no refund spacing).
     pub fn new(dir: &Path, sim: &Simulator, printer: &VirtualPrinter, poll: &str) -> Rig {
         let config = sim_config::write(
             dir,
             sim,
             &format!(
-                "order_ttl = \"30m\"\nclose_min_age = \"0s\"\nrequest_timeout = \"2s\"\n\
+                "order_ttl = \"30m\"\nclose_min_age = \"0s\"\nrefund_spacing = \"300ms\"\n\
+                 request_timeout = \"2s\"\n\
                  poll_interval = \"{poll}\"\npoll_interval_paying = \"{poll}\"\n\
                  poll_interval_slow = \"{poll}\"\n"
             ),

@@ -42,10 +42,9 @@ pub(super) async fn start_refunds_with(kind: Kind, delay: Duration) -> Setup {
     account.refund_delay = delay;
     let dir = tempfile::tempdir().unwrap();
     let sim = Simulator::start(account).await;
-    let s = settings(dir.path(), &sim, Trust::PublicKey);
-    let backend = WechatPay::from_settings(&s.wechatpay)
-        .unwrap()
-        .with_refund_spacing(SPACING);
+    let mut s = settings(dir.path(), &sim, Trust::PublicKey);
+    s.wechatpay.refund_spacing = SPACING;
+    let backend = WechatPay::from_settings(&s.wechatpay).unwrap();
     let options = Options {
         config: fast_config(),
         backend: Some(Arc::new(backend)),

@@ -150,6 +150,7 @@ const FULL: &str = r#"
     merchant_category_code = "5812"
     order_ttl = "1h 30m"
     close_min_age = "5m"
+    refund_spacing = "1m 30s"
     request_timeout = "3s"
     place_timeout = "45s"
     poll_interval = "500ms"
@@ -214,6 +215,7 @@ fn full_settings() -> Settings {
             merchant_category_code: "5812".into(),
             order_ttl: Duration::from_secs(90 * 60),
             close_min_age: Duration::from_secs(300),
+            refund_spacing: Duration::from_secs(90),
             request_timeout: Duration::from_secs(3),
             place_timeout: Duration::from_secs(45),
             poll: PollSchedule {
