@@ -126,6 +126,38 @@ async fn serve_with_notify_listen_on_a_unix_socket_reports_paid_from_a_notificat
     paid_by_notification(dir.path(), &sim, target, "NC2001").await;
 }
 
+/// The daemon's open file descriptors.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// A flood of idle connections to the notification listener (150, each open without a
+/// byte sent) does not take the daemon's file descriptors: it serves 64 at once and leaves
+/// the others waiting in the listen backlog (128; past that the kernel drops the SYNs). The POS is answered meanwhile, and once the flood is
+/// gone a payment's notification is taken as ever.
+#[tokio::test]
+async fn a_flood_of_idle_connections_to_the_listener_starves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig::from_fixtures(Trust::PublicKey)).await;
+    let address = format!("127.0.0.1:{}", free_port());
+    let config = config(dir.path(), &sim, &address, true);
+    let daemon = serve(dir.path(), &config).await;
+    let before = open_fds(daemon.0.id());
+    let mut flood = Vec::new();
+    for _ in 0..150 {
+        flood.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = open_fds(daemon.0.id());
+    assert!(during <= before + 64 + 4, "{before} → {during} descriptors");
+    let mut pos = Client::connect(&dir.path().join("wxprint.sock")).await;
+    let pong = pos.call(serde_json::json!({"op": "ping", "id": "p"})).await;
+    assert_eq!(pong["event"], "pong", "{pong}");
+    drop(flood);
+    let target = NotifyTarget::Tcp(address, PATH.into());
+    paid_by_notification(dir.path(), &sim, target, "NC3001").await;
+}
+
 /// `wxprint ARGS` in `dir`, expected to exit by itself: its stderr once it has failed. A
 /// daemon that starts instead is stopped, and the test fails (rather than hangs).
 fn refused(dir: &Path, args: &[&str]) -> String {

@@ -43,6 +43,8 @@ pub(super) async fn run(listener: Listener, render: Arc<Render>, stop: Cancellat
         what: "metrics",
         read_timeout: READ_TIMEOUT,
         keep_alive: true,
+        // A scraper or two.
+        max_connections: 8,
     };
     serve_until(listener, options, stop, move |req| {
         let render = render.clone();

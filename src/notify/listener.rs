@@ -1,5 +1,6 @@
 //! The notification listener, on the daemon's HTTP side door (`server/http.rs`: `host:port`
-//! or a Unix socket, one task per connection), one request per connection (WeChat Pay opens one per notification). Only `POST` to the
+//! or a Unix socket, one task per connection, at most [`MAX_CONNECTIONS`] at once), one
+//! request per connection (WeChat Pay opens one per notification). Only `POST` to the
 //! configured path; bodies up to 64 KiB, read within 5 s.
 
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use crate::config::NotifyListen;
 const MAX_BODY: usize = 64 * 1024;
 /// Headers and body must have arrived within this (WeChat Pay waits 5 s for the answer).
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Notifications served at once (a shop's come a few a minute, each on its own connection);
+/// more wait to be accepted, so that a flood cannot take the daemon's file descriptors.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
 
 /// The notification listener: the daemon's shared HTTP side door.
 pub use crate::server::HttpListener as Listener;
@@ -40,6 +44,7 @@ pub async fn run(listener: Listener, notifications: Arc<Notifications>, stop: Ca
         read_timeout: READ_TIMEOUT,
         // WeChat Pay opens one connection per notification.
         keep_alive: false,
+        max_connections: MAX_CONNECTIONS,
     };
     serve_until(listener, options, stop, move |req| {
         let n = notifications.clone();

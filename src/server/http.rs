@@ -1,8 +1,14 @@
 //! The daemon's small HTTP/1.1 side doors (hyper): the payment notification listener
 //! (`notify/`) and the metrics endpoint (`metrics/`). This file owns binding `host:port` or
 //! a Unix socket ([`HttpListener`]), the accept loop until a stop token ([`serve_until`]),
-//! one task per connection and the header timeout; what a request means is the caller's
-//! `handle`. Knows no path, body or answer.
+//! one task per connection, at most so many at once, and the header timeout; what a request
+//! means is the caller's `handle`. Knows no path, body or answer.
+//!
+//! The cap on connections is what keeps a side door from starving the rest of the daemon: a
+//! flood of idle connections (each held up to the header timeout) would otherwise take the
+//! file descriptors that the POS socket, the journal and each receipt's printer connection
+//! need. Past the cap, new connections wait in the kernel's listen backlog (the model is
+//! mini-redis's `MAX_CONNECTIONS`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,6 +23,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -68,6 +75,8 @@ pub(crate) struct HttpOptions {
     pub(crate) read_timeout: Duration,
     /// Whether a connection may carry more than one request.
     pub(crate) keep_alive: bool,
+    /// Connections served at once; the next ones wait to be accepted.
+    pub(crate) max_connections: usize,
 }
 
 /// Accept connections on `listener` and answer each request with `handle`, until `stop`.
@@ -80,11 +89,17 @@ pub(crate) async fn serve_until<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    let permits = std::sync::Arc::new(Semaphore::new(options.max_connections));
     loop {
+        let permit = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
         tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            accepted = accept(&listener, options, handle.clone()) => {
+            accepted = accept(&listener, options, handle.clone(), permit) => {
                 if let Err(e) = accepted {
                     warn!(error = %e, "{} connection not accepted", options.what);
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -97,11 +112,12 @@ pub(crate) async fn serve_until<H, F>(
     }
 }
 
-/// Accept one connection and serve it on its own task.
+/// Accept one connection and serve it on its own task, which holds `permit` while it lasts.
 async fn accept<H, F>(
     listener: &HttpListener,
     options: HttpOptions,
     handle: H,
+    permit: OwnedSemaphorePermit,
 ) -> std::io::Result<()>
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -110,17 +126,17 @@ where
     match listener {
         HttpListener::Tcp(l) => {
             let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, options, handle));
+            tokio::spawn(serve(stream, options, handle, permit));
         }
         HttpListener::Unix(l, _) => {
             let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, options, handle));
+            tokio::spawn(serve(stream, options, handle, permit));
         }
     }
     Ok(())
 }
 
-async fn serve<S, H, F>(io: S, options: HttpOptions, handle: H)
+async fn serve<S, H, F>(io: S, options: HttpOptions, handle: H, permit: OwnedSemaphorePermit)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -136,4 +152,5 @@ where
         .keep_alive(options.keep_alive)
         .serve_connection(TokioIo::new(io), service);
     let _ = connection.await;
+    drop(permit);
 }
