@@ -133,8 +133,9 @@ fn open_fds(pid: u32) -> usize {
 
 /// A flood of idle connections to the notification listener (150, each open without a
 /// byte sent) does not take the daemon's file descriptors: it serves 64 at once and leaves
-/// the others waiting in the listen backlog (128; past that the kernel drops the SYNs). The POS is answered meanwhile, and once the flood is
-/// gone a payment's notification is taken as ever.
+/// the others waiting in the listen backlog (128; past that the kernel drops the SYNs). The
+/// POS is answered meanwhile, and once the flood is gone a payment's notification is taken
+/// as ever.
 #[tokio::test]
 async fn a_flood_of_idle_connections_to_the_listener_starves_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -94,7 +94,7 @@ pub(crate) async fn serve_until<H, F>(
         let permit = tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
         };
         tokio::select! {
             biased;
