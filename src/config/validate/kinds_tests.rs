@@ -1,6 +1,6 @@
 //! Known answers of validation for the kinds of merchant: the region's hosts and currencies,
-//! the merchant category code, sub-merchant ids, Global's close age, and the payment
-//! notification listener.
+//! the merchant category code, sub-merchant ids, Global's close age, the refund spacing, and
+//! the payment notification listener.
 
 use crate::config::testing::{
     MERCHANT, assert_invalid, env, error_of, file, load_text, merchant_with,
@@ -188,6 +188,23 @@ fn a_global_merchant_never_closes_younger_than_five_minutes() {
     assert!(
         load_text(&merchant_with("close_min_age = \"10s\""), false).is_ok(),
         "mainland: as before"
+    );
+}
+
+#[test]
+fn a_live_merchant_never_asks_for_refunds_of_one_order_less_than_a_minute_apart() {
+    let err = error_of(&merchant_with("refund_spacing = \"30s\""), false);
+    assert_invalid(&err, "wechatpay.refund_spacing", "too short");
+    assert!(load_text(&merchant_with("refund_spacing = \"2m\""), false).is_ok());
+    let simulator = "api_base = \"http://127.0.0.1:9\"\nrefund_spacing = \"300ms\"";
+    assert!(
+        load_text(&merchant_with(simulator), false).is_ok(),
+        "a simulator's rule"
+    );
+    let s = load_text("[wechatpay]\nrefund_spacing = \"0s\"", true).unwrap();
+    assert!(
+        s.wechatpay.refund_spacing.is_zero(),
+        "the sandbox spaces nothing"
     );
 }
 
