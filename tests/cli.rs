@@ -427,3 +427,46 @@ fn checkout_no_follow_returns_when_the_printer_is_down() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Started with systemd's soft limit of 1,024 open files, `serve` raises its own to 4,096
+/// (within the hard limit): room for `server::MAX_CONNECTIONS` POS connections, the side
+/// doors', WeChat Pay's and the printer's.
+#[test]
+fn serve_raises_its_open_files_limit() {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let printer = format!(
+        "transport = \"file\"\ndevice = \"{}/receipts\"",
+        dir.path().display()
+    );
+    let config = bin::sandbox_config(dir.path(), &printer);
+    let mut command = Command::new(WXPRINT);
+    command
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("WXPRINT_CONFIG")
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec, two system calls on a local struct.
+    unsafe {
+        command.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = limit.rlim_max.min(1024);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let daemon = Daemon(command.spawn().unwrap());
+    wait_for(&dir.path().join("wxprint.sock"), "the daemon's socket");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.0.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let hard = fields[4].parse::<u64>().unwrap_or(u64::MAX);
+    assert_eq!(fields[3], hard.min(4096).to_string(), "{line}");
+}

@@ -35,6 +35,7 @@ pub(crate) const LOG_TARGET: &str = "wxprint";
 /// `wxprint serve [--sandbox]`: runs the daemon until it is told to stop.
 pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCode> {
     init_logging();
+    raise_open_files_limit();
     let settings = load_settings(config_path, sandbox)?;
     check_profile(&settings)?;
     let (backend, wechatpay) = open_backend(&settings)?;
@@ -310,6 +311,33 @@ fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The open files the daemon may need at once: [`server::MAX_CONNECTIONS`] POS
+/// connections, the side doors' (64 + 8), WeChat Pay's connection pool, the journal, the
+/// printer, with room to spare.
+const OPEN_FILES: libc::rlim_t = 4096;
+
+/// Raise the soft limit on open files to [`OPEN_FILES`], within the hard limit: systemd
+/// gives services a soft limit of 1,024 and asks programs that need more to raise it
+/// themselves (systemd.exec(5), `LimitNOFILE=`). The daemon never uses `select()`.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let wanted = OPEN_FILES.min(limit.rlim_max);
+    if limit.rlim_cur < wanted {
+        limit.rlim_cur = wanted;
+        // SAFETY: as above. On failure the limit stays as it was, which still works.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            tracing::debug!("could not raise the open files limit");
+        }
+    }
 }
 
 /// `$JOURNAL_STREAM` names the journal's `device:inode`; it is ours only if stderr is it.

@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: [`bind`], [`Listener`], and [`run`]: the accept loop and graceful shutdown;
+//! - `mod.rs`: [`bind`], [`Listener`], and [`run`]: the accept loop (at most
+//!   [`MAX_CONNECTIONS`] connections at once) and graceful shutdown;
 //! - `framing.rs`: one request a line, at most `MAX_LINE` bytes;
 //! - `connection.rs`: one connection — a reader that parses one request per line, a writer
 //!   that owns the socket's write half, and a forwarding task per request that follows a job.
@@ -22,6 +23,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -37,6 +39,12 @@ pub(crate) use http::{HttpOptions, bind_http, serve_until};
 
 /// Mode of the socket file: owner and group (the POS software's group) only.
 pub const SOCKET_MODE: u32 = 0o660;
+
+/// POS connections served at once; past it a new connection waits to be accepted. A POS
+/// that leaks connections (one per request, never closed) would otherwise take the file
+/// descriptors and memory that placing, polling and printing need: with the cap its own new
+/// connections wait, and the orders already taken still end paid or closed.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Why the socket could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +75,8 @@ pub struct Listener {
     inner: UnixListener,
     /// `true` when [`bind`] created the file; a socket systemd passed keeps its file.
     remove_file: bool,
+    /// Connections served at once ([`MAX_CONNECTIONS`]).
+    max_connections: usize,
 }
 
 impl Listener {
@@ -76,6 +86,16 @@ impl Listener {
         Listener {
             inner: listener,
             remove_file: false,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+
+    /// The same listener serving at most `n` connections at once instead of
+    /// [`MAX_CONNECTIONS`] (tests show the cap with a few).
+    pub fn max_connections(self, n: usize) -> Listener {
+        Listener {
+            max_connections: n,
+            ..self
         }
     }
 }
@@ -114,6 +134,7 @@ pub fn bind(path: &Path) -> Result<Listener, ServerError> {
     Ok(Listener {
         inner: listener,
         remove_file: true,
+        max_connections: MAX_CONNECTIONS,
     })
 }
 
@@ -125,6 +146,7 @@ pub async fn run(listener: Listener, jobs: Jobs, shutdown: impl Future<Output = 
     let Listener {
         inner: listener,
         remove_file,
+        max_connections,
     } = listener;
     let path = listener
         .local_addr()
@@ -133,13 +155,24 @@ pub async fn run(listener: Listener, jobs: Jobs, shutdown: impl Future<Output = 
         .filter(|_| remove_file);
     let connections = TaskTracker::new();
     let closing = CancellationToken::new();
+    let permits = std::sync::Arc::new(Semaphore::new(max_connections));
     tokio::pin!(shutdown);
     loop {
+        // A free place first, then the next connection: past the cap they wait in the
+        // socket's backlog.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection::handle(stream, jobs.clone(), closing.clone()));
+                    let (jobs, closing) = (jobs.clone(), closing.clone());
+                    connections.spawn(async move {
+                        connection::handle(stream, jobs, closing).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little, keep serving.

@@ -8,6 +8,7 @@
 //! run; the default keeps it to seconds on 2 cores.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -189,6 +190,31 @@ async fn abusive_connections(daemon: &Daemon) {
     for (i, c) in clients.iter_mut().enumerate() {
         assert_eq!(c.expect("pong").await["id"], i.to_string());
     }
+}
+
+/// Past its cap of connections (2 here; `server::MAX_CONNECTIONS` in service) the daemon
+/// leaves a new connection waiting instead of taking another descriptor for it: its request
+/// is answered once an earlier connection closes.
+#[tokio::test]
+async fn past_the_connection_cap_a_connection_waits_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_capped(dir.path(), 2).await;
+    let mut first = daemon.connect().await;
+    let mut second = daemon.connect().await;
+    for (c, id) in [(&mut first, "1"), (&mut second, "2")] {
+        c.send(json!({"op": "ping", "id": id})).await;
+        assert_eq!(c.expect("pong").await["id"], id);
+    }
+    let mut third = daemon.connect().await;
+    third.send(json!({"op": "ping", "id": "3"})).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), third.recv_or_eof()).await;
+    assert!(early.is_err(), "answered past the cap: {early:?}");
+    drop(first);
+    assert_eq!(third.expect("pong").await["id"], "3");
+    assert_eq!(
+        second.call(json!({"op": "ping", "id": "2b"})).await["id"],
+        "2b"
+    );
 }
 
 /// The resident set of this process (daemon and clients), in kB.

@@ -65,6 +65,16 @@ impl Daemon {
     }
 
     pub async fn start_with(dir: &Path, options: Options) -> Daemon {
+        Daemon::start_serving(dir, options, server::MAX_CONNECTIONS).await
+    }
+
+    /// [`Daemon::start`], serving at most `max_connections` POS connections at once.
+    #[allow(dead_code, reason = "only tests/daemon shows the cap")]
+    pub async fn start_capped(dir: &Path, max_connections: usize) -> Daemon {
+        Daemon::start_serving(dir, Options::default(), max_connections).await
+    }
+
+    async fn start_serving(dir: &Path, options: Options, max_connections: usize) -> Daemon {
         let state = dir.join("state");
         let socket = dir.join("wxprint.sock");
         let (backend, sandbox): (Arc<dyn PaymentBackend>, _) = match options.backend {
@@ -85,7 +95,9 @@ impl Daemon {
             journal,
         )
         .unwrap();
-        let listener = server::bind(&socket).unwrap();
+        let listener = server::bind(&socket)
+            .unwrap()
+            .max_connections(max_connections);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, jobs, async {
             let _ = stopped.await;
