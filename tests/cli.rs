@@ -468,5 +468,9 @@ fn serve_raises_its_open_files_limit() {
         .unwrap();
     let fields: Vec<&str> = line.split_whitespace().collect();
     let hard = fields[4].parse::<u64>().unwrap_or(u64::MAX);
+    if hard <= 1024 {
+        eprintln!("skipped: the hard limit ({hard}) leaves nothing to raise");
+        return;
+    }
     assert_eq!(fields[3], hard.min(4096).to_string(), "{line}");
 }

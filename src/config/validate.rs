@@ -58,6 +58,18 @@ const LIVE_REFUND_SPACING: Range = Range::Between(
     "WeChat Pay refuses a refund of an order less than a minute after the one before",
 );
 
+/// The range of `refund_spacing`: [`LIVE_REFUND_SPACING`] for a live merchant unless both
+/// hosts are on this machine (a simulator; an empty backup is none).
+fn refund_spacing_range(live: bool, api_base: &str, backup_api_base: &str) -> Range {
+    let local = |url: &str| parse_url(url).is_ok_and(|url| is_loopback(url.host));
+    let simulator = local(api_base) && (backup_api_base.is_empty() || local(backup_api_base));
+    if live && !simulator {
+        LIVE_REFUND_SPACING
+    } else {
+        Range::Any
+    }
+}
+
 /// Every key of `raw` in its typed form, and all problems found, in key order.
 ///
 /// The settings are meant for use only when there are no problems: where a key is wrong,
@@ -131,12 +143,7 @@ fn wechatpay(c: &mut Check<'_>) -> WechatPaySettings {
     );
     let apiv3_key_file = c.optional_path("wechatpay.apiv3_key_file");
     let public_key_mode = apiv3_key_file.is_none();
-    let simulator = parse_url(&api_base).is_ok_and(|url| is_loopback(url.host));
-    let refund_spacing = if live && !simulator {
-        LIVE_REFUND_SPACING
-    } else {
-        Range::Any
-    };
+    let refund_spacing = refund_spacing_range(live, &api_base, &backup_api_base);
     WechatPaySettings {
         // Placeholder: the sandbox requires nothing more.
         backend: backend.unwrap_or(Backend::Sandbox),

@@ -62,8 +62,8 @@ pub fn qr_raster(data: &str, layout: &Layout) -> Vec<u8> {
 /// The QR part as `GS v 0` raster: centred, quiet zone fed above and below, alignment back
 /// to left at the end. Only the symbol's modules are sent (the quiet zone is the paper
 /// around). With `allow_printer_scaling`, `layout.raster_scaling` and an even number of dots
-/// per module, the bitmap is sent at half resolution with `m = 3` (double width and height):
-/// a quarter of the bytes. Where `layout.realtime_disable`, `GS ( D` goes first.
+/// per module, at least 4, the bitmap is sent at half resolution with `m = 3` (double width
+/// and height): a quarter of the bytes. Where `layout.realtime_disable`, `GS ( D` goes first.
 ///
 /// (At two or more dots per module a data byte can never be `0x10` — that would be a lone
 /// dark dot — so `DLE EOT` / `DLE DC4` cannot occur in our QR rasters anyway: the printer

@@ -196,11 +196,16 @@ fn a_live_merchant_never_asks_for_refunds_of_one_order_less_than_a_minute_apart(
     let err = error_of(&merchant_with("refund_spacing = \"30s\""), false);
     assert_invalid(&err, "wechatpay.refund_spacing", "too short");
     assert!(load_text(&merchant_with("refund_spacing = \"2m\""), false).is_ok());
-    let simulator = "api_base = \"http://127.0.0.1:9\"\nrefund_spacing = \"300ms\"";
+    let simulator = "api_base = \"http://127.0.0.1:9\"\nbackup_api_base = \"\"\n\
+                     refund_spacing = \"300ms\"";
     assert!(
         load_text(&merchant_with(simulator), false).is_ok(),
         "a simulator's rule"
     );
+    // WeChat Pay's backup host is still the default one: not only a simulator.
+    let tunnel = "api_base = \"http://127.0.0.1:9\"\nrefund_spacing = \"300ms\"";
+    let err = error_of(&merchant_with(tunnel), false);
+    assert_invalid(&err, "wechatpay.refund_spacing", "too short");
     let s = load_text("[wechatpay]\nrefund_spacing = \"0s\"", true).unwrap();
     assert!(
         s.wechatpay.refund_spacing.is_zero(),
