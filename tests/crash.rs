@@ -31,21 +31,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crash_rig::{Heard, Rig, follow};
+use crash_rig::{Heard, Rig, env_number, follow};
 use crash_storm::{Plan, Storm};
 use virtual_printer::{Link, VirtualPrinter};
 use wechatpay_sim::{Endpoint, SimConfig, Simulator, TradeState, Trust};
 
 /// Kills in the CI-sized run; four checkouts each.
 const CI_KILLS: usize = 50;
-
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
-    )
-}
 
 /// At least 50 kills over 200 checkouts at every phase of a job's life, each followed by a
 /// restart: every acknowledged checkout ends (paid or closed) as `status` says; one

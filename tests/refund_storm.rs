@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crash_rig::{Pos, Rig};
+use crash_rig::{Pos, Rig, env_number};
 use virtual_printer::{Link, VirtualPrinter};
 use wechatpay_sim::{Endpoint, Fault, RefundStatus, SimConfig, Simulator, Trust};
 
@@ -56,14 +56,6 @@ impl Intent {
         }
         json!({"op": "refund", "out_trade_no": self.out_trade_no, "refund": refund})
     }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
-    )
 }
 
 /// Kills at random moments of refunds' lives, each followed by a restart: every refund the

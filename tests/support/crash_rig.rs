@@ -153,6 +153,16 @@ impl Rig {
     }
 }
 
+/// The whole number in the environment variable `name` (a storm's size or seed), if set;
+/// anything else there is a mistake worth stopping for.
+pub fn env_number(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    Some(
+        text.parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
+    )
+}
+
 /// A POS connection that reports the daemon going away as `None` instead of panicking.
 pub struct Pos {
     lines: Lines<BufReader<OwnedReadHalf>>,
