@@ -23,7 +23,7 @@ const MAX_BODY: usize = 64 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Notifications served at once (a shop's come a few a minute, each on its own connection);
 /// more wait to be accepted, so that a flood cannot take the daemon's file descriptors.
-pub(crate) const MAX_CONNECTIONS: usize = 64;
+const MAX_CONNECTIONS: usize = 64;
 
 /// The notification listener: the daemon's shared HTTP side door.
 pub use crate::server::HttpListener as Listener;
