@@ -8,7 +8,7 @@
 //! flood of idle connections (each held up to the header timeout) would otherwise take the
 //! file descriptors that the POS socket, the journal and each receipt's printer connection
 //! need. Past the cap, new connections wait in the kernel's listen backlog (the model is
-//! mini-redis's `MAX_CONNECTIONS`).
+//! mini-redis's `MAX_CONNECTIONS`), [`TCP_BACKLOG`] of them on `host:port`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,7 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -54,7 +54,7 @@ impl HttpListener {
 pub(crate) async fn bind_http(listen: &NotifyListen) -> std::io::Result<Option<HttpListener>> {
     Ok(Some(match listen {
         NotifyListen::Off => return Ok(None),
-        NotifyListen::Tcp(address) => HttpListener::Tcp(TcpListener::bind(address.as_str()).await?),
+        NotifyListen::Tcp(address) => HttpListener::Tcp(bind_tcp(address).await?),
         NotifyListen::Unix(path) => {
             if std::fs::symlink_metadata(path)
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
@@ -63,6 +63,35 @@ pub(crate) async fn bind_http(listen: &NotifyListen) -> std::io::Result<Option<H
             }
             HttpListener::Unix(UnixListener::bind(path)?, path.clone())
         }
+    }))
+}
+
+/// Connections a `host:port` side door keeps waiting to be accepted (its listen backlog):
+/// a burst past the cap waits here rather than having its SYN dropped, to be retried only a
+/// second later. `TcpListener::bind` asks for std's 128; a Unix socket gets the kernel's
+/// maximum (`net.core.somaxconn`, which also caps this).
+const TCP_BACKLOG: u32 = 1024;
+
+/// Bind the first address `address` resolves to that can be bound, with [`TCP_BACKLOG`].
+async fn bind_tcp(address: &str) -> std::io::Result<TcpListener> {
+    let mut failed = None;
+    for at in tokio::net::lookup_host(address).await? {
+        let socket = if at.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(at) {
+            Ok(()) => return socket.listen(TCP_BACKLOG),
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(failed.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{address} names no address to listen on"),
+        )
     }))
 }
 
