@@ -12,16 +12,20 @@
 //!   (a restart never re-places a printed order, which would kill that QR);
 //! - the POS hears `accepted`, `code_url`, `paid` or `closed`: that fact is on disk (journal
 //!   before event; `printed` alone rides the group commit, and a power cut may only print
-//!   a receipt again).
+//!   a receipt again). The watcher reads `accepted` after the `code_url`'s commit, whose
+//!   sync covers the insert too: the insert's own sync is what the placement check proves.
 //!
-//! Then the power is cut for real: a daemon started on the image resumes every job the POS
-//! heard of, reports what was paid, and takes payments of the rest.
+//! Each job is taken to its next moment alone, so no other job's sync can put a fact on disk
+//! by chance. Then the power is cut for real: a daemon started on the image places no order
+//! again (the printed QRs stay the live ones), resumes every job the POS heard of, reports
+//! what was paid, and takes payments of the rest.
 
 #[path = "support/durable_vfs.rs"]
 mod durable_vfs;
 #[path = "support/mod.rs"]
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,18 +43,22 @@ use wxprint::protocol::{JobState, PrinterStatus};
 
 use support::{Client, Daemon, Options, checkout, decode_qr, fast_config};
 
-/// Checks made at the moments above, and what each found wrong.
+/// Checks made at the moments above, by kind of moment, and what each found wrong.
 #[derive(Default)]
 struct Findings {
-    checked: usize,
+    checked: BTreeMap<String, usize>,
     wrong: Vec<String>,
+    /// The QR on each job's paper, as decoded.
+    printed: BTreeMap<String, Vec<String>>,
 }
 
-/// Where the daemon's journal lives, and what the checks found.
+/// Where the daemon's journal lives, what the checks found, and whether a placement is
+/// itself wrong (after the cut, every job of the image was placed already).
 #[derive(Clone)]
 struct Watch {
     state: PathBuf,
     findings: Arc<Mutex<Findings>>,
+    no_placements: bool,
 }
 
 impl Watch {
@@ -68,25 +76,25 @@ impl Watch {
         record
     }
 
-    /// Nothing was found missing, in at least `moments` checks.
-    fn assert_all_on_disk(&self, when: &str, moments: usize) {
+    /// Nothing was found wrong, and each kind of moment in `moments` was checked at least so
+    /// many times.
+    fn assert_all_on_disk(&self, when: &str, moments: &[(&str, usize)]) {
         let findings = self.findings.lock().unwrap();
         assert!(
             findings.wrong.is_empty(),
             "{when}, not on disk in time: {:#?}",
             findings.wrong
         );
-        assert!(
-            findings.checked >= moments,
-            "{when}: {} checks",
-            findings.checked
-        );
+        for &(moment, times) in moments {
+            let checked = findings.checked.get(moment).copied().unwrap_or(0);
+            assert!(checked >= times, "{when}: {moment} checked {checked} times");
+        }
     }
 
     /// Record one check of `no` at `moment`: `wrong` says what is missing, if anything.
     fn check(&self, moment: &str, no: &str, wrong: Option<String>) {
         let mut findings = self.findings.lock().unwrap();
-        findings.checked += 1;
+        *findings.checked.entry(moment.to_owned()).or_default() += 1;
         if let Some(w) = wrong {
             findings.wrong.push(format!("{moment} of {no}: {w}"));
         }
@@ -118,6 +126,7 @@ impl PaymentBackend for CheckedBackend {
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         let no = &order.out_trade_no;
         let wrong = match self.watch.on_disk(no) {
+            _ if self.watch.no_placements => Some("placed again after the cut".to_owned()),
             None => Some("the job is not on disk".to_owned()),
             Some(r) if r.place_body != self.sandbox.prepare(order) => {
                 Some(format!("the request on disk is {:?}", r.place_body))
@@ -178,6 +187,9 @@ impl Printer for CheckedPrinter {
             Some(_) => None,
         };
         self.watch.check("printing", name, wrong);
+        let mut findings = self.watch.findings.lock().unwrap();
+        findings.printed.insert(name.to_owned(), printed);
+        drop(findings);
         self.printer.write_job(name, bytes)
     }
 }
@@ -206,7 +218,7 @@ fn check_event(watch: &Watch, event: &Value) {
         }
         _ => None,
     };
-    watch.check(&format!("the POS hearing `{name}`"), no, wrong);
+    watch.check(name, no, wrong);
 }
 
 /// Start the daemon of `dir` with the checked sandbox and printer.
@@ -257,6 +269,7 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
     let watch = Watch {
         state: dir.path().join("state"),
         findings: Arc::default(),
+        no_placements: false,
     };
     let daemon = start(dir.path(), &sandbox, &watch).await;
     let mut watcher = daemon.connect().await;
@@ -264,57 +277,68 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
     // `watch` has no reply of its own: the `pong` after it proves it is registered.
     assert_eq!(watcher.call(json!({"op": "ping"})).await["event"], "pong");
     let mut pos = daemon.connect().await;
-    // One at a time: no other job's sync may put a fact on disk by chance before its moment.
     for i in 0..CHECKOUTS {
         let mut request = checkout(&number(i), 100 + i as i64);
         request["follow"] = json!(false);
         pos.send(request).await;
         watch_until(&mut watcher, &watch, |e| e["event"] == "printed").await;
     }
-    // A third paid, a third cancelled, a third left waiting for the customer.
-    for i in 0..CHECKOUTS / 3 {
-        sandbox.pay(&number(i)).unwrap();
-        let cancel = json!({"op": "cancel", "id": "c", "out_trade_no": number(CHECKOUTS / 3 + i)});
-        pos.send(cancel).await;
+    // A third cancelled, then a third paid, one at a time; a third left waiting.
+    let third = CHECKOUTS / 3;
+    for no in (third..2 * third).map(number) {
+        pos.send(json!({"op": "cancel", "id": "c", "out_trade_no": no}))
+            .await;
+        watch_until(&mut watcher, &watch, |e| e["event"] == "closed").await;
     }
-    let mut finals = 0;
-    watch_until(&mut watcher, &watch, |e| {
-        finals += usize::from(e["event"] == "paid" || e["event"] == "closed");
-        finals == 2 * (CHECKOUTS / 3)
-    })
-    .await;
+    for no in (0..third).map(number) {
+        sandbox.pay(&no).unwrap();
+        watch_until(&mut watcher, &watch, |e| e["event"] == "paid").await;
+    }
 
     // The power goes now.
     let after = tempfile::tempdir().unwrap();
     durable_vfs::power_cut(&watch.state, &after.path().join("state"));
     daemon.shutdown().await;
-    // Placed, printed, `accepted` and `code_url` heard, each checkout; `paid` or `closed`,
-    // two thirds of them.
-    let moments = 4 * CHECKOUTS + 2 * (CHECKOUTS / 3);
-    watch.assert_all_on_disk("before the cut", moments);
-
-    restart_after_the_cut(after.path(), &sandbox).await;
+    let each = [
+        ("placement", CHECKOUTS),
+        ("printing", CHECKOUTS),
+        ("accepted", CHECKOUTS),
+        ("code_url", CHECKOUTS),
+        ("closed", third),
+        ("paid", third),
+    ];
+    watch.assert_all_on_disk("before the cut", &each);
+    let printed = std::mem::take(&mut watch.findings.lock().unwrap().printed);
+    restart_after_the_cut(after.path(), &sandbox, &printed).await;
 }
 
-/// The register comes back on what the disk held: every job is there as the POS last heard
-/// of it, and a customer paying now is reported.
-async fn restart_after_the_cut(dir: &Path, sandbox: &Arc<Sandbox>) {
+/// The register comes back on what the disk held: no order is placed again, every job is
+/// there as the POS last heard of it, the QR on paper is its `code_url`, and a customer
+/// paying now is reported.
+async fn restart_after_the_cut(
+    dir: &Path,
+    sandbox: &Arc<Sandbox>,
+    printed: &BTreeMap<String, Vec<String>>,
+) {
     let watch = Watch {
         state: dir.join("state"),
         findings: Arc::default(),
+        no_placements: true,
     };
     let daemon = start(dir, sandbox, &watch).await;
     let mut pos = daemon.connect().await;
-    for i in 0..CHECKOUTS {
+    for (i, no) in (0..CHECKOUTS).map(|i| (i, number(i))) {
         let status = pos
-            .call(json!({"op": "status", "id": "s", "out_trade_no": number(i)}))
+            .call(json!({"op": "status", "id": "s", "out_trade_no": no}))
             .await;
-        let want = match i / (CHECKOUTS / 3) {
-            0 => "paid",
-            1 => "closed",
-            _ => "awaiting_payment",
-        };
+        let want = ["paid", "closed", "awaiting_payment"][i / (CHECKOUTS / 3)];
         assert_eq!(status["state"], want, "{status}");
+        let code_url = status["code_url"].as_str().unwrap().to_owned();
+        assert_eq!(
+            printed[&no],
+            [code_url],
+            "{no}: the QR on paper and its code_url"
+        );
     }
     let last = number(CHECKOUTS - 1);
     let mut follow = daemon.connect().await;
@@ -325,5 +349,5 @@ async fn restart_after_the_cut(dir: &Path, sandbox: &Arc<Sandbox>) {
     sandbox.pay(&last).unwrap();
     watch_until(&mut follow, &watch, |e| e["event"] == "paid").await;
     daemon.shutdown().await;
-    watch.assert_all_on_disk("after the cut", 1);
+    watch.assert_all_on_disk("after the cut", &[("paid", 1)]);
 }

@@ -72,27 +72,33 @@ pub(crate) async fn bind_http(listen: &NotifyListen) -> std::io::Result<Option<H
 /// maximum (`net.core.somaxconn`, which also caps this).
 const TCP_BACKLOG: u32 = 1024;
 
-/// Bind the first address `address` resolves to that can be bound, with [`TCP_BACKLOG`].
+/// Listen on the first address `address` resolves to that takes it, with [`TCP_BACKLOG`]
+/// (as `TcpListener::bind` tries each in turn; the error is the last address's).
 async fn bind_tcp(address: &str) -> std::io::Result<TcpListener> {
     let mut failed = None;
     for at in tokio::net::lookup_host(address).await? {
-        let socket = if at.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket.bind(at) {
-            Ok(()) => return socket.listen(TCP_BACKLOG),
+        match listen_tcp(at) {
+            Ok(listener) => return Ok(listener),
             Err(e) => failed = Some(e),
         }
     }
     Err(failed.unwrap_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("{address} names no address to listen on"),
+            format!("{address} resolves to no address; give an IP:port or a resolvable name"),
         )
     }))
+}
+
+fn listen_tcp(at: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if at.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(at)?;
+    socket.listen(TCP_BACKLOG)
 }
 
 /// How connections are served.

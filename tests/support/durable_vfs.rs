@@ -8,7 +8,7 @@
 //! the directory as the register would find it after the power came back. Writes synced
 //! outside SQLite (the journal's group commit syncs the WAL with its own descriptor) are not
 //! seen, so the image is mostly older than the disk: a fact found in it was synced — unless
-//! another connection's sync of the same file caught it first, as the disk itself might.
+//! another connection's sync of the same file caught it too, as the disk itself might.
 //! The `-shm` index is never synced, and SQLite rebuilds it from the WAL.
 //!
 //! Knows SQLite's VFS interface (`sqlite3_vfs`, `sqlite3_io_methods`), nothing of wxprint.
@@ -33,7 +33,7 @@ static METHODS: Mutex<Vec<(usize, &'static ffi::sqlite3_io_methods)>> = Mutex::n
 #[repr(C)]
 struct Extra {
     real_methods: *const ffi::sqlite3_io_methods,
-    /// `None` for SQLite's nameless temporary files.
+    /// Null for SQLite's nameless temporary files.
     path: *mut PathBuf,
 }
 
@@ -122,8 +122,7 @@ unsafe extern "C" fn open(
         let path = if name.is_null() {
             std::ptr::null_mut()
         } else {
-            let path = PathBuf::from(CStr::from_ptr(name).to_str().unwrap());
-            Box::into_raw(Box::new(path))
+            Box::into_raw(Box::new(path_of(name)))
         };
         let real_methods = (*file).pMethods;
         extra(file).write(Extra { real_methods, path });
@@ -151,30 +150,43 @@ unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     // SAFETY: `file` was opened by [`open`], so its `Extra` is set.
     unsafe {
         let extra = &*extra(file);
+        // Held across the sync and the copy: two connections syncing one file (a writer and
+        // a checkpointer) store their images in the order they synced.
+        let mut images = images();
         let rc = (*extra.real_methods).xSync.unwrap()(file, flags);
-        if rc == ffi::SQLITE_OK && !extra.path.is_null() {
-            let path = &*extra.path;
-            let bytes = std::fs::read(path).unwrap();
-            let key = canonical(path);
-            images().insert(key, bytes);
+        if rc != ffi::SQLITE_OK || extra.path.is_null() {
+            return rc;
         }
-        rc
+        let path = &*extra.path;
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                images.insert(std::fs::canonicalize(path).unwrap_or(path.clone()), bytes);
+                rc
+            }
+            Err(e) => {
+                eprintln!("durable_vfs: {} synced but unreadable: {e}", path.display());
+                ffi::SQLITE_IOERR_FSYNC
+            }
+        }
     }
 }
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: as in [`sync`]; the path was boxed by [`open`] and is freed once, here.
+    // SAFETY: as in [`sync`]; the path was boxed by [`open`], taken out here once, before
+    // the real close (which may clear the structure it owns, in front of `Extra`).
     unsafe {
-        let extra = &*extra(file);
+        let extra = &mut *extra(file);
+        let path = std::mem::replace(&mut extra.path, std::ptr::null_mut());
         let rc = (*extra.real_methods).xClose.unwrap()(file);
-        if !extra.path.is_null() {
-            drop(Box::from_raw(extra.path));
+        if !path.is_null() {
+            drop(Box::from_raw(path));
         }
         rc
     }
 }
 
-/// A file deleted (and its directory synced, as SQLite asks) is gone from the image too.
+/// A file deleted is gone from the image too (as if its directory was synced after: the
+/// journal's files are deleted only when a test cleans up).
 unsafe extern "C" fn delete(
     _vfs: *mut ffi::sqlite3_vfs,
     name: *const c_char,
@@ -182,13 +194,21 @@ unsafe extern "C" fn delete(
 ) -> c_int {
     // SAFETY: `name` is a path SQLite passes for the call's duration.
     unsafe {
-        let path = PathBuf::from(CStr::from_ptr(name).to_str().unwrap());
+        let path = path_of(name);
         let key = std::fs::canonicalize(&path).ok();
         let real = real();
         let rc = (*real).xDelete.unwrap()(real, name, sync_dir);
-        if let Some(key) = key {
+        if let (ffi::SQLITE_OK, Some(key)) = (rc, key) {
             images().remove(&key);
         }
         rc
     }
+}
+
+/// A path SQLite passes (bytes, not necessarily UTF-8).
+unsafe fn path_of(name: *const c_char) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    // SAFETY: the caller's `name` is a NUL-terminated string alive for the call.
+    let bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
 }
