@@ -10,15 +10,19 @@
 //!   never places a second order);
 //! - a receipt reaches the printer: its `code_url` is on disk, and it is the QR on the paper
 //!   (a restart never re-places a printed order, which would kill that QR);
-//! - the POS hears `accepted`, `code_url`, `paid` or `closed`: that fact is on disk (journal
+//! - a refund is asked of WeChat Pay: it is on disk with its pinned request (a restart asks
+//!   the same refund again, never a second one);
+//! - the POS hears `accepted`, `code_url`, `paid`, `closed`, `refund_accepted` or `refunded`:
+//!   that fact is on disk (journal
 //!   before event; `printed` alone rides the group commit, and a power cut may only print
 //!   a receipt again). The watcher reads `accepted` after the `code_url`'s commit, whose
-//!   sync covers the insert too: the insert's own sync is what the placement check proves.
+//!   sync covers the insert too: the insert's own sync is what the placement check proves
+//!   (and `refund_accepted`'s, the refund's first call).
 //!
 //! Each job is taken to its next moment alone, so no other job's sync can put a fact on disk
 //! by chance. Then the power is cut for real: a daemon started on the image places no order
-//! again (the printed QRs stay the live ones), resumes every job the POS heard of, reports
-//! what was paid, and takes payments of the rest.
+//! and asks no refund again (the printed QRs stay the live ones), resumes every job the POS
+//! heard of, reports what was paid and refunded, and takes payments of the rest.
 
 #[path = "support/durable_vfs.rs"]
 mod durable_vfs;
@@ -31,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxprint::journal::{JobRecord, Journal};
+use wxprint::journal::{JobRecord, Journal, RefundRecord};
 use wxprint::money::Money;
 use wxprint::payment::sandbox::Sandbox;
 use wxprint::payment::{
@@ -39,7 +43,7 @@ use wxprint::payment::{
     RefundProgress, TradeState,
 };
 use wxprint::printer::{FilePrinter, Printer, PrinterError, Printout};
-use wxprint::protocol::{JobState, PrinterStatus};
+use wxprint::protocol::{JobState, PrinterStatus, RefundState};
 
 use support::{Client, Daemon, Options, checkout, decode_qr, fast_config};
 
@@ -52,8 +56,9 @@ struct Findings {
     printed: BTreeMap<String, Vec<String>>,
 }
 
-/// Where the daemon's journal lives, what the checks found, and whether a placement is
-/// itself wrong (after the cut, every job of the image was placed already).
+/// Where the daemon's journal lives, what the checks found, and whether a placement or a
+/// refund is itself wrong (after the cut, every job of the image was placed already and
+/// every refund ended).
 #[derive(Clone)]
 struct Watch {
     state: PathBuf,
@@ -62,18 +67,28 @@ struct Watch {
 }
 
 impl Watch {
-    /// The job `no` as a power cut now would leave it (`None`: not on disk).
-    fn on_disk(&self, no: &str) -> Option<JobRecord> {
+    /// What `read` finds in the journal a power cut now would leave (`None`: no journal).
+    fn on_disk<T>(&self, read: impl FnOnce(&Journal) -> T) -> Option<T> {
         let cut = tempfile::tempdir().unwrap();
         durable_vfs::power_cut(&self.state, cut.path());
         if !cut.path().join("journal.sqlite").exists() {
             return None;
         }
         let journal = Journal::open(cut.path()).expect("the journal opens after a power cut");
-        let record = journal.get(no).unwrap();
+        let found = read(&journal);
         drop(journal);
         durable_vfs::forget(cut.path());
-        record
+        Some(found)
+    }
+
+    /// The job `no` as a power cut now would leave it (`None`: not on disk).
+    fn job(&self, no: &str) -> Option<JobRecord> {
+        self.on_disk(|j| j.get(no).unwrap()).flatten()
+    }
+
+    /// The refund `no` as a power cut now would leave it (`None`: not on disk).
+    fn refund(&self, no: &str) -> Option<RefundRecord> {
+        self.on_disk(|j| j.get_refund(no).unwrap()).flatten()
     }
 
     /// Nothing was found wrong, and each kind of moment in `moments` was checked at least so
@@ -125,7 +140,7 @@ impl PaymentBackend for CheckedBackend {
     }
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         let no = &order.out_trade_no;
-        let wrong = match self.watch.on_disk(no) {
+        let wrong = match self.watch.job(no) {
             _ if self.watch.no_placements => Some("placed again after the cut".to_owned()),
             None => Some("the job is not on disk".to_owned()),
             Some(r) if r.place_body != self.sandbox.prepare(order) => {
@@ -149,6 +164,16 @@ impl PaymentBackend for CheckedBackend {
         &'a self,
         refund: &'a RefundOrder,
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
+        let no = &refund.out_refund_no;
+        let wrong = match self.watch.refund(no) {
+            _ if self.watch.no_placements => Some("asked again after the cut".to_owned()),
+            None => Some("the refund is not on disk".to_owned()),
+            Some(r) if r.body != self.sandbox.prepare_refund(refund) => {
+                Some(format!("the request on disk is {:?}", r.body))
+            }
+            Some(_) => None,
+        };
+        self.watch.check("refund", no, wrong);
         self.sandbox.refund(refund)
     }
     fn query_refund<'a>(
@@ -177,7 +202,7 @@ impl Printer for CheckedPrinter {
     }
     fn write_job(&mut self, name: &str, bytes: &[u8]) -> Result<Printout, PrinterError> {
         let printed = decode_qr(bytes, 576);
-        let wrong = match self.watch.on_disk(name) {
+        let wrong = match self.watch.job(name) {
             None => Some("the job is not on disk".to_owned()),
             Some(r) if r.code_url.is_none() => Some("its code_url is not on disk".to_owned()),
             Some(r) if printed != [r.code_url.clone().unwrap()] => Some(format!(
@@ -194,31 +219,45 @@ impl Printer for CheckedPrinter {
     }
 }
 
-/// A POS event about a job, checked against the disk: the fact it tells must be there.
+/// A POS event about a job or a refund, checked against the disk: the fact it tells must be
+/// there.
 fn check_event(watch: &Watch, event: &Value) {
     let (Some(name), Some(no)) = (event["event"].as_str(), event["out_trade_no"].as_str()) else {
         return;
     };
-    let want = match name {
-        "accepted" => None,
-        "code_url" => Some(JobState::AwaitingPayment),
-        "paid" => Some(JobState::Paid),
-        "closed" => Some(JobState::Closed),
+    let wrong = match name {
+        "accepted" | "code_url" | "paid" | "closed" => job_wrong(watch.job(no), event),
+        "refund_accepted" | "refunded" => {
+            let refund_no = event["out_refund_no"].as_str().unwrap();
+            let wrong = match watch.refund(refund_no) {
+                None => Some("the refund is not on disk".to_owned()),
+                Some(r) if name == "refunded" && r.state != RefundState::Refunded => {
+                    Some(format!("the refund on disk is {:?}", r.state))
+                }
+                Some(_) => None,
+            };
+            watch.check(name, refund_no, wrong);
+            return;
+        }
         _ => return,
     };
-    let wrong = match (watch.on_disk(no), want) {
-        (None, _) => Some("the job is not on disk".to_owned()),
-        (Some(r), Some(JobState::AwaitingPayment))
-            if r.code_url.as_deref() != event["code_url"].as_str() =>
-        {
-            Some(format!("the code_url on disk is {:?}", r.code_url))
-        }
-        (Some(r), Some(s)) if s.is_final() && r.state != s => {
-            Some(format!("the state on disk is {}", r.state.as_str()))
-        }
-        _ => None,
-    };
     watch.check(name, no, wrong);
+}
+
+/// What the job on disk lacks of what `event` told the POS.
+fn job_wrong(on_disk: Option<JobRecord>, event: &Value) -> Option<String> {
+    let Some(r) = on_disk else {
+        return Some("the job is not on disk".to_owned());
+    };
+    let final_state = match event["event"].as_str() {
+        Some("code_url") if r.code_url.as_deref() != event["code_url"].as_str() => {
+            return Some(format!("the code_url on disk is {:?}", r.code_url));
+        }
+        Some("paid") => JobState::Paid,
+        Some("closed") => JobState::Closed,
+        _ => return None,
+    };
+    (r.state != final_state).then(|| format!("the state on disk is {}", r.state.as_str()))
 }
 
 /// Start the daemon of `dir` with the checked sandbox and printer.
@@ -294,6 +333,18 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
         sandbox.pay(&no).unwrap();
         watch_until(&mut watcher, &watch, |e| e["event"] == "paid").await;
     }
+    // Two of the paid refunded, one under the POS's own number.
+    for (i, refund) in [
+        json!({"amount": 50}),
+        json!({"amount": 60, "out_refund_no": "RF1"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ask = json!({"op": "refund", "id": "r", "out_trade_no": number(i), "refund": refund});
+        pos.send(ask).await;
+        watch_until(&mut watcher, &watch, |e| e["event"] == "refunded").await;
+    }
 
     // The power goes now.
     let after = tempfile::tempdir().unwrap();
@@ -306,15 +357,18 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
         ("code_url", CHECKOUTS),
         ("closed", third),
         ("paid", third),
+        ("refund", 2),
+        ("refund_accepted", 2),
+        ("refunded", 2),
     ];
     watch.assert_all_on_disk("before the cut", &each);
     let printed = std::mem::take(&mut watch.findings.lock().unwrap().printed);
     restart_after_the_cut(after.path(), &sandbox, &printed).await;
 }
 
-/// The register comes back on what the disk held: no order is placed again, every job is
-/// there as the POS last heard of it, the QR on paper is its `code_url`, and a customer
-/// paying now is reported.
+/// The register comes back on what the disk held: no order is placed or refund asked again,
+/// every job is there as the POS last heard of it, the QR on paper is its `code_url`, and a
+/// customer paying now is reported.
 async fn restart_after_the_cut(
     dir: &Path,
     sandbox: &Arc<Sandbox>,
@@ -339,6 +393,9 @@ async fn restart_after_the_cut(
             [code_url],
             "{no}: the QR on paper and its code_url"
         );
+        if i < 2 {
+            assert_eq!(status["refunds"][0]["state"], "refunded", "{status}");
+        }
     }
     let last = number(CHECKOUTS - 1);
     let mut follow = daemon.connect().await;
