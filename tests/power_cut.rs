@@ -13,11 +13,10 @@
 //! - a refund is asked of WeChat Pay: it is on disk with its pinned request (a restart asks
 //!   the same refund again, never a second one);
 //! - the POS hears `accepted`, `code_url`, `paid`, `closed`, `refund_accepted` or `refunded`:
-//!   that fact is on disk (journal
-//!   before event; `printed` alone rides the group commit, and a power cut may only print
-//!   a receipt again). The watcher reads `accepted` after the `code_url`'s commit, whose
-//!   sync covers the insert too: the insert's own sync is what the placement check proves
-//!   (and `refund_accepted`'s, the refund's first call).
+//!   that fact is on disk (journal before event; `printed` alone rides the group commit,
+//!   and a power cut may only print a receipt again). The watcher reads `accepted` after the
+//!   `code_url`'s commit, whose sync covers the insert too: the insert's own sync is what
+//!   the placement check proves (and `refund_accepted`'s, the refund's first call).
 //!
 //! Each job is taken to its next moment alone, so no other job's sync can put a fact on disk
 //! by chance. Then the power is cut for real: a daemon started on the image places no order
@@ -63,7 +62,7 @@ struct Findings {
 struct Watch {
     state: PathBuf,
     findings: Arc<Mutex<Findings>>,
-    no_placements: bool,
+    after_cut: bool,
 }
 
 impl Watch {
@@ -141,7 +140,7 @@ impl PaymentBackend for CheckedBackend {
     fn place<'a>(&'a self, order: &'a PlaceOrder) -> BoxFuture<'a, Result<Placed, PaymentError>> {
         let no = &order.out_trade_no;
         let wrong = match self.watch.job(no) {
-            _ if self.watch.no_placements => Some("placed again after the cut".to_owned()),
+            _ if self.watch.after_cut => Some("placed again after the cut".to_owned()),
             None => Some("the job is not on disk".to_owned()),
             Some(r) if r.place_body != self.sandbox.prepare(order) => {
                 Some(format!("the request on disk is {:?}", r.place_body))
@@ -166,7 +165,7 @@ impl PaymentBackend for CheckedBackend {
     ) -> BoxFuture<'a, Result<RefundProgress, PaymentError>> {
         let no = &refund.out_refund_no;
         let wrong = match self.watch.refund(no) {
-            _ if self.watch.no_placements => Some("asked again after the cut".to_owned()),
+            _ if self.watch.after_cut => Some("asked again after the cut".to_owned()),
             None => Some("the refund is not on disk".to_owned()),
             Some(r) if r.body != self.sandbox.prepare_refund(refund) => {
                 Some(format!("the request on disk is {:?}", r.body))
@@ -308,7 +307,7 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
     let watch = Watch {
         state: dir.path().join("state"),
         findings: Arc::default(),
-        no_placements: false,
+        after_cut: false,
     };
     let daemon = start(dir.path(), &sandbox, &watch).await;
     let mut watcher = daemon.connect().await;
@@ -377,7 +376,7 @@ async fn restart_after_the_cut(
     let watch = Watch {
         state: dir.join("state"),
         findings: Arc::default(),
-        no_placements: true,
+        after_cut: true,
     };
     let daemon = start(dir, sandbox, &watch).await;
     let mut pos = daemon.connect().await;
