@@ -70,14 +70,12 @@ impl Watch {
     fn on_disk<T>(&self, read: impl FnOnce(&Journal) -> T) -> Option<T> {
         let cut = tempfile::tempdir().unwrap();
         durable_vfs::power_cut(&self.state, cut.path());
-        if !cut.path().join("journal.sqlite").exists() {
-            return None;
-        }
-        let journal = Journal::open(cut.path()).expect("the journal opens after a power cut");
-        let found = read(&journal);
-        drop(journal);
+        let found = cut.path().join("journal.sqlite").exists().then(|| {
+            let journal = Journal::open(cut.path()).expect("the journal opens after a power cut");
+            read(&journal)
+        });
         durable_vfs::forget(cut.path());
-        Some(found)
+        found
     }
 
     /// The job `no` as a power cut now would leave it (`None`: not on disk).
