@@ -65,7 +65,7 @@ pub(crate) fn serve(config_path: Option<&Path>, sandbox: bool) -> Result<ExitCod
             tokio::spawn(watchdog(jobs.clone(), interval, status));
         }
         server::run(listener, jobs, shutdown_signal()).await;
-        notifications.cancel();
+        notifications.stop().await;
         if let Some(metrics) = metrics {
             metrics.stop().await;
         }
@@ -131,26 +131,41 @@ fn load_certificates(backend: &WechatPay, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// The payment notification listener, when it runs; [`Listening::stop`] ends it.
+#[derive(Default)]
+struct Listening(Option<(CancellationToken, tokio::task::JoinHandle<()>)>);
+
+impl Listening {
+    /// Stop accepting notifications, answer those being received, and return once the
+    /// listener is closed.
+    async fn stop(self) {
+        if let Some((stop, task)) = self.0 {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+}
+
 /// `[notify] listen`: the payment notification listener beside the socket server, on WeChat
-/// Pay only (the sandbox has no notifications); the token stops it.
+/// Pay only (the sandbox has no notifications).
 async fn start_notifications(
     settings: &Settings,
     wechatpay: Option<Arc<WechatPay>>,
     jobs: &Jobs,
-) -> Result<CancellationToken> {
-    let stop = CancellationToken::new();
+) -> Result<Listening> {
     let Some(listener) = notify::bind(&settings.notify.listen).await? else {
-        return Ok(stop);
+        return Ok(Listening::default());
     };
     let Some(backend) = wechatpay else {
         tracing::warn!(
             target: LOG_TARGET,
             "notify.listen is set but the backend is the sandbox: no notifications come; not listening"
         );
-        return Ok(stop);
+        return Ok(Listening::default());
     };
     let notifications = Notifications::new(backend, jobs.clone(), &settings.notify.path);
-    tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(notify::run(listener, Arc::new(notifications), stop.clone()));
     let poll = JobsConfig::from_settings(settings).poll;
     info!(
         target: LOG_TARGET,
@@ -162,7 +177,7 @@ async fn start_notifications(
         wxprint::config::PollSchedule::NOTIFIED_SLOWDOWN,
         humantime::format_duration(poll.slow),
     );
-    Ok(stop)
+    Ok(Listening(Some((stop, task))))
 }
 
 /// `[metrics]`: the exporter, when on; the journal's size and the open orders are read at

@@ -1,14 +1,16 @@
 //! The daemon's small HTTP/1.1 side doors (hyper): the payment notification listener
 //! (`notify/`) and the metrics endpoint (`metrics/`). This file owns binding `host:port` or
 //! a Unix socket ([`HttpListener`]), the accept loop until a stop token ([`serve_until`]),
-//! one task per connection, at most so many at once, and the header timeout; what a request
-//! means is the caller's `handle`. Knows no path, body or answer.
+//! one task per connection, at most so many at once, the header timeout, and the end: at the
+//! stop, the requests in progress are answered (a notification being handled gets its
+//! answer, not a reset) and idle kept-alive connections closed. What a request means is the
+//! caller's `handle`. Knows no path, body or answer.
 //!
 //! The cap on connections is what keeps a side door from starving the rest of the daemon: a
 //! flood of idle connections (each held up to the header timeout) would otherwise take the
 //! file descriptors that the POS socket, the journal and each receipt's printer connection
-//! need. Past the cap, new connections wait in the kernel's listen backlog (the model is
-//! mini-redis's `MAX_CONNECTIONS`), [`TCP_BACKLOG`] of them on `host:port`.
+//! need. Past the cap (`places.rs`, the POS socket's rule too), new connections wait in the
+//! kernel's listen backlog, [`TCP_BACKLOG`] of them on `host:port`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,9 +25,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, UnixListener};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tokio_util::task::TaskTracker;
+
+use super::places::{self, Place, Places};
 
 use crate::config::NotifyListen;
 
@@ -114,7 +117,9 @@ pub(crate) struct HttpOptions {
     pub(crate) max_connections: usize,
 }
 
-/// Accept connections on `listener` and answer each request with `handle`, until `stop`.
+/// Accept connections on `listener` and answer each request with `handle`, until `stop`;
+/// then finish the requests in progress (an idle kept-alive connection is closed at once)
+/// and return once every connection is closed.
 pub(crate) async fn serve_until<H, F>(
     listener: HttpListener,
     options: HttpOptions,
@@ -124,55 +129,59 @@ pub(crate) async fn serve_until<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let permits = std::sync::Arc::new(Semaphore::new(options.max_connections));
+    let places = Places::new(options.max_connections);
+    let connections = TaskTracker::new();
     loop {
-        let permit = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+        let Some(place) = places.take(stop.cancelled()).await else {
+            break;
         };
-        tokio::select! {
+        let accepted = tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            accepted = accept(&listener, options, handle.clone(), permit) => {
-                if let Err(e) = accepted {
-                    warn!(error = %e, "{} connection not accepted", options.what);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(Accepted::Tcp(stream)) => {
+                connections.spawn(serve(stream, options, handle.clone(), place, stop.clone()));
             }
+            Ok(Accepted::Unix(stream)) => {
+                connections.spawn(serve(stream, options, handle.clone(), place, stop.clone()));
+            }
+            Err(e) => places::accept_failed(options.what, &e).await,
         }
     }
     if let HttpListener::Unix(_, path) = &listener {
         let _ = std::fs::remove_file(path);
     }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
 }
 
-/// Accept one connection and serve it on its own task, which holds `permit` while it lasts.
-async fn accept<H, F>(
-    listener: &HttpListener,
+/// A connection just accepted on a side door.
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl HttpListener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        Ok(match self {
+            HttpListener::Tcp(l) => Accepted::Tcp(l.accept().await?.0),
+            HttpListener::Unix(l, _) => Accepted::Unix(l.accept().await?.0),
+        })
+    }
+}
+
+/// Serve one connection, holding its `place` while it lasts. Once `stop` is cancelled the
+/// request in progress is answered and the connection closed.
+async fn serve<S, H, F>(
+    io: S,
     options: HttpOptions,
     handle: H,
-    permit: OwnedSemaphorePermit,
-) -> std::io::Result<()>
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
-    match listener {
-        HttpListener::Tcp(l) => {
-            let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, options, handle, permit));
-        }
-        HttpListener::Unix(l, _) => {
-            let (stream, _) = l.accept().await?;
-            tokio::spawn(serve(stream, options, handle, permit));
-        }
-    }
-    Ok(())
-}
-
-async fn serve<S, H, F>(io: S, options: HttpOptions, handle: H, permit: OwnedSemaphorePermit)
-where
+    place: Place,
+    stop: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
@@ -186,6 +195,17 @@ where
         .header_read_timeout(options.read_timeout)
         .keep_alive(options.keep_alive)
         .serve_connection(TokioIo::new(io), service);
-    let _ = connection.await;
-    drop(permit);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+    drop(place);
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

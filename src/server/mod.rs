@@ -13,7 +13,8 @@
 //! - `connection.rs`: one connection — a reader that parses one request per line, a writer
 //!   that owns the socket's write half, and a forwarding task per request that follows a job.
 //! - `http.rs`: the HTTP/1.1 side doors beside the socket (payment notifications, metrics):
-//!   binding, the accept loop, one task per connection; what a request means is the caller's.
+//!   binding, the accept loop, one task per connection; what a request means is the caller's;
+//! - `places.rs`: the cap on connections at once, the same rule for the socket and the doors.
 //!
 //! The server knows the protocol and the [`Jobs`] handle only: not payments, printers or
 //! the journal.
@@ -23,16 +24,17 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::jobs::Jobs;
+use places::Places;
 
 mod connection;
 mod framing;
 mod http;
+mod places;
 
 pub use http::HttpListener;
 pub(crate) use http::{HttpOptions, bind_http, serve_until};
@@ -155,14 +157,13 @@ pub async fn run(listener: Listener, jobs: Jobs, shutdown: impl Future<Output = 
         .filter(|_| remove_file);
     let connections = TaskTracker::new();
     let closing = CancellationToken::new();
-    let permits = std::sync::Arc::new(Semaphore::new(max_connections));
+    let places = Places::new(max_connections);
     tokio::pin!(shutdown);
     loop {
         // A free place first, then the next connection: past the cap they wait in the
         // socket's backlog.
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+        let Some(place) = places.take(&mut shutdown).await else {
+            break;
         };
         tokio::select! {
             _ = &mut shutdown => break,
@@ -171,14 +172,10 @@ pub async fn run(listener: Listener, jobs: Jobs, shutdown: impl Future<Output = 
                     let (jobs, closing) = (jobs.clone(), closing.clone());
                     connections.spawn(async move {
                         connection::handle(stream, jobs, closing).await;
-                        drop(permit);
+                        drop(place);
                     });
                 }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little, keep serving.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
+                Err(e) => places::accept_failed("POS", &e).await,
             }
         }
     }
