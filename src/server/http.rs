@@ -2,8 +2,9 @@
 //! (`notify/`) and the metrics endpoint (`metrics/`). This file owns binding `host:port` or
 //! a Unix socket ([`HttpListener`]), the accept loop until a stop token ([`serve_until`]),
 //! one task per connection, at most so many at once, the header timeout, and the end: at the
-//! stop, the requests in progress are answered (a notification being handled gets its
-//! answer, not a reset) and idle kept-alive connections closed. What a request means is the
+//! stop, the requests in progress are answered within the header timeout (a notification
+//! being handled gets its answer, not a reset; a client that stops reading is cut off) and
+//! idle kept-alive connections closed. What a request means is the
 //! caller's `handle`. Knows no path, body or answer.
 //!
 //! The cap on connections is what keeps a side door from starving the rest of the daemon: a
@@ -174,7 +175,7 @@ impl HttpListener {
 }
 
 /// Serve one connection, holding its `place` while it lasts. Once `stop` is cancelled the
-/// request in progress is answered and the connection closed.
+/// request in progress is answered, within `read_timeout`, and the connection closed.
 async fn serve<S, H, F>(
     io: S,
     options: HttpOptions,
@@ -200,7 +201,8 @@ async fn serve<S, H, F>(
         _ = connection.as_mut() => {}
         () = stop.cancelled() => {
             connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            // hyper has no write timeout: a client that stops reading would hold the stop.
+            let _ = tokio::time::timeout(options.read_timeout, connection).await;
         }
     }
     drop(place);

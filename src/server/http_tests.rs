@@ -12,14 +12,26 @@ use tokio_util::sync::CancellationToken;
 
 use super::{HttpListener, HttpOptions, bind_tcp, serve_until};
 
+type Door = (String, CancellationToken, tokio::task::JoinHandle<()>);
+
 /// A door on 127.0.0.1 whose every answer takes `answer_after`; its address, its stop token
 /// and the task serving it.
-async fn door(answer_after: Duration) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+async fn door(answer_after: Duration) -> Door {
+    door_answering(
+        answer_after,
+        Bytes::from_static(b"done"),
+        Duration::from_secs(5),
+    )
+    .await
+}
+
+/// A door answering `body` after `answer_after`, with the header timeout `read_timeout`.
+async fn door_answering(answer_after: Duration, body: Bytes, read_timeout: Duration) -> Door {
     let listener = bind_tcp("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let options = HttpOptions {
         what: "test",
-        read_timeout: Duration::from_secs(5),
+        read_timeout,
         keep_alive: true,
         max_connections: 4,
     };
@@ -28,9 +40,12 @@ async fn door(answer_after: Duration) -> (String, CancellationToken, tokio::task
         HttpListener::Tcp(listener),
         options,
         stop.clone(),
-        move |_req: Request<hyper::body::Incoming>| async move {
-            tokio::time::sleep(answer_after).await;
-            Response::new(Full::new(Bytes::from_static(b"done")))
+        move |_req: Request<hyper::body::Incoming>| {
+            let body = body.clone();
+            async move {
+                tokio::time::sleep(answer_after).await;
+                Response::new(Full::new(body))
+            }
         },
     ));
     (address, stop, served)
@@ -91,4 +106,27 @@ async fn an_idle_kept_alive_connection_does_not_hold_the_stop() {
         rest.ends_with("done"),
         "the rest of the first answer, then the close: {rest:?}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_holds_the_stop_no_longer_than_the_header_timeout() {
+    // An answer far larger than the sockets' buffers, to a client that never reads it:
+    // hyper's write waits for ever; the stop cuts it off after the header timeout.
+    let big = Bytes::from(vec![b'x'; 16 * 1024 * 1024]);
+    let (address, stop, served) =
+        door_answering(Duration::ZERO, big, Duration::from_millis(300)).await;
+    let mut client = TcpStream::connect(&address).await.unwrap();
+    client.write_all(GET).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = Instant::now();
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(3), served)
+        .await
+        .expect("a stalled answer does not hold the stop")
+        .unwrap();
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(250),
+        "the answer had its time"
+    );
+    drop(client);
 }
