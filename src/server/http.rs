@@ -4,8 +4,8 @@
 //! one task per connection, at most so many at once, the header timeout, and the end: at the
 //! stop, the requests in progress are answered within the header timeout (a notification
 //! being handled gets its answer, not a reset; a client that stops reading is cut off) and
-//! idle kept-alive connections closed. What a request means is the
-//! caller's `handle`. Knows no path, body or answer.
+//! idle kept-alive connections closed. What a request means is the caller's `handle`.
+//! Knows no path, body or answer.
 //!
 //! The cap on connections is what keeps a side door from starving the rest of the daemon: a
 //! flood of idle connections (each held up to the header timeout) would otherwise take the

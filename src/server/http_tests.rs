@@ -53,6 +53,21 @@ async fn door_answering(answer_after: Duration, body: Bytes, read_timeout: Durat
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: door\r\n\r\n";
 
+/// Stop the door and wait for it to close, at most `limit`; how long it took.
+async fn stop_within(
+    stop: &CancellationToken,
+    served: tokio::task::JoinHandle<()>,
+    limit: Duration,
+) -> Duration {
+    let stopping = Instant::now();
+    stop.cancel();
+    tokio::time::timeout(limit, served)
+        .await
+        .unwrap_or_else(|_| panic!("the door still open {limit:?} after the stop"))
+        .unwrap();
+    stopping.elapsed()
+}
+
 /// Everything the connection sends until the door closes it.
 async fn read_to_close(stream: &mut TcpStream) -> String {
     let mut got = Vec::new();
@@ -94,13 +109,11 @@ async fn an_idle_kept_alive_connection_does_not_hold_the_stop() {
     client.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 200");
     // The connection stays open, idle, kept alive; the stop closes it at once.
-    let stopping = Instant::now();
-    stop.cancel();
-    tokio::time::timeout(Duration::from_secs(2), served)
-        .await
-        .expect("an idle connection is closed at the stop, not waited for")
-        .unwrap();
-    assert!(stopping.elapsed() < Duration::from_secs(1));
+    let took = stop_within(&stop, served, Duration::from_secs(2)).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "an idle connection is not waited for: {took:?}"
+    );
     let rest = read_to_close(&mut client).await;
     assert!(
         rest.ends_with("done"),
@@ -118,15 +131,10 @@ async fn a_client_that_stops_reading_holds_the_stop_no_longer_than_the_header_ti
     let mut client = TcpStream::connect(&address).await.unwrap();
     client.write_all(GET).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stopping = Instant::now();
-    stop.cancel();
-    tokio::time::timeout(Duration::from_secs(3), served)
-        .await
-        .expect("a stalled answer does not hold the stop")
-        .unwrap();
+    let took = stop_within(&stop, served, Duration::from_secs(3)).await;
     assert!(
-        stopping.elapsed() >= Duration::from_millis(250),
-        "the answer had its time"
+        took >= Duration::from_millis(250),
+        "the answer had its time: {took:?}"
     );
     drop(client);
 }
