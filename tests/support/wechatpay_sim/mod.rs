@@ -3,8 +3,8 @@
 //! mainland direct, mainland partner, Global common, Global institutional), chosen with
 //! [`SimConfig::with_kind`] (default: mainland direct).
 //!
-//! It is an independent implementation: it signs and verifies with `rsa`/`sha2`/`base64`
-//! and encrypts with `aes-gcm` itself and never calls wxprint's own WeChat Pay code, so a
+//! An independent implementation: it verifies with `rsa`/`sha2`/`base64`, signs with aws-lc
+//! (`signer.rs`), encrypts with `aes-gcm` and never calls wxprint's own WeChat Pay code, so a
 //! mistake in one side shows up as a failure instead of cancelling out.
 //!
 //! # What is faithful
@@ -84,12 +84,12 @@
 //! - Not modelled: `detail`/`scene_info`/`settle_info`/`limit_pay` contents (accepted
 //!   unchecked), the `/id/{id}` paths, the Global unpaid answer's exact shape (here
 //!   `amount{total, currency}`), the 7-day auto-close, rate limits (inject `Status429`),
-//!   refunds by `transaction_id`, `funds_account`/`goods_detail` (accepted unchecked), and the `?algorithm_type=`
-//!   filter of `/v3/certificates` (ignored).
+//!   refunds by `transaction_id`, `funds_account`/`goods_detail` (accepted unchecked), and
+//!   the `?algorithm_type=` filter of `/v3/certificates` (ignored).
 //! - Codes whose exact value is not documented are best guesses: a body `mchid` different
 //!   from the header's → 400 `PARAM_ERROR` "mchid不匹配"; re-entry after `time_expire` → 400
-//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR` "商户号不存在或与证书不匹配" (a message that
-//!   names the merchant id, as WeChat's does: the client must show it, not guess keys).
+//!   `INVALID_REQUEST` "订单已过期"; an unknown header mchid → 401 `SIGN_ERROR`
+//!   "商户号不存在或与证书不匹配" (naming the merchant id, as WeChat's does: show it, not guess).
 //!
 //! # Faults
 //! [`Simulator::inject`] queues a [`Fault`] for the next `times` calls to an [`Endpoint`].
@@ -119,7 +119,8 @@
 //! - `place.rs`: the Native place call and its body validation; `fields.rs`: the shared
 //!   field validators (`null`s, unknown fields, strings, `amount`);
 //! - `trade.rs`: the query and close calls about one order;
-//! - `signing.rs`: request authentication and response signing (`rsa`, `sha2`);
+//! - `signing.rs`: request authentication (`rsa`, `sha2`) and response signing with the keys
+//!   of `signer.rs` (aws-lc);
 //! - `certificates.rs`: `/v3/certificates` (AES-256-GCM) and the certificate's validity;
 //!   `rotation.rs`: the certificate rotated to, and which certificate signs and is listed;
 //! - `refunds.rs`: refunds as WeChat keeps them and the apply call with its rules;
@@ -129,8 +130,7 @@
 //! - `selftest.rs`, `selftest_refusals.rs` (tests only): the kinds' rules over HTTP, with the
 //!   tiny signed client of `test_client.rs`.
 
-// A test double with a whole API (orders, the payer's actions, faults, the call log, the
-// clock); its users (tests/wechatpay, examples/wechatpay_sim, benches/wechatpay) each compile
+// A test double with a whole API; its users (tests, the example, the benches) each compile
 // it on their own and each uses a different part of it.
 #![allow(
     dead_code,
@@ -174,6 +174,7 @@ mod selftest;
     reason = "unused in the bench, which has no test harness"
 )]
 mod selftest_refusals;
+mod signer;
 mod signing;
 #[cfg(test)]
 mod test_client;
@@ -187,8 +188,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rsa::pkcs1v15::{SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::pkcs1v15::VerifyingKey;
+use rsa::pkcs8::DecodePublicKey;
 use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -354,8 +355,7 @@ impl Simulator {
         config.assert_coherent();
         let merchant_key = rsa::PublicKey::from_public_key_pem(&config.merchant_public_key_pem)
             .expect("merchant public key (SPKI PEM)");
-        let platform_key = rsa::PrivateKey::from_pkcs8_pem(&config.platform_private_key_pem)
-            .expect("platform private key (PKCS#8 PEM)");
+        let platform_key = signer::Signer::from_pem(&config.platform_private_key_pem);
         let validity = certificates::cert_validity(&config.platform_cert_pem);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -363,7 +363,7 @@ impl Simulator {
         let inner = Arc::new(Inner {
             config,
             merchant_key: VerifyingKey::new(merchant_key),
-            platform_key: SigningKey::new(platform_key),
+            platform_key,
             cert_validity: validity,
             rotated: OnceLock::new(),
             clock_offset: AtomicI64::new(0),
@@ -458,7 +458,7 @@ impl Simulator {
 struct Inner {
     config: SimConfig,
     merchant_key: VerifyingKey<Sha256>,
-    platform_key: SigningKey<Sha256>,
+    platform_key: signer::Signer,
     /// Unix seconds `(not_before, not_after)` of the platform certificate.
     cert_validity: Option<(i64, i64)>,
     /// The certificate rotated to ([`Simulator::rotate_certificate`]), once rotated.

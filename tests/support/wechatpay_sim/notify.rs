@@ -17,7 +17,6 @@ use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -164,7 +163,7 @@ impl Simulator {
         let mut message = format!("{ts}\n{nonce}\n").into_bytes();
         message.extend_from_slice(&body);
         message.push(b'\n');
-        let signature = BASE64.encode(key.sign(&message).to_bytes());
+        let signature = BASE64.encode(key.sign(&message));
         let headers = [
             ("Wechatpay-Timestamp", ts.to_string()),
             ("Wechatpay-Nonce", nonce),

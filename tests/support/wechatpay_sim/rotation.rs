@@ -10,11 +10,8 @@
 //! -days 7300 -sha256 -set_serial 0x5E8A1C0FFEE0D15EA5E0000000000002
 //! -subj "/C=CN/O=wxprint test/CN=WeChat Pay platform certificate, rotated (test only)"`.
 
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use sha2::Sha256;
-
 use super::certificates::cert_validity;
+use super::signer::Signer;
 use super::{Inner, Simulator};
 
 /// The serial of the certificate WeChat Pay rotates to.
@@ -25,7 +22,7 @@ const ROTATED_CERT_PEM: &str = include_str!("rotated_platform_cert.pem");
 
 /// The certificate that signs answers after [`Simulator::rotate_certificate`].
 pub(super) struct Rotated {
-    key: SigningKey<Sha256>,
+    key: Signer,
     /// Unix seconds `(not_before, not_after)`.
     validity: Option<(i64, i64)>,
 }
@@ -44,10 +41,7 @@ impl Simulator {
     /// `/v3/certificates` lists both. A second call changes nothing.
     pub fn rotate_certificate(&self) {
         self.inner.rotated.get_or_init(|| Rotated {
-            key: SigningKey::new(
-                rsa::PrivateKey::from_pkcs8_pem(ROTATED_KEY_PEM)
-                    .expect("rotated platform key (PKCS#8 PEM)"),
-            ),
+            key: Signer::from_pem(ROTATED_KEY_PEM),
             validity: cert_validity(ROTATED_CERT_PEM),
         });
     }
@@ -56,7 +50,7 @@ impl Simulator {
 impl Inner {
     /// The key and serial that sign answers in certificate mode: the rotated certificate's
     /// once [`Simulator::rotate_certificate`] was called, else the configured one's.
-    pub(super) fn certificate_signer(&self) -> (&SigningKey<Sha256>, &str) {
+    pub(super) fn certificate_signer(&self) -> (&Signer, &str) {
         match self.rotated.get() {
             Some(rotated) => (&rotated.key, ROTATED_SERIAL),
             None => (&self.platform_key, &self.config.platform_serial),

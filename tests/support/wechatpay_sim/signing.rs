@@ -1,6 +1,6 @@
-//! The signature side, done with `rsa`/`sha2`/`base64` directly (never wxprint's code):
-//! checking a request's `Authorization` against the merchant key, and signing answers with
-//! the platform key, spoiled as a signature fault asks.
+//! The signature side, never wxprint's code: checking a request's `Authorization` against
+//! the merchant key (`rsa`/`sha2`/`base64` directly), and signing answers with the platform
+//! key (`signer.rs`), spoiled as a signature fault asks.
 
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rsa::pkcs1v15::Signature;
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::signature::Verifier;
 use serde_json::json;
 
 use super::faults::{Fault, STALE_BY};
@@ -134,7 +134,7 @@ impl Inner {
         } else {
             certificate_key
         };
-        let mut signature = BASE64.encode(key.sign(&message).to_bytes());
+        let mut signature = BASE64.encode(key.sign(&message));
         if fault == Some(&Fault::SignTest) {
             signature = format!("{SIGNTEST_PREFIX}{signature}");
         }

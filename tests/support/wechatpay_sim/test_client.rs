@@ -1,19 +1,16 @@
 //! For the simulator's own tests (`selftest.rs`): a tiny merchant client that signs calls
-//! with the fixture merchant key (`rsa`/`sha2` directly, never wxprint's code) and speaks
+//! with the fixture merchant key (aws-lc directly, never wxprint's code: `signer.rs`) and speaks
 //! plain HTTP/1.1 over one connection per call. It checks nothing of the answer's signature:
 //! it exists to drive the simulator's request rules.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::Value;
-use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::ids::random_alnum;
+use super::signer::Signer;
 use super::time::unix;
 use super::{MERCHANT_SERIAL, Simulator, default_fixture_dir};
 
@@ -41,8 +38,8 @@ pub(super) async fn call(
     let nonce = random_alnum(32);
     let message = format!("{method}\n{target}\n{ts}\n{nonce}\n{body}\n");
     let pem = std::fs::read_to_string(default_fixture_dir().join("merchant_key.pem")).unwrap();
-    let key = SigningKey::<Sha256>::new(rsa::PrivateKey::from_pkcs8_pem(&pem).unwrap());
-    let signature = BASE64.encode(key.sign(message.as_bytes()).to_bytes());
+    let key = Signer::from_pem(&pem);
+    let signature = BASE64.encode(key.sign(message.as_bytes()));
     let authorization = format!(
         "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",timestamp=\"{ts}\",serial_no=\"{MERCHANT_SERIAL}\",signature=\"{signature}\"",
         sim.config().mchid
