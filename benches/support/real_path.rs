@@ -44,6 +44,25 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// How many times the threads of process `pid` were switched out so far (voluntary and
+/// not, every live thread): a thread that sleeps, waits or wakes adds at least one.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    let count = |status: String| -> u64 {
+        status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    };
+    tasks
+        .flatten()
+        .map(|task| count(std::fs::read_to_string(task.path().join("status")).unwrap_or_default()))
+        .sum()
+}
+
 /// `  1234 kB` → 1234.
 fn kib(value: &str) -> u64 {
     value

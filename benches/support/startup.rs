@@ -1,6 +1,6 @@
 //! The real-path bench's start-up run: a journal holding many finished jobs (written with
-//! the journal's own API), then the real daemon started on it, timed to its first `pong`.
-//! Knows no checkout.
+//! the journal's own API), then the real daemon started on it, timed to its first `pong`;
+//! and the daemon at rest on it, its RSS and its wake-ups. Knows no checkout.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,11 +11,16 @@ use wxprint::money::Money;
 use wxprint::protocol::{JobState, PrintState};
 
 use crate::daemon::{Daemon, Pos};
-use crate::real_path_support::{daemon_config, rss_kib, summary};
+use crate::real_path_support::{context_switches, daemon_config, rss_kib, summary};
 use crate::wechatpay_sim::Simulator;
 
 /// How many times the daemon is started on the same journal.
 const STARTS: usize = 15;
+
+/// How long the daemon is left alone after its `pong` before, and while, its wake-ups are
+/// counted.
+const SETTLE: Duration = Duration::from_secs(1);
+const IDLE: Duration = Duration::from_secs(5);
 
 /// A paid job of yesterday, as a checkout, a placement and a payment left it.
 fn paid(i: usize, now_ms: i64) -> JobRecord {
@@ -91,4 +96,21 @@ pub fn report(dir: &Path, sim: &Simulator, finished: usize) {
         "    start → pong  {}  ({STARTS} starts; target ≤ 50 ms); RSS {rss} KiB",
         summary(&times)
     );
+    let (rss, woke) = idle(&config, &socket);
+    println!(
+        "    idle (nothing to do, {IDLE:?} after {SETTLE:?}): RSS {rss} KiB, {woke} context \
+         switches (target ≤ 10 MB, no wake-ups)"
+    );
+}
+
+/// The daemon started on the journal, asked once, then left alone: its RSS, and how many
+/// times its threads were switched out during [`IDLE`] (0: nothing woke it).
+fn idle(config: &Path, socket: &Path) -> (u64, u64) {
+    let daemon = Daemon::start(config);
+    Pos::connect(socket).ask(r#"{"op":"ping","id":"p"}"#, "pong");
+    std::thread::sleep(SETTLE);
+    let before = context_switches(daemon.pid());
+    std::thread::sleep(IDLE);
+    let woke = context_switches(daemon.pid()).saturating_sub(before);
+    (rss_kib(daemon.pid()), woke)
 }
