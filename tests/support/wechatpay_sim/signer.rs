@@ -6,8 +6,8 @@
 //! every answer, while aws-lc takes 0.3–0.4 ms and 2 ms. Test runs made of thousands of
 //! answers waited on it, and in the real-path bench the simulator's signing competed with the
 //! daemon for the machine's two cores. Independence is kept where it counts: PKCS#1 v1.5
-//! signatures are deterministic, so these are the very bytes `rsa` makes (checked in
-//! `selftest.rs`), and what wxprint signs is still verified with `rsa` (`signing.rs`).
+//! signatures are deterministic, so these are the very bytes `rsa` makes (checked below), and
+//! what wxprint signs is still verified with `rsa` (`signing.rs`).
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
