@@ -4,7 +4,13 @@
 //!
 //! The journal runs over an imaging VFS (`support/durable_vfs.rs`): each sync keeps a copy
 //! of the file as it then was, so "the power went now" is a directory anyone can open. The
-//! in-process daemon, with the sandbox as WeChat Pay and the file printer, is watched at
+//! checks below are made on what was synced alone: nothing unsynced reached the disk, so a
+//! fact found there was synced in time. Before each sync, a torn cut is checked too: the
+//! commit being synced, and whatever was written since the last sync, reach the disk in
+//! part, sector by sector, in any order; the journal must open and hold each job and refund
+//! as the last sync left it or as those writes made it — nothing synced lost, nothing
+//! half-changed. That is SQLite's atomic commit, proven over this journal's own settings (a
+//! WAL kept and written over in place, `journal/wal.rs`). The in-process daemon, with the sandbox as WeChat Pay and the file printer, is watched at
 //! the three kinds of moment the rules name:
 //! - an order reaches WeChat Pay: its job, with its pinned request, is on disk (a restart
 //!   never places a second order);
@@ -44,6 +50,7 @@ use wxprint::payment::{
 use wxprint::printer::{FilePrinter, Printer, PrinterError, Printout};
 use wxprint::protocol::{JobState, PrinterStatus, RefundState};
 
+use durable_vfs::Cut;
 use support::{Client, Daemon, Options, checkout, decode_qr, fast_config};
 
 /// Checks made at the moments above, by kind of moment, and what each found wrong.
@@ -68,14 +75,50 @@ struct Watch {
 impl Watch {
     /// What `read` finds in the journal a power cut now would leave (`None`: no journal).
     fn on_disk<T>(&self, read: impl FnOnce(&Journal) -> T) -> Option<T> {
-        let cut = tempfile::tempdir().unwrap();
-        durable_vfs::power_cut(&self.state, cut.path());
-        let found = cut.path().join("journal.sqlite").exists().then(|| {
-            let journal = Journal::open(cut.path()).expect("the journal opens after a power cut");
+        self.after(Cut::Synced, read)
+    }
+
+    /// What `read` finds in the journal `cut` would leave now (`None`: no journal).
+    fn after<T>(&self, cut: Cut, read: impl FnOnce(&Journal) -> T) -> Option<T> {
+        let dir = tempfile::tempdir().unwrap();
+        durable_vfs::power_cut(&self.state, dir.path(), cut);
+        let found = dir.path().join("journal.sqlite").exists().then(|| {
+            let journal = Journal::open(dir.path())
+                .unwrap_or_else(|e| panic!("the journal opens after a power cut ({cut:?}): {e}"));
             read(&journal)
         });
-        durable_vfs::forget(cut.path());
+        durable_vfs::forget(dir.path());
         found
+    }
+
+    /// The torn cut of the module's comment, run before each sync of the journal's files.
+    fn check_torn(&self) {
+        let cut = Cut::torn();
+        // Run inside SQLite's sync, where a panic cannot unwind: one is a finding instead.
+        let cuts = || [Cut::Synced, cut, Cut::Written].map(|c| self.after(c, held));
+        let cuts = std::panic::catch_unwind(std::panic::AssertUnwindSafe(cuts));
+        let mut findings = self.findings.lock().unwrap();
+        let (synced, torn, written) = match cuts {
+            // The journal's first sync: nothing was on disk before it.
+            Ok([None, ..]) => return,
+            Ok([Some(synced), Some(torn), Some(written)]) => (synced, torn, written),
+            Ok(_) => return findings.wrong.push(format!("{cut:?} left no journal")),
+            Err(_) => {
+                let wrong = format!("{cut:?}: a journal did not open or read (the panic above)");
+                return findings.wrong.push(wrong);
+            }
+        };
+        // Both must happen: commits cut off, and commits through with others cut off.
+        let through = if torn == synced { "none" } else { "some" };
+        let counted = findings.checked.entry(format!("torn: {through} through"));
+        *counted.or_default() += 1;
+        for (no, t) in torn {
+            if synced.get(&no) != Some(&t) && written.get(&no) != Some(&t) {
+                let (before, after) = (&synced[&no], &written[&no]);
+                let wrong = format!("{cut:?} left {no} as {t:?}, neither {before:?} nor {after:?}");
+                findings.wrong.push(wrong);
+            }
+        }
     }
 
     /// The job `no` as a power cut now would leave it (`None`: not on disk).
@@ -111,6 +154,17 @@ impl Watch {
             findings.wrong.push(format!("{moment} of {no}: {w}"));
         }
     }
+}
+
+/// Every job of the test with its refunds, as one journal holds them.
+type Held = BTreeMap<String, (Option<JobRecord>, Vec<RefundRecord>)>;
+
+fn held(journal: &Journal) -> Held {
+    let of = |no: String| {
+        let held = (journal.get(&no).unwrap(), journal.refunds_of(&no).unwrap());
+        (no, held)
+    };
+    (0..CHECKOUTS).map(number).map(of).collect()
 }
 
 /// The sandbox, checked each time an order is sent to it.
@@ -308,6 +362,8 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
         after_cut: false,
     };
     let daemon = start(dir.path(), &sandbox, &watch).await;
+    let torn = watch.clone();
+    durable_vfs::before_sync(&watch.state, move || torn.check_torn());
     let mut watcher = daemon.connect().await;
     watcher.send(json!({"op": "watch", "id": "w"})).await;
     // `watch` has no reply of its own: the `pong` after it proves it is registered.
@@ -345,7 +401,7 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
 
     // The power goes now.
     let after = tempfile::tempdir().unwrap();
-    durable_vfs::power_cut(&watch.state, &after.path().join("state"));
+    durable_vfs::power_cut(&watch.state, &after.path().join("state"), Cut::torn());
     daemon.shutdown().await;
     let each = [
         ("placement", CHECKOUTS),
@@ -357,6 +413,8 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
         ("refund", 2),
         ("refund_accepted", 2),
         ("refunded", 2),
+        ("torn: none through", 1),
+        ("torn: some through", 1),
     ];
     watch.assert_all_on_disk("before the cut", &each);
     let printed = std::mem::take(&mut watch.findings.lock().unwrap().printed);
@@ -377,6 +435,8 @@ async fn restart_after_the_cut(
         after_cut: true,
     };
     let daemon = start(dir, sandbox, &watch).await;
+    let torn = watch.clone();
+    durable_vfs::before_sync(&watch.state, move || torn.check_torn());
     let mut pos = daemon.connect().await;
     for (i, no) in (0..CHECKOUTS).map(|i| (i, number(i))) {
         let status = pos
@@ -403,5 +463,5 @@ async fn restart_after_the_cut(
     sandbox.pay(&last).unwrap();
     watch_until(&mut follow, &watch, |e| e["event"] == "paid").await;
     daemon.shutdown().await;
-    watch.assert_all_on_disk("after the cut", &[("paid", 1)]);
+    watch.assert_all_on_disk("after the cut", &[("paid", 1), ("torn: none through", 1)]);
 }

@@ -1,11 +1,16 @@
 //! What a power cut would leave of SQLite's files: a VFS over SQLite's own (`unix`) that,
 //! each time a file is synced, keeps a copy of it as it then was — its durable image. Data
 //! written but not yet synced sits only in the page cache and is not in the image; that is
-//! what a power cut may lose, and the image assumes it loses all of it.
+//! what a power cut may lose. A cut may lose all of it ([`Cut::Synced`]) or only some: a
+//! disk writes the sectors queued in its cache in any order, so the power may go when some
+//! have reached the platter and others not ([`Cut::Torn`]: each 512-byte sector written
+//! since the image taken or not — never half a sector, which disks write whole).
 //!
 //! [`install`] makes it this process's default VFS, so every journal opened afterwards goes
 //! through it; [`power_cut`] copies the images of one directory's files into a new one:
-//! the directory as the register would find it after the power came back. Writes synced
+//! the directory as the register would find it after the power came back;
+//! [`before_sync`] runs a check at the moment a cut tears most: a commit written, its sync
+//! asked, nothing of it on the platter for sure. Writes synced
 //! outside SQLite (the journal's group commit syncs the WAL with its own descriptor) are not
 //! seen, so the image is mostly older than the disk: a fact found in it was synced — unless
 //! another connection's sync of the same file caught it too, as the disk itself might.
@@ -25,6 +30,10 @@ static IMAGES: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
 
 /// SQLite's default VFS, which this one wraps.
 static REAL: OnceLock<usize> = OnceLock::new();
+
+/// What to run before each sync of a file in a directory ([`before_sync`]).
+type Hook = (PathBuf, std::sync::Arc<dyn Fn() + Send + Sync>);
+static BEFORE_SYNC: Mutex<Option<Hook>> = Mutex::new(None);
 
 /// Our copy of each method table SQLite's VFS gave a file, by that table's address.
 static METHODS: Mutex<Vec<(usize, &'static ffi::sqlite3_io_methods)>> = Mutex::new(Vec::new());
@@ -58,21 +67,101 @@ pub fn install() {
     });
 }
 
+/// How much of what was written but not synced a power cut leaves on disk.
+#[derive(Debug, Clone, Copy)]
+pub enum Cut {
+    /// None of it: each file is its last synced image.
+    Synced,
+    /// Some of it, sector by sector, chosen by this seed ([`Cut::torn`] draws a new one).
+    Torn(u64),
+    /// All of it: each synced file as it is now written (what a `kill -9` leaves).
+    Written,
+}
+
+impl Cut {
+    /// A torn cut with the next seed of this process (each a different choice of sectors).
+    pub fn torn() -> Self {
+        static SEEDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Cut::Torn(SEEDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// The sector a disk writes whole: what a torn cut takes or leaves.
+const SECTOR: usize = 512;
+
 /// The files of `dir` as a power cut now would leave them, written into `into` (created):
 /// the power is back, and that is what is on disk there. Files never synced are absent.
-pub fn power_cut(dir: &Path, into: &Path) {
+pub fn power_cut(dir: &Path, into: &Path, cut: Cut) {
     std::fs::create_dir_all(into).unwrap();
     let (dir, into) = (canonical(dir), canonical(into));
     let mut images = images();
-    let cut: Vec<_> = images
+    let mut seed = match cut {
+        Cut::Torn(seed) => seed,
+        Cut::Synced | Cut::Written => 0,
+    };
+    let files: Vec<_> = images
         .iter()
         .filter(|(path, _)| path.parent() == Some(&dir))
-        .map(|(path, bytes)| (into.join(path.file_name().unwrap()), bytes.clone()))
+        .map(|(path, image)| {
+            let now = || std::fs::read(path).unwrap_or_default();
+            let bytes = match cut {
+                Cut::Synced => image.clone(),
+                Cut::Torn(_) => tear(image, &now(), &mut seed),
+                Cut::Written => now(),
+            };
+            (into.join(path.file_name().unwrap()), bytes)
+        })
         .collect();
-    for (path, bytes) in cut {
+    for (path, bytes) in files {
         std::fs::write(&path, &bytes).unwrap();
         images.insert(path, bytes);
     }
+}
+
+/// `image` with some of the sectors where the file is `now` different from it (written
+/// since, unsynced) taken from `now`; a sector taken past the image's end extends the file,
+/// zeros before it (a file system's hole). The seed picks the odds of each sector too —
+/// 1/2, 15/16 or 255/256 — so that whole commits get through as well as halves of them.
+fn tear(image: &[u8], now: &[u8], seed: &mut u64) -> Vec<u8> {
+    let left_out = (1u64 << [1, 4, 8][(*seed % 3) as usize]) - 1;
+    let mut torn = image.to_vec();
+    for start in (0..now.len()).step_by(SECTOR) {
+        let end = (start + SECTOR).min(now.len());
+        let sector = &now[start..end];
+        if torn.get(start..end) == Some(sector) || splitmix(seed) & left_out == 0 {
+            continue;
+        }
+        if torn.len() < end {
+            torn.resize(end, 0);
+        }
+        torn[start..end].copy_from_slice(sector);
+    }
+    torn
+}
+
+/// SplitMix64: the next pseudo-random number of the sequence `state` is in.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Run `check` before every sync of a file of `dir` from now on, on the syncing thread,
+/// outside the VFS's locks (it may cut and open journals itself; theirs are other
+/// directories). Replaces the check set before.
+pub fn before_sync(dir: &Path, check: impl Fn() + Send + Sync + 'static) {
+    let hook = (canonical(dir), std::sync::Arc::new(check) as _);
+    *BEFORE_SYNC.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+}
+
+/// The check to run before syncing `path`, if its directory has one.
+fn check_before_syncing(path: &Path) -> Option<std::sync::Arc<dyn Fn() + Send + Sync>> {
+    let hook = BEFORE_SYNC.lock().unwrap_or_else(|p| p.into_inner());
+    let (dir, check) = hook.as_ref()?;
+    let parent = std::fs::canonicalize(path).ok()?.parent()?.to_owned();
+    (parent == *dir).then(|| check.clone())
 }
 
 /// Forget the images of `dir`'s files (a directory about to be removed).
@@ -150,6 +239,11 @@ unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     // SAFETY: `file` was opened by [`open`], so its `Extra` is set.
     unsafe {
         let extra = &*extra(file);
+        if !extra.path.is_null()
+            && let Some(check) = check_before_syncing(&*extra.path)
+        {
+            check();
+        }
         // Held across the sync and the copy: two connections syncing one file (a writer and
         // a checkpointer) store their images in the order they synced.
         let mut images = images();
