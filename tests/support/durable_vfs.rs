@@ -3,14 +3,16 @@
 //! written but not yet synced sits only in the page cache and is not in the image; that is
 //! what a power cut may lose. A cut may lose all of it ([`Cut::Synced`]) or only some: a
 //! disk writes the sectors queued in its cache in any order, so the power may go when some
-//! have reached the platter and others not ([`Cut::Torn`]: each 512-byte sector written
-//! since the image taken or not — never half a sector, which disks write whole).
+//! have reached the platter and others not ([`Cut::Torn`]: some of the 512-byte sectors
+//! where the file now differs from its image — never half a sector, which disks write
+//! whole). [`Cut::Commits`] is what an atomic commit allows such a cut to leave: the WAL's
+//! commits since its image, a whole number of them.
 //!
 //! [`install`] makes it this process's default VFS, so every journal opened afterwards goes
-//! through it; [`power_cut`] copies the images of one directory's files into a new one:
-//! the directory as the register would find it after the power came back;
-//! [`before_sync`] runs a check at the moment a cut tears most: a commit written, its sync
-//! asked, nothing of it on the platter for sure. Writes synced
+//! through it; [`snapshot`] reads one directory's images and live bytes at one instant, and
+//! [`Snapshot::cut`] writes what a cut leaves of them into a new directory: as the register
+//! would find it after the power came back ([`power_cut`] does both). [`before_sync`] runs a
+//! check at the moment a cut tears most: a commit written, its sync asked. Writes synced
 //! outside SQLite (the journal's group commit syncs the WAL with its own descriptor) are not
 //! seen, so the image is mostly older than the disk: a fact found in it was synced — unless
 //! another connection's sync of the same file caught it too, as the disk itself might.
@@ -19,9 +21,10 @@
 //! Knows SQLite's VFS interface (`sqlite3_vfs`, `sqlite3_io_methods`), nothing of wxprint.
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, OsString, c_char, c_int};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::ffi;
 
@@ -32,7 +35,7 @@ static IMAGES: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
 static REAL: OnceLock<usize> = OnceLock::new();
 
 /// What to run before each sync of a file in a directory ([`before_sync`]).
-type Hook = (PathBuf, std::sync::Arc<dyn Fn() + Send + Sync>);
+type Hook = (PathBuf, Arc<dyn Fn() + Send + Sync>);
 static BEFORE_SYNC: Mutex<Option<Hook>> = Mutex::new(None);
 
 /// Our copy of each method table SQLite's VFS gave a file, by that table's address.
@@ -74,67 +77,141 @@ pub enum Cut {
     Synced,
     /// Some of it, sector by sector, chosen by this seed ([`Cut::torn`] draws a new one).
     Torn(u64),
-    /// All of it: each synced file as it is now written (what a `kill -9` leaves).
+    /// The WAL's first `n` commits written since its image, whole, and nothing else
+    /// ([`Snapshot::commits`] counts them).
+    Commits(usize),
+    /// All of it: each synced file as it is now written (what a `kill -9` leaves of them;
+    /// a file never synced is absent here too).
     Written,
 }
 
 impl Cut {
     /// A torn cut with the next seed of this process (each a different choice of sectors).
     pub fn torn() -> Self {
-        static SEEDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        Cut::Torn(SEEDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        static SEEDS: AtomicU64 = AtomicU64::new(1);
+        Cut::Torn(SEEDS.fetch_add(1, Ordering::Relaxed))
     }
 }
 
 /// The sector a disk writes whole: what a torn cut takes or leaves.
 const SECTOR: usize = 512;
 
-/// The files of `dir` as a power cut now would leave them, written into `into` (created):
-/// the power is back, and that is what is on disk there. Files never synced are absent.
-pub fn power_cut(dir: &Path, into: &Path, cut: Cut) {
-    std::fs::create_dir_all(into).unwrap();
-    let (dir, into) = (canonical(dir), canonical(into));
-    let mut images = images();
-    let mut seed = match cut {
-        Cut::Torn(seed) => seed,
-        Cut::Synced | Cut::Written => 0,
-    };
-    let files: Vec<_> = images
+/// One directory's synced files at one instant: each one's image and its bytes as now
+/// written, read under the images' lock, so that every cut made of it is of one moment.
+pub struct Snapshot {
+    files: Vec<(OsString, Vec<u8>, Vec<u8>)>,
+}
+
+/// The synced files of `dir`, as now.
+pub fn snapshot(dir: &Path) -> Snapshot {
+    let dir = canonical(dir);
+    let images = images();
+    let files = images
         .iter()
         .filter(|(path, _)| path.parent() == Some(&dir))
         .map(|(path, image)| {
-            let now = || std::fs::read(path).unwrap_or_default();
-            let bytes = match cut {
-                Cut::Synced => image.clone(),
-                Cut::Torn(_) => tear(image, &now(), &mut seed),
-                Cut::Written => now(),
-            };
-            (into.join(path.file_name().unwrap()), bytes)
+            let now = std::fs::read(path).unwrap_or_default();
+            (path.file_name().unwrap().to_owned(), image.clone(), now)
         })
         .collect();
-    for (path, bytes) in files {
-        std::fs::write(&path, &bytes).unwrap();
-        images.insert(path, bytes);
+    Snapshot { files }
+}
+
+impl Snapshot {
+    /// Write what `cut` leaves of these files into `into` (created), as their images there:
+    /// the power is back, and that is what is on disk. Files never synced are absent.
+    pub fn cut(&self, cut: Cut, into: &Path) {
+        std::fs::create_dir_all(into).unwrap();
+        let into = canonical(into);
+        let mut seed = if let Cut::Torn(seed) = cut { seed } else { 0 };
+        let mut images = images();
+        for (name, image, now) in &self.files {
+            let bytes = match cut {
+                Cut::Synced => image.clone(),
+                Cut::Torn(_) => tear(image, now, &mut seed),
+                Cut::Commits(n) if is_wal(name) => match commit_ends(image, now)[..n] {
+                    [.., end] => [&now[..end], image.get(end..).unwrap_or_default()].concat(),
+                    [] => image.clone(),
+                },
+                Cut::Commits(_) => image.clone(),
+                Cut::Written => now.clone(),
+            };
+            let path = into.join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            images.insert(path, bytes);
+        }
     }
+
+    /// How many commits the WAL holds that were written since its image.
+    pub fn commits(&self) -> usize {
+        let mut wals = self.files.iter().filter(|(name, ..)| is_wal(name));
+        wals.next()
+            .map_or(0, |(_, image, now)| commit_ends(image, now).len())
+    }
+}
+
+/// The files of `dir` as `cut` would leave them now, written into `into`.
+pub fn power_cut(dir: &Path, into: &Path, cut: Cut) {
+    snapshot(dir).cut(cut, into);
+}
+
+fn is_wal(name: &OsString) -> bool {
+    name.to_string_lossy().ends_with("-wal")
+}
+
+/// Where each commit of the WAL `now` that was written since `image` ends. SQLite's WAL
+/// format (sqlite.org/fileformat2.html §4.1): a 32-byte header, the page size at offset 8
+/// and the salts at 16; then frames, each a 24-byte header and a page, whose header holds
+/// the database's size in pages after a commit at 4 (0 in a commit's other frames) and the
+/// salts at 8 — a frame with other salts is left from an earlier run of the file.
+fn commit_ends(image: &[u8], now: &[u8]) -> Vec<usize> {
+    let Some(header) = now.get(..32) else {
+        return Vec::new();
+    };
+    let page = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+    let page = if page == 1 { 65536 } else { page };
+    let changed = (0..now.len()).find(|&i| image.get(i) != Some(&now[i]));
+    let changed = changed.unwrap_or(now.len());
+    let mut ends = Vec::new();
+    let mut at = 32;
+    while at + 24 + page <= now.len() && now[at + 8..at + 16] == header[16..24] {
+        let end = at + 24 + page;
+        if now[at + 4..at + 8] != [0; 4] && end > changed {
+            ends.push(end);
+        }
+        at = end;
+    }
+    ends
 }
 
 /// `image` with some of the sectors where the file is `now` different from it (written
 /// since, unsynced) taken from `now`; a sector taken past the image's end extends the file,
-/// zeros before it (a file system's hole). The seed picks the odds of each sector too —
-/// 1/2, 15/16 or 255/256 — so that whole commits get through as well as halves of them.
+/// zeros before it (a file system's hole). Disks tend to write in order, but need not: the
+/// first few of those sectors are taken in order — none, all, or any number, a quarter, a
+/// quarter and a half of the time — and of the rest, half the time, each with even odds.
+/// So commits are cut off, get through, and get through in part.
 fn tear(image: &[u8], now: &[u8], seed: &mut u64) -> Vec<u8> {
-    let left_out = (1u64 << [1, 4, 8][(*seed % 3) as usize]) - 1;
+    let sectors = (0..now.len())
+        .step_by(SECTOR)
+        .map(|start| start..(start + SECTOR).min(now.len()));
+    let differing: Vec<_> = sectors
+        .filter(|s| image.get(s.clone()) != Some(&now[s.clone()]))
+        .collect();
+    let in_order = match splitmix(seed) % 4 {
+        0 => 0,
+        1 => differing.len(),
+        _ => splitmix(seed) as usize % (differing.len() + 1),
+    };
+    let scattered = splitmix(seed) & 1 == 1;
     let mut torn = image.to_vec();
-    for start in (0..now.len()).step_by(SECTOR) {
-        let end = (start + SECTOR).min(now.len());
-        let sector = &now[start..end];
-        if torn.get(start..end) == Some(sector) || splitmix(seed) & left_out == 0 {
+    for (i, sector) in differing.into_iter().enumerate() {
+        if i >= in_order && !(scattered && splitmix(seed) & 1 == 1) {
             continue;
         }
-        if torn.len() < end {
-            torn.resize(end, 0);
+        if torn.len() < sector.end {
+            torn.resize(sector.end, 0);
         }
-        torn[start..end].copy_from_slice(sector);
+        torn[sector.clone()].copy_from_slice(&now[sector]);
     }
     torn
 }
@@ -149,15 +226,15 @@ fn splitmix(state: &mut u64) -> u64 {
 }
 
 /// Run `check` before every sync of a file of `dir` from now on, on the syncing thread,
-/// outside the VFS's locks (it may cut and open journals itself; theirs are other
-/// directories). Replaces the check set before.
+/// outside this VFS's locks but inside SQLite's `xSync`, the writer's lock held: it may cut
+/// and open journals of other directories, never `dir`'s own. Replaces the check set before.
 pub fn before_sync(dir: &Path, check: impl Fn() + Send + Sync + 'static) {
-    let hook = (canonical(dir), std::sync::Arc::new(check) as _);
+    let hook = (canonical(dir), Arc::new(check) as _);
     *BEFORE_SYNC.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
 }
 
 /// The check to run before syncing `path`, if its directory has one.
-fn check_before_syncing(path: &Path) -> Option<std::sync::Arc<dyn Fn() + Send + Sync>> {
+fn check_before_syncing(path: &Path) -> Option<Arc<dyn Fn() + Send + Sync>> {
     let hook = BEFORE_SYNC.lock().unwrap_or_else(|p| p.into_inner());
     let (dir, check) = hook.as_ref()?;
     let parent = std::fs::canonicalize(path).ok()?.parent()?.to_owned();
