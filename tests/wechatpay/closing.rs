@@ -38,16 +38,31 @@ async fn cancel_closes_after_close_min_age_and_a_racing_payment_wins() {
     pos.expect("cancelling").await;
     pos.expect("closed").await;
 
-    // The race: the customer pays while the close is on its way.
+    // The race: the customer pays while the close is on its way — held at WeChat Pay for
+    // a second (within the client's 1.5 s timeout), and paid as soon as it has arrived, so
+    // that the race is the same on a loaded machine.
     checkout_printed(&setup, &mut pos, "T2026112641").await;
-    setup
-        .sim
-        .inject(Endpoint::Close, Fault::Delay(Duration::from_millis(300)), 1);
+    setup.sim.inject(
+        Endpoint::Close,
+        Fault::Delay(Duration::from_millis(1000)),
+        1,
+    );
     cashier
         .send(json!({"op": "cancel", "out_trade_no": "T2026112641"}))
         .await;
     cashier.expect("cancelling").await;
-    tokio::time::sleep(Duration::from_millis(900)).await; // the close is in flight now
+    let arrived = |sim: &crate::wechatpay_sim::Simulator| {
+        let closes = sim.requests_to(Endpoint::Close);
+        closes.iter().any(|r| r.path.contains("T2026112641"))
+    };
+    let waiting = async {
+        while !arrived(&setup.sim) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(crate::support::TIMEOUT, waiting)
+        .await
+        .expect("the close reaches WeChat Pay");
     assert!(setup.sim.pay("T2026112641"));
     assert_eq!(cashier.expect("paid").await["state"], "paid");
     let close = setup

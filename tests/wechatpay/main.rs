@@ -96,6 +96,23 @@ async fn start_daemon(dir: &Path, s: &Settings, config: JobsConfig) -> Daemon {
     .await
 }
 
+/// Run `cases` at once, each a task on this test's runtime, and wait for them all; a case
+/// that panics fails the test with its panic. For a test made of independent cases, each on
+/// its own daemon and simulator, that mostly wait (backoffs, timeouts, expiries): their
+/// waits overlap instead of adding up.
+async fn at_once<F: Future<Output = ()> + 'static>(cases: impl IntoIterator<Item = F>) {
+    let local = tokio::task::LocalSet::new();
+    let all = async {
+        let tasks: Vec<_> = cases.into_iter().map(tokio::task::spawn_local).collect();
+        for task in tasks {
+            if let Err(e) = task.await {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    };
+    local.run_until(all).await;
+}
+
 /// Checkout until printed; returns the announced code_url after checking that it is the
 /// order's live one and that every receipt printed carries exactly it.
 async fn checkout_printed(setup: &Setup, pos: &mut Client, no: &str) -> String {

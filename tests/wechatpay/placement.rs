@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::support::checkout;
 use crate::wechatpay_sim::{Endpoint, Fault, SimConfig, Simulator, Trust};
-use crate::{checkout_printed, fast_config, settings, start, start_daemon, start_with};
+use crate::{at_once, checkout_printed, fast_config, settings, start, start_daemon, start_with};
 
 #[tokio::test]
 async fn pays_in_every_trust_mode() {
@@ -68,7 +68,9 @@ async fn placement_faults_never_print_an_unverified_or_dead_qr() {
         Fault::Timeout,
         Fault::Delay(Duration::from_millis(300)),
     ];
-    for (i, fault) in faults.into_iter().enumerate() {
+    // Each fault on its own daemon and simulator, all at once: each waits out the
+    // client's backoff twice.
+    at_once(faults.into_iter().enumerate().map(|(i, fault)| async move {
         let setup = start(Trust::PublicKey).await;
         setup.sim.inject(Endpoint::Native, fault.clone(), 2);
         let mut pos = setup.daemon.connect().await;
@@ -78,7 +80,8 @@ async fn placement_faults_never_print_an_unverified_or_dead_qr() {
         assert!(setup.sim.pay(&no));
         pos.expect("paid").await;
         setup.daemon.shutdown().await;
-    }
+    }))
+    .await;
 }
 
 /// Configuration errors fail the job with WeChat Pay's code, message and Request-ID.

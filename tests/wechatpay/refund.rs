@@ -20,7 +20,7 @@ use crate::wechatpay_sim::{
     Endpoint, Fault, HKD_RATE, Kind, MCHID, RefundStatus, SUB_MCHID, SimConfig, Simulator, Trust,
     cny_payer_total,
 };
-use crate::{Setup, settings};
+use crate::{Setup, at_once, settings};
 
 /// The simulator's spacing between two refunds of one Global order (WeChat: a minute).
 const SIM_SPACING: Duration = Duration::from_secs(1);
@@ -123,13 +123,13 @@ fn wire(kind: Kind, r: &str) -> (&'static str, String, String) {
 
 #[tokio::test]
 async fn full_and_partial_refunds_end_refunded_for_every_kind() {
-    for (i, kind) in Kind::ALL.into_iter().enumerate() {
-        refund_kind(kind, &format!("T20261201{i}0")).await;
-    }
+    let kinds = Kind::ALL.into_iter().enumerate();
+    at_once(kinds.map(|(i, kind)| refund_kind(kind, format!("T20261201{i}0")))).await;
 }
 
 /// A partial refund, then the rest at once (spaced on Global), of one paid order.
-async fn refund_kind(kind: Kind, no: &str) {
+async fn refund_kind(kind: Kind, no: String) {
+    let no = no.as_str();
     let setup = start_refunds(kind).await;
     let global = setup.sim.config().region == crate::wechatpay_sim::Region::Global;
     let (total, currency) = if global { (1234, "HKD") } else { (3200, "CNY") };
