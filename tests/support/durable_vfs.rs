@@ -100,13 +100,15 @@ const SECTOR: usize = 512;
 /// written, read under the images' lock, so that every cut made of it is of one moment.
 pub struct Snapshot {
     files: Vec<(OsString, Vec<u8>, Vec<u8>)>,
+    /// Where each commit written to the WAL since its image ends ([`commit_ends`]).
+    commit_ends: Vec<usize>,
 }
 
 /// The synced files of `dir`, as now.
 pub fn snapshot(dir: &Path) -> Snapshot {
     let dir = canonical(dir);
     let images = images();
-    let files = images
+    let files: Vec<_> = images
         .iter()
         .filter(|(path, _)| path.parent() == Some(&dir))
         .map(|(path, image)| {
@@ -114,7 +116,11 @@ pub fn snapshot(dir: &Path) -> Snapshot {
             (path.file_name().unwrap().to_owned(), image.clone(), now)
         })
         .collect();
-    Snapshot { files }
+    let mut wals = files.iter().filter(|(name, ..)| is_wal(name));
+    let commit_ends = wals
+        .next()
+        .map_or(Vec::new(), |(_, image, now)| commit_ends(image, now));
+    Snapshot { files, commit_ends }
 }
 
 impl Snapshot {
@@ -129,7 +135,7 @@ impl Snapshot {
             let bytes = match cut {
                 Cut::Synced => image.clone(),
                 Cut::Torn(_) => tear(image, now, &mut seed),
-                Cut::Commits(n) if is_wal(name) => match commit_ends(image, now)[..n] {
+                Cut::Commits(n) if is_wal(name) => match self.commit_ends[..n] {
                     [.., end] => [&now[..end], image.get(end..).unwrap_or_default()].concat(),
                     [] => image.clone(),
                 },
@@ -144,9 +150,7 @@ impl Snapshot {
 
     /// How many commits the WAL holds that were written since its image.
     pub fn commits(&self) -> usize {
-        let mut wals = self.files.iter().filter(|(name, ..)| is_wal(name));
-        wals.next()
-            .map_or(0, |(_, image, now)| commit_ends(image, now).len())
+        self.commit_ends.len()
     }
 }
 

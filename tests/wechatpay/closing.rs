@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::checkout;
 use crate::wechatpay_sim::{Endpoint, Fault, TradeState, Trust};
-use crate::{checkout_printed, fast_config, start, start_with};
+use crate::{checkout_printed, fast_config, start, start_with, until};
 
 /// Cancel: closed only when the order is old enough, then `closed{cancelled}`; the
 /// pay/close race ends `paid`.
@@ -51,18 +51,11 @@ async fn cancel_closes_after_close_min_age_and_a_racing_payment_wins() {
         .send(json!({"op": "cancel", "out_trade_no": "T2026112641"}))
         .await;
     cashier.expect("cancelling").await;
-    let arrived = |sim: &crate::wechatpay_sim::Simulator| {
-        let closes = sim.requests_to(Endpoint::Close);
+    until("the close reaching WeChat Pay", || {
+        let closes = setup.sim.requests_to(Endpoint::Close);
         closes.iter().any(|r| r.path.contains("T2026112641"))
-    };
-    let waiting = async {
-        while !arrived(&setup.sim) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(crate::support::TIMEOUT, waiting)
-        .await
-        .expect("the close reaches WeChat Pay");
+    })
+    .await;
     assert!(setup.sim.pay("T2026112641"));
     assert_eq!(cashier.expect("paid").await["state"], "paid");
     let close = setup

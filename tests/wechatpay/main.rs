@@ -96,6 +96,17 @@ async fn start_daemon(dir: &Path, s: &Settings, config: JobsConfig) -> Daemon {
     .await
 }
 
+/// Wait (up to 10 s) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what} did not happen");
+}
+
 /// Run `cases` at once, each a task on this test's runtime, and wait for them all; a case
 /// that panics fails the test with its panic. For a test made of independent cases, each on
 /// its own daemon and simulator, that mostly wait (backoffs, timeouts, expiries): their

@@ -7,20 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{settings, start_daemon};
+use super::{settings, start_daemon, until};
 use crate::support::{checkout, fast_config};
 use crate::wechatpay_sim::{Endpoint, Fault, SimConfig, Simulator, TradeState, Trust};
-
-/// Wait (up to 10 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} did not happen");
-}
 
 #[tokio::test]
 async fn a_job_resumed_while_ordering_closes_its_order_when_the_placement_fails() {
