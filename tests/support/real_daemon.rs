@@ -24,8 +24,13 @@ pub fn config(dir: &Path, sim: &Simulator, wechatpay: &str, sections: &str) -> P
     sim_config::write(dir, sim, wechatpay, &format!("{printer}{sections}"))
 }
 
-/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once its socket is there
-/// (waiting without blocking the runtime, on which the simulator answers the daemon).
+/// The line the daemon logs once it serves (`cli/serve.rs`, `announce_ready`).
+const READY: &str = concat!("wxprint ", env!("CARGO_PKG_VERSION"), " ready");
+
+/// `wxprint serve --config CONFIG`, its log in `dir/daemon.log`, once it has said it is
+/// ready (waiting without blocking the runtime, on which the simulator answers the daemon).
+/// Its POS socket is bound first, the notification listener and the metrics exporter after:
+/// only the "ready" line says every listener is there.
 pub async fn serve(dir: &Path, config: &Path) -> Daemon {
     let log = File::create(dir.join("daemon.log")).unwrap();
     let daemon = Daemon(
@@ -39,8 +44,9 @@ pub async fn serve(dir: &Path, config: &Path) -> Daemon {
             .spawn()
             .unwrap(),
     );
-    wait_until(dir, "the daemon's socket", || {
-        dir.join("wxprint.sock").exists()
+    let log = dir.join("daemon.log");
+    wait_until(dir, "the daemon's \"ready\" line", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains(READY))
     })
     .await;
     daemon
