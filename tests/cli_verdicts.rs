@@ -69,24 +69,40 @@ fn watch_lines_name_the_order() {
             .spawn()
             .unwrap(),
     );
-    let mut lines = BufReader::new(watch.0.stdout.take().unwrap()).lines();
-    std::thread::sleep(Duration::from_millis(300)); // the watch is registered
-    let no = "T20261126077";
-    let args = ["--config", config, "checkout", "--out-trade-no", no];
-    let checkout = wxprint(
-        dir.path(),
-        &[
-            &args[..],
-            &["--total", "100", "--description", "Tea", "--no-follow"],
-        ]
-        .concat(),
-    );
-    assert!(checkout.status.success(), "{checkout:?}");
+    let lines = watch_lines(watch.0.stdout.take().unwrap());
+    let checkout = |no: &str| {
+        let args = ["--config", config, "checkout", "--out-trade-no", no];
+        let rest = ["--total", "100", "--description", "Tea", "--no-follow"];
+        let out = wxprint(dir.path(), &[&args[..], &rest[..]].concat());
+        assert!(out.status.success(), "{out:?}");
+    };
+    // The watch says nothing until an event: warm-up orders until it has seen one.
     let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.starts_with("printed")) {
-        let line = lines.next().expect("a watch line").unwrap();
-        seen.push(line);
+    let start = std::time::Instant::now();
+    for n in 1.. {
+        assert!(start.elapsed() < Duration::from_secs(20), "no watch line");
+        checkout(&format!("W2026112607{n}"));
+        if let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
+            seen.push(line);
+            break;
+        }
     }
+    let no = "T20261126077";
+    checkout(no);
+    while !seen
+        .iter()
+        .any(|l| l.starts_with("printed") && l.contains(no))
+    {
+        let line = lines.recv_timeout(Duration::from_secs(20));
+        seen.push(line.expect("a watch line within 20 s"));
+    }
+    for line in &seen {
+        assert!(
+            line.contains(no) || line.contains("W2026112607"),
+            "{line}\n{seen:?}"
+        );
+    }
+    let seen: Vec<&String> = seen.iter().filter(|l| l.contains(no)).collect();
     for line in &seen {
         assert!(line.contains(no), "{line}\n{seen:?}");
     }
@@ -127,4 +143,19 @@ fn render_refuses_text_and_takes_the_profiles_width() {
     assert!(rendered(&["--config", config]).contains("(384×"));
     let flag = rendered(&["--config", config, "--width", "512"]);
     assert!(flag.contains("(512×"), "{flag}");
+}
+
+/// The lines `wxprint watch` prints, read on a thread so that a test can wait for one with
+/// a deadline (a missing line fails the test instead of hanging it).
+fn watch_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
 }

@@ -323,8 +323,9 @@ async fn line_noise_is_never_a_confirmation() {
 
 /// The real-path bench times a receipt to the arrival of its cut's last byte at the TCP
 /// printer: the kernel's receive time, however late the printer's thread reads it (its
-/// wake-up is the printer's, not the daemon's). Here the printer is held busy for a while
-/// (its state locked) when the cut arrives: the cut's time is still the write's.
+/// wake-up is the printer's, not the daemon's). Here the printer is held busy (its state
+/// locked) from before the cut is written until a while after: the cut's time is still the
+/// write's.
 #[test]
 fn a_tcp_printer_times_a_cut_by_its_arrival_not_its_read() {
     use std::io::Write as _;
@@ -333,10 +334,12 @@ fn a_tcp_printer_times_a_cut_by_its_arrival_not_its_read() {
     let held = Duration::from_millis(300);
     std::thread::scope(|s| {
         let (busy_tx, busy) = std::sync::mpsc::channel();
+        let (written_tx, written_rx) = std::sync::mpsc::channel();
         let vp = &vp;
         let holder = s.spawn(move || {
             vp.set_state(|_| {
                 busy_tx.send(()).unwrap();
+                written_rx.recv_timeout(WAIT).expect("the cut written");
                 std::thread::sleep(held);
             });
             Instant::now()
@@ -345,6 +348,7 @@ fn a_tcp_printer_times_a_cut_by_its_arrival_not_its_read() {
         let mut printer = std::net::TcpStream::connect(vp.address()).unwrap();
         let written = Instant::now();
         printer.write_all(b"receipt\n\x1dV\x00").unwrap();
+        written_tx.send(()).unwrap();
         let released = holder.join().unwrap();
         let deadline = Instant::now() + WAIT;
         let cut = loop {

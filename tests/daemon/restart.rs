@@ -60,7 +60,8 @@ async fn restart_mid_payment_still_reports_paid() {
 async fn order_expired_while_down_is_closed_on_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
-    config.order_ttl = Duration::from_millis(300);
+    // Long enough to be printed first on a loaded machine, and past once the daemon is down.
+    config.order_ttl = Duration::from_secs(2);
     config.poll.fast = Duration::from_secs(60);
     let daemon = start_with_config(dir.path(), config).await;
     let mut pos = daemon.connect().await;
@@ -68,7 +69,7 @@ async fn order_expired_while_down_is_closed_on_start() {
     request["follow"] = json!(false);
     pos.checkout_printed(request).await;
     daemon.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
 
     let daemon = Daemon::start(dir.path()).await;
     let mut pos = daemon.connect().await;

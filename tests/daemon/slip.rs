@@ -289,8 +289,9 @@ async fn an_offline_printer_never_delays_paid_and_the_slip_survives_a_restart() 
     assert!(sim.pay(no));
     pos.expect("paid").await;
     let took = paying.elapsed();
+    // Not held by the slip's printer, whose timeout is 60 s (10 s leaves a loaded machine room).
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(10),
         "paid took {took:?} with the printer offline"
     );
     let waiting = next_slip(&mut watcher, |_| {}).await;

@@ -36,6 +36,8 @@ async fn watch_survives_a_half_close() {
     let daemon = Daemon::start(dir.path()).await;
     let mut watcher = daemon.connect().await;
     watcher.send(json!({"op": "watch"})).await;
+    // Registered once a later request is answered; then the half-close, given time to be read.
+    assert_eq!(watcher.call(json!({"op": "ping"})).await["event"], "pong");
     watcher.close_write().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut pos = daemon.connect().await;

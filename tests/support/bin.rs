@@ -56,7 +56,8 @@ pub fn sandbox_config(dir: &Path, printer: &str) -> PathBuf {
     path
 }
 
-/// `wxprint serve --config CONFIG` in `dir`, once its socket `dir/wxprint.sock` is there.
+/// `wxprint serve --config CONFIG` in `dir`, once its socket `dir/wxprint.sock` takes a
+/// connection (the file appears at `bind`, a moment before the daemon listens on it).
 pub fn serve(dir: &Path, config: &Path) -> Daemon {
     let daemon = Daemon(
         Command::new(WXPRINT)
@@ -67,6 +68,15 @@ pub fn serve(dir: &Path, config: &Path) -> Daemon {
             .spawn()
             .unwrap(),
     );
-    wait_for(&dir.join("wxprint.sock"), "the daemon's socket");
+    let socket = dir.join("wxprint.sock");
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the daemon's socket {} took no connection within 20 s",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     daemon
 }

@@ -79,7 +79,7 @@ async fn cancel_closes_after_close_min_age_and_a_racing_payment_wins() {
 #[tokio::test]
 async fn expiry_closes_the_order_at_wechat_pay() {
     let mut config = fast_config();
-    config.order_ttl = Duration::from_millis(1500);
+    config.order_ttl = Duration::from_secs(3);
     let setup = start_with(Trust::PublicKey, config, |_| {}).await;
     let mut pos = setup.daemon.connect().await;
     pos.checkout_printed(checkout("T2026112650", 100)).await;

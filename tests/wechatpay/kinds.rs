@@ -126,12 +126,13 @@ async fn run_case(case: Case, prefix: &str) {
     );
     setup.sim.set_clock_offset(-CLOCK_BEHIND);
     let mut pos_pay = printed(&setup, case, &pay).await;
+    // Paid as soon as printed, while WeChat's clock still has the order within its
+    // time_expire, and long before wxprint's ORDER_TTL on a slow machine.
+    assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
     let mut pos_cancel = printed(&setup, case, &cancel).await;
     // The first answer placing `…E` does not verify: its code_url must never be printed.
     setup.sim.inject(Endpoint::Native, Fault::BadSignature, 1);
     let mut pos_expire = printed(&setup, case, &expire).await;
-    // Paid at once, while WeChat's clock still has the orders within their time_expire.
-    assert!(setup.sim.pay(&pay), "{case:?}: paid at WeChat Pay");
     // Shift now: `…E` may be closed as soon as it expires, and on a loaded machine the
     // steps below can take longer than that. No close is due before this point.
     setup.sim.set_clock_offset(CLOCK_SHIFT - CLOCK_BEHIND);

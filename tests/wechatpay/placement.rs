@@ -9,7 +9,9 @@ use serde_json::json;
 
 use crate::support::checkout;
 use crate::wechatpay_sim::{Endpoint, Fault, SimConfig, Simulator, Trust};
-use crate::{at_once, checkout_printed, fast_config, settings, start, start_daemon, start_with};
+use crate::{
+    at_once, checkout_printed, fast_config, settings, start, start_daemon, start_with, until,
+};
 
 #[tokio::test]
 async fn pays_in_every_trust_mode() {
@@ -137,11 +139,10 @@ async fn wrong_merchant_serial_is_a_sign_error() {
 #[tokio::test]
 async fn unreachable_primary_falls_back_to_the_backup_host() {
     let setup = start_with(Trust::PublicKey, fast_config(), |s| {
-        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = dead.local_addr().unwrap().port();
-        drop(dead); // nothing listens there now
         s.wechatpay.backup_api_base = s.wechatpay.api_base.clone();
-        s.wechatpay.api_base = format!("http://127.0.0.1:{port}");
+        // Nothing listens on port 1 (a port once bound and let go may be taken again by
+        // another test's server, or by one of the daemon's own outgoing connections).
+        s.wechatpay.api_base = "http://127.0.0.1:1".into();
     })
     .await;
     let mut pos = setup.daemon.connect().await;
@@ -168,12 +169,10 @@ async fn retried_placement_resends_the_stored_request_after_a_restart() {
     pos.send(checkout("T2026112695", 100)).await;
     pos.expect("accepted").await;
     // The order now exists at WeChat Pay, its answer lost; stop before the retry.
-    for _ in 0..100 {
-        if sim.order("T2026112695").is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the placement at WeChat Pay", || {
+        sim.order("T2026112695").is_some()
+    })
+    .await;
     daemon.shutdown().await;
     assert!(daemon_receipts_empty(dir));
 
