@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bin::{Daemon, WXPRINT, wait_for, wxprint};
+use bin::{Daemon, WXPRINT, wait_listening, wxprint};
 
 /// Every QR code in a PNG (as `wxprint render` writes it).
 fn decode_png_qr(png_bytes: &[u8]) -> Vec<String> {
@@ -162,7 +162,7 @@ fn readme_sandbox_walkthrough() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let mut daemon = serve_sandbox(dir);
-    wait_for(&dir.join("wxprint.sock"), "the socket");
+    wait_listening(&dir.join("wxprint.sock"));
     assert!(
         dir.join("state/journal.sqlite").exists(),
         "journal under ./state"
@@ -237,7 +237,7 @@ fn serve_refuses_a_second_daemon_on_the_same_socket() {
             .spawn()
             .unwrap(),
     );
-    wait_for(&dir.path().join("wxprint.sock"), "the socket");
+    wait_listening(&dir.path().join("wxprint.sock"));
     let second = wxprint(dir.path(), &["serve", "--sandbox"]);
     assert!(!second.status.success());
     assert!(
@@ -351,7 +351,7 @@ fn loopback_passes_through_a_running_daemon() {
             .spawn()
             .unwrap(),
     );
-    wait_for(&dir.path().join("wxprint.sock"), "the socket");
+    wait_listening(&dir.path().join("wxprint.sock"));
     let out = wxprint(dir.path(), &["loopback"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
@@ -460,7 +460,7 @@ fn serve_raises_its_open_files_limit() {
         });
     }
     let daemon = Daemon(command.spawn().unwrap());
-    wait_for(&dir.path().join("wxprint.sock"), "the daemon's socket");
+    wait_listening(&dir.path().join("wxprint.sock"));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.0.id())).unwrap();
     let line = limits
         .lines()

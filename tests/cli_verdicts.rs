@@ -82,9 +82,13 @@ fn watch_lines_name_the_order() {
     for n in 1.. {
         assert!(start.elapsed() < Duration::from_secs(20), "no watch line");
         checkout(&format!("W2026112607{n}"));
-        if let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
-            seen.push(line);
-            break;
+        match lines.recv_timeout(Duration::from_secs(2)) {
+            Ok(line) => {
+                seen.push(line);
+                break;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the watch exited"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
     let no = "T20261126077";

@@ -331,7 +331,7 @@ fn a_tcp_printer_times_a_cut_by_its_arrival_not_its_read() {
     use std::io::Write as _;
     use std::time::Instant;
     let vp = VirtualPrinter::start(Link::Tcp);
-    let held = Duration::from_millis(300);
+    let held = Duration::from_secs(1);
     std::thread::scope(|s| {
         let (busy_tx, busy) = std::sync::mpsc::channel();
         let (written_tx, written_rx) = std::sync::mpsc::channel();

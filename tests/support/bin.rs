@@ -56,8 +56,22 @@ pub fn sandbox_config(dir: &Path, printer: &str) -> PathBuf {
     path
 }
 
+/// Wait (at most 20 s) until the daemon's `socket` takes a connection: its file appears at
+/// `bind`, a moment before the daemon listens on it.
+pub fn wait_listening(socket: &Path) {
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the daemon's socket {} took no connection within 20 s",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `wxprint serve --config CONFIG` in `dir`, once its socket `dir/wxprint.sock` takes a
-/// connection (the file appears at `bind`, a moment before the daemon listens on it).
+/// connection.
 pub fn serve(dir: &Path, config: &Path) -> Daemon {
     let daemon = Daemon(
         Command::new(WXPRINT)
@@ -68,15 +82,6 @@ pub fn serve(dir: &Path, config: &Path) -> Daemon {
             .spawn()
             .unwrap(),
     );
-    let socket = dir.join("wxprint.sock");
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the daemon's socket {} took no connection within 20 s",
-            socket.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(&dir.join("wxprint.sock"));
     daemon
 }
