@@ -77,11 +77,12 @@ fn watch_lines_name_the_order() {
         assert!(out.status.success(), "{out:?}");
     };
     // The watch says nothing until an event: warm-up orders until it has seen one.
+    const WARM_UP: &str = "W2026112607";
     let mut seen = Vec::new();
     let start = std::time::Instant::now();
     for n in 1.. {
         assert!(start.elapsed() < Duration::from_secs(20), "no watch line");
-        checkout(&format!("W2026112607{n}"));
+        checkout(&format!("{WARM_UP}{n}"));
         match lines.recv_timeout(Duration::from_secs(2)) {
             Ok(line) => {
                 seen.push(line);
@@ -103,13 +104,13 @@ fn watch_lines_name_the_order() {
     // Every line names its order: the warm-up's or this one.
     for line in &seen {
         assert!(
-            line.contains(no) || line.contains("W2026112607"),
+            line.contains(no) || line.contains(WARM_UP),
             "{line}\n{seen:?}"
         );
     }
     let code_url = seen
         .iter()
-        .find(|l| l.starts_with("code_url") && !l.contains("W2026112607"))
+        .find(|l| l.starts_with("code_url") && l.contains(no))
         .unwrap();
     assert!(
         code_url.starts_with(&format!("code_url   {no} weixin://")),

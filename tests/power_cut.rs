@@ -103,6 +103,7 @@ impl Watch {
         }
     }
 
+    /// The findings so far (also after a check panicked while holding them).
     fn findings(&self) -> std::sync::MutexGuard<'_, Findings> {
         self.findings
             .lock()
@@ -122,7 +123,7 @@ impl Watch {
     /// Nothing was found wrong, and each kind of moment in `moments` was checked at least so
     /// many times.
     fn assert_all_on_disk(&self, when: &str, moments: &[(&str, usize)]) {
-        let findings = self.findings.lock().unwrap();
+        let findings = self.findings();
         assert!(
             findings.wrong.is_empty(),
             "{when}, not on disk in time: {:#?}",
@@ -136,7 +137,7 @@ impl Watch {
 
     /// Record one check of `no` at `moment`: `wrong` says what is missing, if anything.
     fn check(&self, moment: &str, no: &str, wrong: Option<String>) {
-        let mut findings = self.findings.lock().unwrap();
+        let mut findings = self.findings();
         *findings.checked.entry(moment.to_owned()).or_default() += 1;
         if let Some(w) = wrong {
             findings.wrong.push(format!("{moment} of {no}: {w}"));
@@ -240,7 +241,7 @@ impl Printer for CheckedPrinter {
             Some(_) => None,
         };
         self.watch.check("printing", name, wrong);
-        let mut findings = self.watch.findings.lock().unwrap();
+        let mut findings = self.watch.findings();
         findings.printed.insert(name.to_owned(), printed);
         drop(findings);
         self.printer.write_job(name, bytes)
@@ -399,7 +400,7 @@ async fn what_the_pos_heard_and_the_money_depends_on_is_on_disk_before_it_happen
         ("torn: partly", 1),
     ];
     watch.assert_all_on_disk("before the cut", &each);
-    let printed = std::mem::take(&mut watch.findings.lock().unwrap().printed);
+    let printed = std::mem::take(&mut watch.findings().printed);
     restart_after_the_cut(after.path(), &sandbox, &printed).await;
 }
 

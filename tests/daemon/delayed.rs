@@ -142,9 +142,7 @@ async fn unverifiable_answers_are_told_at_once_and_end_the_checkout() {
 async fn an_unreachable_wechat_pay_is_told_at_once_and_ends_the_checkout() {
     let dir = tempfile::tempdir().unwrap();
     let sim = simulator().await;
-    // Nothing listens on port 1 (a port once bound and let go may be taken again by another
-    // test's server, or by one of the daemon's own outgoing connections).
-    let nowhere = "http://127.0.0.1:1".to_owned();
+    let nowhere = crate::support::UNREACHABLE_API.to_owned();
     let daemon = start(
         dir.path(),
         &sim,

@@ -61,7 +61,8 @@ async fn order_expired_while_down_is_closed_on_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config();
     // Long enough to be printed first on a loaded machine, and past once the daemon is down.
-    config.order_ttl = Duration::from_secs(2);
+    const TTL: Duration = Duration::from_secs(2);
+    config.order_ttl = TTL;
     config.poll.fast = Duration::from_secs(60);
     let daemon = start_with_config(dir.path(), config).await;
     let mut pos = daemon.connect().await;
@@ -69,7 +70,7 @@ async fn order_expired_while_down_is_closed_on_start() {
     request["follow"] = json!(false);
     pos.checkout_printed(request).await;
     daemon.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    tokio::time::sleep(TTL + Duration::from_millis(100)).await;
 
     let daemon = Daemon::start(dir.path()).await;
     let mut pos = daemon.connect().await;

@@ -71,10 +71,10 @@ async fn old_orders_share_the_query_budget_in_turn_and_a_new_checkout_goes_first
     }
     // Later than the daemon's placement of every old order (an order's age counts from its
     // answer): past this plus the fast window, every old order is in the background lane.
-    let last_placed = std::time::Instant::now();
+    let all_placed = std::time::Instant::now();
     // Every old order past its fast window, and two rounds of queries made since.
     let queries = until(&sim, |q| {
-        let late = q.iter().filter(|r| r.instant > last_placed + FAST_WINDOW);
+        let late = q.iter().filter(|r| r.instant > all_placed + FAST_WINDOW);
         late.count() >= 2 * old
     })
     .await;

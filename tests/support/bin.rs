@@ -21,18 +21,6 @@ pub fn wxprint(dir: &Path, args: &[&str]) -> Output {
         .expect("run wxprint")
 }
 
-/// Wait (at most 20 s) until `path` exists.
-pub fn wait_for(path: &Path, what: &str) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what} did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A running daemon, stopped even when an assertion fails.
 pub struct Daemon(pub Child);
 

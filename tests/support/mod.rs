@@ -29,6 +29,11 @@ pub use qr::decode_qr;
 /// How long a test waits for any one message before failing.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A WeChat Pay nobody answers: nothing listens on port 1. (Not a port found free and let
+/// go: another test's server, or one of the daemon's own outgoing connections, may take it.)
+#[allow(dead_code, reason = "tests/daemon and tests/wechatpay only")]
+pub const UNREACHABLE_API: &str = "http://127.0.0.1:1";
+
 /// The state machine's settings, with timings shrunk so tests run in milliseconds.
 pub fn fast_config() -> JobsConfig {
     JobsConfig {

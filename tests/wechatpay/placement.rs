@@ -140,9 +140,7 @@ async fn wrong_merchant_serial_is_a_sign_error() {
 async fn unreachable_primary_falls_back_to_the_backup_host() {
     let setup = start_with(Trust::PublicKey, fast_config(), |s| {
         s.wechatpay.backup_api_base = s.wechatpay.api_base.clone();
-        // Nothing listens on port 1 (a port once bound and let go may be taken again by
-        // another test's server, or by one of the daemon's own outgoing connections).
-        s.wechatpay.api_base = "http://127.0.0.1:1".into();
+        s.wechatpay.api_base = crate::support::UNREACHABLE_API.into();
     })
     .await;
     let mut pos = setup.daemon.connect().await;
